@@ -1,0 +1,1 @@
+//! The Arena engine: commands behind the `arena` binary.

@@ -1,0 +1,72 @@
+//! Helpers shared by the two-player board games: outcomes, cell names like `c3`, observation planes.
+
+use crate::error::{Error, Result};
+use crate::game::Player;
+
+/// How a two-player game stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) enum Outcome {
+    #[default]
+    Ongoing,
+    Win(Player),
+    Draw,
+}
+
+impl Outcome {
+    /// +1 for the winner, -1 for the loser, 0 for a draw or an unfinished game.
+    pub(crate) fn return_for(self, player: Player) -> f64 {
+        match self {
+            Outcome::Win(winner) if winner == player => 1.0,
+            Outcome::Win(_) => -1.0,
+            Outcome::Ongoing | Outcome::Draw => 0.0,
+        }
+    }
+
+    pub(crate) fn describe(self, names: [&str; 2]) -> String {
+        match self {
+            Outcome::Ongoing => "in progress".to_string(),
+            Outcome::Win(p) => format!("{} wins", names[p]),
+            Outcome::Draw => "draw".to_string(),
+        }
+    }
+}
+
+/// `c3`: column letter (a = column 0) and row number (1 = row 0).
+pub(crate) fn cell_name(row: usize, column: usize) -> String {
+    format!("{}{}", (b'a' + column as u8) as char, row + 1)
+}
+
+/// Reads a cell name (`c3`, `C3`) on a board of `rows` × `columns`, returning (row, column).
+pub(crate) fn parse_cell(text: &str, rows: usize, columns: usize) -> Result<(usize, usize)> {
+    let cell = text.trim();
+    let bad = |reason: String| Error::ParseAction { text: text.to_string(), reason };
+    let mut chars = cell.chars();
+    let letter = chars.next().ok_or_else(|| bad("empty".to_string()))?.to_ascii_lowercase();
+    let last_column = (b'a' + columns as u8 - 1) as char;
+    if !letter.is_ascii_lowercase() {
+        return Err(bad(format!("expected a cell such as a1 (columns a..{last_column}, rows 1..{rows})")));
+    }
+    let column = (letter as u8 - b'a') as usize;
+    let row: usize = chars
+        .as_str()
+        .parse()
+        .map_err(|_| bad(format!("expected a cell such as a1 (columns a..{last_column}, rows 1..{rows})")))?;
+    if column >= columns || row == 0 || row > rows {
+        return Err(bad(format!("no such cell: columns are a..{last_column}, rows 1..{rows}")));
+    }
+    Ok((row - 1, column))
+}
+
+/// Fills three planes (the observer's stones, the opponent's, empty cells) of `cells` floats each.
+pub(crate) fn fill_planes(out: &mut [f32], cells: usize, owner: impl Fn(usize) -> Option<Player>, observer: Player) {
+    assert_eq!(out.len(), 3 * cells, "observation buffer has the wrong size");
+    out.fill(0.0);
+    for cell in 0..cells {
+        let plane = match owner(cell) {
+            Some(p) if p == observer => 0,
+            Some(_) => 1,
+            None => 2,
+        };
+        out[plane * cells + cell] = 1.0;
+    }
+}

@@ -1,0 +1,217 @@
+//! The game API: `Game` (immutable rules and parameters, shared across threads) and `State` (one position).
+//!
+//! Board games take small `Copy` integer actions and write their legal actions into a caller's
+//! buffer, so a playout allocates nothing per move. Text environments (debates) declare
+//! `InputKind::Text` at the turns where they take free text and receive it through
+//! [`State::apply_text`]; their records keep the text.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::record::{GameRecord, Move};
+use crate::spec::Spec;
+
+/// An action: a small integer in `0..num_distinct_actions` (or `0..max_chance_outcomes` at chance nodes).
+pub type Action = u32;
+
+/// A player's index, `0..players`.
+pub type Player = usize;
+
+/// Whose turn it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Turn {
+    /// A player must act.
+    Player(Player),
+    /// Chance acts: sample one of [`State::chance_outcomes`].
+    Chance,
+    /// The game is over.
+    Terminal,
+}
+
+/// How much of the state each player sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Information {
+    Perfect,
+    Imperfect,
+}
+
+/// How the players' returns relate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Utility {
+    /// Returns sum to zero in every terminal state.
+    ZeroSum,
+    /// No constraint.
+    GeneralSum,
+}
+
+/// What a decision takes: one of the discrete actions, or free text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputKind {
+    Discrete,
+    Text,
+}
+
+/// The facts a game states once about itself (OpenSpiel's `GameType` plus the sizes).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct GameFacts {
+    /// The registered name, e.g. `connect_four`.
+    pub name: &'static str,
+    pub players: usize,
+    /// Whether the game has chance nodes.
+    pub chance: bool,
+    pub information: Information,
+    pub utility: Utility,
+    /// Player actions are `0..num_distinct_actions`.
+    pub num_distinct_actions: usize,
+    /// Chance outcomes are `0..max_chance_outcomes` (0 for games without chance).
+    pub max_chance_outcomes: usize,
+    /// No game lasts more moves than this (chance moves included).
+    pub max_game_length: usize,
+    /// Shape of [`State::observation_tensor`].
+    pub observation_shape: Vec<usize>,
+    pub min_return: f64,
+    pub max_return: f64,
+    /// Whether any decision takes free text.
+    pub input: InputKind,
+}
+
+impl GameFacts {
+    /// Number of floats in an observation tensor.
+    pub fn observation_size(&self) -> usize {
+        self.observation_shape.iter().product()
+    }
+}
+
+/// The rules of a game with its parameters. Immutable and shared (`Arc<dyn Game>`) across threads.
+pub trait Game: Send + Sync + fmt::Debug {
+    /// The game's facts.
+    fn facts(&self) -> &GameFacts;
+
+    /// The canonical spec with every parameter, e.g. `connect_four(rows=6,columns=7,connect=4)`.
+    fn spec(&self) -> Spec;
+
+    /// The starting position.
+    fn new_initial_state(&self) -> Box<dyn State>;
+}
+
+/// One position of a game: cheap to clone, applies actions, reports returns and observations.
+pub trait State: Send + Sync + fmt::Debug {
+    /// Whose turn it is.
+    fn turn(&self) -> Turn;
+
+    /// Writes the legal actions of the player to move into `out` (cleared first), in increasing
+    /// order. Empty at chance and terminal nodes and at turns that take text.
+    fn legal_actions(&self, out: &mut Vec<Action>);
+
+    /// Writes the chance outcomes with their probabilities into `out` (cleared first); empty unless
+    /// it is chance's turn.
+    fn chance_outcomes(&self, out: &mut Vec<(Action, f64)>) {
+        out.clear();
+    }
+
+    /// Whether `action` is legal now (for the player to move, or as a chance outcome).
+    fn is_legal(&self, action: Action) -> bool;
+
+    /// Applies an action known to be legal. Behaviour for an illegal action is unspecified
+    /// (it may corrupt the state) but never undefined: no unsafe code relies on it.
+    fn apply_unchecked(&mut self, action: Action);
+
+    /// Applies an action after checking it; an illegal action leaves the state unchanged.
+    fn apply(&mut self, action: Action) -> Result<()> {
+        if self.is_terminal() || !self.is_legal(action) {
+            return Err(Error::IllegalAction {
+                action: self.action_to_string(action),
+                id: action,
+                position: self.render(),
+            });
+        }
+        self.apply_unchecked(action);
+        Ok(())
+    }
+
+    /// What the current decision takes. Board games always take discrete actions.
+    fn input_kind(&self) -> InputKind {
+        InputKind::Discrete
+    }
+
+    /// Applies a move given as text: for discrete turns it is parsed with [`State::parse_action`];
+    /// text environments take the text itself.
+    fn apply_text(&mut self, text: &str) -> Result<()> {
+        let action = self.parse_action(text)?;
+        self.apply(action)
+    }
+
+    /// The return of `player` in a terminal state (0 before the end, unless the game has rewards).
+    fn player_return(&self, player: Player) -> f64;
+
+    /// The text form of an action in this position, e.g. `4` (a connect four column) or `c3`.
+    fn action_to_string(&self, action: Action) -> String;
+
+    /// Reads an action from text as a person or a model would write it; the error says why not.
+    /// Only the spelling is checked here, not legality.
+    fn parse_action(&self, text: &str) -> Result<Action>;
+
+    /// What `player` sees, as text (what a language model reads). Never hidden information.
+    fn observation_string(&self, player: Player) -> String;
+
+    /// What `player` sees, as floats written into `out` (length [`GameFacts::observation_size`]).
+    fn observation_tensor(&self, player: Player, out: &mut [f32]);
+
+    /// A key for `player`'s information state: equal exactly when the player cannot tell the
+    /// positions apart. Defaults to the observation text (right for perfect recall games whose
+    /// observation includes the history).
+    fn information_state_string(&self, player: Player) -> String {
+        self.observation_string(player)
+    }
+
+    /// The moves played from the initial state (chance outcomes included).
+    fn history(&self) -> Vec<Move>;
+
+    /// The full position as text, hidden information included (for people and logs).
+    fn render(&self) -> String;
+
+    /// A boxed copy.
+    fn clone_box(&self) -> Box<dyn State>;
+
+    /// Whether the game is over.
+    fn is_terminal(&self) -> bool {
+        self.turn() == Turn::Terminal
+    }
+
+    /// The player to move, if a player is to move.
+    fn current_player(&self) -> Option<Player> {
+        match self.turn() {
+            Turn::Player(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+impl Clone for Box<dyn State> {
+    fn clone(&self) -> Self {
+        self.clone_box()
+    }
+}
+
+impl fmt::Display for dyn State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render())
+    }
+}
+
+/// Returns of all players, in player order.
+pub fn returns(state: &dyn State, players: usize) -> Vec<f64> {
+    (0..players).map(|p| state.player_return(p)).collect()
+}
+
+/// The record of a state: its game's canonical spec and its moves.
+pub fn record_of(game: &dyn Game, state: &dyn State) -> GameRecord {
+    GameRecord { game: game.spec().to_string(), moves: state.history() }
+}
+
+/// A shared handle to a game.
+pub type GameRef = Arc<dyn Game>;
