@@ -1,1 +1,5 @@
-//! The Arena engine: commands behind the `arena` binary.
+//! The Arena engine: the work behind each `arena` command, kept out of the binary so it is testable.
+
+pub mod cmd_games;
+pub mod cmd_ratings;
+pub mod results;

@@ -1,0 +1,1 @@
+//! `arena games`, `arena perft`, `arena show`, `arena check` (placeholder).
