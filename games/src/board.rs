@@ -70,3 +70,8 @@ pub(crate) fn fill_planes(out: &mut [f32], cells: usize, owner: impl Fn(usize) -
         out[plane * cells + cell] = 1.0;
     }
 }
+
+/// The text of an action id that names no move of the game (error messages still show it).
+pub(crate) fn unknown_action(action: crate::game::Action) -> String {
+    format!("#{action}")
+}

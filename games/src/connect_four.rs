@@ -5,7 +5,7 @@
 
 use arrayvec::ArrayVec;
 
-use crate::board::{Outcome, fill_planes};
+use crate::board::{Outcome, fill_planes, unknown_action};
 use crate::error::{Error, Result};
 use crate::game::{Action, Game, GameFacts, Information, InputKind, Player, State, Turn, Utility};
 use crate::params::{ParamDef, ParamKind, Params};
@@ -204,6 +204,9 @@ impl State for ConnectFourState {
     }
 
     fn action_to_string(&self, action: Action) -> String {
+        if action >= self.geometry.columns as u32 {
+            return unknown_action(action);
+        }
         (action + 1).to_string()
     }
 

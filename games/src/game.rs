@@ -149,6 +149,7 @@ pub trait State: Send + Sync + fmt::Debug {
     fn player_return(&self, player: Player) -> f64;
 
     /// The text form of an action in this position, e.g. `4` (a connect four column) or `c3`.
+    /// Never panics: an id that names no move gets a placeholder such as `#99`.
     fn action_to_string(&self, action: Action) -> String;
 
     /// Reads an action from text as a person or a model would write it; the error says why not.

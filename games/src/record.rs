@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::game::{Action, GameRef, InputKind, State};
+use crate::game::{Action, Game, GameRef, InputKind, State};
 use crate::registry::load_game;
 
 /// One move of a record: a discrete action, or the text a text environment took.
@@ -22,9 +22,15 @@ pub struct GameRecord {
 }
 
 impl GameRecord {
-    /// Loads the game and replays every move, checking each one.
+    /// Loads the game (a built-in one) and replays every move, checking each one.
     pub fn replay(&self) -> Result<(GameRef, Box<dyn State>)> {
         let game = load_game(&self.game)?;
+        let state = self.replay_on(game.as_ref())?;
+        Ok((game, state))
+    }
+
+    /// Replays every move on `game` (which must be the record's game), checking each one.
+    pub fn replay_on(&self, game: &dyn Game) -> Result<Box<dyn State>> {
         let mut state = game.new_initial_state();
         for (i, mv) in self.moves.iter().enumerate() {
             let applied = match mv {
@@ -40,7 +46,7 @@ impl GameRecord {
                 source: Box::new(source),
             })?;
         }
-        Ok((game, state))
+        Ok(state)
     }
 
     /// The record as one line of JSON.

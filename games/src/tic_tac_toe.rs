@@ -2,7 +2,7 @@
 
 use arrayvec::ArrayVec;
 
-use crate::board::{Outcome, cell_name, fill_planes, parse_cell};
+use crate::board::{Outcome, cell_name, fill_planes, parse_cell, unknown_action};
 use crate::error::{Error, Result};
 use crate::game::{Action, Game, GameFacts, Information, InputKind, Player, State, Turn, Utility};
 use crate::params::Params;
@@ -119,6 +119,9 @@ impl State for TicTacToeState {
     }
 
     fn action_to_string(&self, action: Action) -> String {
+        if action >= 9 {
+            return unknown_action(action);
+        }
         let cell = action as usize;
         cell_name(cell / 3, cell % 3)
     }

@@ -1,4 +1,5 @@
 //! Helpers for the games tests: loading games and the published facts in `testdata/`.
+#![allow(dead_code)] // each test binary uses its own subset
 
 use std::path::PathBuf;
 

@@ -1,0 +1,36 @@
+//! Every registered game, and variants of their parameters, passes the conformance kit.
+
+mod common;
+
+use games::conformance::{Config, check};
+
+fn passes(spec: &str, playouts: usize) {
+    let game = common::game(spec);
+    let report = check(game.as_ref(), &Config { playouts, seed: 7 }).unwrap_or_else(|violation| panic!("{spec}: {violation}"));
+    assert_eq!(report.playouts, playouts);
+    assert!(report.longest_game <= game.facts().max_game_length);
+    assert_eq!(report.wins_by_player.iter().sum::<usize>() + report.ties, playouts);
+}
+
+#[test]
+fn every_registered_game_passes_the_conformance_kit() {
+    for registration in games::BUILTIN {
+        passes(registration.name, 2000);
+    }
+}
+
+#[test]
+fn parameter_variants_pass_the_conformance_kit() {
+    for spec in ["connect_four(rows=4,columns=5,connect=3)", "connect_four(rows=7,columns=8,connect=5)", "connect_four(rows=3,columns=16,connect=3)", "hex(size=5,swap=true)", "hex(size=2)"] {
+        passes(spec, 1000);
+    }
+}
+
+#[test]
+fn conformance_runs_are_reproducible() {
+    let game = common::game("connect_four");
+    let config = Config { playouts: 300, seed: 11 };
+    let first = check(game.as_ref(), &config).unwrap_or_else(|v| panic!("{v}"));
+    let second = check(game.as_ref(), &config).unwrap_or_else(|v| panic!("{v}"));
+    assert_eq!(first, second);
+}
