@@ -47,10 +47,12 @@ pub(crate) fn parse_cell(text: &str, rows: usize, columns: usize) -> Result<(usi
         return Err(bad(format!("expected a cell such as a1 (columns a..{last_column}, rows 1..{rows})")));
     }
     let column = (letter as u8 - b'a') as usize;
-    let row: usize = chars
-        .as_str()
-        .parse()
-        .map_err(|_| bad(format!("expected a cell such as a1 (columns a..{last_column}, rows 1..{rows})")))?;
+    let digits = chars.as_str();
+    // Plain digits without a leading zero: `usize::from_str` would also take "+1" and "01".
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.starts_with('0') {
+        return Err(bad(format!("expected a cell such as a1 (columns a..{last_column}, rows 1..{rows})")));
+    }
+    let row: usize = digits.parse().map_err(|_| bad(format!("no such cell: rows are 1..{rows}")))?;
     if column >= columns || row == 0 || row > rows {
         return Err(bad(format!("no such cell: columns are a..{last_column}, rows 1..{rows}")));
     }

@@ -116,8 +116,8 @@ pub trait State: Send + Sync + fmt::Debug {
     /// Whether `action` is legal now (for the player to move, or as a chance outcome).
     fn is_legal(&self, action: Action) -> bool;
 
-    /// Applies an action known to be legal. Behaviour for an illegal action is unspecified
-    /// (it may corrupt the state) but never undefined: no unsafe code relies on it.
+    /// Applies an action known to be legal. For an illegal action the result is unspecified (a
+    /// corrupt state or a panic) but never undefined behaviour: no unsafe code relies on it.
     fn apply_unchecked(&mut self, action: Action);
 
     /// Applies an action after checking it; an illegal action leaves the state unchanged.
@@ -172,7 +172,8 @@ pub trait State: Send + Sync + fmt::Debug {
     /// The moves played from the initial state (chance outcomes included).
     fn history(&self) -> Vec<Move>;
 
-    /// The full position as text, hidden information included (for people and logs).
+    /// The full position as text, hidden information included (for people, logs and errors).
+    /// Never panics, whatever the state.
     fn render(&self) -> String;
 
     /// A boxed copy.

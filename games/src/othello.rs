@@ -7,7 +7,7 @@
 
 use arrayvec::ArrayVec;
 
-use crate::board::{Outcome, cell_name, fill_planes, parse_cell};
+use crate::board::{Outcome, cell_name, fill_planes, parse_cell, unknown_action};
 use crate::error::{Error, Result};
 use crate::game::{Action, Game, GameFacts, Information, InputKind, Player, State, Turn, Utility};
 use crate::params::Params;
@@ -159,9 +159,10 @@ impl Default for OthelloState {
 impl OthelloState {
     /// The standard start: white on d4 and e5, black on d5 and e4.
     pub fn new() -> Self {
-        let bit = |name_row: usize, column: usize| 1u64 << ((name_row - 1) * SIZE + column);
-        let black = bit(5, 3) | bit(4, 4);
-        let white = bit(4, 3) | bit(5, 4);
+        // Rows and columns count from 0 here: d4 is (3, 3), e5 is (4, 4).
+        let bit = |row: usize, column: usize| 1u64 << (row * SIZE + column);
+        let black = bit(4, 3) | bit(3, 4);
+        let white = bit(3, 3) | bit(4, 4);
         OthelloState {
             discs: [black, white],
             moves: legal_moves(black, white),
@@ -223,6 +224,7 @@ impl State for OthelloState {
     fn apply_unchecked(&mut self, action: Action) {
         let player = self.to_move();
         if action != PASS {
+            // The remainder keeps an out-of-range id (unspecified behaviour) from overflowing the shift.
             let placed = 1u64 << (action % PASS);
             let flipped = flips(self.discs[player], self.discs[1 - player], placed);
             self.discs[player] |= placed | flipped;
@@ -249,8 +251,7 @@ impl State for OthelloState {
         match action {
             PASS => "pass".to_string(),
             cell if cell < PASS => cell_name(cell as usize / SIZE, cell as usize % SIZE),
-            // `apply` names rejected actions, out-of-range ones included.
-            _ => format!("#{action} (not an othello action)"),
+            _ => unknown_action(action),
         }
     }
 

@@ -135,10 +135,24 @@ fn unquote(value: &str) -> std::result::Result<String, String> {
     Ok(out)
 }
 
+/// Whether a value must be quoted to parse back: `,` or `=` outside parentheses, spaces, quotes,
+/// backslashes or unbalanced parentheses. A nested spec such as `llm(model=a,t=1)` needs none.
 fn needs_quotes(value: &str) -> bool {
-    value.is_empty()
-        || value.contains(|c: char| c.is_whitespace() || matches!(c, ',' | '"' | '\\' | '='))
-        || value.matches('(').count() != value.matches(')').count()
+    let mut depth = 0i32;
+    for c in value.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' | '=' if depth == 0 => return true,
+            '"' | '\\' => return true,
+            c if c.is_whitespace() => return true,
+            _ => {}
+        }
+        if depth < 0 {
+            return true;
+        }
+    }
+    value.is_empty() || depth != 0
 }
 
 impl fmt::Display for Spec {

@@ -107,6 +107,7 @@ impl State for TicTacToeState {
         self.marks[player] |= 1 << action;
         self.history.push(action as u8);
         let mine = self.marks[player];
+        #[allow(clippy::manual_contains)] // a false positive: this asks whether `mine` covers a line
         if LINES.iter().any(|&line| mine & line == line) {
             self.outcome = Outcome::Win(player);
         } else if self.history.len() == 9 {
