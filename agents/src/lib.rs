@@ -1,1 +1,11 @@
-//! Agents that play games: the `Agent` trait and its implementations (random, MCTS, checkpoints, language models). Not written yet: see the issues.
+//! Agents that play games: the `Agent` trait, what an agent sees (`View`), and the agents
+//! themselves — `random`, `first`, and external programs (`cmd`). Agents are built from spec
+//! strings like games: `load_agent("cmd(program=\"python3 bot.py\")")`.
+
+mod agent;
+pub mod command;
+pub mod random;
+mod registry;
+
+pub use agent::{Agent, AgentError, AgentRng, Decision, Reply, View};
+pub use registry::{AgentRegistration, BUILTIN, Error, load_agent};

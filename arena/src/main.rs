@@ -11,13 +11,26 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// List the registered games with their facts and parameters.
+    Games(arena::cmd_games::GamesArgs),
+    /// Count move sequences to a depth (check a game against published counts) and report nodes/s.
+    Perft(arena::cmd_games::PerftArgs),
+    /// Show the position after a list of moves.
+    Show(arena::cmd_games::ShowArgs),
+    /// Run the conformance kit (seeded random playouts checking every API rule) on a game.
+    Check(arena::cmd_games::CheckArgs),
     /// Fit ratings (Bradley–Terry, Elo, Glicko-2, TrueSkill, Weng-Lin) to game results.
     Ratings(arena::cmd_ratings::RatingsArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    let mut stdout = std::io::stdout().lock();
     let outcome = match &cli.command {
+        Command::Games(args) => arena::cmd_games::games(args, &mut stdout),
+        Command::Perft(args) => arena::cmd_games::perft_command(args, &mut stdout),
+        Command::Show(args) => arena::cmd_games::show(args, &mut stdout),
+        Command::Check(args) => arena::cmd_games::check(args, &mut stdout),
         Command::Ratings(args) => arena::cmd_ratings::run(args),
     };
     match outcome {

@@ -64,7 +64,7 @@ impl ConnectFour {
         let (rows, columns, connect) = (params.int("rows"), params.int("columns"), params.int("connect"));
         if (rows + 1) * columns > 64 {
             return Err(Error::BadParameter {
-                game: "connect_four".to_string(),
+                owner: "game `connect_four`".to_string(),
                 param: "rows".to_string(),
                 value: rows.to_string(),
                 reason: format!("the board must fit a 64-bit bitboard: (rows + 1) * columns = {} > 64", (rows + 1) * columns),
@@ -72,7 +72,7 @@ impl ConnectFour {
         }
         if connect > rows.max(columns) {
             return Err(Error::BadParameter {
-                game: "connect_four".to_string(),
+                owner: "game `connect_four`".to_string(),
                 param: "connect".to_string(),
                 value: connect.to_string(),
                 reason: format!("no line of {connect} fits a {rows}x{columns} board"),

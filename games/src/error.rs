@@ -11,13 +11,13 @@ pub enum Error {
     #[error("unknown game `{name}`; registered games: {known}")]
     UnknownGame { name: String, known: String },
 
-    /// A parameter the game does not take.
-    #[error("game `{game}` has no parameter `{param}`; accepted parameters: {accepted}")]
-    UnknownParameter { game: String, param: String, accepted: String },
+    /// A parameter the game (or agent) does not take; `owner` reads like "game `hex`".
+    #[error("{owner} has no parameter `{param}`; accepted parameters: {accepted}")]
+    UnknownParameter { owner: String, param: String, accepted: String },
 
-    /// A parameter with a value of the wrong kind or out of range.
-    #[error("game `{game}`: parameter `{param}={value}` is invalid: {reason}")]
-    BadParameter { game: String, param: String, value: String, reason: String },
+    /// A parameter with a value of the wrong kind or out of range; `owner` reads like "game `hex`".
+    #[error("{owner}: parameter `{param}={value}` is invalid: {reason}")]
+    BadParameter { owner: String, param: String, value: String, reason: String },
 
     /// An action that is not legal in the current position; the state is unchanged.
     #[error("illegal action `{action}` ({id}) in this position:\n{position}")]
@@ -28,8 +28,8 @@ pub enum Error {
     ParseAction { text: String, reason: String },
 
     /// A move in a list of moves (a record, a `--moves` argument) that failed.
-    #[error("move {number} (`{text}`): {source}")]
-    BadMove { number: usize, text: String, source: Box<Error> },
+    #[error("move {number} (`{text}`): {error}")]
+    BadMove { number: usize, text: String, error: Box<Error> },
 
     /// A game record that cannot be read.
     #[error("bad game record: {0}")]

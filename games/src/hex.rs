@@ -53,7 +53,7 @@ impl Hex {
         // The registry checks the range already; this guards callers that build `Params` otherwise.
         if !(MIN_SIZE..=MAX_SIZE).contains(&size) {
             return Err(Error::BadParameter {
-                game: "hex".to_string(),
+                owner: "game `hex`".to_string(),
                 param: "size".to_string(),
                 value: size.to_string(),
                 reason: format!("must be in {MIN_SIZE}..={MAX_SIZE}"),

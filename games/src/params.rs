@@ -67,8 +67,9 @@ pub struct Params {
 }
 
 impl Params {
-    /// Validates a spec's arguments against `defs` for game `game`.
-    pub fn from_spec(game: &str, defs: &[ParamDef], spec: &Spec) -> Result<Params> {
+    /// Validates a spec's arguments against `defs`; `owner` names what takes them in errors,
+    /// e.g. "game `hex`" or "agent `mcts`".
+    pub fn from_spec(owner: &str, defs: &[ParamDef], spec: &Spec) -> Result<Params> {
         for (key, _) in &spec.args {
             if !defs.iter().any(|d| d.name == key) {
                 let accepted = if defs.is_empty() {
@@ -77,7 +78,7 @@ impl Params {
                     defs.iter().map(ParamDef::describe).collect::<Vec<_>>().join("; ")
                 };
                 return Err(Error::UnknownParameter {
-                    game: game.to_string(),
+                    owner: owner.to_string(),
                     param: key.clone(),
                     accepted,
                 });
@@ -86,7 +87,7 @@ impl Params {
         let mut values = BTreeMap::new();
         for def in defs {
             let raw = spec.get(def.name).unwrap_or(def.default);
-            values.insert(def.name, parse_value(game, def, raw)?);
+            values.insert(def.name, parse_value(owner, def, raw)?);
         }
         Ok(Params { values })
     }
@@ -135,9 +136,9 @@ impl Params {
     }
 }
 
-fn parse_value(game: &str, def: &ParamDef, raw: &str) -> Result<ParamValue> {
+fn parse_value(owner: &str, def: &ParamDef, raw: &str) -> Result<ParamValue> {
     let bad = |reason: String| Error::BadParameter {
-        game: game.to_string(),
+        owner: owner.to_string(),
         param: def.name.to_string(),
         value: raw.to_string(),
         reason,

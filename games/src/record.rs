@@ -43,7 +43,7 @@ impl GameRecord {
                     Move::Action(a) => a.to_string(),
                     Move::Text(t) => t.clone(),
                 },
-                source: Box::new(source),
+                error: Box::new(source),
             })?;
         }
         Ok(state)
@@ -69,7 +69,7 @@ pub fn apply_move_list(state: &mut dyn State, moves: &str) -> Result<usize> {
         let mut rest = token;
         while !rest.is_empty() {
             number += 1;
-            let fail = |text: &str, source: Error| Error::BadMove { number, text: text.to_string(), source: Box::new(source) };
+            let fail = |text: &str, source: Error| Error::BadMove { number, text: text.to_string(), error: Box::new(source) };
             if state.input_kind() == InputKind::Text {
                 state.apply_text(rest).map_err(|e| fail(rest, e))?;
                 break;

@@ -66,7 +66,7 @@ impl Registry {
     pub fn load(&self, spec: &str) -> Result<GameRef> {
         let spec = Spec::parse(spec)?;
         let registration = self.find(&spec.name)?;
-        let params = Params::from_spec(registration.name, registration.params, &spec)?;
+        let params = Params::from_spec(&format!("game `{}`", registration.name), registration.params, &spec)?;
         (registration.create)(&params)
     }
 }

@@ -1,0 +1,183 @@
+//! The `Agent` trait: what a player is, what it sees (`View`), and what it answers (`Decision`).
+
+use std::time::Duration;
+
+use games::{Action, Game, GameRef, Information, InputKind, Player, State};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+/// The RNG the engine gives each agent, seeded from the match seed and the seat.
+pub type AgentRng = Xoshiro256PlusPlus;
+
+/// What an agent sees when it must act: its own observation, never hidden information.
+///
+/// Perfect-information games also expose the whole state ([`View::full_state`]) for search agents;
+/// in imperfect-information games it is withheld, so no agent can peek at hidden cards.
+#[derive(Clone, Copy)]
+pub struct View<'a> {
+    game: &'a dyn Game,
+    state: &'a dyn State,
+    player: Player,
+    legal: &'a [Action],
+    feedback: Option<&'a str>,
+    time_left: Option<Duration>,
+}
+
+impl std::fmt::Debug for View<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("View").field("game", &self.game.spec().to_string()).field("player", &self.player).finish()
+    }
+}
+
+impl<'a> View<'a> {
+    /// A view of `state` for `player`, who is to move; `legal` are its legal actions.
+    pub fn new(game: &'a dyn Game, state: &'a dyn State, player: Player, legal: &'a [Action]) -> Self {
+        View { game, state, player, legal, feedback: None, time_left: None }
+    }
+
+    /// The same view with the error of a previous, rejected answer to quote back to the agent.
+    pub fn with_feedback(mut self, feedback: Option<&'a str>) -> Self {
+        self.feedback = feedback;
+        self
+    }
+
+    /// The same view with the time the agent has left for this move.
+    pub fn with_time_left(mut self, time_left: Option<Duration>) -> Self {
+        self.time_left = time_left;
+        self
+    }
+
+    pub fn game(&self) -> &'a dyn Game {
+        self.game
+    }
+
+    /// The player this agent is seated as.
+    pub fn player(&self) -> Player {
+        self.player
+    }
+
+    /// The legal actions, in increasing order (empty at turns that take text).
+    pub fn legal_actions(&self) -> &'a [Action] {
+        self.legal
+    }
+
+    /// Whether this turn takes a discrete action or free text.
+    pub fn input_kind(&self) -> InputKind {
+        self.state.input_kind()
+    }
+
+    /// Why the previous answer to this same decision was rejected, if it was.
+    pub fn feedback(&self) -> Option<&'a str> {
+        self.feedback
+    }
+
+    /// Time left for this move, where the match has a time limit.
+    pub fn time_left(&self) -> Option<Duration> {
+        self.time_left
+    }
+
+    /// The observation as text (what a language model reads).
+    pub fn observation_string(&self) -> String {
+        self.state.observation_string(self.player)
+    }
+
+    /// The observation as floats, written into `out` (length `game().facts().observation_size()`).
+    pub fn observation_tensor(&self, out: &mut [f32]) {
+        self.state.observation_tensor(self.player, out)
+    }
+
+    /// A key equal exactly for positions this player cannot tell apart.
+    pub fn information_state_string(&self) -> String {
+        self.state.information_state_string(self.player)
+    }
+
+    pub fn action_to_string(&self, action: Action) -> String {
+        self.state.action_to_string(action)
+    }
+
+    pub fn parse_action(&self, text: &str) -> games::Result<Action> {
+        self.state.parse_action(text)
+    }
+
+    /// The whole state, for search, in perfect-information games only.
+    pub fn full_state(&self) -> Option<&'a dyn State> {
+        (self.game.facts().information == Information::Perfect).then_some(self.state)
+    }
+}
+
+/// An agent's answer: the move, and what it knows about the position where it has it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    pub reply: Reply,
+    /// The agent's policy as (action, probability) pairs (search visit shares, network priors).
+    pub policy: Option<Vec<(Action, f32)>>,
+    /// The agent's estimate of its own return.
+    pub value: Option<f32>,
+}
+
+impl Decision {
+    /// A bare action, with no policy or value.
+    pub fn action(action: Action) -> Self {
+        Decision { reply: Reply::Action(action), policy: None, value: None }
+    }
+
+    /// A text answer (parsed by the engine at discrete turns, taken as it is at text turns).
+    pub fn text(text: impl Into<String>) -> Self {
+        Decision { reply: Reply::Text(text.into()), policy: None, value: None }
+    }
+}
+
+/// A move as an agent gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// An action id; the engine checks it is legal.
+    Action(Action),
+    /// Text: at discrete turns the engine parses it with the game's `parse_action`.
+    Text(String),
+}
+
+/// Why an agent could not answer. The engine scores the game as lost by that agent.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AgentError {
+    /// The agent did not answer in time.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// The agent (or its program) failed.
+    #[error("crashed: {0}")]
+    Crashed(String),
+    /// The agent does not support this game.
+    #[error("not supported: {0}")]
+    NotSupported(String),
+}
+
+/// A player: chooses moves from its own view, with an RNG the engine seeded.
+///
+/// The engine calls `start` before each game, `act` when the agent must move (possibly again with
+/// feedback, for agents that allow retries), and `observe` after every move so agents that keep
+/// state can follow the game. An agent lives in one worker thread at a time.
+pub trait Agent: Send + std::fmt::Debug {
+    /// Called before each game, with the agent's seat.
+    fn start(&mut self, game: &GameRef, player: Player) -> Result<(), AgentError> {
+        let _ = (game, player);
+        Ok(())
+    }
+
+    /// Chooses a move.
+    fn act(&mut self, view: &View<'_>, rng: &mut AgentRng) -> Result<Decision, AgentError>;
+
+    /// Told of each move played by anyone. Chance outcomes of imperfect-information games are
+    /// withheld (`None`): they may be private (a dealt card).
+    fn observe(&mut self, actor: games::Turn, action: Option<Action>) {
+        let _ = (actor, action);
+    }
+
+    /// Called after each game with every player's return.
+    fn finish(&mut self, returns: &[f64]) {
+        let _ = returns;
+    }
+
+    /// How many rejected answers (unparseable or illegal) the engine lets this agent retry, with the
+    /// error quoted back through [`View::feedback`], before the game is lost.
+    fn retries(&self) -> usize {
+        0
+    }
+}

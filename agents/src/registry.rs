@@ -1,0 +1,87 @@
+//! Agents by spec string, like games: `random`, `first`, `cmd(program="python3 bot.py")`.
+
+use std::time::Duration;
+
+use games::{ParamDef, ParamKind, Params, Spec};
+
+use crate::agent::Agent;
+use crate::command::CommandAgent;
+use crate::random::{FirstLegalAgent, RandomAgent};
+
+/// Errors from agent specs.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("unknown agent `{name}`; known agents: {known}")]
+    UnknownAgent { name: String, known: String },
+    #[error(transparent)]
+    Spec(#[from] games::Error),
+}
+
+/// How an agent is found and built by name.
+#[derive(Clone, Copy, Debug)]
+pub struct AgentRegistration {
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub params: &'static [ParamDef],
+    pub create: fn(&Params) -> Result<Box<dyn Agent>, Error>,
+}
+
+/// The agents that come with the crate.
+pub const BUILTIN: &[AgentRegistration] = &[
+    AgentRegistration {
+        name: "random",
+        summary: "uniformly random legal moves (the anchor at rating 0)",
+        params: &[],
+        create: |_| Ok(Box::new(RandomAgent)),
+    },
+    AgentRegistration {
+        name: "first",
+        summary: "always the lowest legal move (deterministic and weak)",
+        params: &[],
+        create: |_| Ok(Box::new(FirstLegalAgent)),
+    },
+    AgentRegistration {
+        name: "cmd",
+        summary: "an external program speaking JSON lines on stdin/stdout (see examples/random_bot.py)",
+        params: &[
+            ParamDef { name: "program", kind: ParamKind::Text, default: "", doc: "command line, run with sh -c" },
+            ParamDef {
+                name: "timeout_ms",
+                kind: ParamKind::Int { min: 1, max: 3_600_000 },
+                default: "5000",
+                doc: "time allowed per move",
+            },
+            ParamDef {
+                name: "retries",
+                kind: ParamKind::Int { min: 0, max: 10 },
+                default: "0",
+                doc: "rejected answers it may correct before losing",
+            },
+        ],
+        create: |params| {
+            let program = params.text("program");
+            if program.trim().is_empty() {
+                return Err(games::Error::BadParameter {
+                    owner: "agent `cmd`".to_string(),
+                    param: "program".to_string(),
+                    value: String::new(),
+                    reason: "give the command to run, e.g. cmd(program=\"python3 bot.py\")".to_string(),
+                }
+                .into());
+            }
+            let timeout = Duration::from_millis(params.int("timeout_ms") as u64);
+            Ok(Box::new(CommandAgent::new(program, timeout, params.int("retries") as usize)))
+        },
+    },
+];
+
+/// Builds an agent from a spec string such as `random` or `cmd(program="./bot")`.
+pub fn load_agent(spec: &str) -> Result<Box<dyn Agent>, Error> {
+    let parsed = Spec::parse(spec)?;
+    let registration = BUILTIN.iter().find(|a| a.name == parsed.name).ok_or_else(|| Error::UnknownAgent {
+        name: parsed.name.clone(),
+        known: BUILTIN.iter().map(|a| a.name).collect::<Vec<_>>().join(", "),
+    })?;
+    let params = Params::from_spec(&format!("agent `{}`", registration.name), registration.params, &parsed)?;
+    (registration.create)(&params)
+}
