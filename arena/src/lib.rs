@@ -3,3 +3,5 @@
 pub mod cmd_games;
 pub mod cmd_ratings;
 pub mod results;
+pub mod runner;
+pub mod seeds;

@@ -1,0 +1,363 @@
+//! Playing one match: seat the agents, run the game to its end, and turn any agent fault (an
+//! illegal or unreadable move, an error, a panic, a time-out) into a lost game with its reason.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
+
+use agents::{Agent, AgentError, AgentRng, Decision, Reply, View};
+use games::playout::sample_chance;
+use games::{Action, GameRef, Information, InputKind, Move, Player, State, Turn, Utility};
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+use crate::seeds::stream_seed;
+
+/// How much of a match is kept beyond its outcome.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Keep {
+    /// Returns, end reason and length only: the fastest.
+    Outcome,
+    /// Also the moves and the time of each decision.
+    #[default]
+    Moves,
+    /// Also, per decision, the observation tensor, the agent's policy and value (training data).
+    Trajectory,
+}
+
+/// Limits a match is played under.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// The game is stopped (and scored as it stands, a draw in board games) after this many moves.
+    pub max_moves: Option<usize>,
+    /// A decision that takes longer loses the game.
+    pub time_per_move: Option<Duration>,
+}
+
+/// One match to play.
+#[derive(Clone, Copy, Debug)]
+pub struct MatchSetup<'a> {
+    pub game: &'a GameRef,
+    /// Seeds chance and each seat's agent RNG.
+    pub seed: u64,
+    /// Moves played before the agents take over (an opening).
+    pub opening: &'a [Action],
+    pub limits: Limits,
+    pub keep: Keep,
+}
+
+/// How a fault ended a game.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// A legal-looking answer that is not legal here.
+    IllegalAction,
+    /// Text that does not read as an action.
+    Unparseable,
+    /// A panic, or an error the agent reported (its program died, it cannot play this game).
+    Crash,
+    /// Too slow.
+    Timeout,
+}
+
+impl FaultKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultKind::IllegalAction => "illegal_action",
+            FaultKind::Unparseable => "unparseable",
+            FaultKind::Crash => "crash",
+            FaultKind::Timeout => "timeout",
+        }
+    }
+}
+
+/// Why a match ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum EndReason {
+    /// The game reached a terminal state.
+    Normal,
+    /// The move limit was reached.
+    MaxLength,
+    /// The agent in `seat` lost the game by a fault.
+    Fault { seat: usize, kind: FaultKind, detail: String },
+}
+
+impl EndReason {
+    /// `normal`, `max_length` or the fault kind.
+    pub fn label(&self) -> &'static str {
+        match self {
+            EndReason::Normal => "normal",
+            EndReason::MaxLength => "max_length",
+            EndReason::Fault { kind, .. } => kind.as_str(),
+        }
+    }
+}
+
+/// One decision of a trajectory: what the player saw and what it chose.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub player: Player,
+    pub observation: Vec<f32>,
+    pub action: Move,
+    pub policy: Option<Vec<(Action, f32)>>,
+    pub value: Option<f32>,
+}
+
+/// The result of a match.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MatchResult {
+    /// Each seat's return (faults: the faulty seat gets the game's minimum).
+    pub returns: Vec<f64>,
+    pub end: EndReason,
+    /// Moves played, opening and chance moves included.
+    pub length: usize,
+    /// The moves, when kept.
+    pub moves: Vec<Move>,
+    /// Microseconds each agent decision took, when kept.
+    pub move_micros: Vec<u32>,
+    /// Per decision, when kept.
+    pub trajectory: Vec<Step>,
+}
+
+/// Plays one match between `agents` (one per seat, in seat order).
+///
+/// An opening that is illegal is the caller's error (openings are checked when a schedule is built),
+/// so it is reported as `Err`; everything an agent does wrong is a fault inside the result.
+pub fn play_match(setup: &MatchSetup<'_>, agents: &mut [&mut dyn Agent]) -> Result<MatchResult, games::Error> {
+    let game = setup.game;
+    let facts = game.facts();
+    assert_eq!(agents.len(), facts.players, "one agent per seat");
+    let mut state = game.new_initial_state();
+    for (i, &action) in setup.opening.iter().enumerate() {
+        state.apply(action).map_err(|e| games::Error::BadMove {
+            number: i + 1,
+            text: action.to_string(),
+            error: Box::new(e),
+        })?;
+    }
+    let mut run = Run {
+        setup,
+        legal: Vec::with_capacity(facts.num_distinct_actions),
+        length: setup.opening.len(),
+        move_micros: Vec::new(),
+        trajectory: Vec::new(),
+    };
+    for (seat, agent) in agents.iter_mut().enumerate() {
+        if let Err(fault) = guard(|| agent.start(game, seat)) {
+            return Ok(run.finish(state.as_ref(), agents, fault.at(seat)));
+        }
+    }
+    let mut chance_rng = AgentRng::seed_from_u64(stream_seed(setup.seed, 0));
+    let mut rngs: Vec<AgentRng> =
+        (0..facts.players).map(|seat| AgentRng::seed_from_u64(stream_seed(setup.seed, 1 + seat as u64))).collect();
+    let mut outcomes = Vec::new();
+    // Chance outcomes of imperfect-information games may be private (a dealt card): withheld.
+    let hidden_chance = facts.information == Information::Imperfect;
+    let timing = setup.keep >= Keep::Moves || setup.limits.time_per_move.is_some();
+    loop {
+        let actor = state.turn();
+        if actor == Turn::Terminal {
+            return Ok(run.finish(state.as_ref(), agents, EndReason::Normal));
+        }
+        if setup.limits.max_moves.is_some_and(|max| run.length >= max) {
+            return Ok(run.finish(state.as_ref(), agents, EndReason::MaxLength));
+        }
+        let played = match actor {
+            Turn::Player(player) => {
+                match run.decide(state.as_mut(), &mut *agents[player], player, &mut rngs[player], timing) {
+                    Ok(action) => action,
+                    Err(fault) => return Ok(run.finish(state.as_ref(), agents, fault.at(player))),
+                }
+            }
+            _ => {
+                state.chance_outcomes(&mut outcomes);
+                let action = sample_chance(&outcomes, &mut chance_rng);
+                state.apply_unchecked(action);
+                (!hidden_chance).then_some(action)
+            }
+        };
+        run.length += 1;
+        for (seat, agent) in agents.iter_mut().enumerate() {
+            let observed = guard(|| {
+                agent.observe(actor, played);
+                Ok(())
+            });
+            if let Err(fault) = observed {
+                return Ok(run.finish(state.as_ref(), agents, fault.at(seat)));
+            }
+        }
+    }
+}
+
+/// A fault before its seat is known.
+struct Fault {
+    kind: FaultKind,
+    detail: String,
+}
+
+impl Fault {
+    fn at(self, seat: usize) -> EndReason {
+        EndReason::Fault { seat, kind: self.kind, detail: self.detail }
+    }
+}
+
+/// Runs agent code, turning errors and panics into faults.
+fn guard<T>(call: impl FnOnce() -> Result<T, AgentError>) -> Result<T, Fault> {
+    match catch_unwind(AssertUnwindSafe(call)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(AgentError::Timeout(after))) => {
+            Err(Fault { kind: FaultKind::Timeout, detail: format!("no answer within {after:?}") })
+        }
+        Ok(Err(error)) => Err(Fault { kind: FaultKind::Crash, detail: error.to_string() }),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic payload".to_string());
+            Err(Fault { kind: FaultKind::Crash, detail: format!("panicked: {message}") })
+        }
+    }
+}
+
+/// The state of a match in progress, besides the game state.
+struct Run<'a> {
+    setup: &'a MatchSetup<'a>,
+    legal: Vec<Action>,
+    /// Moves played so far, opening included.
+    length: usize,
+    move_micros: Vec<u32>,
+    trajectory: Vec<Step>,
+}
+
+impl Run<'_> {
+    /// Asks `agent` for a move (with the retries it allows) and applies it. Returns the action, or
+    /// `None` for a text move.
+    fn decide(
+        &mut self,
+        state: &mut dyn State,
+        agent: &mut dyn Agent,
+        player: Player,
+        rng: &mut AgentRng,
+        timing: bool,
+    ) -> Result<Option<Action>, Fault> {
+        let game = self.setup.game.as_ref();
+        state.legal_actions(&mut self.legal);
+        let limit = self.setup.limits.time_per_move;
+        let keep = self.setup.keep;
+        let mut feedback: Option<String> = None;
+        let attempts = 1 + agent.retries();
+        for attempt in 1..=attempts {
+            let view =
+                View::new(game, state, player, &self.legal).with_feedback(feedback.as_deref()).with_time_left(limit);
+            let started = timing.then(Instant::now);
+            let decision = guard(|| agent.act(&view, rng))?;
+            if let Some(started) = started {
+                let elapsed = started.elapsed();
+                if let Some(limit) = limit.filter(|&limit| elapsed > limit) {
+                    return Err(Fault {
+                        kind: FaultKind::Timeout,
+                        detail: format!("took {elapsed:?}, the limit is {limit:?}"),
+                    });
+                }
+                if keep >= Keep::Moves {
+                    self.move_micros.push(elapsed.as_micros().min(u32::MAX as u128) as u32);
+                }
+            }
+            let observation = (keep == Keep::Trajectory).then(|| {
+                let mut tensor = vec![0.0; game.facts().observation_size()];
+                state.observation_tensor(player, &mut tensor);
+                tensor
+            });
+            match resolve(state, &decision) {
+                Ok(played) => {
+                    if let Some(observation) = observation {
+                        let action = match (played, decision.reply) {
+                            (Some(action), _) | (None, Reply::Action(action)) => Move::Action(action),
+                            (None, Reply::Text(text)) => Move::Text(text),
+                        };
+                        let (policy, value) = (decision.policy, decision.value);
+                        self.trajectory.push(Step { player, observation, action, policy, value });
+                    }
+                    return Ok(played);
+                }
+                Err(fault) if attempt == attempts => return Err(fault),
+                Err(fault) => feedback = Some(fault.detail),
+            }
+        }
+        unreachable!("the last attempt returns")
+    }
+
+    /// The end of the game: final returns (a fault costs the faulty seat), moves, `finish` calls.
+    fn finish(self, state: &dyn State, agents: &mut [&mut dyn Agent], end: EndReason) -> MatchResult {
+        let facts = self.setup.game.facts();
+        let returns = match &end {
+            EndReason::Fault { seat, .. } => forfeit_returns(facts, *seat),
+            _ => (0..facts.players).map(|p| state.player_return(p)).collect(),
+        };
+        for agent in agents.iter_mut() {
+            // A panic here changes nothing: the game is over.
+            let _ = guard(|| {
+                agent.finish(&returns);
+                Ok(())
+            });
+        }
+        MatchResult {
+            returns,
+            end,
+            length: self.length,
+            moves: if self.setup.keep >= Keep::Moves { state.history() } else { Vec::new() },
+            move_micros: self.move_micros,
+            trajectory: self.trajectory,
+        }
+    }
+}
+
+/// The faulty seat gets the game's minimum; in zero-sum games the others share its loss.
+fn forfeit_returns(facts: &games::GameFacts, faulty: usize) -> Vec<f64> {
+    let others = (facts.players - 1).max(1) as f64;
+    (0..facts.players)
+        .map(|p| match (p == faulty, facts.utility) {
+            (true, _) => facts.min_return,
+            (false, Utility::ZeroSum) => -facts.min_return / others,
+            (false, Utility::GeneralSum) => facts.max_return,
+        })
+        .collect()
+}
+
+/// Applies an agent's decision; a wrong answer is a fault whose detail is quoted back on a retry.
+fn resolve(state: &mut dyn State, decision: &Decision) -> Result<Option<Action>, Fault> {
+    let discrete = state.input_kind() == InputKind::Discrete;
+    match (&decision.reply, discrete) {
+        (Reply::Action(action), true) => apply_checked(state, *action).map(Some),
+        (Reply::Text(text), true) => {
+            let action = state.parse_action(text).map_err(|e| Fault { kind: FaultKind::Unparseable, detail: e.to_string() })?;
+            apply_checked(state, action).map(Some)
+        }
+        (Reply::Text(text), false) => state
+            .apply_text(text)
+            .map(|()| None)
+            .map_err(|e| Fault { kind: FaultKind::Unparseable, detail: e.to_string() }),
+        (Reply::Action(action), false) => Err(Fault {
+            kind: FaultKind::Unparseable,
+            detail: format!("this turn takes text, not action id {action}"),
+        }),
+    }
+}
+
+fn apply_checked(state: &mut dyn State, action: Action) -> Result<Action, Fault> {
+    if state.is_legal(action) {
+        state.apply_unchecked(action);
+        Ok(action)
+    } else {
+        let text = state.action_to_string(action);
+        let mut legal = Vec::new();
+        state.legal_actions(&mut legal);
+        let legal: Vec<String> = legal.iter().map(|&a| state.action_to_string(a)).collect();
+        Err(Fault {
+            kind: FaultKind::IllegalAction,
+            detail: format!("`{text}` is not legal here; legal moves: {}", legal.join(" ")),
+        })
+    }
+}
