@@ -4,4 +4,5 @@ pub mod cmd_games;
 pub mod cmd_ratings;
 pub mod results;
 pub mod runner;
+pub mod schedule;
 pub mod seeds;
