@@ -2,7 +2,17 @@
 
 pub mod cmd_games;
 pub mod cmd_ratings;
+pub mod cmd_tournament;
 pub mod results;
+pub mod openings;
 pub mod runner;
 pub mod schedule;
 pub mod seeds;
+pub mod store;
+pub mod tally;
+pub mod tournament;
+
+/// The canonical spec of a config's game (what records and reports show).
+pub fn tournament_game_spec(config: &tournament::TournamentConfig) -> anyhow::Result<String> {
+    Ok(games::load_game(&config.game)?.spec().to_string())
+}

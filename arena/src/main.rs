@@ -19,6 +19,10 @@ enum Command {
     Show(arena::cmd_games::ShowArgs),
     /// Run the conformance kit (seeded random playouts checking every API rule) on a game.
     Check(arena::cmd_games::CheckArgs),
+    /// Play a match between two agents; report the score with error bars and games/s.
+    Play(arena::cmd_tournament::PlayArgs),
+    /// Run a tournament (round robin, gauntlet, Swiss, knockout); print standings and a crosstable.
+    Tournament(arena::cmd_tournament::TournamentArgs),
     /// Fit ratings (Bradley–Terry, Elo, Glicko-2, TrueSkill, Weng-Lin) to game results.
     Ratings(arena::cmd_ratings::RatingsArgs),
 }
@@ -31,6 +35,8 @@ fn main() -> std::process::ExitCode {
         Command::Perft(args) => arena::cmd_games::perft_command(args, &mut stdout),
         Command::Show(args) => arena::cmd_games::show(args, &mut stdout),
         Command::Check(args) => arena::cmd_games::check(args, &mut stdout),
+        Command::Play(args) => arena::cmd_tournament::play(args, &mut stdout),
+        Command::Tournament(args) => arena::cmd_tournament::tournament(args, &mut stdout),
         Command::Ratings(args) => arena::cmd_ratings::run(args),
     };
     match outcome {
