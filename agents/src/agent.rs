@@ -17,7 +17,9 @@ pub struct View<'a> {
     game: &'a dyn Game,
     state: &'a dyn State,
     player: Player,
-    legal: &'a [Action],
+    /// Kept as the `Vec` the engine filled: reading its length here, when the agent asks, rather
+    /// than when the view is built avoids a store-forwarding stall on every move.
+    legal: &'a Vec<Action>,
     feedback: Option<&'a str>,
     time_left: Option<Duration>,
 }
@@ -30,7 +32,8 @@ impl std::fmt::Debug for View<'_> {
 
 impl<'a> View<'a> {
     /// A view of `state` for `player`, who is to move; `legal` are its legal actions.
-    pub fn new(game: &'a dyn Game, state: &'a dyn State, player: Player, legal: &'a [Action]) -> Self {
+    #[allow(clippy::ptr_arg)] // see the field
+    pub fn new(game: &'a dyn Game, state: &'a dyn State, player: Player, legal: &'a Vec<Action>) -> Self {
         View { game, state, player, legal, feedback: None, time_left: None }
     }
 

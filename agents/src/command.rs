@@ -4,10 +4,13 @@
 //! The protocol (one JSON object per line on the program's stdin; answers on its stdout):
 //! - `{"type":"start","game":SPEC,"player":P}` before each game; no answer.
 //! - `{"type":"move","game":SPEC,"player":P,"observation":TEXT,"legal":[{"id":N,"text":T},...],
-//!   "time_left_ms":MS,"feedback":ERROR_OR_NULL}`; the program answers one line: `{"action":"4"}`
+//!   "time_left_ms":MS,"feedback":ERROR_OR_NULL,"seed":N}`; the program answers one line: `{"action":"4"}`
 //!   (the action's text), `{"id":3}`, or the bare text `4`. At text turns `legal` is empty and the
 //!   answer's text is the utterance.
 //! - `{"type":"end","returns":[...]}` after each game; no answer.
+//!
+//! `seed` comes from the agent's RNG, which the engine seeds from the match: a program that draws
+//! its random choices from it plays the same games however many threads run the tournament.
 //!
 //! A program that exits, hangs past its time, or writes garbage loses that game; it is started
 //! again for its next game. Its stderr is kept (last lines) for the error message.
@@ -20,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use games::{GameRef, InputKind, Player};
+use rand::RngCore;
 use serde_json::json;
 
 use crate::agent::{Agent, AgentError, AgentRng, Decision, View};
@@ -139,7 +143,7 @@ impl Agent for CommandAgent {
         self.send(&json!({"type": "start", "game": self.game_spec, "player": player}))
     }
 
-    fn act(&mut self, view: &View<'_>, _rng: &mut AgentRng) -> Result<Decision, AgentError> {
+    fn act(&mut self, view: &View<'_>, rng: &mut AgentRng) -> Result<Decision, AgentError> {
         let legal: Vec<_> = view
             .legal_actions()
             .iter()
@@ -154,6 +158,7 @@ impl Agent for CommandAgent {
             "legal": legal,
             "time_left_ms": timeout.as_millis() as u64,
             "feedback": view.feedback(),
+            "seed": rng.next_u64(),
         }))?;
         let Some(running) = self.process.as_ref() else {
             return Err(AgentError::Crashed(format!("`{}` is not running", self.program)));

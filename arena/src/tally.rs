@@ -2,9 +2,12 @@
 //! reasons. Tallies merge, and merging is order-independent, so the totals are the same whatever
 //! order the games finished in and however many threads played them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use ratings::paired::{Pentanomial, Trinomial};
+
+/// Every way a game can end, as stored (see `EndReason::label`); other labels count as `other`.
+pub const END_REASONS: [&str; 7] = ["normal", "max_length", "illegal_action", "unparseable", "crash", "timeout", "other"];
 
 /// Seat 0's score from the returns: 1 if it did better than seat 1, 0.5 if equal, 0 if worse.
 pub fn score_of_seat0(returns: &[f64]) -> f64 {
@@ -36,9 +39,12 @@ pub struct Tally {
     totals: Vec<AgentTotals>,
     /// Completed game pairs, keyed by (lower index, higher index), from the lower index's side.
     pairs: BTreeMap<(usize, usize), Pentanomial>,
-    /// Game pairs with one game finished: opening number → (low agent, high agent, low's score).
-    half_pairs: HashMap<u64, (usize, usize, f64)>,
-    end_reasons: BTreeMap<String, u64>,
+    /// Game pairs with one game finished: (opening number, low agent, high agent, low's score).
+    /// The two games of a pair are usually played one after the other, so the match is found at
+    /// the end of this short list.
+    half_pairs: Vec<(u64, usize, usize, f64)>,
+    /// Games per end reason, counted by index into [`END_REASONS`].
+    end_reasons: [u64; END_REASONS.len()],
     games: u64,
 }
 
@@ -56,7 +62,8 @@ impl Tally {
     /// the two games of a game pair (they share their opening number).
     pub fn add(&mut self, seats: [usize; 2], score0: f64, end_reason: &str, fault_seat: Option<usize>, pair_key: u64) {
         self.games += 1;
-        *self.end_reasons.entry(end_reason.to_string()).or_default() += 1;
+        let reason = END_REASONS.iter().position(|&r| r == end_reason).unwrap_or(END_REASONS.len() - 1);
+        self.end_reasons[reason] += 1;
         for (seat, agent) in seats.into_iter().enumerate() {
             let score = if seat == 0 { score0 } else { 1.0 - score0 };
             let opponent = seats[1 - seat];
@@ -79,14 +86,13 @@ impl Tally {
     }
 
     fn join_pair(&mut self, key: u64, low: usize, high: usize, score_low: f64) {
-        match self.half_pairs.remove(&key) {
-            // Both scores are 1, 0.5 or 0, so the pair is always valid.
-            Some((_, _, first)) => {
+        match self.half_pairs.iter().rposition(|&(k, ..)| k == key) {
+            Some(position) => {
+                let (_, _, _, first) = self.half_pairs.swap_remove(position);
+                // Both scores are 1, 0.5 or 0, so the pair is always valid.
                 let _ = self.pairs.entry((low, high)).or_default().add_pair(first, score_low);
             }
-            None => {
-                self.half_pairs.insert(key, (low, high, score_low));
-            }
+            None => self.half_pairs.push((key, low, high, score_low)),
         }
     }
 
@@ -116,10 +122,10 @@ impl Tally {
                 mine.counts[k] += counts.counts[k];
             }
         }
-        for (reason, n) in other.end_reasons {
-            *self.end_reasons.entry(reason).or_default() += n;
+        for (mine, theirs) in self.end_reasons.iter_mut().zip(other.end_reasons) {
+            *mine += theirs;
         }
-        for (key, (low, high, score)) in other.half_pairs {
+        for (key, low, high, score) in other.half_pairs {
             self.join_pair(key, low, high, score);
         }
     }
@@ -148,9 +154,10 @@ impl Tally {
         if i <= j { Pentanomial::new(counts) } else { Pentanomial::new([counts[4], counts[3], counts[2], counts[1], counts[0]]) }
     }
 
-    /// How many games ended each way (`normal`, `max_length`, `illegal_action`, ...).
-    pub fn end_reasons(&self) -> &BTreeMap<String, u64> {
-        &self.end_reasons
+    /// How many games ended each way (`normal`, `max_length`, `illegal_action`, ...); reasons
+    /// with no game are left out.
+    pub fn end_reasons(&self) -> BTreeMap<&'static str, u64> {
+        END_REASONS.iter().zip(self.end_reasons).filter(|&(_, n)| n > 0).map(|(&r, n)| (r, n)).collect()
     }
 
     /// The pooled counts the ratings crate fits.

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::openings::{OpeningSource, Openings};
-use crate::runner::{EndReason, FaultKind, Keep, Limits, MatchResult, MatchSetup, play_match};
+use crate::runner::{EndReason, FaultKind, Keep, Limits, MatchResult, MatchScratch, MatchSetup, play_match_with};
 use crate::schedule::{Pairing, ScheduleKind, ScheduleSpec, plan};
 use crate::seeds::match_seed;
 use crate::store::{AgentRow, Store};
@@ -433,11 +433,12 @@ impl Batch<'_> {
 struct AgentSet<'a> {
     entries: &'a [AgentEntry],
     agents: Vec<Option<Box<dyn Agent>>>,
+    scratch: MatchScratch,
 }
 
 impl<'a> AgentSet<'a> {
     fn new(entries: &'a [AgentEntry]) -> Self {
-        AgentSet { entries, agents: (0..entries.len()).map(|_| None).collect() }
+        AgentSet { entries, agents: (0..entries.len()).map(|_| None).collect(), scratch: MatchScratch::default() }
     }
 
     fn take(&mut self, index: usize) -> Result<Box<dyn Agent>> {
@@ -450,7 +451,7 @@ impl<'a> AgentSet<'a> {
     fn play(&mut self, setup: &MatchSetup<'_>, seats: [usize; 2]) -> Result<MatchResult> {
         let mut first = self.take(seats[0])?;
         let mut second = self.take(seats[1])?;
-        let result = play_match(setup, &mut [first.as_mut(), second.as_mut()]);
+        let result = play_match_with(setup, &mut [first.as_mut(), second.as_mut()], &mut self.scratch);
         let crashed = match &result {
             Ok(MatchResult { end: EndReason::Fault { seat, kind: FaultKind::Crash, .. }, .. }) => Some(*seat),
             _ => None,

@@ -256,29 +256,9 @@ fn every_method_prints_a_table() -> TestResult {
     Ok(())
 }
 
-/// The `arena` binary in this test's target directory (`target/<profile>/arena`).
-///
-/// Cargo builds a dependency's library but not its binaries for another package's tests, so when
-/// the binary is missing this builds it with the cargo that runs the tests (same target directory
-/// and profile; only the binary's link step is new work).
+/// The `arena` binary cargo built for these tests.
 fn arena_binary() -> Result<PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot locate the test executable: {e}"))?;
-    let profile_dir = exe.parent().and_then(Path::parent).ok_or("the test executable has no target directory")?;
-    let path = profile_dir.join(format!("arena{}", std::env::consts::EXE_SUFFIX));
-    if path.exists() {
-        return Ok(path);
-    }
-    let target_dir = profile_dir.parent().ok_or("no target directory")?;
-    let mut build = std::process::Command::new(env!("CARGO"));
-    build.args(["build", "--quiet", "-p", "arena", "--bin", "arena"]).env("CARGO_TARGET_DIR", target_dir);
-    if profile_dir.file_name().is_some_and(|name| name == "release") {
-        build.arg("--release");
-    }
-    let status = build.status().map_err(|e| format!("cannot run cargo to build the arena binary: {e}"))?;
-    if !status.success() || !path.exists() {
-        return Err(format!("could not build the arena binary at {} (cargo: {status})", path.display()));
-    }
-    Ok(path)
+    Ok(PathBuf::from(env!("CARGO_BIN_EXE_arena")))
 }
 
 #[test]
