@@ -18,12 +18,12 @@ use crate::results::{self, Results};
 #[derive(Debug, Clone, clap::Args)]
 #[command(group = clap::ArgGroup::new("source").required(true).args(["db", "results"]))]
 pub struct RatingsArgs {
-    /// Read results from a tournament store (not supported yet: use --results).
+    /// Read the finished games of a tournament store (every tournament in it, unless --tournament).
     #[arg(long, value_name = "FILE")]
     pub db: Option<PathBuf>,
     /// With --db: rate only this tournament.
     #[arg(long, value_name = "ID")]
-    pub tournament: Option<String>,
+    pub tournament: Option<i64>,
     /// Results file: CSV with header `white,black,result` (1, 0.5, 0 or 1-0, 1/2-1/2, 0-1 from
     /// white's side), or Chatbot Arena battles (`model_a`, `model_b`, `winner`) as .jsonl or .json.
     #[arg(long, value_name = "FILE")]
@@ -48,6 +48,10 @@ pub struct RatingsArgs {
     /// Worker threads for the bootstrap (default: all cores); results do not depend on it.
     #[arg(long, value_name = "T")]
     pub threads: Option<usize>,
+    /// Also give the likelihood of superiority of each player over each other (bt only): a
+    /// matrix after the table, or a `los` object per player in JSON.
+    #[arg(long)]
+    pub los: bool,
     /// Print a JSON array of players instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -116,6 +120,9 @@ pub struct PlayerRating {
     pub score: f64,
     /// Share of games drawn, 0 to 1.
     pub draws: f64,
+    /// With `--los`: the probability this player is stronger than each other player, by name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub los: Option<std::collections::BTreeMap<String, f64>>,
 }
 
 /// The ratings of a results set, with a one-line description of how they were computed.
@@ -151,13 +158,11 @@ pub fn report(args: &RatingsArgs) -> anyhow::Result<Report> {
     if args.tournament.is_some() && args.db.is_none() {
         bail!("--tournament selects games in a --db store; it does not apply to --results");
     }
-    if args.db.is_some() {
-        bail!("reading ratings from a --db store is not supported yet; use --results FILE");
-    }
-    let Some(path) = &args.results else {
-        bail!("give a results file with --results FILE");
+    let results = match (&args.db, &args.results) {
+        (Some(db), _) => results::from_store(db, args.tournament)?,
+        (None, Some(path)) => results::read(path)?,
+        (None, None) => bail!("give a results file with --results FILE or a store with --db FILE"),
     };
-    let results = results::read(path)?;
     let compute = || match args.method {
         Method::Bt => bt_report(args, &results),
         method => sequential_report(args, method, &results),
@@ -237,13 +242,22 @@ fn bt_report(args: &RatingsArgs, results: &Results) -> anyhow::Result<Report> {
         names.len(),
         anchor_text(&config.anchors, names)
     );
-    let players = rows(
+    let mut players = rows(
         names,
         &counts,
         &fit.ratings,
         Some(&intervals),
         &standard_errors.into_iter().map(Some).collect::<Vec<_>>(),
     );
+    if args.los {
+        let covariance = fisher::covariance(&counts, &config, &fit).map_err(named)?;
+        let los = ratings::los::matrix(&fit.ratings, &covariance);
+        let n = names.len();
+        for player in &mut players {
+            let Some(i) = results.roster.get(&player.name) else { continue };
+            player.los = Some((0..n).filter(|&j| j != i).map(|j| (names[j].clone(), los[i * n + j])).collect());
+        }
+    }
     Ok(Report { summary, players })
 }
 
@@ -253,6 +267,9 @@ fn sequential_report(args: &RatingsArgs, method: Method, results: &Results) -> a
     }
     if args.draw_model != Draws::HalfWin {
         bail!("--draw-model applies to --method bt only");
+    }
+    if args.los {
+        bail!("--los needs --method bt (it comes from the Bradley–Terry fit's covariance)");
     }
     let names = results.roster.names();
     let n = names.len();
@@ -324,6 +341,7 @@ fn rows(
                 games: totals.games(),
                 score: totals.score(),
                 draws: totals.draw_rate(),
+                los: None,
             }
         })
         .collect();
@@ -364,6 +382,25 @@ fn table(report: &Report) -> String {
             let _ = write!(out, "  {:>7}", format!("{low}-{high}"));
         }
         out.push('\n');
+    }
+    if report.players.iter().any(|p| p.los.is_some()) {
+        let _ = writeln!(out, "\nlikelihood of superiority (row stronger than column):");
+        let _ = write!(out, "{:<name_width$}", "");
+        for p in &report.players {
+            let _ = write!(out, "  {:>6}", p.name.chars().take(6).collect::<String>());
+        }
+        out.push('\n');
+        for row in &report.players {
+            let _ = write!(out, "{:<name_width$}", row.name);
+            for column in &report.players {
+                let cell = row.los.as_ref().and_then(|los| los.get(&column.name));
+                let _ = match cell {
+                    Some(p) => write!(out, "  {:>5.1}%", 100.0 * p),
+                    None => write!(out, "  {:>6}", "—"),
+                };
+            }
+            out.push('\n');
+        }
     }
     out
 }

@@ -49,6 +49,34 @@ pub fn read(path: &Path) -> anyhow::Result<Results> {
     parse(path, text, format)
 }
 
+/// Reads the finished games of a store: one tournament, or every tournament in it (agents with the
+/// same name across tournaments are the same player), in tournament and match order.
+pub fn from_store(path: &Path, tournament: Option<i64>) -> anyhow::Result<Results> {
+    if !path.exists() {
+        bail!("store {} does not exist", path.display());
+    }
+    let store = crate::store::Store::open(path)?;
+    let tournaments = match tournament {
+        Some(id) => vec![store.tournament(id)?],
+        None => store.tournaments()?,
+    };
+    let mut roster = Roster::new();
+    let mut games = Vec::new();
+    for t in &tournaments {
+        let players: Vec<usize> = store.agents(t.id)?.iter().map(|a| roster.intern(&a.name)).collect();
+        for m in store.finished(t.id)? {
+            let (Some(&first), Some(&second)) = (players.get(m.seats[0]), players.get(m.seats[1])) else {
+                bail!("store {}: tournament {} match {} seats unknown agents {:?}", path.display(), t.id, m.index, m.seats);
+            };
+            games.push(GameResult { first, second, score: m.score0 });
+        }
+    }
+    if games.is_empty() {
+        bail!("store {} has no finished games{}", path.display(), tournament.map(|id| format!(" in tournament {id}")).unwrap_or_default());
+    }
+    Ok(Results { source: path.to_path_buf(), roster, games })
+}
+
 /// The format of `text` read from `path`: by extension, else by its first non-blank line.
 pub fn detect_format(path: &Path, text: &str) -> Format {
     let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);

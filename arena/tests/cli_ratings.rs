@@ -219,7 +219,7 @@ fn bad_anchors_and_the_store_get_clear_errors() -> TestResult {
         (vec!["--results", csv, "--anchor", "nobody=0"], "no player named 'nobody'"),
         (vec!["--results", csv, "--anchor", "beta=high"], "'high' is not a finite number"),
         (vec!["--results", csv, "--anchor", "beta"], "expected NAME=VALUE"),
-        (vec!["--db", "arena.db"], "not supported yet; use --results FILE"),
+        (vec!["--db", "no-such-store.db"], "store no-such-store.db does not exist"),
         (vec!["--results", csv, "--method", "elo", "--bootstrap", "10"], "--bootstrap needs --method bt"),
     ] {
         let message = format!("{:#}", ratings_output(&args).err().ok_or("no error")?);
@@ -272,9 +272,36 @@ fn the_arena_binary_prints_the_table_and_fails_cleanly() -> TestResult {
     assert!(stdout.lines().nth(2).is_some_and(|l| l.contains("zeta")), "{stdout}");
     let output = std::process::Command::new(&binary).args(["ratings", "--db", "x.db"]).output()?;
     assert!(!output.status.success());
-    assert!(
-        String::from_utf8(output.stderr)?.contains("error: reading ratings from a --db store is not supported yet")
-    );
+    assert!(String::from_utf8(output.stderr)?.contains("error: store x.db does not exist"));
+    std::fs::remove_dir_all(dir)?;
+    Ok(())
+}
+
+#[test]
+fn ratings_read_a_tournament_store() -> TestResult {
+    let dir = temp_dir("store")?;
+    let db = dir.join("t.db");
+    let output = std::process::Command::new(arena_binary()?)
+        .args(["tournament", "--game", "connect_four", "--agents", "random", "first", "random", "--games-per-pairing", "40"])
+        .arg("--db")
+        .arg(&db)
+        .output()?;
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let db_text = db.to_str().ok_or("path")?;
+    let report: Value = serde_json::from_str(&ratings_output(&["--db", db_text, "--tournament", "1", "--anchor", "random=0", "--json"])?)?;
+    let players = report.as_array().ok_or("array")?;
+    assert_eq!(players.len(), 3);
+    let games: u64 = players.iter().filter_map(|p| p["games"].as_u64()).sum();
+    assert_eq!(games, 2 * 3 * 40, "every game counted once for each of its two players");
+    // The likelihood of superiority is complementary: P(a > b) + P(b > a) = 1.
+    let report: Value = serde_json::from_str(&ratings_output(&["--db", db_text, "--los", "--json"])?)?;
+    let los = |a: &str, b: &str| -> Option<f64> {
+        report.as_array()?.iter().find(|p| p["name"] == a)?["los"][b].as_f64()
+    };
+    let (ab, ba) = (los("first", "random").ok_or("los")?, los("random", "first").ok_or("los")?);
+    assert!((ab + ba - 1.0).abs() < 1e-12 && ab > 0.5, "{ab} {ba}");
+    let message = format!("{:#}", ratings_output(&["--db", db_text, "--tournament", "7"]).err().ok_or("no error")?);
+    assert!(message.contains("no tournament 7"), "{message}");
     std::fs::remove_dir_all(dir)?;
     Ok(())
 }
