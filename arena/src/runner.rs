@@ -238,6 +238,7 @@ impl Run<'_> {
             }
         }
         *in_agent = None;
+        let observers: Vec<usize> = (0..agents.len()).filter(|&seat| agents[seat].observes_moves()).collect();
         let mut chance_rng = AgentRng::seed_from_u64(stream_seed(self.setup.seed, 0));
         // Chance outcomes of imperfect-information games may be private (a dealt card): withheld.
         let hidden_chance = facts.information == Information::Imperfect;
@@ -265,9 +266,9 @@ impl Run<'_> {
                 }
             };
             self.length += 1;
-            for (seat, agent) in agents.iter_mut().enumerate() {
+            for &seat in &observers {
                 *in_agent = Some(seat);
-                agent.observe(actor, played);
+                agents[seat].observe(actor, played);
             }
             *in_agent = None;
         }

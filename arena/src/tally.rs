@@ -37,8 +37,8 @@ pub struct Tally {
     /// `wdl[i * agents + j]`: i's wins, draws and losses against j (either seat).
     wdl: Vec<[u64; 3]>,
     totals: Vec<AgentTotals>,
-    /// Completed game pairs, keyed by (lower index, higher index), from the lower index's side.
-    pairs: BTreeMap<(usize, usize), Pentanomial>,
+    /// Completed game pairs at `low * agents + high`, from the lower index's side.
+    pairs: Vec<Pentanomial>,
     /// Game pairs with one game finished: (opening number, low agent, high agent, low's score).
     /// The two games of a pair are usually played one after the other, so the match is found at
     /// the end of this short list.
@@ -53,6 +53,7 @@ impl Tally {
         Tally {
             agents,
             wdl: vec![[0; 3]; agents * agents],
+            pairs: vec![Pentanomial::default(); agents * agents],
             totals: vec![AgentTotals::default(); agents],
             ..Tally::default()
         }
@@ -90,7 +91,7 @@ impl Tally {
             Some(position) => {
                 let (_, _, _, first) = self.half_pairs.swap_remove(position);
                 // Both scores are 1, 0.5 or 0, so the pair is always valid.
-                let _ = self.pairs.entry((low, high)).or_default().add_pair(first, score_low);
+                let _ = self.pairs[low * self.agents + high].add_pair(first, score_low);
             }
             None => self.half_pairs.push((key, low, high, score_low)),
         }
@@ -116,10 +117,9 @@ impl Tally {
             mine.losses += theirs.losses;
             mine.faults += theirs.faults;
         }
-        for (pair, counts) in other.pairs {
-            let mine = self.pairs.entry(pair).or_default();
+        for (mine, theirs) in self.pairs.iter_mut().zip(&other.pairs) {
             for k in 0..5 {
-                mine.counts[k] += counts.counts[k];
+                mine.counts[k] += theirs.counts[k];
             }
         }
         for (mine, theirs) in self.end_reasons.iter_mut().zip(other.end_reasons) {
@@ -150,7 +150,7 @@ impl Tally {
 
     /// Game-pair counts between `i` and `j`, from `i`'s side.
     pub fn game_pairs(&self, i: usize, j: usize) -> Pentanomial {
-        let counts = self.pairs.get(&(i.min(j), i.max(j))).map_or([0; 5], |p| p.counts);
+        let counts = self.pairs[i.min(j) * self.agents + i.max(j)].counts;
         if i <= j { Pentanomial::new(counts) } else { Pentanomial::new([counts[4], counts[3], counts[2], counts[1], counts[0]]) }
     }
 

@@ -177,6 +177,9 @@ impl Agent for Listener {
         assert!(view.full_state().is_none(), "imperfect-information games hide the state");
         Ok(Decision::action(view.legal_actions()[0]))
     }
+    fn observes_moves(&self) -> bool {
+        true
+    }
     fn observe(&mut self, actor: Turn, action: Option<u32>) {
         self.told.push((actor, action));
     }
