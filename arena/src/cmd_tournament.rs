@@ -12,7 +12,7 @@ use crate::openings::OpeningSource;
 use crate::runner::Keep;
 use crate::schedule::ScheduleKind;
 use crate::tally::Tally;
-use crate::tournament::{RunOptions, TournamentConfig, TournamentOutcome, name_agents, run_tournament};
+use crate::tournament::{RunOptions, StopRule, TournamentConfig, TournamentOutcome, name_agents, run_tournament};
 
 /// Arguments of `arena play`.
 #[derive(Debug, clap::Args)]
@@ -69,14 +69,14 @@ pub fn play(args: &PlayArgs, out: &mut dyn Write) -> Result<()> {
         keep: Keep::Moves,
     };
     let sprt = args.sprt.as_deref().map(sprt::Config::parse).transpose().context("--sprt")?;
-    let stop_when: Option<Box<dyn Fn(&Tally) -> Option<String> + Sync>> = sprt.map(|test| {
+    let stop_when: Option<StopRule> = sprt.map(|test| {
         Box::new(move |tally: &Tally| {
             let (llr, decision) = sprt_state(&test, tally);
             match decision {
                 sprt::Decision::Continue => None,
                 decided => Some(format!("SPRT {decided:?} (LLR {llr:.3}, bounds {:.3}..{:.3})", test.bounds().0, test.bounds().1)),
             }
-        }) as Box<dyn Fn(&Tally) -> Option<String> + Sync>
+        }) as StopRule
     });
     let options = RunOptions {
         threads: args.threads,

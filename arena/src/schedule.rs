@@ -322,7 +322,7 @@ mod tests {
 
     #[test]
     fn plans_extend_their_earlier_prefixes() {
-        let strength = |seats: [usize; 2]| if (seats[0] + seats[1]) % 3 == 0 { 1.0 } else { 0.0 };
+        let strength = |seats: [usize; 2]| if (seats[0] + seats[1]).is_multiple_of(3) { 1.0 } else { 0.0 };
         for kind in [ScheduleKind::Swiss, ScheduleKind::Knockout] {
             let spec = spec(kind, 5, 2);
             let (full, finished) = run(&spec, strength);

@@ -112,6 +112,12 @@ impl TournamentConfig {
     }
 }
 
+/// Looks at the tally after each batch of results; a reason stops the tournament early.
+pub type StopRule = Box<dyn Fn(&Tally) -> Option<String> + Sync>;
+
+/// Receives each chunk's (index, seat-0 score) pairs and tally; may stop the run with a reason.
+type Collector<'a> = &'a mut dyn FnMut(&[(u64, f64)], Tally) -> Option<String>;
+
 /// How to run a tournament (none of it changes the games).
 #[derive(Default)]
 pub struct RunOptions {
@@ -124,7 +130,7 @@ pub struct RunOptions {
     /// Draw a progress bar on stderr.
     pub progress: bool,
     /// Checked after each batch of results; returning a reason stops the tournament early.
-    pub stop_when: Option<Box<dyn Fn(&Tally) -> Option<String> + Sync>>,
+    pub stop_when: Option<StopRule>,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -336,7 +342,7 @@ impl Batch<'_> {
         pending: &[u64],
         threads: usize,
         mut store: Option<(&mut Store, i64)>,
-        collect: &mut dyn FnMut(&[(u64, f64)], Tally) -> Option<String>,
+        collect: Collector<'_>,
     ) -> Result<Option<String>> {
         // Chunks big enough to make the hand-off cheap, small enough to spread work and save often.
         let chunk = (pending.len() / (threads * 64)).clamp(1, 512);
@@ -378,7 +384,7 @@ impl Batch<'_> {
         &self,
         done: ChunkDone,
         store: &mut Option<(&mut Store, i64)>,
-        collect: &mut dyn FnMut(&[(u64, f64)], Tally) -> Option<String>,
+        collect: Collector<'_>,
     ) -> Result<Option<String>> {
         if let Some(error) = done.error {
             bail!(error);

@@ -24,8 +24,11 @@ fn finished(db: &Path) -> i64 {
         .unwrap_or(0)
 }
 
+/// A stored match: index, seats, seed, returns, end reason, moves.
+type Row = (i64, i64, i64, i64, Option<String>, Option<String>, Option<String>);
+
 /// Every scheduled match with its result, in index order.
-fn matches(db: &Path) -> Vec<(i64, i64, i64, i64, Option<String>, Option<String>, Option<String>)> {
+fn matches(db: &Path) -> Vec<Row> {
     let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap_or_else(|e| panic!("{e}"));
     let mut statement = conn
         .prepare("SELECT idx, seat0, seat1, seed, returns, end_reason, moves FROM matches ORDER BY idx")

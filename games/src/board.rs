@@ -22,6 +22,14 @@ impl Outcome {
         }
     }
 
+    /// Whose turn it is: `to_move` while the game goes on.
+    pub(crate) fn turn(self, to_move: Player) -> crate::game::Turn {
+        match self {
+            Outcome::Ongoing => crate::game::Turn::Player(to_move),
+            _ => crate::game::Turn::Terminal,
+        }
+    }
+
     pub(crate) fn describe(self, names: [&str; 2]) -> String {
         match self {
             Outcome::Ongoing => "in progress".to_string(),
@@ -76,4 +84,29 @@ pub(crate) fn fill_planes(out: &mut [f32], cells: usize, owner: impl Fn(usize) -
 /// The text of an action id that names no move of the game (error messages still show it).
 pub(crate) fn unknown_action(action: crate::game::Action) -> String {
     format!("#{action}")
+}
+
+/// The facts of a two-player, zero-sum, perfect-information board game without chance, with
+/// returns -1..1 and an observation of three planes.
+pub(crate) fn board_game_facts(
+    name: &'static str,
+    num_distinct_actions: usize,
+    max_game_length: usize,
+    observation_shape: Vec<usize>,
+) -> crate::game::GameFacts {
+    use crate::game::{GameFacts, Information, InputKind, Utility};
+    GameFacts {
+        name,
+        players: 2,
+        chance: false,
+        information: Information::Perfect,
+        utility: Utility::ZeroSum,
+        num_distinct_actions,
+        max_chance_outcomes: 0,
+        max_game_length,
+        observation_shape,
+        min_return: -1.0,
+        max_return: 1.0,
+        input: InputKind::Discrete,
+    }
 }

@@ -5,9 +5,9 @@
 
 use arrayvec::ArrayVec;
 
-use crate::board::{Outcome, fill_planes, unknown_action};
+use crate::board::{board_game_facts, Outcome, fill_planes, unknown_action};
 use crate::error::{Error, Result};
-use crate::game::{Action, Game, GameFacts, Information, InputKind, Player, State, Turn, Utility};
+use crate::game::{Action, Game, GameFacts, Player, State, Turn};
 use crate::params::{ParamDef, ParamKind, Params};
 use crate::record::Move;
 use crate::registry::{GameRegistration, shared};
@@ -80,20 +80,7 @@ impl ConnectFour {
         }
         let geometry = Geometry { rows: rows as u8, columns: columns as u8, connect: connect as u8 };
         Ok(ConnectFour {
-            facts: GameFacts {
-                name: "connect_four",
-                players: 2,
-                chance: false,
-                information: Information::Perfect,
-                utility: Utility::ZeroSum,
-                num_distinct_actions: columns as usize,
-                max_chance_outcomes: 0,
-                max_game_length: geometry.cells(),
-                observation_shape: vec![3, rows as usize, columns as usize],
-                min_return: -1.0,
-                max_return: 1.0,
-                input: InputKind::Discrete,
-            },
+            facts: board_game_facts("connect_four", columns as usize, geometry.cells(), vec![3, rows as usize, columns as usize]),
             geometry,
         })
     }
@@ -161,10 +148,7 @@ impl ConnectFourState {
 
 impl State for ConnectFourState {
     fn turn(&self) -> Turn {
-        match self.outcome {
-            Outcome::Ongoing => Turn::Player(self.to_move()),
-            _ => Turn::Terminal,
-        }
+        self.outcome.turn(self.to_move())
     }
 
     fn legal_actions(&self, out: &mut Vec<Action>) {

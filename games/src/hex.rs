@@ -5,9 +5,9 @@
 //! right edge. Wins are found with a union-find over the cells plus four edge nodes, updated as each
 //! stone is placed, so a move costs a few near-constant-time unions rather than a flood fill.
 
-use crate::board::{Outcome, cell_name, fill_planes, parse_cell};
+use crate::board::{board_game_facts, Outcome, cell_name, fill_planes, parse_cell};
 use crate::error::{Error, Result};
-use crate::game::{Action, Game, GameFacts, Information, InputKind, Player, State, Turn, Utility};
+use crate::game::{Action, Game, GameFacts, Player, State, Turn};
 use crate::params::{ParamDef, ParamKind, Params};
 use crate::record::Move;
 use crate::registry::{GameRegistration, shared};
@@ -63,21 +63,9 @@ impl Hex {
         let cells = (size * size) as usize;
         let actions = cells + usize::from(swap_rule);
         Ok(Hex {
-            facts: GameFacts {
-                name: "hex",
-                players: 2,
-                chance: false,
-                information: Information::Perfect,
-                utility: Utility::ZeroSum,
-                num_distinct_actions: actions,
-                max_chance_outcomes: 0,
-                // A swap replaces a stone without adding one, so it adds one move at most.
-                max_game_length: actions,
-                observation_shape: vec![3, size as usize, size as usize],
-                min_return: -1.0,
-                max_return: 1.0,
-                input: InputKind::Discrete,
-            },
+            // A swap replaces a stone without adding one, so it adds one move at most: the longest
+            // game has as many moves as there are actions.
+            facts: board_game_facts("hex", actions, actions, vec![3, size as usize, size as usize]),
             size: size as u8,
             swap_rule,
         })
@@ -227,10 +215,7 @@ impl HexState {
 
 impl State for HexState {
     fn turn(&self) -> Turn {
-        match self.outcome {
-            Outcome::Ongoing => Turn::Player(self.to_move()),
-            _ => Turn::Terminal,
-        }
+        self.outcome.turn(self.to_move())
     }
 
     fn legal_actions(&self, out: &mut Vec<Action>) {

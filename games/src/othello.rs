@@ -7,9 +7,9 @@
 
 use arrayvec::ArrayVec;
 
-use crate::board::{Outcome, cell_name, fill_planes, parse_cell, unknown_action};
+use crate::board::{board_game_facts, Outcome, cell_name, fill_planes, parse_cell, unknown_action};
 use crate::error::{Error, Result};
-use crate::game::{Action, Game, GameFacts, Information, InputKind, Player, State, Turn, Utility};
+use crate::game::{Action, Game, GameFacts, Player, State, Turn};
 use crate::params::Params;
 use crate::record::Move;
 use crate::registry::{GameRegistration, shared};
@@ -99,20 +99,7 @@ pub struct Othello {
 impl Othello {
     pub fn new() -> Self {
         Othello {
-            facts: GameFacts {
-                name: "othello",
-                players: 2,
-                chance: false,
-                information: Information::Perfect,
-                utility: Utility::ZeroSum,
-                num_distinct_actions: CELLS + 1,
-                max_chance_outcomes: 0,
-                max_game_length: MAX_GAME_LENGTH,
-                observation_shape: vec![3, SIZE, SIZE],
-                min_return: -1.0,
-                max_return: 1.0,
-                input: InputKind::Discrete,
-            },
+            facts: board_game_facts("othello", CELLS + 1, MAX_GAME_LENGTH, vec![3, SIZE, SIZE]),
         }
     }
 }
@@ -191,10 +178,7 @@ impl OthelloState {
 
 impl State for OthelloState {
     fn turn(&self) -> Turn {
-        match self.outcome {
-            Outcome::Ongoing => Turn::Player(self.to_move()),
-            _ => Turn::Terminal,
-        }
+        self.outcome.turn(self.to_move())
     }
 
     fn legal_actions(&self, out: &mut Vec<Action>) {

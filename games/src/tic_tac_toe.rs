@@ -2,9 +2,9 @@
 
 use arrayvec::ArrayVec;
 
-use crate::board::{Outcome, cell_name, fill_planes, parse_cell, unknown_action};
+use crate::board::{board_game_facts, Outcome, cell_name, fill_planes, parse_cell, unknown_action};
 use crate::error::{Error, Result};
-use crate::game::{Action, Game, GameFacts, Information, InputKind, Player, State, Turn, Utility};
+use crate::game::{Action, Game, GameFacts, Player, State, Turn};
 use crate::params::Params;
 use crate::record::Move;
 use crate::registry::{GameRegistration, shared};
@@ -28,20 +28,7 @@ pub struct TicTacToe {
 impl TicTacToe {
     pub fn new() -> Self {
         TicTacToe {
-            facts: GameFacts {
-                name: "tic_tac_toe",
-                players: 2,
-                chance: false,
-                information: Information::Perfect,
-                utility: Utility::ZeroSum,
-                num_distinct_actions: 9,
-                max_chance_outcomes: 0,
-                max_game_length: 9,
-                observation_shape: vec![3, 3, 3],
-                min_return: -1.0,
-                max_return: 1.0,
-                input: InputKind::Discrete,
-            },
+            facts: board_game_facts("tic_tac_toe", 9, 9, vec![3, 3, 3]),
         }
     }
 }
@@ -83,10 +70,7 @@ impl TicTacToeState {
 
 impl State for TicTacToeState {
     fn turn(&self) -> Turn {
-        match self.outcome {
-            Outcome::Ongoing => Turn::Player(self.to_move()),
-            _ => Turn::Terminal,
-        }
+        self.outcome.turn(self.to_move())
     }
 
     fn legal_actions(&self, out: &mut Vec<Action>) {
