@@ -190,3 +190,4 @@ pub trait Agent: Send + std::fmt::Debug {
         0
     }
 }
+

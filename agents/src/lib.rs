@@ -3,9 +3,16 @@
 //! strings like games: `load_agent("cmd(program=\"python3 bot.py\")")`.
 
 mod agent;
+pub mod checkpoint;
 pub mod command;
+pub mod evaluator;
+pub mod mcts;
+pub mod network;
+pub mod puct;
 pub mod random;
 mod registry;
 
 pub use agent::{Agent, AgentError, AgentRng, Decision, Reply, View};
 pub use registry::{AgentRegistration, BUILTIN, Error, load_agent};
+pub use checkpoint::Checkpoint;
+pub use puct::PuctAgent;

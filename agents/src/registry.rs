@@ -6,6 +6,7 @@ use games::{ParamDef, ParamKind, Params, Spec};
 
 use crate::agent::Agent;
 use crate::command::CommandAgent;
+use crate::mcts::{MctsAgent, MctsConfig};
 use crate::random::{FirstLegalAgent, RandomAgent};
 
 /// Errors from agent specs.
@@ -41,6 +42,22 @@ pub const BUILTIN: &[AgentRegistration] = &[
         create: |_| Ok(Box::new(FirstLegalAgent)),
     },
     AgentRegistration {
+        name: "mcts",
+        summary: "UCT search with random rollouts (perfect-information games): the fixed anchor",
+        params: &[
+            ParamDef { name: "sims", kind: ParamKind::Int { min: 1, max: 10_000_000 }, default: "200", doc: "simulations per move" },
+            ParamDef { name: "c", kind: ParamKind::Float { min: 0.0, max: 100.0 }, default: "1.4142135623730951", doc: "UCB1 exploration constant" },
+            ParamDef { name: "seed", kind: ParamKind::Int { min: 0, max: i64::MAX }, default: "0", doc: "mixed into the engine's seed" },
+        ],
+        create: |params| {
+            Ok(Box::new(MctsAgent::new(MctsConfig {
+                simulations: params.int("sims") as u32,
+                exploration: params.float("c"),
+                seed: params.int("seed") as u64,
+            })))
+        },
+    },
+    AgentRegistration {
         name: "cmd",
         summary: "an external program speaking JSON lines on stdin/stdout (see examples/random_bot.py)",
         params: &[
@@ -72,6 +89,12 @@ pub const BUILTIN: &[AgentRegistration] = &[
             let timeout = Duration::from_millis(params.int("timeout_ms") as u64);
             Ok(Box::new(CommandAgent::new(program, timeout, params.int("retries") as usize)))
         },
+    },
+    AgentRegistration {
+        name: "checkpoint",
+        summary: "a policy-value network checkpoint playing by PUCT search (perfect-information games)",
+        params: crate::puct::CHECKPOINT_PARAMS,
+        create: crate::puct::create_checkpoint_agent,
     },
 ];
 

@@ -1,13 +1,7 @@
 //! Seed derivation: every random stream of a tournament comes from its seed and a position in it,
 //! never from thread timing, so results are identical for any number of threads.
 
-/// SplitMix64's output function: a fast, well-mixed bijection on u64.
-pub fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
+pub use games::playout::mix_seed as mix;
 
 /// The seed of match `index` in a tournament seeded with `tournament_seed`.
 pub fn match_seed(tournament_seed: u64, index: u64) -> u64 {

@@ -43,3 +43,12 @@ pub fn sample_chance(outcomes: &[(Action, f64)], rng: &mut impl Rng) -> Action {
     // Rounding can leave a sliver past the last outcome.
     outcomes.last().map(|&(a, _)| a).unwrap_or_else(|| unreachable!("a chance node has outcomes"))
 }
+
+/// A well-mixed 64-bit value of a seed (SplitMix64's finaliser): a bijection, used to derive
+/// independent RNG streams from a seed and a position (a match index, a seat, an agent's seed).
+pub fn mix_seed(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}

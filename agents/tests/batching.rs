@@ -1,0 +1,161 @@
+//! Batch invariance: a position's network outputs are bit-identical whether it is evaluated alone
+//! or batched with others, wherever it sits in the batch, and whatever the inference threads.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use agents::checkpoint::Checkpoint;
+use agents::evaluator::{BatchConfig, BatchingEvaluator, DirectEvaluator, Evaluation, Evaluator, InferenceThreads, Position};
+use agents::network::{Architecture, Network};
+use games::{Action, load_game};
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+fn network(game: &str, architecture: &str) -> Arc<Network> {
+    let game = load_game(game).expect("game");
+    let architecture = Architecture::parse(architecture).expect("architecture");
+    Arc::new(Checkpoint::init(&game, architecture, 7).expect("init").network().clone())
+}
+
+/// `rows` random observations, one-hot-ish like board planes but with noise in the low bits.
+fn observations(network: &Network, rows: usize, seed: u64) -> Vec<Vec<f32>> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    (0..rows)
+        .map(|_| (0..network.observation_size()).map(|_| if rng.random_bool(0.4) { rng.random::<f32>() } else { 0.0 }).collect())
+        .collect()
+}
+
+fn infer(network: &Network, threads: &InferenceThreads, rows: &[&Vec<f32>]) -> (Vec<u32>, Vec<u32>) {
+    let flat: Vec<f32> = rows.iter().flat_map(|row| row.iter().copied()).collect();
+    let (mut logits, mut values) = (Vec::new(), Vec::new());
+    threads.run(|| network.infer(&flat, &mut logits, &mut values)).expect("infer");
+    (logits.iter().map(|v| v.to_bits()).collect(), values.iter().map(|v| v.to_bits()).collect())
+}
+
+/// Evaluates every row alone, then in batches of several sizes and orders, and compares bits.
+fn assert_batch_invariant(network: &Network) {
+    let actions = network.actions();
+    let rows = observations(network, 45, 11);
+    let single = InferenceThreads::new(1).expect("threads");
+    let alone: Vec<(Vec<u32>, Vec<u32>)> = rows.iter().map(|row| infer(network, &single, &[row])).collect();
+
+    let two = InferenceThreads::new(2).expect("threads");
+    for threads in [&single, &two] {
+        for batch in [2, 3, network.block_rows() - 1, network.block_rows(), network.block_rows() + 1, 45] {
+            let batch = batch.max(1);
+            // Reversed order, so each row lands at other places within the blocks.
+            for order in [false, true] {
+                let mut indices: Vec<usize> = (0..rows.len()).collect();
+                if order {
+                    indices.reverse();
+                }
+                for chunk in indices.chunks(batch) {
+                    let batch_rows: Vec<&Vec<f32>> = chunk.iter().map(|&i| &rows[i]).collect();
+                    let (logits, values) = infer(network, threads, &batch_rows);
+                    for (k, &i) in chunk.iter().enumerate() {
+                        assert_eq!(
+                            &logits[k * actions..(k + 1) * actions],
+                            &alone[i].0[..],
+                            "row {i} at place {k} of a batch of {}: logits differ from alone",
+                            chunk.len()
+                        );
+                        assert_eq!(values[k], alone[i].1[0], "row {i} at place {k}: value differs from alone");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn mlp_inference_does_not_depend_on_the_batch() {
+    assert_batch_invariant(&network("tic_tac_toe", "mlp(hidden=48,layers=2)"));
+    assert_batch_invariant(&network("connect_four", "mlp(hidden=96,layers=3)"));
+}
+
+#[test]
+fn resnet_inference_does_not_depend_on_the_batch() {
+    assert_batch_invariant(&network("connect_four", "resnet(channels=16,blocks=2)"));
+    assert_batch_invariant(&network("othello", "resnet(channels=8,blocks=1)"));
+}
+
+#[test]
+fn inference_agrees_with_the_training_forward_pass_closely() {
+    let network = network("connect_four", "resnet(channels=8,blocks=1)");
+    let rows = observations(&network, 10, 3);
+    let flat: Vec<f32> = rows.iter().flatten().copied().collect();
+    let threads = InferenceThreads::new(1).expect("threads");
+    let (mut logits, mut values) = (Vec::new(), Vec::new());
+    threads.run(|| network.infer(&flat, &mut logits, &mut values)).expect("infer");
+    let input = candle_core::Tensor::from_slice(&flat, (10, network.observation_size()), &candle_core::Device::Cpu).expect("tensor");
+    let (batch_logits, batch_values) = threads.run(|| network.forward(&input)).expect("forward");
+    let batch_logits = batch_logits.flatten_all().and_then(|t| t.to_vec1::<f32>()).expect("logits");
+    let batch_values = batch_values.to_vec1::<f32>().expect("values");
+    for (a, b) in logits.iter().zip(&batch_logits).chain(values.iter().zip(&batch_values)) {
+        assert!((a - b).abs() < 1e-4, "infer {a} vs forward {b}");
+    }
+    assert!(values.iter().all(|v| (-1.0..=1.0).contains(v)));
+}
+
+fn legal_sets(count: usize, actions: usize) -> Vec<Vec<Action>> {
+    (0..count).map(|i| (0..actions as Action).filter(|a| (*a as usize + i) % 3 != 0).collect()).collect()
+}
+
+#[test]
+fn batching_evaluator_gives_the_direct_evaluators_results() {
+    let network = network("connect_four", "resnet(channels=8,blocks=1)");
+    let rows = observations(&network, 12, 5);
+    let legal = legal_sets(rows.len(), network.actions());
+    let positions: Vec<Position<'_>> =
+        rows.iter().zip(&legal).map(|(observation, legal)| Position { observation, legal }).collect();
+
+    let mut direct = DirectEvaluator::new(network.clone(), InferenceThreads::new(1).expect("threads"));
+    let mut alone = Vec::new();
+    for position in &positions {
+        let mut out = Vec::new();
+        direct.evaluate(std::slice::from_ref(position), &mut out).expect("direct");
+        alone.push(out.remove(0));
+    }
+    for (evaluation, position) in alone.iter().zip(&positions) {
+        assert_eq!(evaluation.priors.len(), position.legal.len());
+        let sum: f32 = evaluation.priors.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-5, "priors sum to {sum}");
+    }
+
+    // A long wait and a batch of exactly 12: the inference thread runs one forward pass of all.
+    let config = BatchConfig { max_batch: positions.len(), max_wait: Duration::from_secs(5) };
+    let batching = BatchingEvaluator::start(network, InferenceThreads::new(2).expect("threads"), config).expect("start");
+    let mut client = batching.client();
+    let mut together: Vec<Evaluation> = Vec::new();
+    client.evaluate(&positions, &mut together).expect("batched");
+    assert_eq!(batching.stats().batches, 1);
+    assert_eq!(batching.stats().positions, 12);
+    for (a, b) in alone.iter().zip(&together) {
+        assert_eq!(a.value.to_bits(), b.value.to_bits());
+        assert_eq!(a.priors.iter().map(|p| p.to_bits()).collect::<Vec<_>>(), b.priors.iter().map(|p| p.to_bits()).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn evaluators_reject_observations_of_the_wrong_size() {
+    let network = network("tic_tac_toe", "mlp(hidden=8,layers=1)");
+    let short = vec![0.0; 5];
+    let position = Position { observation: &short, legal: &[0, 1] };
+    let mut out = Vec::new();
+    let mut direct = DirectEvaluator::new(network.clone(), InferenceThreads::new(1).expect("threads"));
+    let error = direct.evaluate(&[position], &mut out).expect_err("wrong size");
+    assert!(error.to_string().contains("5 floats"), "{error}");
+    let batching = BatchingEvaluator::start(network, InferenceThreads::new(1).expect("threads"), BatchConfig::default())
+        .expect("start");
+    let error = batching.client().evaluate(&[position], &mut out).expect_err("wrong size");
+    assert!(error.to_string().contains("27"), "{error}");
+}
+
+#[test]
+fn evaluation_of_an_action_outside_the_network_is_an_error() {
+    let network = network("tic_tac_toe", "mlp(hidden=8,layers=1)");
+    let observation = vec![0.0; 27];
+    let mut direct = DirectEvaluator::new(network, InferenceThreads::new(1).expect("threads"));
+    let error = direct.evaluate(&[Position { observation: &observation, legal: &[3, 9] }], &mut Vec::new()).expect_err("action 9");
+    assert!(error.to_string().contains("legal action 9"), "{error}");
+}
