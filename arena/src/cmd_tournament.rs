@@ -84,6 +84,7 @@ pub fn play(args: &PlayArgs, out: &mut dyn Write) -> Result<()> {
         resume: args.resume,
         progress: !args.json,
         stop_when,
+        collect_results: false,
     };
     let outcome = run_tournament(&config, &options)?;
     let tally = &outcome.tally;
@@ -290,7 +291,7 @@ struct Standing {
 pub fn tournament(args: &TournamentArgs, out: &mut dyn Write) -> Result<()> {
     let config = args.config()?;
     let options =
-        RunOptions { threads: args.threads, db: args.db.clone(), resume: args.resume, progress: !args.json, stop_when: None };
+        RunOptions { threads: args.threads, db: args.db.clone(), resume: args.resume, progress: !args.json, ..RunOptions::default() };
     let outcome = run_tournament(&config, &options)?;
     let (standings, rating_note) = standings(&outcome);
     let n = outcome.names.len();

@@ -3,6 +3,9 @@
 pub mod cmd_games;
 pub mod cmd_ratings;
 pub mod cmd_tournament;
+pub mod dataset;
+pub mod files;
+pub mod lineage;
 pub mod results;
 pub mod openings;
 pub mod runner;

@@ -131,6 +131,8 @@ pub struct RunOptions {
     pub progress: bool,
     /// Checked after each batch of results; returning a reason stops the tournament early.
     pub stop_when: Option<StopRule>,
+    /// Return every game's full result (at the config's `keep` level) in the outcome.
+    pub collect_results: bool,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -151,6 +153,8 @@ pub struct TournamentOutcome {
     pub seconds: f64,
     /// Why the run stopped before the schedule's end, if it did.
     pub stopped: Option<String>,
+    /// With [`RunOptions::collect_results`]: the games this run played, by match index.
+    pub results: Vec<(u64, MatchResult)>,
 }
 
 impl TournamentOutcome {
@@ -209,6 +213,7 @@ pub fn run_tournament(config: &TournamentConfig, options: &RunOptions) -> Result
     let mut played_now = 0;
     let mut stopped = None;
     let mut planned: Vec<Pairing> = Vec::new();
+    let mut collected: Vec<(u64, MatchResult)> = Vec::new();
     loop {
         let next = plan(&spec, &scores);
         if next.len() < planned.len() || next[..planned.len()] != planned[..] {
@@ -234,8 +239,8 @@ pub fn run_tournament(config: &TournamentConfig, options: &RunOptions) -> Result
         if pending.is_empty() {
             break;
         }
-        let batch = Batch { game: &game, config, planned: &planned, openings: &openings };
-        let round = batch.play(&pool, &pending, threads, store.as_mut().zip(tournament_id), &mut |results, chunk_tally| {
+        let batch = Batch { game: &game, config, planned: &planned, openings: &openings, keep_results: options.collect_results };
+        let round = batch.play(&pool, &pending, threads, store.as_mut().zip(tournament_id), &mut collected, &mut |results, chunk_tally| {
             for &(index, score) in results {
                 scores[index as usize] = Some(score);
             }
@@ -259,7 +264,16 @@ pub fn run_tournament(config: &TournamentConfig, options: &RunOptions) -> Result
         }
         store.finish_tournament(id)?;
     }
-    Ok(TournamentOutcome { names, tally, tournament_id, played_now, seconds: started.elapsed().as_secs_f64(), stopped })
+    collected.sort_by_key(|(index, _)| *index);
+    Ok(TournamentOutcome {
+        names,
+        tally,
+        tournament_id,
+        played_now,
+        seconds: started.elapsed().as_secs_f64(),
+        stopped,
+        results: collected,
+    })
 }
 
 /// Sums every finished match of a stored tournament.
@@ -323,6 +337,8 @@ struct Batch<'a> {
     config: &'a TournamentConfig,
     planned: &'a [Pairing],
     openings: &'a Openings,
+    /// Whether the caller wants every result (besides the store, which gets them anyway).
+    keep_results: bool,
 }
 
 /// Results of one chunk of matches, sent from a worker to the collector.
@@ -342,12 +358,13 @@ impl Batch<'_> {
         pending: &[u64],
         threads: usize,
         mut store: Option<(&mut Store, i64)>,
+        collected: &mut Vec<(u64, MatchResult)>,
         collect: Collector<'_>,
     ) -> Result<Option<String>> {
         // Chunks big enough to make the hand-off cheap, small enough to spread work and save often.
         let chunk = (pending.len() / (threads * 64)).clamp(1, 512);
         let stop = AtomicBool::new(false);
-        let keep_results = store.is_some();
+        let keep_results = store.is_some() || self.keep_results;
         let (sender, receiver) = crossbeam_channel::unbounded::<ChunkDone>();
         let mut outcome: Result<Option<String>> = Ok(None);
         std::thread::scope(|scope| {
@@ -369,7 +386,7 @@ impl Batch<'_> {
             });
             for done in receiver.iter() {
                 if outcome.as_ref().is_ok_and(|o| o.is_none()) {
-                    outcome = self.absorb(done, &mut store, collect);
+                    outcome = self.absorb(done, &mut store, collected, collect);
                     if !matches!(outcome, Ok(None)) {
                         stop.store(true, Ordering::Relaxed);
                     }
@@ -384,6 +401,7 @@ impl Batch<'_> {
         &self,
         done: ChunkDone,
         store: &mut Option<(&mut Store, i64)>,
+        collected: &mut Vec<(u64, MatchResult)>,
         collect: Collector<'_>,
     ) -> Result<Option<String>> {
         if let Some(error) = done.error {
@@ -392,7 +410,11 @@ impl Batch<'_> {
         if let Some((store, id)) = store.as_mut() {
             store.record(*id, &done.results)?;
         }
-        Ok(collect(&done.scores, done.tally))
+        let stop = collect(&done.scores, done.tally);
+        if self.keep_results {
+            collected.extend(done.results);
+        }
+        Ok(stop)
     }
 
     fn play_chunk(&self, agents: &mut AgentSet, indices: &[u64], keep_results: bool) -> ChunkDone {
