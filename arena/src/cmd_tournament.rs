@@ -84,7 +84,7 @@ pub fn play(args: &PlayArgs, out: &mut dyn Write) -> Result<()> {
         resume: args.resume,
         progress: !args.json,
         stop_when,
-        collect_results: false,
+        ..RunOptions::default()
     };
     let outcome = run_tournament(&config, &options)?;
     let tally = &outcome.tally;

@@ -1,9 +1,11 @@
 //! The Arena engine: the work behind each `arena` command, kept out of the binary so it is testable.
 
+pub mod cmd_evolve;
 pub mod cmd_games;
 pub mod cmd_ratings;
 pub mod cmd_tournament;
 pub mod dataset;
+pub mod evolve;
 pub mod files;
 pub mod lineage;
 pub mod results;
@@ -14,6 +16,7 @@ pub mod seeds;
 pub mod store;
 pub mod tally;
 pub mod tournament;
+pub mod train;
 
 /// The canonical spec of a config's game (what records and reports show).
 pub fn tournament_game_spec(config: &tournament::TournamentConfig) -> anyhow::Result<String> {

@@ -11,6 +11,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The self-evolution loop: tournaments, ratings, self-play, training, gates, lineage.
+    Evolve(arena::cmd_evolve::EvolveArgs),
+    /// Each generation's champion with its rating and interval, from an evolve run.
+    History(arena::cmd_evolve::HistoryArgs),
     /// List the registered games with their facts and parameters.
     Games(arena::cmd_games::GamesArgs),
     /// Count move sequences to a depth (check a game against published counts) and report nodes/s.
@@ -31,6 +35,8 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let mut stdout = std::io::stdout().lock();
     let outcome = match &cli.command {
+        Command::Evolve(args) => arena::cmd_evolve::run(args, &mut stdout),
+        Command::History(args) => arena::cmd_evolve::history_command(args, &mut stdout),
         Command::Games(args) => arena::cmd_games::games(args, &mut stdout),
         Command::Perft(args) => arena::cmd_games::perft_command(args, &mut stdout),
         Command::Show(args) => arena::cmd_games::show(args, &mut stdout),

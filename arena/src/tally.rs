@@ -162,12 +162,19 @@ impl Tally {
 
     /// The pooled counts the ratings crate fits.
     pub fn pair_counts(&self) -> ratings::PairCounts {
+        self.pair_counts_with_virtual_draws(0)
+    }
+
+    /// The pooled counts with `draws` virtual drawn games added to every pairing that played
+    /// (BayesElo's prior): an agent that won every game then gets a large but finite rating.
+    pub fn pair_counts_with_virtual_draws(&self, draws: u64) -> ratings::PairCounts {
         let mut counts = ratings::PairCounts::new(self.agents);
         let mut game = 0;
         for i in 0..self.agents {
             // Each game is in the matrix twice (from each side): take it from the lower index's side.
             for j in i + 1..self.agents {
                 let [w, d, l] = self.wdl[i * self.agents + j];
+                let d = if w + d + l > 0 { d + draws } else { d };
                 for (n, score) in [(w, 1.0), (d, 0.5), (l, 0.0)] {
                     for _ in 0..n {
                         // Indices are in range and scores valid by construction.

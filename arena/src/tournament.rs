@@ -133,6 +133,9 @@ pub struct RunOptions {
     pub stop_when: Option<StopRule>,
     /// Return every game's full result (at the config's `keep` level) in the outcome.
     pub collect_results: bool,
+    /// With `resume`: start a new tournament in the store when none has this config (a store that
+    /// holds many tournaments, like an evolve run's), instead of refusing.
+    pub start_if_missing: bool,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -302,7 +305,7 @@ fn open_store(config: &TournamentConfig, options: &RunOptions) -> Result<(Option
         if let Some(found) = existing.iter().rev().find(|t| t.config == canonical) {
             return Ok((Some(store), Some(found.id)));
         }
-        if let Some(other) = existing.last() {
+        if let Some(other) = existing.last().filter(|_| !options.start_if_missing) {
             bail!(
                 "--resume: store {} holds tournament {} ({}) with a different config; start a new store or run without --resume\nstored: {}\nasked:  {}",
                 path.display(),
