@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::network::{Architecture, Init, NamedVars, Network, NetworkError, ParameterSource, SeededInit};
+use crate::network::{Architecture, InferenceNet, Init, NamedVars, Network, NetworkError, ParameterSource, SeededInit};
 
 /// The version of the checkpoint layout this code writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -365,16 +365,24 @@ impl Checkpoint {
     }
 }
 
+/// A checkpoint loaded for play: its record and its weights frozen for search, shared read-only.
+#[derive(Debug)]
+pub struct SharedCheckpoint {
+    pub dir: PathBuf,
+    pub info: CheckpointInfo,
+    pub network: Arc<InferenceNet>,
+}
+
 /// Loads the checkpoint in `dir` once per process and shares it read-only: agents built from the
 /// same checkpoint (one per tournament worker) get the same `Arc`. Keyed by the canonical
 /// directory and the content hash recorded in `checkpoint.json`, so a directory whose contents
 /// changed is loaded (and verified) again. Weights are freed when the last user drops them and
 /// they are not among the few most recently loaded (kept so that building an agent to check a
 /// spec, then again per worker, loads once).
-pub fn load_shared(dir: &Path) -> Result<Arc<Checkpoint>> {
+pub fn load_shared(dir: &Path) -> Result<Arc<SharedCheckpoint>> {
     const KEPT_RECENT: usize = 4;
-    static CACHE: Mutex<Vec<(PathBuf, String, Weak<Checkpoint>)>> = Mutex::new(Vec::new());
-    static RECENT: Mutex<Vec<Arc<Checkpoint>>> = Mutex::new(Vec::new());
+    static CACHE: Mutex<Vec<(PathBuf, String, Weak<SharedCheckpoint>)>> = Mutex::new(Vec::new());
+    static RECENT: Mutex<Vec<Arc<SharedCheckpoint>>> = Mutex::new(Vec::new());
     if !dir.is_dir() {
         return Err(CheckpointError::NoDirectory(dir.to_path_buf()));
     }
@@ -388,8 +396,10 @@ pub fn load_shared(dir: &Path) -> Result<Arc<Checkpoint>> {
     {
         return Ok(shared);
     }
-    let shared = Arc::new(Checkpoint::load(&canonical)?);
-    cache.push((canonical, shared.hash().to_string(), Arc::downgrade(&shared)));
+    let checkpoint = Checkpoint::load(&canonical)?;
+    let network = Arc::new(checkpoint.network().inference()?);
+    let shared = Arc::new(SharedCheckpoint { dir: canonical.clone(), info: checkpoint.info, network });
+    cache.push((canonical, shared.info.model_sha256.clone(), Arc::downgrade(&shared)));
     let mut recent = RECENT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if recent.len() == KEPT_RECENT {
         recent.remove(0);

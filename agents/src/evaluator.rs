@@ -4,14 +4,14 @@
 //! ([`BatchingEvaluator`]).
 //!
 //! Both give bit-identical results for a position, whatever it is batched with
-//! ([`Network::infer`] is batch-invariant), so a seeded game plays the same moves either way.
+//! ([`InferenceNet::infer`] is batch-invariant by construction), so a seeded game plays the same
+//! moves either way.
 //!
-//! Threads: every forward pass runs inside an [`InferenceThreads`] pool, whose size is the number of
-//! threads inference may use (see `crate::network` for how candle's parallelism is bounded by
-//! it). A direct evaluator's caller blocks while its pool computes, so a game worker with a
-//! one-thread pool keeps one thread busy; a batching evaluator adds one coordinating thread that
-//! sleeps while its pool computes. Size pools so that game workers plus inference threads do
-//! not exceed the cores.
+//! Threads: a direct evaluator computes in its caller's thread and nowhere else, so game workers
+//! using it need no other threads. A batching evaluator computes on its [`InferenceThreads`]:
+//! with one thread, the inference thread itself; with `n > 1`, a rayon pool of `n` threads over
+//! which each batch's positions are split (the inference thread waits meanwhile). Budget the
+//! cores as game workers + inference threads.
 
 use std::sync::Arc;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use games::Action;
 
-use crate::network::{Network, NetworkError};
+use rayon::prelude::*;
+
+use crate::network::{InferenceNet, NetworkError, Scratch};
 
 /// Errors from evaluating positions.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -66,30 +68,63 @@ pub trait Evaluator: Send + std::fmt::Debug {
     fn evaluate(&mut self, positions: &[Position<'_>], out: &mut Vec<Evaluation>) -> Result<(), EvaluatorError>;
 }
 
-/// The threads forward passes may use: a rayon pool of a size the caller chooses.
+/// The threads a batching evaluator's forward passes run on.
 #[derive(Clone, Debug)]
 pub struct InferenceThreads {
-    pool: Arc<rayon::ThreadPool>,
+    /// `None` for one thread: the calling thread computes.
+    pool: Option<Arc<rayon::ThreadPool>>,
+    count: usize,
 }
 
 impl InferenceThreads {
-    /// A pool of `threads` (at least 1) threads named `inference-N`.
+    /// `threads` (at least 1) threads: with 1, the caller's own; otherwise a pool named `inference-N`.
     pub fn new(threads: usize) -> Result<Self, EvaluatorError> {
+        let count = threads.max(1);
+        if count == 1 {
+            return Ok(InferenceThreads { pool: None, count });
+        }
         let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads.max(1))
+            .num_threads(count)
             .thread_name(|i| format!("inference-{i}"))
             .build()
             .map_err(|e| EvaluatorError::Threads(e.to_string()))?;
-        Ok(InferenceThreads { pool: Arc::new(pool) })
+        Ok(InferenceThreads { pool: Some(Arc::new(pool)), count })
     }
 
     pub fn count(&self) -> usize {
-        self.pool.current_num_threads()
+        self.count
     }
 
-    /// Runs `work` (forward passes) on these threads; the caller waits.
-    pub fn run<R: Send>(&self, work: impl FnOnce() -> R + Send) -> R {
-        self.pool.install(work)
+    /// Evaluates the positions in `observations`, split into one contiguous share per thread
+    /// (`scratch` holds a buffer set per thread and is grown as needed). Results are the same
+    /// whatever the number of threads.
+    pub fn infer(
+        &self,
+        network: &InferenceNet,
+        scratch: &mut Vec<Scratch>,
+        observations: &[f32],
+        logits: &mut [f32],
+        values: &mut [f32],
+    ) -> Result<(), NetworkError> {
+        scratch.resize_with(self.count, Scratch::default);
+        let rows = values.len();
+        match &self.pool {
+            Some(pool) if rows > 1 => {
+                let share = rows.div_ceil(self.count);
+                let observation_size = network.observation_size();
+                pool.install(|| {
+                    observations
+                        .par_chunks(share * observation_size)
+                        .zip(logits.par_chunks_mut(share * network.actions()))
+                        .zip(values.par_chunks_mut(share))
+                        .zip(scratch.par_iter_mut())
+                        .try_for_each(|(((observations, logits), values), scratch)| {
+                            network.infer(scratch, observations, logits, values)
+                        })
+                })
+            }
+            _ => network.infer(&mut scratch[0], observations, logits, values),
+        }
     }
 }
 
@@ -119,7 +154,7 @@ fn legal_priors(logits: &[f32], legal: &[Action], priors: &mut Vec<f32>) -> Resu
     Ok(())
 }
 
-fn check_observation(network: &Network, observation: &[f32]) -> Result<(), EvaluatorError> {
+fn check_observation(network: &InferenceNet, observation: &[f32]) -> Result<(), EvaluatorError> {
     if observation.len() != network.observation_size() {
         return Err(EvaluatorError::Network(format!(
             "an observation of {} floats; the network takes {}",
@@ -130,41 +165,43 @@ fn check_observation(network: &Network, observation: &[f32]) -> Result<(), Evalu
     Ok(())
 }
 
-/// Evaluates in the caller's turn: one forward pass per call, on the caller's inference pool.
+/// Evaluates in the caller's thread: one forward pass per call.
 #[derive(Debug)]
 pub struct DirectEvaluator {
-    network: Arc<Network>,
-    threads: InferenceThreads,
+    network: Arc<InferenceNet>,
+    scratch: Scratch,
     observations: Vec<f32>,
     logits: Vec<f32>,
     values: Vec<f32>,
 }
 
 impl DirectEvaluator {
-    pub fn new(network: Arc<Network>, threads: InferenceThreads) -> Self {
-        DirectEvaluator { network, threads, observations: Vec::new(), logits: Vec::new(), values: Vec::new() }
+    pub fn new(network: Arc<InferenceNet>) -> Self {
+        DirectEvaluator {
+            network,
+            scratch: Scratch::default(),
+            observations: Vec::new(),
+            logits: Vec::new(),
+            values: Vec::new(),
+        }
     }
 }
 
 impl Evaluator for DirectEvaluator {
     fn evaluate(&mut self, positions: &[Position<'_>], out: &mut Vec<Evaluation>) -> Result<(), EvaluatorError> {
         out.resize_with(positions.len(), Evaluation::default);
-        if positions.is_empty() {
-            return Ok(());
-        }
         self.observations.clear();
         for position in positions {
             check_observation(&self.network, position.observation)?;
             self.observations.extend_from_slice(position.observation);
         }
-        let DirectEvaluator { network, threads, observations, logits, values } = self;
-        logits.clear();
-        values.clear();
-        threads.run(|| network.infer(observations, logits, values))?;
-        let actions = network.actions();
+        let actions = self.network.actions();
+        self.logits.resize(positions.len() * actions, 0.0);
+        self.values.resize(positions.len(), 0.0);
+        self.network.infer(&mut self.scratch, &self.observations, &mut self.logits, &mut self.values)?;
         for (i, (position, evaluation)) in positions.iter().zip(out.iter_mut()).enumerate() {
-            legal_priors(&logits[i * actions..(i + 1) * actions], position.legal, &mut evaluation.priors)?;
-            evaluation.value = values[i];
+            legal_priors(&self.logits[i * actions..(i + 1) * actions], position.legal, &mut evaluation.priors)?;
+            evaluation.value = self.values[i];
         }
         Ok(())
     }
@@ -241,13 +278,13 @@ impl Drop for StopFlag<'_> {
 #[derive(Debug)]
 pub struct BatchingEvaluator {
     requests: Sender<Request>,
-    network: Arc<Network>,
+    network: Arc<InferenceNet>,
     counters: Arc<Counters>,
 }
 
 impl BatchingEvaluator {
     /// Starts the inference thread; forward passes run on `threads`.
-    pub fn start(network: Arc<Network>, threads: InferenceThreads, config: BatchConfig) -> Result<Self, EvaluatorError> {
+    pub fn start(network: Arc<InferenceNet>, threads: InferenceThreads, config: BatchConfig) -> Result<Self, EvaluatorError> {
         let (requests, incoming) = crossbeam_channel::unbounded();
         let counters = Arc::new(Counters::default());
         {
@@ -283,11 +320,12 @@ impl BatchingEvaluator {
 }
 
 /// The inference thread's loop.
-fn serve(network: &Network, threads: &InferenceThreads, config: BatchConfig, incoming: &Receiver<Request>, counters: &Counters) {
+fn serve(network: &InferenceNet, threads: &InferenceThreads, config: BatchConfig, incoming: &Receiver<Request>, counters: &Counters) {
     let _stop_flag = StopFlag(counters);
     let max_batch = config.max_batch.max(1);
     let mut batch: Vec<Request> = Vec::with_capacity(max_batch);
-    let (mut observations, mut logits, mut values) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut observations, mut logits, mut values, mut scratch) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let actions = network.actions();
     while let Ok(first) = incoming.recv() {
         batch.push(first);
         let deadline = Instant::now() + config.max_wait;
@@ -309,14 +347,13 @@ fn serve(network: &Network, threads: &InferenceThreads, config: BatchConfig, inc
         for request in &batch {
             observations.extend_from_slice(&request.observation);
         }
-        logits.clear();
-        values.clear();
-        // A panic inside candle becomes an error for this batch's games, not a dead thread.
-        let result = catch_unwind(AssertUnwindSafe(|| threads.run(|| network.infer(&observations, &mut logits, &mut values))))
+        logits.resize(batch.len() * actions, 0.0);
+        values.resize(batch.len(), 0.0);
+        // A panic in a forward pass becomes an error for this batch's games, not a dead thread.
+        let result = catch_unwind(AssertUnwindSafe(|| threads.infer(network, &mut scratch, &observations, &mut logits, &mut values)))
             .unwrap_or_else(|_| Err(NetworkError::BadInput("the forward pass panicked".to_string())));
         counters.batches.fetch_add(1, Ordering::Relaxed);
         counters.positions.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        let actions = network.actions();
         for (i, request) in batch.drain(..).enumerate() {
             let Request { observation, legal, mut priors, index, reply } = request;
             let value = match &result {
@@ -332,7 +369,7 @@ fn serve(network: &Network, threads: &InferenceThreads, config: BatchConfig, inc
 /// A game worker's handle on a [`BatchingEvaluator`].
 #[derive(Debug)]
 pub struct BatchingClient {
-    network: Arc<Network>,
+    network: Arc<InferenceNet>,
     counters: Arc<Counters>,
     requests: Sender<Request>,
     reply: Sender<Answer>,

@@ -24,8 +24,8 @@ use rand::Rng;
 use rand_distr::{Distribution, Gamma};
 
 use crate::agent::{Agent, AgentError, AgentRng, Decision, View};
-use crate::checkpoint::{Checkpoint, load_shared};
-use crate::evaluator::{DirectEvaluator, Evaluation, Evaluator, InferenceThreads, Position};
+use crate::checkpoint::{Checkpoint, SharedCheckpoint, load_shared};
+use crate::evaluator::{DirectEvaluator, Evaluation, Evaluator, EvaluatorError, Position};
 
 /// Dirichlet noise mixed into the root priors (self-play exploration).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -359,7 +359,7 @@ pub struct PuctAgent {
     config: PuctConfig,
     search: Search,
     /// The shared checkpoint, held so the process-wide cache keeps it while agents use it.
-    checkpoint: Option<Arc<Checkpoint>>,
+    checkpoint: Option<Arc<SharedCheckpoint>>,
 }
 
 impl PuctAgent {
@@ -368,11 +368,20 @@ impl PuctAgent {
         PuctAgent { game: game.into(), label: label.into(), evaluator, config, search: Search::default(), checkpoint: None }
     }
 
-    /// An agent playing `checkpoint` with a direct evaluator on its own `threads`.
-    pub fn from_checkpoint(checkpoint: &Checkpoint, threads: InferenceThreads, config: PuctConfig) -> Self {
-        let network = Arc::new(checkpoint.network().clone());
+    /// An agent playing `checkpoint`'s current weights (a frozen copy) with a direct evaluator.
+    pub fn from_checkpoint(checkpoint: &Checkpoint, config: PuctConfig) -> Result<Self, EvaluatorError> {
+        let network = Arc::new(checkpoint.network().inference()?);
         let label = format!("checkpoint {}", short_hash(checkpoint.hash()));
-        PuctAgent::new(checkpoint.info().game.clone(), label, Box::new(DirectEvaluator::new(network, threads)), config)
+        Ok(PuctAgent::new(checkpoint.info().game.clone(), label, Box::new(DirectEvaluator::new(network)), config))
+    }
+
+    /// An agent playing a shared checkpoint (see [`load_shared`]) with a direct evaluator.
+    pub fn from_shared(checkpoint: Arc<SharedCheckpoint>, config: PuctConfig) -> Self {
+        let evaluator = Box::new(DirectEvaluator::new(checkpoint.network.clone()));
+        let label = format!("checkpoint {}", checkpoint.dir.display());
+        let mut agent = PuctAgent::new(checkpoint.info.game.clone(), label, evaluator, config);
+        agent.checkpoint = Some(checkpoint);
+        agent
     }
 
     pub fn config(&self) -> &PuctConfig {
@@ -457,15 +466,10 @@ pub const CHECKPOINT_PARAMS: &[ParamDef] = &[
         default: "0.25",
         doc: "share of the root priors replaced by noise",
     },
-    ParamDef {
-        name: "threads",
-        kind: ParamKind::Int { min: 1, max: 256 },
-        default: "1",
-        doc: "inference threads of each agent instance (a tournament builds one per worker)",
-    },
 ];
 
 /// Builds the `checkpoint` agent: loads (or reuses, see [`load_shared`]) the checkpoint at `path`.
+/// It evaluates positions in its own thread (the tournament worker's), one network per process.
 pub fn create_checkpoint_agent(params: &Params) -> Result<Box<dyn Agent>, crate::Error> {
     let path = params.text("path");
     let bad = |reason: String| games::Error::BadParameter {
@@ -487,9 +491,7 @@ pub fn create_checkpoint_agent(params: &Params) -> Result<Box<dyn Agent>, crate:
             fraction: params.float("noise_fraction") as f32,
         }),
     };
-    let threads = InferenceThreads::new(params.int("threads") as usize).map_err(|e| bad(e.to_string()))?;
-    let mut agent = PuctAgent::from_checkpoint(&checkpoint, threads, config);
+    let mut agent = PuctAgent::from_shared(checkpoint, config);
     agent.label = format!("checkpoint {path}");
-    agent.checkpoint = Some(checkpoint);
     Ok(Box::new(agent))
 }

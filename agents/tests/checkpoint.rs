@@ -6,8 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use agents::checkpoint::{Checkpoint, CheckpointError, INFO_FILE, MODEL_FILE, OPTIMIZER_FILE, OptimizerState, sha256_hex};
-use agents::evaluator::InferenceThreads;
-use agents::network::Architecture;
+use agents::network::{Architecture, Scratch};
 use candle_core::{Device, Tensor};
 use games::load_game;
 use serde_json::{Value, json};
@@ -29,8 +28,9 @@ fn saved() -> (tempfile::TempDir, PathBuf, Checkpoint) {
 fn outputs(checkpoint: &Checkpoint) -> Vec<u32> {
     let network = checkpoint.network();
     let observations: Vec<f32> = (0..3 * network.observation_size()).map(|i| ((i * 7) % 5) as f32 / 4.0).collect();
-    let (mut logits, mut values) = (Vec::new(), Vec::new());
-    InferenceThreads::new(1).expect("threads").run(|| network.infer(&observations, &mut logits, &mut values)).expect("infer");
+    let frozen = network.inference().expect("inference");
+    let (mut logits, mut values) = (vec![0.0; 3 * frozen.actions()], vec![0.0; 3]);
+    frozen.infer(&mut Scratch::default(), &observations, &mut logits, &mut values).expect("infer");
     logits.iter().chain(&values).map(|v| v.to_bits()).collect()
 }
 

@@ -21,7 +21,7 @@ fn checkpoint(game: &GameRef, architecture: &str, seed: u64) -> Checkpoint {
 }
 
 fn agent(checkpoint: &Checkpoint, config: PuctConfig) -> PuctAgent {
-    PuctAgent::from_checkpoint(checkpoint, InferenceThreads::new(1).expect("threads"), config)
+    PuctAgent::from_checkpoint(checkpoint, config).expect("agent")
 }
 
 fn act(agent: &mut dyn Agent, game: &GameRef, state: &dyn State, seed: u64) -> Result<Decision, AgentError> {
@@ -78,7 +78,7 @@ fn with_no_simulations_the_agent_plays_the_network_policy() {
     let legal: Vec<Action> = (0..9).collect();
     let mut observation = vec![0.0; 27];
     state.observation_tensor(0, &mut observation);
-    let mut direct = DirectEvaluator::new(Arc::new(checkpoint.network().clone()), InferenceThreads::new(1).expect("threads"));
+    let mut direct = DirectEvaluator::new(Arc::new(checkpoint.network().inference().expect("inference")));
     let mut evaluations = Vec::new();
     direct.evaluate(&[Position { observation: &observation, legal: &legal }], &mut evaluations).expect("evaluate");
     let priors = &evaluations[0].priors;
@@ -165,7 +165,7 @@ fn batching_with_other_games_in_flight_changes_nothing() {
         })
         .collect();
 
-    let network = Arc::new(checkpoint.network().clone());
+    let network = Arc::new(checkpoint.network().inference().expect("inference"));
     let batch = BatchConfig { max_batch: 8, max_wait: Duration::from_millis(2) };
     let batching = BatchingEvaluator::start(network, InferenceThreads::new(1).expect("threads"), batch).expect("start");
     let spec = checkpoint.info().game.clone();

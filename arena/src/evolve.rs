@@ -568,7 +568,9 @@ impl Run {
         Ok(report)
     }
 
-    /// A paired match of the child against its parent, stopped by SPRT.
+    /// A paired match of the child against its parent, played in batches of game pairs and stopped
+    /// by SPRT between batches: the decision depends only on whole batches, so it does not depend
+    /// on the thread count or on a kill and resume.
     fn gate(
         &self,
         config: &EvolveConfig,
@@ -579,46 +581,60 @@ impl Run {
         log: &mut dyn FnMut(&str),
     ) -> Result<GateResult> {
         let test = ratings::sprt::Config::parse(&config.gate_sprt)?;
-        let match_config = TournamentConfig {
-            game: config.game.clone(),
-            agents: vec![self.agent(child, config.tournament_sims, ""), self.agent(parent, config.tournament_sims, "")],
-            schedule: ScheduleKind::RoundRobin,
-            games_per_pairing: config.gate_games,
-            rounds: None,
-            openings: OpeningSource::RandomPlies(config.opening_plies),
-            seed: mix(config.seed ^ mix(generation as u64 ^ 0x6a7e)),
-            max_moves: None,
-            time_per_move_ms: None,
-            keep: Keep::Moves,
-        };
-        let mut run_options = self.options(options, true);
-        run_options.stop_when = Some(Box::new(move |tally: &Tally| {
+        let batches = config.gate_games.div_ceil(GATE_BATCH);
+        let mut tally = Tally::new(2);
+        let mut decision = ratings::sprt::Decision::Continue;
+        let mut llr = 0.0;
+        for batch in 0..batches {
+            let games = GATE_BATCH.min(config.gate_games - batch * GATE_BATCH);
+            let match_config = TournamentConfig {
+                game: config.game.clone(),
+                agents: vec![self.agent(child, config.tournament_sims, ""), self.agent(parent, config.tournament_sims, "")],
+                schedule: ScheduleKind::RoundRobin,
+                games_per_pairing: games,
+                rounds: None,
+                openings: OpeningSource::RandomPlies(config.opening_plies),
+                seed: mix(config.seed ^ mix(generation as u64 ^ 0x6a7e ^ (batch as u64) << 40)),
+                max_moves: None,
+                time_per_move_ms: None,
+                keep: Keep::Moves,
+            };
+            let outcome = run_tournament(&match_config, &self.options(options, true))?;
+            tally.merge(outcome.tally);
             let pairs = tally.game_pairs(0, 1);
-            let llr = if pairs.pairs() > 0 { test.llr_pentanomial(&pairs) } else { test.llr_trinomial(&tally.head_to_head(0, 1)) };
-            match test.decision(llr) {
-                ratings::sprt::Decision::Continue => None,
-                decided => Some(format!("{decided:?}")),
+            llr = if pairs.pairs() > 0 { test.llr_pentanomial(&pairs) } else { test.llr_trinomial(&tally.head_to_head(0, 1)) };
+            decision = test.decision(llr);
+            if decision != ratings::sprt::Decision::Continue {
+                break;
             }
-        }));
-        let outcome = run_tournament(&match_config, &run_options)?;
-        let t = outcome.tally.head_to_head(0, 1);
+        }
+        let t = tally.head_to_head(0, 1);
         let score = (t.wins as f64 + 0.5 * t.draws as f64) / t.games().max(1) as f64;
-        // A resumed gate re-derives its decision from the stored games.
-        let pairs = outcome.tally.game_pairs(0, 1);
-        let llr = if pairs.pairs() > 0 { test.llr_pentanomial(&pairs) } else { test.llr_trinomial(&t) };
-        let decision = test.decision(llr);
         let (promoted, decision_text) = match decision {
             ratings::sprt::Decision::AcceptH1 => (true, format!("SPRT accepted H1 (LLR {llr:.2})")),
             ratings::sprt::Decision::AcceptH0 => (false, format!("SPRT accepted H0 (LLR {llr:.2})")),
             ratings::sprt::Decision::Continue => (
                 score >= config.gate_threshold,
-                format!("SPRT undecided after {} games (LLR {llr:.2}); score {:.1}% against threshold {:.1}%", t.games(), 100.0 * score, 100.0 * config.gate_threshold),
+                format!(
+                    "SPRT undecided after {} games (LLR {llr:.2}); score {:.1}% against threshold {:.1}%",
+                    t.games(),
+                    100.0 * score,
+                    100.0 * config.gate_threshold
+                ),
             ),
         };
-        log(&format!("generation {generation}: gate {child} vs {parent}: {:.1}% over {} games, {decision_text} → {}", 100.0 * score, t.games(), if promoted { "promoted" } else { "rejected" }));
+        log(&format!(
+            "generation {generation}: gate {child} vs {parent}: {:.1}% over {} games, {decision_text} → {}",
+            100.0 * score,
+            t.games(),
+            if promoted { "promoted" } else { "rejected" }
+        ));
         Ok(GateResult { child: child.into(), parent: parent.into(), games: t.games(), score, decision: decision_text, promoted })
     }
 }
+
+/// Games per gate batch (five game pairs): the SPRT is checked between batches.
+const GATE_BATCH: u32 = 10;
 
 /// Reads every generation summary of a run directory, in order.
 pub fn history(run_dir: &Path) -> Result<Vec<GenerationSummary>> {

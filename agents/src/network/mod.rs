@@ -7,41 +7,28 @@
 //! observations with AlphaZero's policy and value heads.
 //!
 //! Two forward passes:
-//! - [`Network::forward`]: plain candle over a whole batch `[N, observation_size]`, differentiable
-//!   — the one training uses.
-//! - [`Network::infer`]: the one search uses, whose result for a position does not depend on the
-//!   other positions in the batch, nor on how many there are (see "Batch invariance" below).
-//!
-//! # Batch invariance
-//! A floating-point matrix product can give a row different bits depending on the number of rows
-//! `M`: the `gemm` crate candle uses takes a matrix-vector path for `M = 1` and picks its cache
-//! blocking (how the `k` sum is split) from `(M, N, K)`. Search results must not depend on whether
-//! positions were evaluated alone or batched with other games' positions, so [`Network::infer`]
-//! only ever runs each operation on shapes that do not depend on the batch:
-//! - candle's 3×3 convolution (`conv2d_tiled` in candle-core 0.11) multiplies each image on its
-//!   own (`[C_out, 9·C_in] × [9·C_in, H·W]` per image), so the residual trunk is per-position by
-//!   construction and runs on exactly the real positions;
-//! - every dense operation (the MLP, the heads' 1×1 convolutions and fully connected layers) runs
-//!   on blocks of exactly [`Network::block_rows`] rows, padded with zeros. With fixed `(M, N, K)`
-//!   the kernel, the blocking and the order of each dot product are fixed, and each output row
-//!   depends only on its own input row; `tests/batching.rs` checks bit-identical rows whatever
-//!   the batch and the row's place in it.
+//! - [`Network::forward`]: candle over a whole batch `[N, observation_size]` → (logits `[N, A]`,
+//!   values `[N]`), differentiable — what training uses.
+//! - [`InferenceNet::infer`] (module [`inference`]): search's forward pass over a frozen copy of
+//!   the weights, with kernels whose result for a position does not depend on the batch (see
+//!   there for why not candle).
 //!
 //! # Threads
 //! candle-core 0.11 parallelises on the CPU in three ways (read from its source):
 //! 1. matrix products: `gemm` with `Parallelism::Rayon(n)`, `n` from `utils::get_num_threads()`
-//!    (`RAYON_NUM_THREADS`, else the physical cores), run as rayon tasks in the *current* rayon
-//!    pool — so the pool a forward pass runs in bounds its threads;
+//!    (`RAYON_NUM_THREADS`, else `num_cpus::get_physical()`, which re-reads `/proc/cpuinfo` on
+//!    every call), run as rayon tasks in the *current* rayon pool (the global one outside any);
 //! 2. convolutions: `into_par_iter()` over the images, also in the current rayon pool;
 //! 3. element-wise operations on at least 65,536 elements: candle's own global "barrier pool" of
-//!    `CANDLE_NUM_THREADS` (default: physical cores) − 1 spinning workers, outside any rayon pool.
+//!    `CANDLE_NUM_THREADS` (default: physical cores) − 1 spinning workers, outside rayon.
 //!
-//! The evaluators (`crate::evaluator`) run every forward pass inside a rayon pool the caller
-//! sizes ([`crate::evaluator::InferenceThreads`]), which bounds (1) and (2); and
-//! [`Network::infer`] processes at most [`Network::block_rows`] positions at a time, chosen so that
-//! no intermediate tensor reaches 65,536 elements, so (3) never starts. Inference therefore uses
-//! exactly the threads its pool has. Training's large batches do reach (3): a training command
-//! should set `CANDLE_NUM_THREADS` (before candle first runs) to the threads it may use.
+//! Search never runs candle: [`InferenceNet`] computes in the thread that calls it, so inference
+//! uses exactly the threads of its evaluators (see `crate::evaluator`). Training does run candle:
+//! run it inside a rayon pool of the threads it may use (`pool.install`), which bounds (1) and (2),
+//! and set `RAYON_NUM_THREADS` and `CANDLE_NUM_THREADS` in the environment of the process (before
+//! candle first runs) to bound (3) and to spare the `/proc/cpuinfo` read per matrix product.
+
+pub mod inference;
 
 use std::fmt;
 
@@ -52,13 +39,7 @@ use rand::Rng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
-/// Element-wise operations on at least this many elements go to candle's global barrier pool
-/// (`PAR_ELEMWISE_MIN` in candle-core 0.11's `cpu_backend/utils.rs`); inference stays below it.
-const CANDLE_PARALLEL_ELEMENTWISE_MIN: usize = 64 * 1024;
-
-/// The most rows an inference block has: padding costs little at this size, and more rows per
-/// block bring no further speed on one core.
-const MAX_BLOCK_ROWS: usize = 16;
+pub use inference::{InferenceNet, Scratch};
 
 /// Errors from building or running a network.
 #[derive(Debug, thiserror::Error)]
@@ -258,7 +239,6 @@ pub struct Network {
     observation_size: usize,
     actions: usize,
     body: Body,
-    block_rows: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -292,7 +272,7 @@ impl Network {
         let observation_size = facts.observation_size();
         let actions = facts.num_distinct_actions;
         let mut params = Recorder { source, vars: Vec::new() };
-        let (body, widest_row) = match architecture {
+        let body = match architecture {
             Architecture::Mlp { hidden, layers } => {
                 let mut trunk = Vec::with_capacity(layers);
                 let mut width = observation_size;
@@ -302,8 +282,7 @@ impl Network {
                 }
                 let policy = params.linear("policy", width, actions, false)?;
                 let value = params.linear("value", width, 1, false)?;
-                let widest = observation_size.max(if layers > 0 { hidden } else { 0 }).max(actions);
-                (Body::Mlp { hidden: trunk, policy, value }, widest)
+                Body::Mlp { hidden: trunk, policy, value }
             }
             Architecture::Resnet { channels, blocks } => {
                 let planes = [facts.observation_shape[0], facts.observation_shape[1], facts.observation_shape[2]];
@@ -333,11 +312,10 @@ impl Network {
                     value_fc1,
                     value_fc2,
                 };
-                (body, (channels * cells).max(planes[0] * cells).max(2 * cells).max(actions))
+                body
             }
         };
-        let block_rows = (CANDLE_PARALLEL_ELEMENTWISE_MIN.saturating_sub(1) / widest_row.max(1)).clamp(1, MAX_BLOCK_ROWS);
-        let network = Network { architecture, observation_size, actions, body, block_rows };
+        let network = Network { architecture, observation_size, actions, body };
         Ok((network, params.vars))
     }
 
@@ -355,12 +333,6 @@ impl Network {
         self.actions
     }
 
-    /// Rows per inference block (see the module docs): a property of the network, never of the
-    /// batch.
-    pub fn block_rows(&self) -> usize {
-        self.block_rows
-    }
-
     /// Policy logits `[N, actions]` and values `[N]` (tanh, in [-1, 1]) for observations
     /// `[N, observation_size]`: the whole batch at once, differentiable (for training).
     pub fn forward(&self, observations: &Tensor) -> Result<(Tensor, Tensor), NetworkError> {
@@ -375,8 +347,7 @@ impl Network {
         self.heads(&features)
     }
 
-    /// The layers that run per position (the residual trunk); the identity for an MLP, whose
-    /// layers are all dense.
+    /// The convolutional trunk; the identity for an MLP.
     fn trunk(&self, observations: &Tensor) -> Result<Tensor, NetworkError> {
         match &self.body {
             Body::Mlp { .. } => Ok(observations.clone()),
@@ -392,7 +363,7 @@ impl Network {
         }
     }
 
-    /// The dense layers: features from [`Network::trunk`] to (logits `[N, A]`, values `[N]`).
+    /// The heads: features from [`Network::trunk`] to (logits `[N, A]`, values `[N]`).
     fn heads(&self, features: &Tensor) -> Result<(Tensor, Tensor), NetworkError> {
         match &self.body {
             Body::Mlp { hidden, policy, value } => {
@@ -421,30 +392,9 @@ impl Network {
         }
     }
 
-    /// Search's forward pass: appends the logits (`actions` per position) and values of the
-    /// positions in `observations` (`observation_size` floats each, row after row) to `logits`
-    /// and `values`. A position's results are bit-identical whatever else is in the batch (see
-    /// the module docs). Run it inside the rayon pool that bounds its threads
-    /// ([`crate::evaluator::InferenceThreads::run`]).
-    pub fn infer(&self, observations: &[f32], logits: &mut Vec<f32>, values: &mut Vec<f32>) -> Result<(), NetworkError> {
-        if observations.len() % self.observation_size != 0 {
-            return Err(NetworkError::BadInput(format!(
-                "{} floats is not a whole number of observations of {} floats",
-                observations.len(),
-                self.observation_size
-            )));
-        }
-        let block = self.block_rows;
-        for chunk in observations.chunks(block * self.observation_size) {
-            let rows = chunk.len() / self.observation_size;
-            let input = Tensor::from_slice(chunk, (rows, self.observation_size), &Device::Cpu)?;
-            let features = self.trunk(&input)?;
-            let padded = if rows < block { features.pad_with_zeros(0, 0, block - rows)? } else { features };
-            let (block_logits, block_values) = self.heads(&padded)?;
-            logits.extend_from_slice(&block_logits.narrow(0, 0, rows)?.flatten_all()?.to_vec1::<f32>()?);
-            values.extend_from_slice(&block_values.narrow(0, 0, rows)?.to_vec1::<f32>()?);
-        }
-        Ok(())
+    /// A frozen copy of the current weights for search ([`InferenceNet`]).
+    pub fn inference(&self) -> Result<InferenceNet, NetworkError> {
+        InferenceNet::from_network(self)
     }
 
     /// Number of scalar parameters in `vars`.

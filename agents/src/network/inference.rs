@@ -1,0 +1,373 @@
+//! Search's forward pass: a frozen copy of a [`Network`]'s weights, evaluated with small safe-Rust
+//! kernels whose arithmetic for a position never depends on the other positions in the batch.
+//!
+//! Why not candle here: (1) batch invariance — candle's matrix products pick their kernel and
+//! blocking from the batch size, so a position's logits differ in the last bits between batch 1
+//! and batch 256 (measured: 5 of 7 logits of a connect four resnet); (2) cost — candle-core 0.11
+//! asks `num_cpus::get_physical()`, which parses `/proc/cpuinfo`, on every matrix product (and
+//! for every image of a convolution) unless `RAYON_NUM_THREADS` is set, about 40 µs each on a
+//! 2-core VM, more than a whole small-network evaluation here; (3) threads — these kernels run
+//! in the calling thread and nowhere else, so the thread budget is whatever threads call them.
+//!
+//! Every output is `bias + Σ x·w` summed in eight interleaved partial sums in a fixed order
+//! ([`dot_rows`]), the same code whether 1 or 4 rows are in flight, and Rust never reassociates
+//! or contracts floating-point operations, so each row's bits are fixed by its own input.
+//! Activations are stored cell-major (`[cell][channel]`), so a 3×3 convolution is a dense layer
+//! over each cell's 3×3×C patch.
+
+use super::{Architecture, Body, Network, NetworkError};
+
+/// Partial sums per dot product (two SSE registers, one AVX register).
+const LANES: usize = 8;
+/// Rows a dense layer processes together, sharing each weight load.
+const ROW_BLOCK: usize = 4;
+/// Positions processed together layer by layer, bounding the scratch memory.
+const CHUNK: usize = 16;
+
+/// A fully connected layer: `weight` is `[outputs][inputs]` row-major.
+#[derive(Clone, Debug)]
+struct Dense {
+    inputs: usize,
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+impl Dense {
+    fn outputs(&self) -> usize {
+        self.bias.len()
+    }
+
+    /// `out[r][o] = bias[o] + input[r] · weight[o]` for each row of `input`.
+    fn apply(&self, input: &[f32], out: &mut Vec<f32>) {
+        let (k, outputs) = (self.inputs, self.outputs());
+        let rows = input.len() / k;
+        out.clear();
+        out.resize(rows * outputs, 0.0);
+        let mut row = 0;
+        while row + ROW_BLOCK <= rows {
+            let xs: [&[f32]; ROW_BLOCK] = std::array::from_fn(|j| &input[(row + j) * k..(row + j + 1) * k]);
+            for (o, w) in self.weight.chunks_exact(k).enumerate() {
+                let sums = dot_rows(xs, w);
+                for (j, sum) in sums.iter().enumerate() {
+                    out[(row + j) * outputs + o] = sum + self.bias[o];
+                }
+            }
+            row += ROW_BLOCK;
+        }
+        for row in row..rows {
+            let x = [&input[row * k..(row + 1) * k]];
+            for (o, w) in self.weight.chunks_exact(k).enumerate() {
+                out[row * outputs + o] = dot_rows(x, w)[0] + self.bias[o];
+            }
+        }
+    }
+}
+
+/// `R` dot products against one weight row. Each row's sum is computed with the same operations in
+/// the same order whatever `R` is: that is what makes inference batch-invariant.
+#[inline(always)]
+fn dot_rows<const R: usize>(xs: [&[f32]; R], w: &[f32]) -> [f32; R] {
+    let k = w.len();
+    let full = k - k % LANES;
+    let mut partial = [[0.0f32; LANES]; R];
+    let mut rows = xs.map(|x| x[..full].chunks_exact(LANES));
+    for wc in w[..full].chunks_exact(LANES) {
+        let w8 = lanes(wc);
+        for (row, partial) in rows.iter_mut().zip(partial.iter_mut()) {
+            let x8 = lanes(row.next().unwrap_or(wc));
+            for lane in 0..LANES {
+                partial[lane] += x8[lane] * w8[lane];
+            }
+        }
+    }
+    let mut sums = [0.0f32; R];
+    for r in 0..R {
+        let p = &partial[r];
+        let mut sum = ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
+        for i in full..k {
+            sum += xs[r][i] * w[i];
+        }
+        sums[r] = sum;
+    }
+    sums
+}
+
+/// A chunk from `chunks_exact(LANES)` as an array, so the lane loop compiles to vector operations.
+#[inline(always)]
+fn lanes(chunk: &[f32]) -> [f32; LANES] {
+    std::array::from_fn(|lane| chunk[lane])
+}
+
+fn relu(values: &mut [f32]) {
+    for v in values {
+        *v = v.max(0.0);
+    }
+}
+
+/// The layers of a residual net, weights reordered for cell-major activations.
+#[derive(Clone, Debug)]
+struct Residual {
+    planes: usize,
+    rows: usize,
+    columns: usize,
+    /// 3×3 convolutions as dense layers over `[ky][kx][channel]` patches.
+    stem: Dense,
+    blocks: Vec<(Dense, Dense)>,
+    /// 1×1 convolutions: dense layers over one cell's channels.
+    policy_conv: Dense,
+    policy_fc: Dense,
+    value_conv: Dense,
+    value_fc1: Dense,
+    value_fc2: Dense,
+}
+
+#[derive(Clone, Debug)]
+enum Layers {
+    Mlp { hidden: Vec<Dense>, policy: Dense, value: Dense },
+    Resnet(Box<Residual>),
+}
+
+/// A network's weights frozen for search. Cheap to share (`Arc`) between game workers.
+#[derive(Clone, Debug)]
+pub struct InferenceNet {
+    architecture: Architecture,
+    observation_size: usize,
+    actions: usize,
+    layers: Layers,
+}
+
+/// Reusable buffers for [`InferenceNet::infer`]; one per thread that evaluates.
+#[derive(Clone, Debug, Default)]
+pub struct Scratch {
+    a: Vec<f32>,
+    b: Vec<f32>,
+    c: Vec<f32>,
+    patches: Vec<f32>,
+}
+
+impl InferenceNet {
+    /// A copy of `network`'s current weights (later training of the network does not change it).
+    pub fn from_network(network: &Network) -> Result<InferenceNet, NetworkError> {
+        let layers = match &network.body {
+            Body::Mlp { hidden, policy, value } => Layers::Mlp {
+                hidden: hidden.iter().map(dense).collect::<Result<_, _>>()?,
+                policy: dense(policy)?,
+                value: dense(value)?,
+            },
+            Body::Resnet { planes, stem, blocks, policy_conv, policy_fc, value_conv, value_fc1, value_fc2 } => {
+                Layers::Resnet(Box::new(Residual {
+                    planes: planes[0],
+                    rows: planes[1],
+                    columns: planes[2],
+                    stem: conv(stem)?,
+                    blocks: blocks.iter().map(|(a, b)| Ok((conv(a)?, conv(b)?))).collect::<Result<_, NetworkError>>()?,
+                    policy_conv: conv(policy_conv)?,
+                    policy_fc: dense(policy_fc)?,
+                    value_conv: conv(value_conv)?,
+                    value_fc1: dense(value_fc1)?,
+                    value_fc2: dense(value_fc2)?,
+                }))
+            }
+        };
+        Ok(InferenceNet {
+            architecture: network.architecture,
+            observation_size: network.observation_size,
+            actions: network.actions,
+            layers,
+        })
+    }
+
+    pub fn architecture(&self) -> Architecture {
+        self.architecture
+    }
+
+    /// Floats per observation.
+    pub fn observation_size(&self) -> usize {
+        self.observation_size
+    }
+
+    /// Policy logits per position.
+    pub fn actions(&self) -> usize {
+        self.actions
+    }
+
+    /// Writes the policy logits (`actions` per position) and values (tanh, in [-1, 1]) of the
+    /// positions in `observations` (`observation_size` floats each) into `logits` and `values`.
+    /// A position's results are bit-identical whatever else is in `observations`.
+    pub fn infer(
+        &self,
+        scratch: &mut Scratch,
+        observations: &[f32],
+        logits: &mut [f32],
+        values: &mut [f32],
+    ) -> Result<(), NetworkError> {
+        let rows = observations.len() / self.observation_size;
+        if rows * self.observation_size != observations.len() || logits.len() != rows * self.actions || values.len() != rows
+        {
+            return Err(NetworkError::BadInput(format!(
+                "{} observation floats, {} logits and {} values do not make whole positions of {} floats and {} actions",
+                observations.len(),
+                logits.len(),
+                values.len(),
+                self.observation_size,
+                self.actions
+            )));
+        }
+        let chunks = observations
+            .chunks(CHUNK * self.observation_size)
+            .zip(logits.chunks_mut(CHUNK * self.actions))
+            .zip(values.chunks_mut(CHUNK));
+        for ((observations, logits), values) in chunks {
+            match &self.layers {
+                Layers::Mlp { hidden, policy, value } => mlp(hidden, policy, value, scratch, observations, logits, values),
+                Layers::Resnet(net) => net.infer(scratch, observations, logits, values),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn mlp(
+    hidden: &[Dense],
+    policy: &Dense,
+    value: &Dense,
+    scratch: &mut Scratch,
+    observations: &[f32],
+    logits: &mut [f32],
+    values: &mut [f32],
+) {
+    let Scratch { a, b, .. } = scratch;
+    a.clear();
+    a.extend_from_slice(observations);
+    for layer in hidden {
+        layer.apply(a, b);
+        relu(b);
+        std::mem::swap(a, b);
+    }
+    policy.apply(a, b);
+    logits.copy_from_slice(b);
+    value.apply(a, b);
+    for (out, v) in values.iter_mut().zip(b.iter()) {
+        *out = v.tanh();
+    }
+}
+
+impl Residual {
+    fn cells(&self) -> usize {
+        self.rows * self.columns
+    }
+
+    fn infer(&self, scratch: &mut Scratch, observations: &[f32], logits: &mut [f32], values: &mut [f32]) {
+        let cells = self.cells();
+        let images = values.len();
+        let Scratch { a, b, c, patches } = scratch;
+        // Observations are [plane][row][column]; activations are [image][cell][channel].
+        a.clear();
+        a.resize(observations.len(), 0.0);
+        for (image, observation) in observations.chunks_exact(self.planes * cells).enumerate() {
+            for plane in 0..self.planes {
+                for cell in 0..cells {
+                    a[(image * cells + cell) * self.planes + plane] = observation[plane * cells + cell];
+                }
+            }
+        }
+        self.conv3x3(&self.stem, self.planes, a, patches, b);
+        relu(b);
+        std::mem::swap(a, b);
+        let channels = self.stem.outputs();
+        for (first, second) in &self.blocks {
+            self.conv3x3(first, channels, a, patches, b);
+            relu(b);
+            self.conv3x3(second, channels, b, patches, c);
+            for (x, branch) in a.iter_mut().zip(c.iter()) {
+                *x = (*x + branch).max(0.0);
+            }
+        }
+
+        // Policy head: a 1×1 conv to 2 planes, flattened plane-major as candle's reshape does.
+        self.policy_conv.apply(a, b);
+        relu(b);
+        c.clear();
+        c.resize(images * 2 * cells, 0.0);
+        for image in 0..images {
+            for cell in 0..cells {
+                for plane in 0..2 {
+                    c[image * 2 * cells + plane * cells + cell] = b[(image * cells + cell) * 2 + plane];
+                }
+            }
+        }
+        self.policy_fc.apply(c, b);
+        logits.copy_from_slice(b);
+
+        // Value head: a 1×1 conv to 1 plane (cell-major is plane-major for one plane), two dense.
+        self.value_conv.apply(a, c);
+        relu(c);
+        self.value_fc1.apply(c, b);
+        relu(b);
+        self.value_fc2.apply(b, c);
+        for (out, v) in values.iter_mut().zip(c.iter()) {
+            *out = v.tanh();
+        }
+    }
+
+    /// A 3×3 convolution with zero padding: gathers each cell's `[ky][kx][channel]` patch, then
+    /// applies `layer` to every patch.
+    fn conv3x3(&self, layer: &Dense, channels: usize, input: &[f32], patches: &mut Vec<f32>, out: &mut Vec<f32>) {
+        let (rows, columns, cells) = (self.rows, self.columns, self.cells());
+        let patch = 9 * channels;
+        let images = input.len() / (cells * channels);
+        patches.clear();
+        patches.resize(images * cells * patch, 0.0);
+        for image in 0..images {
+            let source = &input[image * cells * channels..(image + 1) * cells * channels];
+            for row in 0..rows {
+                for column in 0..columns {
+                    let at = ((image * cells) + row * columns + column) * patch;
+                    for ky in 0..3 {
+                        let Some(y) = (row + ky).checked_sub(1).filter(|&y| y < rows) else { continue };
+                        for kx in 0..3 {
+                            let Some(x) = (column + kx).checked_sub(1).filter(|&x| x < columns) else { continue };
+                            let from = (y * columns + x) * channels;
+                            let to = at + (ky * 3 + kx) * channels;
+                            patches[to..to + channels].copy_from_slice(&source[from..from + channels]);
+                        }
+                    }
+                }
+            }
+        }
+        layer.apply(patches, out);
+    }
+}
+
+fn values_of(tensor: &candle_core::Tensor) -> Result<Vec<f32>, NetworkError> {
+    Ok(tensor.flatten_all()?.to_vec1::<f32>()?)
+}
+
+fn bias_of(bias: Option<&candle_core::Tensor>, outputs: usize) -> Result<Vec<f32>, NetworkError> {
+    match bias {
+        Some(bias) => values_of(bias),
+        None => Ok(vec![0.0; outputs]),
+    }
+}
+
+fn dense(layer: &candle_nn::Linear) -> Result<Dense, NetworkError> {
+    let (outputs, inputs) = layer.weight().dims2()?;
+    Ok(Dense { inputs, weight: values_of(layer.weight())?, bias: bias_of(layer.bias(), outputs)? })
+}
+
+/// A convolution's weights `[out][in][ky][kx]` reordered to `[out][ky][kx][in]` (patch order).
+fn conv(layer: &candle_nn::Conv2d) -> Result<Dense, NetworkError> {
+    let (outputs, inputs, kh, kw) = layer.weight().dims4()?;
+    let source = values_of(layer.weight())?;
+    let mut weight = vec![0.0; source.len()];
+    for o in 0..outputs {
+        for i in 0..inputs {
+            for y in 0..kh {
+                for x in 0..kw {
+                    weight[((o * kh + y) * kw + x) * inputs + i] = source[((o * inputs + i) * kh + y) * kw + x];
+                }
+            }
+        }
+    }
+    Ok(Dense { inputs: inputs * kh * kw, weight, bias: bias_of(layer.bias(), outputs)? })
+}

@@ -1,0 +1,136 @@
+//! The evolve loop end to end on a tiny configuration, and a run killed (kill -9) and resumed that
+//! ends in the same state as one that was never interrupted.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TINY: &str = r#"
+game = "tic_tac_toe"
+generations = 2
+architecture = "mlp(hidden=32,layers=2)"
+anchor_sims = 20
+tournament_games_per_pairing = 6
+tournament_sims = 8
+selfplay_games = 60
+selfplay_sims = 8
+gate_games = 20
+bootstrap = 20
+[train]
+learning_rate = 0.002
+weight_decay = 0.0001
+batch_size = 32
+epochs = 3
+value_weight = 1.0
+"#;
+
+fn write_config(dir: &Path) -> PathBuf {
+    let path = dir.join("tiny.toml");
+    std::fs::write(&path, TINY).unwrap_or_else(|e| panic!("{e}"));
+    path
+}
+
+fn evolve(config: &Path, run: &Path, resume: bool) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_arena"));
+    command.args(["evolve", "--quiet", "--threads", "2", "--config"]).arg(config).arg("--run-dir").arg(run);
+    if resume {
+        command.arg("--resume");
+    }
+    command
+}
+
+/// Everything a run decided: generation summaries without their timings, the lineage (names,
+/// weight hashes, gates), and every stored game.
+fn final_state(run: &Path) -> (Vec<serde_json::Value>, serde_json::Value, Vec<(i64, i64, String, Option<String>)>) {
+    let mut summaries = Vec::new();
+    for generation in 1.. {
+        let path = run.join("generations").join(format!("gen-{generation}.json"));
+        let Ok(text) = std::fs::read_to_string(&path) else { break };
+        let mut summary: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        summary["seconds"] = serde_json::Value::Null;
+        if let Some(training) = summary["training"].as_array_mut() {
+            for entry in training {
+                entry[1]["seconds"] = serde_json::Value::Null;
+            }
+        }
+        summaries.push(summary);
+    }
+    let lineage = std::fs::read_to_string(run.join("lineage.json")).unwrap_or_else(|e| panic!("{e}"));
+    let lineage: serde_json::Value = serde_json::from_str(&lineage).unwrap_or_else(|e| panic!("{e}"));
+    let conn = rusqlite::Connection::open(run.join("arena.db")).unwrap_or_else(|e| panic!("{e}"));
+    let games = conn
+        .prepare("SELECT tournament_id, idx, returns, moves FROM matches ORDER BY tournament_id, idx")
+        .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, Option<String>>(2)?.unwrap_or_default(), r.get(3)?)))?.collect())
+        .unwrap_or_else(|e| panic!("{e}"));
+    (summaries, lineage, games)
+}
+
+#[test]
+fn a_tiny_evolve_run_goes_end_to_end() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = write_config(dir.path());
+    let run = dir.path().join("run");
+    let output = evolve(&config, &run, false).output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("vs random") && stdout.contains("champion"), "{stdout}");
+    for file in ["run.json", "arena.db", "lineage.json", "lineage.dot", "datasets/gen-1.safetensors", "datasets/gen-2.safetensors", "checkpoints/g0/model.safetensors", "checkpoints/g1c0/checkpoint.json", "generations/gen-3.json"] {
+        assert!(run.join(file).exists(), "{file} is written");
+    }
+    let (summaries, lineage, _) = final_state(&run);
+    assert_eq!(summaries.len(), 3, "two generations and a final rating");
+    let first = &summaries[0];
+    assert!(first["dataset"]["positions"].as_u64().is_some_and(|n| n > 0), "{first}");
+    assert_eq!(first["gates"].as_array().map(Vec::len), Some(1));
+    assert_eq!(lineage["nodes"].as_array().map(Vec::len), Some(3), "g0 and one child per generation");
+    // The training lowered the losses on its data.
+    let report = &first["training"][0][1];
+    assert!(report["last_epoch_policy_loss"].as_f64() < report["first_epoch_policy_loss"].as_f64(), "{report}");
+
+    let history = Command::new(env!("CARGO_BIN_EXE_arena")).args(["history", "--json", "--run"]).arg(&run).output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(history.status.success());
+    let history: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(history.as_array().map(Vec::len), Some(3));
+
+    // A second start in the same directory without --resume is refused.
+    let again = evolve(&config, &run, false).output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--resume"));
+}
+
+#[test]
+fn a_killed_evolve_run_resumes_to_the_same_final_state() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = write_config(dir.path());
+    let reference = dir.path().join("reference");
+    let status = evolve(&config, &reference, false).stderr(Stdio::null()).stdout(Stdio::null()).status().unwrap_or_else(|e| panic!("{e}"));
+    assert!(status.success());
+
+    // Kill the run as each of these artifacts appears, then resume.
+    let run = dir.path().join("killed");
+    let mut kills = 0;
+    for (k, marker) in ["datasets/gen-1.safetensors", "checkpoints/g1c0/checkpoint.json", "generations/gen-2.json"].into_iter().enumerate() {
+        let mut child = evolve(&config, &run, k > 0).stderr(Stdio::null()).stdout(Stdio::null()).spawn().unwrap_or_else(|e| panic!("{e}"));
+        let started = Instant::now();
+        while !run.join(marker).exists() && started.elapsed() < Duration::from_secs(300) {
+            if child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if child.try_wait().ok().flatten().is_none() {
+            child.kill().unwrap_or_else(|e| panic!("{e}"));
+            kills += 1;
+        }
+        let _ = child.wait();
+    }
+    assert!(kills >= 1, "the run was killed at least once");
+    let status = evolve(&config, &run, true).stderr(Stdio::null()).stdout(Stdio::null()).status().unwrap_or_else(|e| panic!("{e}"));
+    assert!(status.success());
+    let (expected_summaries, expected_lineage, expected_games) = final_state(&reference);
+    let (summaries, lineage, games) = final_state(&run);
+    assert_eq!(summaries, expected_summaries);
+    assert_eq!(lineage, expected_lineage, "same checkpoints, bit for bit (same weight hashes)");
+    assert_eq!(games.len(), expected_games.len());
+    assert_eq!(games, expected_games);
+}
