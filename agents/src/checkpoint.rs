@@ -391,8 +391,10 @@ pub fn load_shared(dir: &Path) -> Result<Arc<SharedCheckpoint>> {
     // Held while loading, so workers starting together load the file once.
     let mut cache = CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     cache.retain(|(_, _, weak)| weak.strong_count() > 0);
-    if let Some(shared) =
-        cache.iter().find(|(path, hash, _)| *path == canonical && *hash == recorded).and_then(|(_, _, weak)| weak.upgrade())
+    if let Some(shared) = cache
+        .iter()
+        .find(|(path, hash, _)| *path == canonical && *hash == recorded)
+        .and_then(|(_, _, weak)| weak.upgrade())
     {
         return Ok(shared);
     }
@@ -442,12 +444,12 @@ fn parse_safetensors<'a>(path: &Path, bytes: &'a [u8]) -> Result<HashMap<String,
 
 /// An f32 tensor from a safetensors view; other types and non-finite values are errors.
 fn tensor_from_view(path: &Path, name: &str, view: &TensorView<'_>) -> Result<Tensor> {
-    let bad = |reason: String| CheckpointError::BadTensor { path: path.to_path_buf(), tensor: name.to_string(), reason };
+    let bad =
+        |reason: String| CheckpointError::BadTensor { path: path.to_path_buf(), tensor: name.to_string(), reason };
     if view.dtype() != Dtype::F32 {
         return Err(bad(format!("has type {:?}; checkpoints hold F32", view.dtype())));
     }
-    let values: Vec<f32> =
-        view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let values: Vec<f32> = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
     if let Some(index) = values.iter().position(|v| !v.is_finite()) {
         return Err(bad(format!("holds a non-finite value ({}) at flat index {index}", values[index])));
     }
@@ -520,7 +522,8 @@ fn serialize<'a>(tensors: impl Iterator<Item = (&'a str, &'a Tensor)>) -> Result
         .map(|(name, shape, bytes)| Ok((*name, TensorView::new(Dtype::F32, shape.clone(), bytes)?)))
         .collect::<std::result::Result<Vec<_>, safetensors::SafeTensorError>>()
         .map_err(|e| NetworkError::BadInput(format!("cannot encode tensors: {e}")))?;
-    safetensors::serialize(views, None).map_err(|e| NetworkError::BadInput(format!("cannot encode tensors: {e}")).into())
+    safetensors::serialize(views, None)
+        .map_err(|e| NetworkError::BadInput(format!("cannot encode tensors: {e}")).into())
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -13,8 +13,8 @@
 //! which each batch's positions are split (the inference thread waits meanwhile). Budget the
 //! cores as game workers + inference threads.
 
-use std::sync::Arc;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -284,7 +284,11 @@ pub struct BatchingEvaluator {
 
 impl BatchingEvaluator {
     /// Starts the inference thread; forward passes run on `threads`.
-    pub fn start(network: Arc<InferenceNet>, threads: InferenceThreads, config: BatchConfig) -> Result<Self, EvaluatorError> {
+    pub fn start(
+        network: Arc<InferenceNet>,
+        threads: InferenceThreads,
+        config: BatchConfig,
+    ) -> Result<Self, EvaluatorError> {
         let (requests, incoming) = crossbeam_channel::unbounded();
         let counters = Arc::new(Counters::default());
         {
@@ -320,7 +324,13 @@ impl BatchingEvaluator {
 }
 
 /// The inference thread's loop.
-fn serve(network: &InferenceNet, threads: &InferenceThreads, config: BatchConfig, incoming: &Receiver<Request>, counters: &Counters) {
+fn serve(
+    network: &InferenceNet,
+    threads: &InferenceThreads,
+    config: BatchConfig,
+    incoming: &Receiver<Request>,
+    counters: &Counters,
+) {
     let _stop_flag = StopFlag(counters);
     let max_batch = config.max_batch.max(1);
     let mut batch: Vec<Request> = Vec::with_capacity(max_batch);
@@ -350,14 +360,18 @@ fn serve(network: &InferenceNet, threads: &InferenceThreads, config: BatchConfig
         logits.resize(batch.len() * actions, 0.0);
         values.resize(batch.len(), 0.0);
         // A panic in a forward pass becomes an error for this batch's games, not a dead thread.
-        let result = catch_unwind(AssertUnwindSafe(|| threads.infer(network, &mut scratch, &observations, &mut logits, &mut values)))
-            .unwrap_or_else(|_| Err(NetworkError::BadInput("the forward pass panicked".to_string())));
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            threads.infer(network, &mut scratch, &observations, &mut logits, &mut values)
+        }))
+        .unwrap_or_else(|_| Err(NetworkError::BadInput("the forward pass panicked".to_string())));
         counters.batches.fetch_add(1, Ordering::Relaxed);
         counters.positions.fetch_add(batch.len() as u64, Ordering::Relaxed);
         for (i, request) in batch.drain(..).enumerate() {
             let Request { observation, legal, mut priors, index, reply } = request;
             let value = match &result {
-                Ok(()) => legal_priors(&logits[i * actions..(i + 1) * actions], &legal, &mut priors).map(|()| values[i]),
+                Ok(()) => {
+                    legal_priors(&logits[i * actions..(i + 1) * actions], &legal, &mut priors).map(|()| values[i])
+                }
                 Err(error) => Err(EvaluatorError::Network(error.to_string())),
             };
             // A client that has gone away no longer needs its answer.

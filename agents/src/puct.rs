@@ -48,12 +48,15 @@ pub struct PuctConfig {
     /// probability proportional to visits^(1/temperature) (priors^(1/temperature) when
     /// `simulations` is 0).
     pub temperature: f32,
+    /// Plays with `temperature` only for this many plies from the start of the game, then picks
+    /// the most visited move (AlphaZero's schedule: varied openings, sharp play after them).
+    pub temperature_plies: Option<usize>,
     pub noise: Option<RootNoise>,
 }
 
 impl Default for PuctConfig {
     fn default() -> Self {
-        PuctConfig { simulations: 100, c_puct: 1.5, temperature: 0.0, noise: None }
+        PuctConfig { simulations: 100, c_puct: 1.5, temperature: 0.0, temperature_plies: None, noise: None }
     }
 }
 
@@ -87,7 +90,16 @@ struct Node {
 
 impl Node {
     fn new(action: Action, prior: f32) -> Self {
-        Node { state: None, action, prior, visits: 0, value_sum: 0.0, first_child: 0, child_count: 0, kind: NodeKind::Unexpanded }
+        Node {
+            state: None,
+            action,
+            prior,
+            visits: 0,
+            value_sum: 0.0,
+            first_child: 0,
+            child_count: 0,
+            kind: NodeKind::Unexpanded,
+        }
     }
 
     fn children(&self) -> std::ops::Range<usize> {
@@ -248,7 +260,9 @@ impl Search {
         if self.nodes[node].state.is_none() {
             let mut state = match self.nodes[parent].state.as_ref() {
                 Some(state) => state.clone_box(),
-                None => return Err(AgentError::Crashed("search expanded a node whose parent has no state".to_string())),
+                None => {
+                    return Err(AgentError::Crashed("search expanded a node whose parent has no state".to_string()));
+                }
             };
             state.apply_unchecked(self.nodes[node].action);
             self.nodes[node].state = Some(state);
@@ -364,8 +378,20 @@ pub struct PuctAgent {
 
 impl PuctAgent {
     /// An agent for `game` (a canonical spec) evaluating positions with `evaluator`.
-    pub fn new(game: impl Into<String>, label: impl Into<String>, evaluator: Box<dyn Evaluator>, config: PuctConfig) -> Self {
-        PuctAgent { game: game.into(), label: label.into(), evaluator, config, search: Search::default(), checkpoint: None }
+    pub fn new(
+        game: impl Into<String>,
+        label: impl Into<String>,
+        evaluator: Box<dyn Evaluator>,
+        config: PuctConfig,
+    ) -> Self {
+        PuctAgent {
+            game: game.into(),
+            label: label.into(),
+            evaluator,
+            config,
+            search: Search::default(),
+            checkpoint: None,
+        }
     }
 
     /// An agent playing `checkpoint`'s current weights (a frozen copy) with a direct evaluator.
@@ -421,9 +447,16 @@ impl Agent for PuctAgent {
         let game = view.game();
         self.check_game(game)?;
         let state = view.full_state().ok_or_else(|| {
-            AgentError::NotSupported(format!("PUCT search needs the full state; `{}` hides information", game.facts().name))
+            AgentError::NotSupported(format!(
+                "PUCT search needs the full state; `{}` hides information",
+                game.facts().name
+            ))
         })?;
-        let result = self.search.run(state, game.facts(), self.evaluator.as_mut(), &self.config, rng)?;
+        let mut config = self.config;
+        if config.temperature_plies.is_some_and(|plies| state.history().len() >= plies) {
+            config.temperature = 0.0;
+        }
+        let result = self.search.run(state, game.facts(), self.evaluator.as_mut(), &config, rng)?;
         Ok(Decision {
             reply: crate::agent::Reply::Action(result.action),
             policy: Some(result.policy),
@@ -439,7 +472,12 @@ pub fn short_hash(hash: &str) -> &str {
 
 /// The parameters of the `checkpoint` agent.
 pub const CHECKPOINT_PARAMS: &[ParamDef] = &[
-    ParamDef { name: "path", kind: ParamKind::Text, default: "", doc: "checkpoint directory (see `arena checkpoint init`)" },
+    ParamDef {
+        name: "path",
+        kind: ParamKind::Text,
+        default: "",
+        doc: "checkpoint directory (see `arena checkpoint init`)",
+    },
     ParamDef {
         name: "sims",
         kind: ParamKind::Int { min: 0, max: 10_000_000 },
@@ -452,7 +490,18 @@ pub const CHECKPOINT_PARAMS: &[ParamDef] = &[
         default: "0",
         doc: "0: the most visited move; otherwise visits^(1/T) sampling",
     },
-    ParamDef { name: "c_puct", kind: ParamKind::Float { min: 0.0, max: 100.0 }, default: "1.5", doc: "exploration constant" },
+    ParamDef {
+        name: "temperature_plies",
+        kind: ParamKind::Int { min: 0, max: 1_000_000 },
+        default: "0",
+        doc: "use the temperature only for this many plies from the start (0: always)",
+    },
+    ParamDef {
+        name: "c_puct",
+        kind: ParamKind::Float { min: 0.0, max: 100.0 },
+        default: "1.5",
+        doc: "exploration constant",
+    },
     ParamDef { name: "noise", kind: ParamKind::Bool, default: "false", doc: "Dirichlet noise on the root priors" },
     ParamDef {
         name: "noise_alpha",
@@ -486,10 +535,13 @@ pub fn create_checkpoint_agent(params: &Params) -> Result<Box<dyn Agent>, crate:
         simulations: params.int("sims") as usize,
         c_puct: params.float("c_puct") as f32,
         temperature: params.float("temperature") as f32,
-        noise: params.bool("noise").then(|| RootNoise {
-            alpha: params.float("noise_alpha"),
-            fraction: params.float("noise_fraction") as f32,
-        }),
+        temperature_plies: match params.int("temperature_plies") {
+            0 => None,
+            plies => Some(plies as usize),
+        },
+        noise: params
+            .bool("noise")
+            .then(|| RootNoise { alpha: params.float("noise_alpha"), fraction: params.float("noise_fraction") as f32 }),
     };
     let mut agent = PuctAgent::from_shared(checkpoint, config);
     agent.label = format!("checkpoint {path}");

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use agents::checkpoint::{Checkpoint, CheckpointError, INFO_FILE, MODEL_FILE, OPTIMIZER_FILE, OptimizerState, sha256_hex};
+use agents::checkpoint::{
+    Checkpoint, CheckpointError, INFO_FILE, MODEL_FILE, OPTIMIZER_FILE, OptimizerState, sha256_hex,
+};
 use agents::network::{Architecture, Scratch};
 use candle_core::{Device, Tensor};
 use games::load_game;
@@ -52,10 +54,15 @@ fn edit_info(dir: &Path, edit: impl FnOnce(&mut Value)) {
 fn write_model(dir: &Path, tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>) {
     let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
         .iter()
-        .map(|(name, (shape, values))| (name.clone(), shape.clone(), values.iter().flat_map(|v| v.to_le_bytes()).collect()))
+        .map(|(name, (shape, values))| {
+            (name.clone(), shape.clone(), values.iter().flat_map(|v| v.to_le_bytes()).collect())
+        })
         .collect();
     let views = bytes.iter().map(|(name, shape, data)| {
-        (name.as_str(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), data).expect("view"))
+        (
+            name.as_str(),
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), data).expect("view"),
+        )
     });
     let encoded = safetensors::serialize(views, None).expect("serialize");
     fs::write(dir.join(MODEL_FILE), &encoded).expect("write");
@@ -90,7 +97,9 @@ fn the_same_seed_gives_bit_identical_weights() {
 
 #[test]
 fn a_checkpoint_round_trips_bit_for_bit() {
-    for (game, architecture) in [("tic_tac_toe", "mlp(hidden=16,layers=2)"), ("connect_four", "resnet(channels=4,blocks=2)")] {
+    for (game, architecture) in
+        [("tic_tac_toe", "mlp(hidden=16,layers=2)"), ("connect_four", "resnet(channels=4,blocks=2)")]
+    {
         let temp = tempfile::tempdir().expect("tempdir");
         let mut original = tiny(game, architecture, 5);
         let hash = original.save(temp.path()).expect("save");
@@ -226,7 +235,10 @@ fn missing_extra_and_non_finite_tensors_are_errors() {
     tensors.remove("value.bias");
     write_model(&dir, &tensors);
     let error = load_error(&dir);
-    assert!(error.contains(MODEL_FILE) && error.contains("`value.bias` is missing") && error.contains("[1]"), "{error}");
+    assert!(
+        error.contains(MODEL_FILE) && error.contains("`value.bias` is missing") && error.contains("[1]"),
+        "{error}"
+    );
 
     let mut tensors = model_tensors(&checkpoint);
     tensors.insert("extra.weight".to_string(), (vec![2], vec![1.0, 2.0]));
@@ -265,7 +277,10 @@ fn garbage_json_is_an_error_naming_the_file() {
     let (_temp, dir, _) = saved();
     fs::write(dir.join(INFO_FILE), "{\"format\": 1, \"game\": ").expect("write");
     let error = load_error(&dir);
-    assert!(error.contains(&dir.join(INFO_FILE).display().to_string()) && error.contains("not valid checkpoint JSON"), "{error}");
+    assert!(
+        error.contains(&dir.join(INFO_FILE).display().to_string()) && error.contains("not valid checkpoint JSON"),
+        "{error}"
+    );
 
     fs::write(dir.join(INFO_FILE), "[1, 2, 3]").expect("write");
     let error = load_error(&dir);
@@ -305,7 +320,8 @@ fn architectures_parse_check_and_print_canonically() {
     assert!(error.contains("unknown architecture `transformer`"), "{error}");
 
     let kuhn = load_game("kuhn_poker").expect("game");
-    let error = Checkpoint::init(&kuhn, Architecture::parse("resnet").expect("resnet"), 0).expect_err("1-d observation");
+    let error =
+        Checkpoint::init(&kuhn, Architecture::parse("resnet").expect("resnet"), 0).expect_err("1-d observation");
     assert!(error.to_string().contains("[planes, rows, columns]"), "{error}");
     assert!(Checkpoint::init(&kuhn, Architecture::parse("mlp").expect("mlp"), 0).is_ok());
 }

@@ -11,8 +11,8 @@ use agents::puct::{PuctConfig, RootNoise};
 use agents::{Agent, AgentError, AgentRng, Decision, PuctAgent, Reply, View, load_agent};
 use games::playout::sample_chance;
 use games::{
-    Action, Game, GameFacts, GameRef, Information, InputKind, Move, Player, Spec, State, Turn, Utility, apply_move_list,
-    load_game,
+    Action, Game, GameFacts, GameRef, Information, InputKind, Move, Player, Spec, State, Turn, Utility,
+    apply_move_list, load_game,
 };
 use rand::SeedableRng;
 
@@ -60,7 +60,10 @@ fn play(game: &GameRef, agents: &mut [&mut dyn Agent], seed: u64) -> Vec<Decisio
     }
 }
 
-fn bits(decisions: &[Decision]) -> Vec<(Reply, Vec<(Action, u32)>, u32)> {
+/// A decision with its floats as bits: (move, policy, value).
+type DecisionBits = (Reply, Vec<(Action, u32)>, u32);
+
+fn bits(decisions: &[Decision]) -> Vec<DecisionBits> {
     decisions
         .iter()
         .map(|d| {
@@ -173,7 +176,8 @@ fn batching_with_other_games_in_flight_changes_nothing() {
         let workers: Vec<_> = seeds
             .iter()
             .map(|&seed| {
-                let (a, b): (Box<dyn Evaluator>, Box<dyn Evaluator>) = (Box::new(batching.client()), Box::new(batching.client()));
+                let (a, b): (Box<dyn Evaluator>, Box<dyn Evaluator>) =
+                    (Box::new(batching.client()), Box::new(batching.client()));
                 let (game, spec) = (&game, &spec);
                 scope.spawn(move || {
                     let mut first = PuctAgent::new(spec.clone(), "batched", a, config);
@@ -319,7 +323,10 @@ fn imperfect_information_games_are_not_supported() {
     let checkpoint = checkpoint(&game, "mlp(hidden=8,layers=1)", 1);
     let mut searcher = agent(&checkpoint, PuctConfig::default());
     let error = searcher.start(&game, 0).expect_err("kuhn poker");
-    assert!(matches!(&error, AgentError::NotSupported(text) if text.contains("kuhn_poker") && text.contains("hidden")), "{error}");
+    assert!(
+        matches!(&error, AgentError::NotSupported(text) if text.contains("kuhn_poker") && text.contains("hidden")),
+        "{error}"
+    );
     let mut state = game.new_initial_state();
     state.apply(0).expect("deal");
     state.apply(1).expect("deal");
@@ -347,7 +354,8 @@ fn the_checkpoint_agent_loads_by_spec_and_shares_weights() {
     assert!(!decisions.is_empty());
     assert!(Arc::ptr_eq(&load_shared(temp.path()).expect("shared"), &load_shared(temp.path()).expect("shared")));
 
-    let error = load_agent(&format!("checkpoint(path={},sims=-1)", temp.path().display())).expect_err("sims").to_string();
+    let error =
+        load_agent(&format!("checkpoint(path={},sims=-1)", temp.path().display())).expect_err("sims").to_string();
     assert!(error.contains("sims"), "{error}");
     let error = load_agent("checkpoint(path=/no/such/checkpoint)").expect_err("missing").to_string();
     assert!(error.contains("/no/such/checkpoint") && error.contains("does not exist"), "{error}");

@@ -57,6 +57,8 @@ pub struct EvolveConfig {
     pub selfplay_games: u32,
     pub selfplay_sims: u32,
     pub selfplay_temperature: f64,
+    /// Self-play moves use the temperature only for this many plies, then the most visited move.
+    pub selfplay_temperature_plies: u32,
     /// Generations of self-play data a child trains on.
     pub replay_window: u32,
     pub train: TrainConfig,
@@ -88,6 +90,7 @@ impl Default for EvolveConfig {
             selfplay_games: 200,
             selfplay_sims: 48,
             selfplay_temperature: 1.0,
+            selfplay_temperature_plies: 10,
             replay_window: 3,
             train: TrainConfig::default(),
             gate_games: 60,
@@ -483,7 +486,10 @@ impl Run {
         }
         let mut games = Vec::new();
         for (p, parent) in parents.iter().enumerate() {
-            let extra = format!(",temperature={},noise=true", config.selfplay_temperature);
+            let extra = format!(
+                ",temperature={},temperature_plies={},noise=true",
+                config.selfplay_temperature, config.selfplay_temperature_plies
+            );
             let entry = self.agent(parent, config.selfplay_sims, &extra);
             let selfplay = TournamentConfig {
                 game: config.game.clone(),

@@ -1,5 +1,6 @@
 //! The Arena engine: the work behind each `arena` command, kept out of the binary so it is testable.
 
+pub mod cmd_checkpoint;
 pub mod cmd_evolve;
 pub mod cmd_games;
 pub mod cmd_ratings;

@@ -56,14 +56,17 @@ fn inference(c: &mut Criterion) {
                 continue;
             }
             let pool = InferenceThreads::new(threads).unwrap_or_else(|e| panic!("{e}"));
-            let (mut scratch, mut logits, mut values) = (Vec::new(), vec![0.0; batch * network.actions()], vec![0.0; batch]);
+            let (mut scratch, mut logits, mut values) =
+                (Vec::new(), vec![0.0; batch * network.actions()], vec![0.0; batch]);
             group.bench_function(BenchmarkId::new(format!("kernels_{threads}_threads"), batch), |b| {
                 b.iter(|| pool.infer(&network, &mut scratch, observations, &mut logits, &mut values))
             });
         }
         let tensor = candle_core::Tensor::from_slice(observations, (batch, size), &candle_core::Device::Cpu)
             .unwrap_or_else(|e| panic!("{e}"));
-        group.bench_function(BenchmarkId::new("candle_forward", batch), |b| b.iter(|| checkpoint.network().forward(&tensor)));
+        group.bench_function(BenchmarkId::new("candle_forward", batch), |b| {
+            b.iter(|| checkpoint.network().forward(&tensor))
+        });
     }
     group.finish();
 
@@ -78,7 +81,9 @@ fn inference(c: &mut Criterion) {
 fn search(c: &mut Criterion) {
     let mut group = c.benchmark_group("puct");
     group.sample_size(10);
-    for (game_spec, architecture, sims) in [("connect_four", RESNET, 200usize), ("tic_tac_toe", "mlp(hidden=64,layers=2)", 400)] {
+    for (game_spec, architecture, sims) in
+        [("connect_four", RESNET, 200usize), ("tic_tac_toe", "mlp(hidden=64,layers=2)", 400)]
+    {
         let checkpoint = checkpoint(game_spec, architecture);
         let game = Arc::clone(checkpoint.game());
         let config = PuctConfig { simulations: sims, ..PuctConfig::default() };

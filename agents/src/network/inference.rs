@@ -160,7 +160,10 @@ impl InferenceNet {
                     rows: planes[1],
                     columns: planes[2],
                     stem: conv(stem)?,
-                    blocks: blocks.iter().map(|(a, b)| Ok((conv(a)?, conv(b)?))).collect::<Result<_, NetworkError>>()?,
+                    blocks: blocks
+                        .iter()
+                        .map(|(a, b)| Ok((conv(a)?, conv(b)?)))
+                        .collect::<Result<_, NetworkError>>()?,
                     policy_conv: conv(policy_conv)?,
                     policy_fc: dense(policy_fc)?,
                     value_conv: conv(value_conv)?,
@@ -202,7 +205,9 @@ impl InferenceNet {
         values: &mut [f32],
     ) -> Result<(), NetworkError> {
         let rows = observations.len() / self.observation_size;
-        if rows * self.observation_size != observations.len() || logits.len() != rows * self.actions || values.len() != rows
+        if rows * self.observation_size != observations.len()
+            || logits.len() != rows * self.actions
+            || values.len() != rows
         {
             return Err(NetworkError::BadInput(format!(
                 "{} observation floats, {} logits and {} values do not make whole positions of {} floats and {} actions",
@@ -219,7 +224,9 @@ impl InferenceNet {
             .zip(values.chunks_mut(CHUNK));
         for ((observations, logits), values) in chunks {
             match &self.layers {
-                Layers::Mlp { hidden, policy, value } => mlp(hidden, policy, value, scratch, observations, logits, values),
+                Layers::Mlp { hidden, policy, value } => {
+                    mlp(hidden, policy, value, scratch, observations, logits, values)
+                }
                 Layers::Resnet(net) => net.infer(scratch, observations, logits, values),
             }
         }

@@ -77,7 +77,12 @@ pub enum Architecture {
 }
 
 const MLP_PARAMS: &[ParamDef] = &[
-    ParamDef { name: "hidden", kind: ParamKind::Int { min: 1, max: 4096 }, default: "64", doc: "units per hidden layer" },
+    ParamDef {
+        name: "hidden",
+        kind: ParamKind::Int { min: 1, max: 4096 },
+        default: "64",
+        doc: "units per hidden layer",
+    },
     ParamDef { name: "layers", kind: ParamKind::Int { min: 0, max: 32 }, default: "2", doc: "hidden layers" },
 ];
 
@@ -95,7 +100,8 @@ impl Architecture {
         let size = |params: &Params, name: &str| params.int(name) as usize;
         match spec.name.as_str() {
             "mlp" => {
-                let params = Params::from_spec("architecture `mlp`", MLP_PARAMS, &spec).map_err(|e| bad(e.to_string()))?;
+                let params =
+                    Params::from_spec("architecture `mlp`", MLP_PARAMS, &spec).map_err(|e| bad(e.to_string()))?;
                 Ok(Architecture::Mlp { hidden: size(&params, "hidden"), layers: size(&params, "layers") })
             }
             "resnet" => {
@@ -103,7 +109,9 @@ impl Architecture {
                     Params::from_spec("architecture `resnet`", RESNET_PARAMS, &spec).map_err(|e| bad(e.to_string()))?;
                 Ok(Architecture::Resnet { channels: size(&params, "channels"), blocks: size(&params, "blocks") })
             }
-            other => Err(bad(format!("unknown architecture `{other}`; known: mlp(hidden,layers), resnet(channels,blocks)"))),
+            other => {
+                Err(bad(format!("unknown architecture `{other}`; known: mlp(hidden,layers), resnet(channels,blocks)")))
+            }
         }
     }
 
@@ -218,9 +226,17 @@ impl Recorder<'_> {
 
     /// A square convolution with "same" padding; `gain` scales the He bound (residual branches
     /// are scaled down so a deep trunk without normalisation starts near the identity).
-    fn conv(&mut self, name: &str, inputs: usize, outputs: usize, kernel: usize, gain: f32) -> Result<Conv2d, NetworkError> {
+    fn conv(
+        &mut self,
+        name: &str,
+        inputs: usize,
+        outputs: usize,
+        kernel: usize,
+        gain: f32,
+    ) -> Result<Conv2d, NetworkError> {
         let bound = uniform_bound(inputs * kernel * kernel, 2.0) * gain;
-        let weight = self.get(&format!("{name}.weight"), &[outputs, inputs, kernel, kernel], Init::Uniform { bound })?;
+        let weight =
+            self.get(&format!("{name}.weight"), &[outputs, inputs, kernel, kernel], Init::Uniform { bound })?;
         let bias = self.get(&format!("{name}.bias"), &[outputs], Init::Zeros)?;
         let config = Conv2dConfig { padding: kernel / 2, ..Default::default() };
         Ok(Conv2d::new(weight, Some(bias), config))
@@ -241,6 +257,8 @@ pub struct Network {
     body: Body,
 }
 
+// One per network, so the size difference between the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum Body {
     Mlp {
@@ -302,7 +320,7 @@ impl Network {
                 let value_conv = params.conv("value.conv", channels, 1, 1, 1.0)?;
                 let value_fc1 = params.linear("value.fc1", cells, channels, true)?;
                 let value_fc2 = params.linear("value.fc2", channels, 1, false)?;
-                let body = Body::Resnet {
+                Body::Resnet {
                     planes,
                     stem,
                     blocks: residual,
@@ -311,8 +329,7 @@ impl Network {
                     value_conv,
                     value_fc1,
                     value_fc2,
-                };
-                body
+                }
             }
         };
         let network = Network { architecture, observation_size, actions, body };

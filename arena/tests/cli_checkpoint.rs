@@ -1,0 +1,156 @@
+//! `arena checkpoint init|info` through the real binary, and the `checkpoint` agent playing whole
+//! games through the engine with its policies and values in the trajectory.
+
+use std::path::Path;
+use std::process::Command;
+
+use agents::load_agent;
+use arena::runner::{EndReason, Keep, Limits, MatchSetup, play_match};
+
+/// Runs `arena ARGS`; returns (success, stdout, stderr).
+fn arena(args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_arena"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run arena: {e}"));
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+fn init(dir: &Path, game: &str, arch: &str, seed: u64) -> serde_json::Value {
+    let dir = dir.to_str().unwrap_or_else(|| panic!("temporary path is not UTF-8"));
+    let seed = seed.to_string();
+    let (ok, out, err) =
+        arena(&["checkpoint", "init", "--game", game, "--arch", arch, "--seed", &seed, "--out", dir, "--json"]);
+    assert!(ok, "{err}");
+    json(&out)
+}
+
+#[test]
+fn init_makes_a_checkpoint_and_info_shows_what_it_holds() {
+    let temp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = temp.path().join("gen0");
+    let made = init(&dir, "tic_tac_toe", "mlp(hidden=16,layers=2)", 7);
+    let dir_text = dir.to_str().unwrap_or_default();
+
+    let (ok, out, err) = arena(&["checkpoint", "info", dir_text, "--json"]);
+    assert!(ok, "{err}");
+    let info = json(&out);
+    assert_eq!(info, made);
+    assert_eq!(info["game"], "tic_tac_toe");
+    assert_eq!(info["architecture"], "mlp(hidden=16,layers=2)");
+    assert_eq!(info["parameters"], (27 * 16 + 16) + (16 * 16 + 16) + (16 * 9 + 9) + (16 + 1));
+    assert_eq!(info["generation"], 0);
+    assert_eq!(info["parents"], serde_json::json!([]));
+    assert_eq!(info["init_seed"], 7);
+    let hash = info["hash"].as_str().unwrap_or_default();
+    assert!(hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()), "{hash}");
+    let created = info["created"].as_str().unwrap_or_default();
+    assert!(created.len() == 20 && created.ends_with('Z') && created.as_bytes()[10] == b'T', "{created}");
+
+    let (ok, text, err) = arena(&["checkpoint", "info", dir_text]);
+    assert!(ok, "{err}");
+    for expected in [
+        "game          tic_tac_toe",
+        "architecture  mlp(hidden=16,layers=2)",
+        "generation    0",
+        "parents       none",
+        hash,
+        "training      none",
+    ] {
+        assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
+    }
+
+    // The same seed gives the same weights, so the same hash; another seed does not.
+    let again = init(&temp.path().join("again"), "tic_tac_toe", "mlp(hidden=16,layers=2)", 7);
+    assert_eq!(again["hash"], info["hash"]);
+    let other = init(&temp.path().join("other"), "tic_tac_toe", "mlp(hidden=16,layers=2)", 8);
+    assert_ne!(other["hash"], info["hash"]);
+
+    let resnet = init(&temp.path().join("c4"), "connect_four", "resnet(channels=4,blocks=1)", 0);
+    assert_eq!(resnet["game"], "connect_four(rows=6,columns=7,connect=4)");
+    assert_eq!(resnet["architecture"], "resnet(channels=4,blocks=1)");
+}
+
+#[test]
+fn bad_input_to_init_and_info_is_an_error_naming_it() {
+    let temp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = temp.path().join("gen0");
+    let dir_text = dir.to_str().unwrap_or_default();
+    init(&dir, "tic_tac_toe", "mlp(hidden=4,layers=1)", 0);
+
+    let (ok, _, err) = arena(&["checkpoint", "init", "--game", "tic_tac_toe", "--arch", "mlp", "--out", dir_text]);
+    assert!(!ok && err.contains("already holds a checkpoint") && err.contains(dir_text), "{err}");
+
+    let other = temp.path().join("other");
+    let other_text = other.to_str().unwrap_or_default();
+    let (ok, _, err) =
+        arena(&["checkpoint", "init", "--game", "tic_tac_toe", "--arch", "transformer", "--out", other_text]);
+    assert!(!ok && err.contains("unknown architecture `transformer`"), "{err}");
+    let (ok, _, err) = arena(&["checkpoint", "init", "--game", "kuhn_poker", "--arch", "resnet", "--out", other_text]);
+    assert!(!ok && err.contains("[planes, rows, columns]"), "{err}");
+    let (ok, _, err) = arena(&["checkpoint", "init", "--game", "chess", "--out", other_text]);
+    assert!(!ok && err.contains("unknown game `chess`"), "{err}");
+    assert!(!other.exists(), "a failed init left {other_text} behind");
+
+    let missing = temp.path().join("missing");
+    let (ok, _, err) = arena(&["checkpoint", "info", missing.to_str().unwrap_or_default()]);
+    assert!(!ok && err.contains("does not exist") && err.contains("missing"), "{err}");
+
+    let model = dir.join("model.safetensors");
+    let bytes = std::fs::read(&model).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&model, &bytes[..bytes.len() - 7]).unwrap_or_else(|e| panic!("{e}"));
+    let (ok, _, err) = arena(&["checkpoint", "info", dir_text]);
+    assert!(!ok && err.contains(model.to_str().unwrap_or_default()), "{err}");
+}
+
+#[test]
+fn a_checkpoint_agent_plays_legal_games_and_records_policies_and_values() {
+    let temp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    init(temp.path(), "tic_tac_toe", "mlp(hidden=16,layers=1)", 3);
+    let spec = format!("checkpoint(path={},sims=16)", temp.path().display());
+    let game = games::load_game("tic_tac_toe").unwrap_or_else(|e| panic!("{e}"));
+    let mut network = load_agent(&spec).unwrap_or_else(|e| panic!("{e}"));
+    let mut random = load_agent("random").unwrap_or_else(|e| panic!("{e}"));
+    for seed in 0..6u64 {
+        let network_seat = (seed % 2) as usize;
+        let setup = MatchSetup { game: &game, seed, opening: &[], limits: Limits::default(), keep: Keep::Trajectory };
+        let mut seats: [&mut dyn agents::Agent; 2] =
+            if network_seat == 0 { [network.as_mut(), random.as_mut()] } else { [random.as_mut(), network.as_mut()] };
+        let result = play_match(&setup, &mut seats).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(result.end, EndReason::Normal, "game {seed}: {:?}", result.end);
+        assert_eq!(result.trajectory.len(), result.length);
+        let mut state = game.new_initial_state();
+        for step in &result.trajectory {
+            assert_eq!(step.observation.len(), 27);
+            let games::Move::Action(played) = step.action else { panic!("text move") };
+            if step.player == network_seat {
+                let policy = step.policy.as_ref().unwrap_or_else(|| panic!("game {seed}: no policy"));
+                let total: f32 = policy.iter().map(|&(_, p)| p).sum();
+                assert!((total - 1.0).abs() < 1e-5, "policy sums to {total}");
+                assert!(policy.iter().all(|&(action, _)| state.is_legal(action)), "policy has illegal actions");
+                assert!(policy.iter().any(|&(action, p)| action == played && p > 0.0), "the move played has no visits");
+                let value = step.value.unwrap_or_else(|| panic!("game {seed}: no value"));
+                assert!((-1.0..=1.0).contains(&value), "value {value}");
+            } else {
+                assert!(step.policy.is_none() && step.value.is_none());
+            }
+            state.apply(played).unwrap_or_else(|e| panic!("{e}"));
+        }
+        assert!(state.is_terminal());
+    }
+
+    let (ok, out, err) =
+        arena(&["play", "--game", "tic_tac_toe", "--agents", &spec, "random", "--games", "6", "--json"]);
+    assert!(ok, "{err}");
+    let report = json(&out);
+    assert_eq!(report["games"], 6);
+    assert_eq!(report["end_reasons"], serde_json::json!({"normal": 6}), "{report}");
+}
