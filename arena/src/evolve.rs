@@ -76,7 +76,7 @@ impl Default for EvolveConfig {
     fn default() -> Self {
         EvolveConfig {
             game: "connect_four".to_string(),
-            generations: 6,
+            generations: 7,
             architecture: "resnet(channels=32,blocks=2)".to_string(),
             seed: 0,
             population: 2,
@@ -87,7 +87,7 @@ impl Default for EvolveConfig {
             tournament_games_per_pairing: 20,
             tournament_sims: 32,
             opening_plies: 2,
-            selfplay_games: 200,
+            selfplay_games: 250,
             selfplay_sims: 48,
             selfplay_temperature: 1.0,
             selfplay_temperature_plies: 10,
