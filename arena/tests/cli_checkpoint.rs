@@ -1,28 +1,16 @@
 //! `arena checkpoint init|info` through the real binary, and the `checkpoint` agent playing whole
 //! games through the engine with its policies and values in the trajectory.
 
+mod common;
+
+use common::{arena, json};
+
 use std::path::Path;
-use std::process::Command;
 
 use agents::load_agent;
 use arena::runner::{EndReason, Keep, Limits, MatchSetup, play_match};
 
-/// Runs `arena ARGS`; returns (success, stdout, stderr).
-fn arena(args: &[&str]) -> (bool, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_arena"))
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run arena: {e}"));
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
 
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
 
 fn init(dir: &Path, game: &str, arch: &str, seed: u64) -> serde_json::Value {
     let dir = dir.to_str().unwrap_or_else(|| panic!("temporary path is not UTF-8"));

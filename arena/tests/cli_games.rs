@@ -1,23 +1,11 @@
 //! End-to-end tests of the game commands through the real `arena` binary.
 
-use std::process::Command;
+mod common;
 
-/// Runs `arena ARGS`; returns (success, stdout, stderr).
-fn arena(args: &[&str]) -> (bool, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_arena"))
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run arena: {e}"));
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
+use common::{arena, json};
 
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
+
+
 
 /// A published figure from `games/testdata` (each file cites its sources).
 fn published(file: &str, pointer: &str) -> u64 {

@@ -1,16 +1,12 @@
 //! `arena play` and `arena tournament` end to end: reports, configs, schedules, SPRT, errors, and
 //! results that do not depend on the number of threads.
 
-use std::process::Command;
+mod common;
 
-fn arena(args: &[&str]) -> (bool, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_arena")).args(args).output().unwrap_or_else(|e| panic!("{e}"));
-    (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
-}
+use common::{arena, json};
 
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
+
+
 
 #[test]
 fn play_reports_the_score_with_error_bars_and_speed() {
