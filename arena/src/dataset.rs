@@ -33,6 +33,16 @@ pub struct Dataset {
     pub values: Vec<f32>,
 }
 
+/// One distinct position with its summed targets.
+struct Merged {
+    observation: Vec<f32>,
+    policy_sum: Vec<f64>,
+    value_sum: f64,
+    count: usize,
+    /// The player to move.
+    seat: usize,
+}
+
 /// What the filters did.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DatasetStats {
@@ -67,7 +77,7 @@ impl Dataset {
         let mut stats = DatasetStats { games: games.len(), ..DatasetStats::default() };
         // Merge repeated positions: key = the observation's bits.
         let mut index: HashMap<Vec<u32>, usize> = HashMap::new();
-        let mut merged: Vec<(Vec<f32>, Vec<f64>, f64, usize, usize)> = Vec::new(); // obs, policy sum, value sum, count, seat
+        let mut merged: Vec<Merged> = Vec::new();
         for game in games {
             match game.end {
                 EndReason::Fault { .. } => {
@@ -93,27 +103,33 @@ impl Dataset {
                 let value = game.returns.get(step.player).copied().unwrap_or(0.0).clamp(-1.0, 1.0);
                 let key: Vec<u32> = step.observation.iter().map(|x| x.to_bits()).collect();
                 let slot = *index.entry(key).or_insert_with(|| {
-                    merged.push((step.observation.clone(), vec![0.0; actions], 0.0, 0, step.player));
+                    merged.push(Merged {
+                        observation: step.observation.clone(),
+                        policy_sum: vec![0.0; actions],
+                        value_sum: 0.0,
+                        count: 0,
+                        seat: step.player,
+                    });
                     merged.len() - 1
                 });
                 let entry = &mut merged[slot];
-                if entry.3 > 0 {
+                if entry.count > 0 {
                     stats.duplicates_merged += 1;
                 }
                 for &(action, p) in policy {
-                    if let Some(target) = entry.1.get_mut(action as usize) {
+                    if let Some(target) = entry.policy_sum.get_mut(action as usize) {
                         *target += p as f64;
                     }
                 }
-                entry.2 += value;
-                entry.3 += 1;
+                entry.value_sum += value;
+                entry.count += 1;
             }
         }
         // Balance the seats by subsampling the majority seat (seeded).
-        let seats = merged.iter().map(|m| m.4 + 1).max().unwrap_or(0);
+        let seats = merged.iter().map(|m| m.seat + 1).max().unwrap_or(0);
         let mut by_seat: Vec<Vec<usize>> = vec![Vec::new(); seats];
         for (i, m) in merged.iter().enumerate() {
-            by_seat[m.4].push(i);
+            by_seat[m.seat].push(i);
         }
         let smallest = by_seat.iter().map(Vec::len).min().unwrap_or(0);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
@@ -128,14 +144,13 @@ impl Dataset {
         stats.positions_by_seat = vec![0; seats];
         let mut outcome_counts = [0usize; 3];
         for &i in &keep {
-            let (observation, policy, value, count, seat) = &merged[i];
-            let n = *count as f64;
-            let total: f64 = policy.iter().sum();
-            dataset.observations.extend_from_slice(observation);
-            dataset.policies.extend(policy.iter().map(|p| if total > 0.0 { (p / total) as f32 } else { 0.0 }));
-            let value = (value / n) as f32;
+            let m = &merged[i];
+            let total: f64 = m.policy_sum.iter().sum();
+            dataset.observations.extend_from_slice(&m.observation);
+            dataset.policies.extend(m.policy_sum.iter().map(|p| if total > 0.0 { (p / total) as f32 } else { 0.0 }));
+            let value = (m.value_sum / m.count as f64) as f32;
             dataset.values.push(value);
-            stats.positions_by_seat[*seat] += 1;
+            stats.positions_by_seat[m.seat] += 1;
             outcome_counts[if value > 0.0 { 0 } else if value == 0.0 { 1 } else { 2 }] += 1;
         }
         stats.positions = dataset.len();

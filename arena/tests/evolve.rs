@@ -39,9 +39,12 @@ fn evolve(config: &Path, run: &Path, resume: bool) -> Command {
     command
 }
 
+/// A stored game: tournament, index, returns, moves.
+type StoredGame = (i64, i64, String, Option<String>);
+
 /// Everything a run decided: generation summaries without their timings, the lineage (names,
 /// weight hashes, gates), and every stored game.
-fn final_state(run: &Path) -> (Vec<serde_json::Value>, serde_json::Value, Vec<(i64, i64, String, Option<String>)>) {
+fn final_state(run: &Path) -> (Vec<serde_json::Value>, serde_json::Value, Vec<StoredGame>) {
     let mut summaries = Vec::new();
     for generation in 1.. {
         let path = run.join("generations").join(format!("gen-{generation}.json"));
