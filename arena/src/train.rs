@@ -31,7 +31,7 @@ pub struct TrainConfig {
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        TrainConfig { learning_rate: 2e-3, weight_decay: 1e-4, batch_size: 128, epochs: 4, value_weight: 1.0 }
+        TrainConfig { learning_rate: 2e-3, weight_decay: 1e-4, batch_size: 128, epochs: 6, value_weight: 1.0 }
     }
 }
 
