@@ -162,10 +162,10 @@ fn sprt_state(test: &sprt::Config, tally: &Tally) -> (f64, sprt::Decision) {
 
 /// Half-width of the 95% interval of the score, from game pairs where there are any.
 fn score_error_95(trinomial: &Trinomial, pentanomial: &Pentanomial) -> Option<f64> {
-    let (counts, scores, per_sample): (Vec<f64>, Vec<f64>, f64) = if pentanomial.pairs() > 0 {
-        (pentanomial.counts.iter().map(|&c| c as f64).collect(), vec![0.0, 0.25, 0.5, 0.75, 1.0], 1.0)
+    let (counts, scores): (Vec<f64>, Vec<f64>) = if pentanomial.pairs() > 0 {
+        (pentanomial.counts.iter().map(|&c| c as f64).collect(), vec![0.0, 0.25, 0.5, 0.75, 1.0])
     } else {
-        (vec![trinomial.losses as f64, trinomial.draws as f64, trinomial.wins as f64], vec![0.0, 0.5, 1.0], 1.0)
+        (vec![trinomial.losses as f64, trinomial.draws as f64, trinomial.wins as f64], vec![0.0, 0.5, 1.0])
     };
     let n: f64 = counts.iter().sum();
     if n == 0.0 {
@@ -173,7 +173,7 @@ fn score_error_95(trinomial: &Trinomial, pentanomial: &Pentanomial) -> Option<f6
     }
     let mean = counts.iter().zip(&scores).map(|(c, s)| c * s).sum::<f64>() / n;
     let variance = counts.iter().zip(&scores).map(|(c, s)| c * (s - mean).powi(2)).sum::<f64>() / n;
-    Some(1.959964 * (variance * per_sample / n).sqrt())
+    Some(1.959964 * (variance / n).sqrt())
 }
 
 fn write_end_reasons(out: &mut dyn Write, tally: &Tally) -> Result<()> {

@@ -169,7 +169,7 @@ pub fn evolve(config: &EvolveConfig, options: &EvolveOptions, log: &mut dyn FnMu
     let game = load_game(&config.game)?;
     let architecture = Architecture::parse(&config.architecture).map_err(|e| anyhow::anyhow!("architecture `{}`: {e}", config.architecture))?;
     architecture.check_fits(game.facts()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    bradley_terry_sanity(config)?;
+    check_config(config)?;
 
     let mut lineage = Lineage::load(&run.dir)?;
     let first = "g0";
@@ -318,7 +318,8 @@ pub fn evolve(config: &EvolveConfig, options: &EvolveOptions, log: &mut dyn FnMu
     Ok(summaries)
 }
 
-fn bradley_terry_sanity(config: &EvolveConfig) -> Result<()> {
+/// Rejects settings that cannot run, before any work starts.
+fn check_config(config: &EvolveConfig) -> Result<()> {
     if config.generations == 0 {
         bail!("generations must be at least 1");
     }
