@@ -5,6 +5,8 @@ use std::time::Duration;
 use games::{Action, Game, GameRef, Information, InputKind, Player, State};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
+use crate::chat::TextTrace;
+
 /// The RNG the engine gives each agent, seeded from the match seed and the seat.
 pub type AgentRng = Xoshiro256PlusPlus;
 
@@ -115,17 +117,19 @@ pub struct Decision {
     pub policy: Option<Vec<(Action, f32)>>,
     /// The agent's estimate of its own return.
     pub value: Option<f32>,
+    /// For language models: the prompt, completion and token log-probabilities behind the reply.
+    pub trace: Option<Box<TextTrace>>,
 }
 
 impl Decision {
     /// A bare action, with no policy or value.
     pub fn action(action: Action) -> Self {
-        Decision { reply: Reply::Action(action), policy: None, value: None }
+        Decision { reply: Reply::Action(action), policy: None, value: None, trace: None }
     }
 
     /// A text answer (parsed by the engine at discrete turns, taken as it is at text turns).
     pub fn text(text: impl Into<String>) -> Self {
-        Decision { reply: Reply::Text(text.into()), policy: None, value: None }
+        Decision { reply: Reply::Text(text.into()), policy: None, value: None, trace: None }
     }
 }
 

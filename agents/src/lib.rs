@@ -3,6 +3,7 @@
 //! strings like games: `load_agent("cmd(program=\"python3 bot.py\")")`.
 
 mod agent;
+pub mod chat;
 pub mod checkpoint;
 pub mod command;
 pub mod evaluator;
@@ -13,6 +14,7 @@ pub mod random;
 mod registry;
 
 pub use agent::{Agent, AgentError, AgentRng, Decision, Reply, View};
+pub use chat::{ChatMessage, TextTrace};
 pub use registry::{AgentRegistration, BUILTIN, Error, load_agent};
 pub use checkpoint::Checkpoint;
 pub use puct::PuctAgent;

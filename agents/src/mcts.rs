@@ -192,6 +192,7 @@ impl Agent for MctsAgent {
             reply: crate::agent::Reply::Action(best.0),
             policy: Some(children.iter().map(|&(a, n, _)| (a, n as f32 / total.max(1) as f32)).collect()),
             value: Some(value as f32),
+            trace: None,
         })
     }
 }

@@ -461,6 +461,7 @@ impl Agent for PuctAgent {
             reply: crate::agent::Reply::Action(result.action),
             policy: Some(result.policy),
             value: Some(unscaled_return(game.facts(), result.value)),
+            trace: None,
         })
     }
 }
