@@ -16,6 +16,9 @@ pub enum Error {
     UnknownAgent { name: String, known: String },
     #[error(transparent)]
     Spec(#[from] games::Error),
+    /// A model file that cannot be used.
+    #[error("{0}")]
+    Model(String),
 }
 
 /// How an agent is found and built by name.
@@ -91,6 +94,12 @@ pub const BUILTIN: &[AgentRegistration] = &[
         },
     },
     AgentRegistration {
+        name: "llm",
+        summary: "a language model (GGUF, llama architecture) answering in text; plays any game and debates",
+        params: crate::llm_agent::LLM_PARAMS,
+        create: crate::llm_agent::create_llm_agent,
+    },
+    AgentRegistration {
         name: "checkpoint",
         summary: "a policy-value network checkpoint playing by PUCT search (perfect-information games)",
         params: crate::puct::CHECKPOINT_PARAMS,
@@ -101,9 +110,13 @@ pub const BUILTIN: &[AgentRegistration] = &[
 /// Builds an agent from a spec string such as `random` or `cmd(program="./bot")`.
 pub fn load_agent(spec: &str) -> Result<Box<dyn Agent>, Error> {
     let parsed = Spec::parse(spec)?;
+    // A jury's arguments are its members, under any keys: no fixed parameter list to check.
+    if parsed.name == crate::jury::JURY {
+        return Ok(Box::new(crate::jury::Jury::from_spec(&parsed)?));
+    }
     let registration = BUILTIN.iter().find(|a| a.name == parsed.name).ok_or_else(|| Error::UnknownAgent {
         name: parsed.name.clone(),
-        known: BUILTIN.iter().map(|a| a.name).collect::<Vec<_>>().join(", "),
+        known: BUILTIN.iter().map(|a| a.name).chain([crate::jury::JURY]).collect::<Vec<_>>().join(", "),
     })?;
     let params = Params::from_spec(&format!("agent `{}`", registration.name), registration.params, &parsed)?;
     (registration.create)(&params)

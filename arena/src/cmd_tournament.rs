@@ -8,9 +8,11 @@ use ratings::paired::{Pentanomial, Trinomial};
 use ratings::sprt;
 use serde_json::json;
 
+use crate::judging::{self, JudgeReport, Verdict};
 use crate::openings::OpeningSource;
 use crate::runner::Keep;
 use crate::schedule::ScheduleKind;
+use crate::store::Store;
 use crate::tally::Tally;
 use crate::tournament::{RunOptions, StopRule, TournamentConfig, TournamentOutcome, name_agents, run_tournament};
 
@@ -49,6 +51,10 @@ pub struct PlayArgs {
     /// Time allowed per move, in milliseconds.
     #[arg(long)]
     pub time_per_move_ms: Option<u64>,
+    /// The agent in the judge seat of games that have one (debate); repeat for several judges,
+    /// who take turns by game pair.
+    #[arg(long = "judge")]
+    pub judges: Vec<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -67,6 +73,7 @@ pub fn play(args: &PlayArgs, out: &mut dyn Write) -> Result<()> {
         max_moves: args.max_moves,
         time_per_move_ms: args.time_per_move_ms,
         keep: Keep::Moves,
+        judges: name_agents(args.judges.iter().map(|s| (None, s.clone())).collect()),
     };
     let sprt = args.sprt.as_deref().map(sprt::Config::parse).transpose().context("--sprt")?;
     let stop_when: Option<StopRule> = sprt.map(|test| {
@@ -84,9 +91,11 @@ pub fn play(args: &PlayArgs, out: &mut dyn Write) -> Result<()> {
         resume: args.resume,
         progress: !args.json,
         stop_when,
+        collect_results: !config.judges.is_empty(),
         ..RunOptions::default()
     };
     let outcome = run_tournament(&config, &options)?;
+    let judges = judge_reports(&config, &outcome, args.db.as_deref())?;
     let tally = &outcome.tally;
     let trinomial = tally.head_to_head(0, 1);
     let pentanomial = tally.game_pairs(0, 1);
@@ -118,6 +127,7 @@ pub fn play(args: &PlayArgs, out: &mut dyn Write) -> Result<()> {
             "threads": args.threads,
             "stopped": outcome.stopped,
             "sprt": sprt_report,
+            "judges": judges,
             "tournament_id": outcome.tournament_id,
         });
         writeln!(out, "{value}")?;
@@ -142,6 +152,7 @@ pub fn play(args: &PlayArgs, out: &mut dyn Write) -> Result<()> {
         writeln!(out, "game pairs [LL LD DD/WL WD WW]: {:?}", pentanomial.counts)?;
     }
     write_end_reasons(out, tally)?;
+    write_judges(out, &judges)?;
     if let Some(reason) = &outcome.stopped {
         writeln!(out, "stopped early: {reason}")?;
     }
@@ -174,6 +185,43 @@ fn score_error_95(trinomial: &Trinomial, pentanomial: &Pentanomial) -> Option<f6
     let mean = counts.iter().zip(&scores).map(|(c, s)| c * s).sum::<f64>() / n;
     let variance = counts.iter().zip(&scores).map(|(c, s)| c * (s - mean).powi(2)).sum::<f64>() / n;
     Some(1.959964 * (variance / n).sqrt())
+}
+
+/// The judges' report, from the store when there is one (a resumed run's earlier games count).
+fn judge_reports(
+    config: &TournamentConfig,
+    outcome: &TournamentOutcome,
+    db: Option<&std::path::Path>,
+) -> Result<Vec<JudgeReport>> {
+    if config.judges.is_empty() {
+        return Ok(Vec::new());
+    }
+    let verdicts: Vec<Verdict> = match (db, outcome.tournament_id) {
+        (Some(db), Some(id)) => Store::open(db)?
+            .finished(id)?
+            .iter()
+            .filter_map(|m| Verdict::from_game(m.judge, m.pair, &m.returns, m.end_reason == "normal"))
+            .collect(),
+        _ => outcome
+            .results
+            .iter()
+            .filter_map(|(index, result)| {
+                let pairing = outcome.planned.get(*index as usize)?;
+                let normal = result.end == crate::runner::EndReason::Normal;
+                Verdict::from_game(config.judge_of(pairing), pairing.opening, &result.returns, normal)
+            })
+            .collect(),
+    };
+    let names: Vec<String> = config.judges.iter().map(|j| j.name.clone()).collect();
+    Ok(judging::report(&names, &verdicts))
+}
+
+fn write_judges(out: &mut dyn Write, judges: &[JudgeReport]) -> Result<()> {
+    if !judges.is_empty() {
+        writeln!(out, "\njudges (verdicts against the ground truth; pro speaks first):")?;
+        judging::write_table(out, judges)?;
+    }
+    Ok(())
 }
 
 fn write_end_reasons(out: &mut dyn Write, tally: &Tally) -> Result<()> {
@@ -228,6 +276,10 @@ pub struct TournamentArgs {
     pub db: Option<PathBuf>,
     #[arg(long)]
     pub resume: bool,
+    /// The agent in the judge seat of games that have one (debate); repeat for several judges,
+    /// who take turns by game pair.
+    #[arg(long = "judge")]
+    pub judges: Vec<String>,
     #[arg(long)]
     pub json: bool,
 }
@@ -250,6 +302,7 @@ impl TournamentArgs {
                     max_moves: None,
                     time_per_move_ms: None,
                     keep: Keep::Moves,
+                    judges: Vec::new(),
                 }
             }
         };
@@ -258,6 +311,9 @@ impl TournamentArgs {
         }
         if !self.agents.is_empty() {
             config.agents = name_agents(self.agents.iter().map(|s| (None, s.clone())).collect());
+        }
+        if !self.judges.is_empty() {
+            config.judges = name_agents(self.judges.iter().map(|s| (None, s.clone())).collect());
         }
         config.schedule = self.schedule.unwrap_or(config.schedule);
         config.games_per_pairing = self.games_per_pairing.unwrap_or(config.games_per_pairing);
@@ -290,9 +346,16 @@ struct Standing {
 /// Runs a tournament and prints standings and a crosstable.
 pub fn tournament(args: &TournamentArgs, out: &mut dyn Write) -> Result<()> {
     let config = args.config()?;
-    let options =
-        RunOptions { threads: args.threads, db: args.db.clone(), resume: args.resume, progress: !args.json, ..RunOptions::default() };
+    let options = RunOptions {
+        threads: args.threads,
+        db: args.db.clone(),
+        resume: args.resume,
+        progress: !args.json,
+        collect_results: !config.judges.is_empty(),
+        ..RunOptions::default()
+    };
     let outcome = run_tournament(&config, &options)?;
+    let judges = judge_reports(&config, &outcome, args.db.as_deref())?;
     let (standings, rating_note) = standings(&outcome);
     let n = outcome.names.len();
     if args.json {
@@ -317,6 +380,7 @@ pub fn tournament(args: &TournamentArgs, out: &mut dyn Write) -> Result<()> {
             "crosstable": {"agents": outcome.names, "wins_draws_losses": crosstable},
             "end_reasons": outcome.tally.end_reasons(),
             "games_per_s": outcome.games_per_second(),
+            "judges": judges,
             "tournament_id": outcome.tournament_id,
         });
         writeln!(out, "{value}")?;
@@ -361,6 +425,7 @@ pub fn tournament(args: &TournamentArgs, out: &mut dyn Write) -> Result<()> {
         writeln!(out)?;
     }
     write_end_reasons(out, &outcome.tally)?;
+    write_judges(out, &judges)?;
     write_speed(out, &outcome, args.threads)?;
     Ok(())
 }

@@ -433,6 +433,7 @@ impl Run {
             max_moves: None,
             time_per_move_ms: None,
             keep: Keep::Moves,
+            judges: Vec::new(),
         };
         log(&format!("generation {generation}: tournament of {} agents", tournament.agents.len()));
         let outcome = run_tournament(&tournament, &self.options(options, true))?;
@@ -505,6 +506,7 @@ impl Run {
                 max_moves: None,
                 time_per_move_ms: None,
                 keep: Keep::Trajectory,
+                judges: Vec::new(),
             };
             log(&format!("generation {generation}: self-play of {parent}, {} games", config.selfplay_games));
             let mut run_options = self.options(options, false);
@@ -607,6 +609,7 @@ impl Run {
                 max_moves: None,
                 time_per_move_ms: None,
                 keep: Keep::Moves,
+                judges: Vec::new(),
             };
             let outcome = run_tournament(&match_config, &self.options(options, true))?;
             tally.merge(outcome.tally);

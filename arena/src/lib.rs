@@ -2,12 +2,16 @@
 
 pub mod cmd_checkpoint;
 pub mod cmd_evolve;
+pub mod cmd_export;
 pub mod cmd_games;
+pub mod cmd_llm;
 pub mod cmd_ratings;
 pub mod cmd_tournament;
 pub mod dataset;
 pub mod evolve;
+pub mod export;
 pub mod files;
+pub mod judging;
 pub mod lineage;
 pub mod results;
 pub mod openings;
@@ -16,6 +20,7 @@ pub mod schedule;
 pub mod seeds;
 pub mod store;
 pub mod tally;
+pub mod text_filter;
 pub mod tournament;
 pub mod train;
 

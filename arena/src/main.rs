@@ -31,6 +31,12 @@ enum Command {
     Ratings(arena::cmd_ratings::RatingsArgs),
     /// Make a randomly initialised network checkpoint (`init`) or show one (`info`).
     Checkpoint(arena::cmd_checkpoint::CheckpointArgs),
+    /// Generate text with a language model (GGUF); reports prompt and generation tokens/s.
+    Generate(arena::cmd_llm::GenerateArgs),
+    /// Re-quantize a GGUF model (to Q8_0, which runs faster here than Q4 formats).
+    ConvertModel(arena::cmd_llm::ConvertArgs),
+    /// Write training data from a store: SFT chats, preference pairs or arena battles (filtered).
+    Export(arena::cmd_export::ExportArgs),
 }
 
 /// Makes candle's thread count explicit before any thread starts. Without `RAYON_NUM_THREADS`,
@@ -63,6 +69,9 @@ fn main() -> std::process::ExitCode {
         Command::Tournament(args) => arena::cmd_tournament::tournament(args, &mut stdout),
         Command::Ratings(args) => arena::cmd_ratings::run(args),
         Command::Checkpoint(args) => arena::cmd_checkpoint::run(args, &mut stdout),
+        Command::Generate(args) => arena::cmd_llm::run_generate(args, &mut stdout),
+        Command::ConvertModel(args) => arena::cmd_llm::run_convert(args, &mut stdout),
+        Command::Export(args) => arena::cmd_export::run(args, &mut stdout),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -4,7 +4,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
-use agents::{Agent, AgentError, AgentRng, Decision, Reply, View};
+use agents::{Agent, AgentError, AgentRng, Decision, Reply, TextTrace, View};
 use games::playout::sample_chance;
 use games::{Action, GameRef, Information, InputKind, Move, Player, State, Turn, Utility};
 use rand::SeedableRng;
@@ -104,6 +104,15 @@ pub struct Step {
     pub value: Option<f32>,
 }
 
+/// One answer of a language model in a match: who gave it, at which move, and its trace.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TextTurn {
+    pub seat: Player,
+    /// The move's number in the game (0 = the first move, chance and opening moves included).
+    pub ply: usize,
+    pub trace: TextTrace,
+}
+
 /// The result of a match.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MatchResult {
@@ -118,6 +127,8 @@ pub struct MatchResult {
     pub move_micros: Vec<u32>,
     /// Per decision, when kept.
     pub trajectory: Vec<Step>,
+    /// The accepted answers of agents that report text traces (language models), when moves are kept.
+    pub turns: Vec<TextTurn>,
 }
 
 /// A match that could not be played at all (as opposed to one an agent lost by a fault).
@@ -165,7 +176,14 @@ pub fn play_match_with(
     scratch.rngs.clear();
     scratch.rngs.extend((0..facts.players).map(|seat| AgentRng::seed_from_u64(stream_seed(setup.seed, 1 + seat as u64))));
     let MatchScratch { legal, outcomes, rngs } = scratch;
-    let mut run = Run { setup, legal, length: setup.opening.len(), move_micros: Vec::new(), trajectory: Vec::new() };
+    let mut run = Run {
+        setup,
+        legal,
+        length: setup.opening.len(),
+        move_micros: Vec::new(),
+        trajectory: Vec::new(),
+        turns: Vec::new(),
+    };
     // One unwind guard for the whole game (a guard per call would cost a few percent of the hot
     // loop); `in_agent` says whose code was running when a panic hit.
     let mut in_agent: Option<usize> = None;
@@ -217,6 +235,7 @@ struct Run<'a> {
     length: usize,
     move_micros: Vec<u32>,
     trajectory: Vec<Step>,
+    turns: Vec<TextTurn>,
 }
 
 impl Run<'_> {
@@ -323,6 +342,11 @@ impl Run<'_> {
             });
             match resolve(state, self.legal, decision) {
                 Ok(played) => {
+                    if keep >= Keep::Moves
+                        && let Some(trace) = &decision.trace
+                    {
+                        self.turns.push(TextTurn { seat: player, ply: self.length, trace: (**trace).clone() });
+                    }
                     if let (Some(observation), Ok(decision)) = (observation, answer) {
                         let action = match (played, decision.reply) {
                             (Some(action), _) | (None, Reply::Action(action)) => Move::Action(action),
@@ -362,6 +386,7 @@ impl Run<'_> {
             moves: if self.setup.keep >= Keep::Moves { state.history() } else { Vec::new() },
             move_micros: self.move_micros,
             trajectory: self.trajectory,
+            turns: self.turns,
         }
     }
 }

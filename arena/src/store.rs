@@ -11,13 +11,15 @@ use anyhow::{Context, Result, bail};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-use crate::runner::{EndReason, MatchResult};
+use agents::TextTrace;
+
+use crate::runner::{EndReason, MatchResult, TextTurn};
 use crate::schedule::Pairing;
 
 /// Marks a SQLite file as an Arena store ("AREN").
 const APPLICATION_ID: i64 = 0x4152_454e;
 /// The schema version this code writes.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS tournaments (
@@ -53,9 +55,32 @@ CREATE TABLE IF NOT EXISTS matches (
     length INTEGER,
     moves TEXT,
     move_micros TEXT,
+    judge INTEGER,
     PRIMARY KEY (tournament_id, idx)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS judges (
+    tournament_id INTEGER NOT NULL REFERENCES tournaments(id),
+    idx INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    PRIMARY KEY (tournament_id, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS turns (
+    tournament_id INTEGER NOT NULL,
+    match_idx INTEGER NOT NULL,
+    ordinal INTEGER NOT NULL,
+    seat INTEGER NOT NULL,
+    ply INTEGER NOT NULL,
+    messages TEXT NOT NULL,
+    completion TEXT NOT NULL,
+    tokens TEXT NOT NULL,
+    logprobs TEXT NOT NULL,
+    PRIMARY KEY (tournament_id, match_idx, ordinal)
+) WITHOUT ROWID;
 ";
+
+/// Brings a schema-1 store up to date: matches gain the judge seat's agent.
+const MIGRATE_FROM_1: &str = "ALTER TABLE matches ADD COLUMN judge INTEGER;";
 
 /// An open store.
 #[derive(Debug)]
@@ -95,7 +120,20 @@ pub struct FinishedMatch {
     pub score0: f64,
     pub end_reason: String,
     pub fault_seat: Option<usize>,
+    pub fault_detail: Option<String>,
     pub length: usize,
+    /// The judge (index into the tournament's judges) in the judge seat, for games that have one.
+    pub judge: Option<usize>,
+}
+
+/// A match as scheduled: its index, seats, seed, opening and judge.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScheduledMatch {
+    pub index: u64,
+    pub pairing: Pairing,
+    pub seed: u64,
+    pub opening: Vec<u32>,
+    pub judge: Option<usize>,
 }
 
 impl Store {
@@ -122,6 +160,9 @@ impl Store {
             bail!("written by a newer Arena (schema {version}; this one reads up to {SCHEMA_VERSION})");
         }
         let mode: String = self.conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if version == 1 && tables > 0 {
+            self.conn.execute_batch(MIGRATE_FROM_1).context("cannot upgrade the store from schema 1")?;
+        }
         if mode != "wal" {
             bail!("cannot switch to WAL journaling (got {mode})");
         }
@@ -134,6 +175,17 @@ impl Store {
 
     /// Adds a tournament with its agents; returns its id.
     pub fn create_tournament(&mut self, game: &str, config: &str, agents: &[AgentRow]) -> Result<i64> {
+        self.create_tournament_with_judges(game, config, agents, &[])
+    }
+
+    /// Adds a tournament with its agents and the judges that fill a judge seat; returns its id.
+    pub fn create_tournament_with_judges(
+        &mut self,
+        game: &str,
+        config: &str,
+        agents: &[AgentRow],
+        judges: &[AgentRow],
+    ) -> Result<i64> {
         let tx = self.conn.transaction()?;
         tx.execute("INSERT INTO tournaments (game, config) VALUES (?1, ?2)", params![game, config])?;
         let id = tx.last_insert_rowid();
@@ -141,6 +193,12 @@ impl Store {
             tx.execute(
                 "INSERT INTO agents (tournament_id, idx, name, spec, checkpoint_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![id, idx as i64, agent.name, agent.spec, agent.checkpoint_hash],
+            )?;
+        }
+        for (idx, judge) in judges.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO judges (tournament_id, idx, name, spec) VALUES (?1, ?2, ?3, ?4)",
+                params![id, idx as i64, judge.name, judge.spec],
             )?;
         }
         tx.commit()?;
@@ -174,15 +232,23 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// The judges of a tournament (the agents in a judge seat), by index.
+    pub fn judges(&self, tournament: i64) -> Result<Vec<AgentRow>> {
+        let mut statement = self.conn.prepare("SELECT name, spec FROM judges WHERE tournament_id = ?1 ORDER BY idx")?;
+        let rows =
+            statement.query_map([tournament], |r| Ok(AgentRow { name: r.get(0)?, spec: r.get(1)?, checkpoint_hash: None }))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     /// Records scheduled matches; those already scheduled are left as they are.
-    pub fn schedule(&mut self, tournament: i64, matches: &[(u64, Pairing, u64, Vec<u32>)]) -> Result<()> {
+    pub fn schedule(&mut self, tournament: i64, matches: &[ScheduledMatch]) -> Result<()> {
         let tx = self.conn.transaction()?;
         {
             let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO matches (tournament_id, idx, round, seat0, seat1, seed, pair, opening)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT OR IGNORE INTO matches (tournament_id, idx, round, seat0, seat1, seed, pair, opening, judge)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
-            for (index, pairing, seed, opening) in matches {
+            for ScheduledMatch { index, pairing, seed, opening, judge } in matches {
                 insert.execute(params![
                     tournament,
                     *index as i64,
@@ -192,6 +258,7 @@ impl Store {
                     *seed as i64,
                     pairing.opening as i64,
                     serde_json::to_string(opening)?,
+                    judge.map(|j| j as i64),
                 ])?;
             }
         }
@@ -208,13 +275,17 @@ impl Store {
                  fault_detail = ?7, length = ?8, moves = ?9, move_micros = ?10
                  WHERE tournament_id = ?1 AND idx = ?2 AND finished = 0",
             )?;
+            let mut insert_turn = tx.prepare_cached(
+                "INSERT OR IGNORE INTO turns (tournament_id, match_idx, ordinal, seat, ply, messages, completion, tokens, logprobs)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
             for (index, result) in results {
                 let (fault_seat, fault_detail) = match &result.end {
                     EndReason::Fault { seat, detail, .. } => (Some(*seat as i64), Some(detail.as_str())),
                     _ => (None, None),
                 };
                 let keep_moves = !result.moves.is_empty();
-                update.execute(params![
+                let written = update.execute(params![
                     tournament,
                     *index as i64,
                     serde_json::to_string(&result.returns)?,
@@ -226,6 +297,21 @@ impl Store {
                     keep_moves.then(|| serde_json::to_string(&result.moves)).transpose()?,
                     keep_moves.then(|| serde_json::to_string(&result.move_micros)).transpose()?,
                 ])?;
+                if written == 1 {
+                    for (ordinal, turn) in result.turns.iter().enumerate() {
+                        insert_turn.execute(params![
+                            tournament,
+                            *index as i64,
+                            ordinal as i64,
+                            turn.seat as i64,
+                            turn.ply as i64,
+                            serde_json::to_string(&turn.trace.messages)?,
+                            turn.trace.completion,
+                            serde_json::to_string(&turn.trace.tokens)?,
+                            serde_json::to_string(&turn.trace.logprobs)?,
+                        ])?;
+                    }
+                }
             }
         }
         tx.commit()?;
@@ -241,7 +327,7 @@ impl Store {
     /// The finished matches of a tournament, by index.
     pub fn finished(&self, tournament: i64) -> Result<Vec<FinishedMatch>> {
         let mut statement = self.conn.prepare(
-            "SELECT idx, round, seat0, seat1, returns, score0, end_reason, fault_seat, length, pair
+            "SELECT idx, round, seat0, seat1, returns, score0, end_reason, fault_seat, length, pair, judge, fault_detail
              FROM matches WHERE tournament_id = ?1 AND finished = 1 ORDER BY idx",
         )?;
         let rows = statement.query_map([tournament], |r| {
@@ -256,11 +342,14 @@ impl Store {
                 r.get::<_, Option<i64>>(7)?,
                 r.get::<_, i64>(8)?,
                 r.get::<_, i64>(9)?,
+                r.get::<_, Option<i64>>(10)?,
+                r.get::<_, Option<String>>(11)?,
             ))
         })?;
         let mut finished = Vec::new();
         for row in rows {
-            let (index, round, seat0, seat1, returns, score0, end_reason, fault_seat, length, pair) = row?;
+            let (index, round, seat0, seat1, returns, score0, end_reason, fault_seat, length, pair, judge, fault_detail) =
+                row?;
             let returns: Vec<f64> = serde_json::from_str(&returns)
                 .with_context(|| format!("store {}: match {index} has unreadable returns", self.path.display()))?;
             finished.push(FinishedMatch {
@@ -272,7 +361,9 @@ impl Store {
                 score0,
                 end_reason,
                 fault_seat: fault_seat.map(|s| s as usize),
+                fault_detail,
                 length: length as usize,
+                judge: judge.map(|j| j as usize),
             });
         }
         Ok(finished)
@@ -292,6 +383,38 @@ impl Store {
             None => Ok(None),
             Some(text) => Ok(Some(serde_json::from_str(&text).context("unreadable move list")?)),
         }
+    }
+
+    /// The language-model turns of every finished match of a tournament, by match index, in play order.
+    pub fn turns(&self, tournament: i64) -> Result<std::collections::BTreeMap<u64, Vec<TextTurn>>> {
+        let mut statement = self.conn.prepare(
+            "SELECT match_idx, seat, ply, messages, completion, tokens, logprobs FROM turns
+             WHERE tournament_id = ?1 ORDER BY match_idx, ordinal",
+        )?;
+        let rows = statement.query_map([tournament], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+            ))
+        })?;
+        let mut turns: std::collections::BTreeMap<u64, Vec<TextTurn>> = Default::default();
+        for row in rows {
+            let (index, seat, ply, messages, completion, tokens, logprobs) = row?;
+            let unreadable = || format!("store {}: match {index} has an unreadable turn", self.path.display());
+            let trace = TextTrace {
+                messages: serde_json::from_str(&messages).with_context(unreadable)?,
+                completion,
+                tokens: serde_json::from_str(&tokens).with_context(unreadable)?,
+                logprobs: serde_json::from_str(&logprobs).with_context(unreadable)?,
+            };
+            turns.entry(index as u64).or_default().push(TextTurn { seat: seat as usize, ply: ply as usize, trace });
+        }
+        Ok(turns)
     }
 
     /// Marks a tournament finished.

@@ -15,7 +15,7 @@ use crate::openings::{OpeningSource, Openings};
 use crate::runner::{EndReason, FaultKind, Keep, Limits, MatchResult, MatchScratch, MatchSetup, play_match_with};
 use crate::schedule::{Pairing, ScheduleKind, ScheduleSpec, plan};
 use crate::seeds::match_seed;
-use crate::store::{AgentRow, Store};
+use crate::store::{AgentRow, ScheduledMatch, Store};
 use crate::tally::{Tally, score_of_seat0};
 
 /// An agent of a tournament: a display name and the spec that builds it.
@@ -55,6 +55,10 @@ pub struct TournamentConfig {
     /// What is kept of each game besides its result.
     #[serde(default)]
     pub keep: Keep,
+    /// Agents for the judge seat of games that have one (debates): each game pair gets one, in turn.
+    /// Judges are not rated with the players; they get a report of their own.
+    #[serde(default, deserialize_with = "agent_entries", skip_serializing_if = "Vec::is_empty")]
+    pub judges: Vec<AgentEntry>,
 }
 
 fn default_games_per_pairing() -> u32 {
@@ -105,6 +109,11 @@ impl TournamentConfig {
     /// The canonical text stored with the tournament and compared on resume.
     pub fn canonical(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|e| unreachable!("a config always serializes: {e}"))
+    }
+
+    /// The judge (an index into `judges`) of a scheduled game: both games of a pair share one.
+    pub fn judge_of(&self, pairing: &Pairing) -> Option<usize> {
+        (!self.judges.is_empty()).then(|| (pairing.opening % self.judges.len() as u64) as usize)
     }
 
     fn limits(&self) -> Limits {
@@ -158,6 +167,8 @@ pub struct TournamentOutcome {
     pub stopped: Option<String>,
     /// With [`RunOptions::collect_results`]: the games this run played, by match index.
     pub results: Vec<(u64, MatchResult)>,
+    /// The schedule as played (indexed by match index).
+    pub planned: Vec<Pairing>,
 }
 
 impl TournamentOutcome {
@@ -170,10 +181,7 @@ impl TournamentOutcome {
 /// Builds, checks and plays a tournament.
 pub fn run_tournament(config: &TournamentConfig, options: &RunOptions) -> Result<TournamentOutcome> {
     let game = load_game(&config.game).with_context(|| format!("game `{}`", config.game))?;
-    let players = game.facts().players;
-    if players != 2 {
-        bail!("tournaments of {players}-player games are not supported yet ({} has {players} players)", game.spec());
-    }
+    check_seats(game.as_ref(), config)?;
     if config.agents.len() < 2 {
         bail!("a tournament needs at least two agents, got {}", config.agents.len());
     }
@@ -182,6 +190,9 @@ pub fn run_tournament(config: &TournamentConfig, options: &RunOptions) -> Result
     }
     for entry in &config.agents {
         load_agent(&entry.spec).with_context(|| format!("agent `{}`", entry.name))?;
+    }
+    for entry in &config.judges {
+        load_agent(&entry.spec).with_context(|| format!("judge `{}`", entry.name))?;
     }
     let openings = Openings::resolve(&config.openings, game.as_ref(), config.seed)?;
     let spec = ScheduleSpec {
@@ -229,7 +240,13 @@ pub fn run_tournament(config: &TournamentConfig, options: &RunOptions) -> Result
                 .enumerate()
                 .map(|(k, pairing)| {
                     let index = (planned.len() + k) as u64;
-                    (index, *pairing, match_seed(config.seed, index), openings.get(game.as_ref(), pairing.opening))
+                    ScheduledMatch {
+                        index,
+                        pairing: *pairing,
+                        seed: match_seed(config.seed, index),
+                        opening: openings.get(game.as_ref(), pairing.opening),
+                        judge: config.judge_of(pairing),
+                    }
                 })
                 .collect();
             store.schedule(id, &rows)?;
@@ -276,7 +293,23 @@ pub fn run_tournament(config: &TournamentConfig, options: &RunOptions) -> Result
         seconds: started.elapsed().as_secs_f64(),
         stopped,
         results: collected,
+        planned,
     })
+}
+
+/// Two players, or two players and a judge seat (seat 2) that the config's judges fill.
+fn check_seats(game: &dyn games::Game, config: &TournamentConfig) -> Result<()> {
+    let players = game.facts().players;
+    match (players, config.judges.is_empty()) {
+        (2, true) | (3, false) => Ok(()),
+        (2, false) => bail!("{} has no judge seat; judges (--judge) are for games with one, such as debate", game.spec()),
+        (3, true) => bail!(
+            "{} has a judge seat (seat 2): name the agent that judges with --judge SPEC (or `judges` in the config), \
+             or let the rules decide with judge=oracle",
+            game.spec()
+        ),
+        _ => bail!("tournaments of {players}-player games are not supported yet ({} has {players} players)", game.spec()),
+    }
 }
 
 /// Sums every finished match of a stored tournament.
@@ -319,7 +352,9 @@ fn open_store(config: &TournamentConfig, options: &RunOptions) -> Result<(Option
     let game = load_game(&config.game)?;
     let rows: Vec<AgentRow> =
         config.agents.iter().map(|a| AgentRow { name: a.name.clone(), spec: a.spec.clone(), checkpoint_hash: None }).collect();
-    let id = store.create_tournament(&game.spec().to_string(), &canonical, &rows)?;
+    let judges: Vec<AgentRow> =
+        config.judges.iter().map(|a| AgentRow { name: a.name.clone(), spec: a.spec.clone(), checkpoint_hash: None }).collect();
+    let id = store.create_tournament_with_judges(&game.spec().to_string(), &canonical, &rows, &judges)?;
     Ok((Some(store), Some(id)))
 }
 
@@ -375,7 +410,7 @@ impl Batch<'_> {
             let worker = scope.spawn(move || {
                 pool.install(|| {
                     pending.par_chunks(chunk).for_each_init(
-                        || AgentSet::new(&self.config.agents),
+                        || AgentSet::new(&self.config.agents, &self.config.judges),
                         |agents, indices| {
                             if stop.load(Ordering::Relaxed) {
                                 return;
@@ -438,7 +473,7 @@ impl Batch<'_> {
                 limits: self.config.limits(),
                 keep,
             };
-            let result = match agents.play(&setup, pairing.seats) {
+            let result = match agents.play(&setup, pairing.seats, self.config.judge_of(&pairing)) {
                 Ok(result) => result,
                 Err(error) => {
                     done.error = Some(format!("match {index}: {error:#}"));
@@ -460,16 +495,20 @@ impl Batch<'_> {
     }
 }
 
-/// One worker's agents, built lazily from their specs; an agent that crashed is rebuilt.
-struct AgentSet<'a> {
-    entries: &'a [AgentEntry],
+/// One worker's agents (the players, then the judges), built lazily from their specs; an agent
+/// that crashed is rebuilt.
+struct AgentSet {
+    entries: Vec<AgentEntry>,
+    players: usize,
     agents: Vec<Option<Box<dyn Agent>>>,
     scratch: MatchScratch,
 }
 
-impl<'a> AgentSet<'a> {
-    fn new(entries: &'a [AgentEntry]) -> Self {
-        AgentSet { entries, agents: (0..entries.len()).map(|_| None).collect(), scratch: MatchScratch::default() }
+impl AgentSet {
+    fn new(players: &[AgentEntry], judges: &[AgentEntry]) -> Self {
+        let entries: Vec<AgentEntry> = players.iter().chain(judges).cloned().collect();
+        let agents = (0..entries.len()).map(|_| None).collect();
+        AgentSet { entries, players: players.len(), agents, scratch: MatchScratch::default() }
     }
 
     fn take(&mut self, index: usize) -> Result<Box<dyn Agent>> {
@@ -479,10 +518,18 @@ impl<'a> AgentSet<'a> {
         }
     }
 
-    fn play(&mut self, setup: &MatchSetup<'_>, seats: [usize; 2]) -> Result<MatchResult> {
+    /// Plays one match: `seats` are player indices, `judge` an index into the judges.
+    fn play(&mut self, setup: &MatchSetup<'_>, seats: [usize; 2], judge: Option<usize>) -> Result<MatchResult> {
+        let judge = judge.map(|j| self.players + j);
         let mut first = self.take(seats[0])?;
         let mut second = self.take(seats[1])?;
-        let result = play_match_with(setup, &mut [first.as_mut(), second.as_mut()], &mut self.scratch);
+        let mut third = judge.map(|index| self.take(index)).transpose()?;
+        let result = match third.as_mut() {
+            Some(judge) => {
+                play_match_with(setup, &mut [first.as_mut(), second.as_mut(), judge.as_mut()], &mut self.scratch)
+            }
+            None => play_match_with(setup, &mut [first.as_mut(), second.as_mut()], &mut self.scratch),
+        };
         let crashed = match &result {
             Ok(MatchResult { end: EndReason::Fault { seat, kind: FaultKind::Crash, .. }, .. }) => Some(*seat),
             _ => None,
@@ -493,6 +540,11 @@ impl<'a> AgentSet<'a> {
         }
         if crashed != Some(1) {
             self.agents[seats[1]] = Some(second);
+        }
+        if let (Some(index), Some(agent)) = (judge, third)
+            && crashed != Some(2)
+        {
+            self.agents[index] = Some(agent);
         }
         Ok(result?)
     }

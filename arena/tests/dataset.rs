@@ -9,7 +9,7 @@ fn step(player: usize, observation: f32, action: u32) -> Step {
 }
 
 fn game(end: EndReason, returns: [f64; 2], steps: Vec<Step>) -> MatchResult {
-    MatchResult { returns: returns.to_vec(), end, length: steps.len(), moves: Vec::new(), move_micros: Vec::new(), trajectory: steps }
+    MatchResult { returns: returns.to_vec(), end, length: steps.len(), moves: Vec::new(), move_micros: Vec::new(), trajectory: steps, turns: Vec::new() }
 }
 
 #[test]

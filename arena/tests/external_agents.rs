@@ -43,6 +43,7 @@ fn config(game: &str, agents: &[String], games: u32) -> TournamentConfig {
         max_moves: None,
         time_per_move_ms: None,
         keep: Keep::Moves,
+        judges: Vec::new(),
     }
 }
 

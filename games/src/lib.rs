@@ -12,6 +12,7 @@
 mod board;
 pub mod conformance;
 pub mod connect_four;
+pub mod debate;
 mod error;
 mod game;
 pub mod hex;

@@ -1,0 +1,647 @@
+//! A llama-architecture model from a GGUF file and its forward pass over ragged batches: several
+//! sequences, each bringing its new tokens (a whole prompt, or one token when decoding), share
+//! every linear layer as one `[tokens, hidden]` matrix product, while RoPE and attention run per
+//! sequence against that sequence's own [`KvCache`].
+//!
+//! The quantized matrix products quantize each activation row on its own and compute each output
+//! from that row alone, and everything else here works row by row or sequence by sequence, so a
+//! sequence's logits do not depend on what else is in the batch.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::SystemTime;
+
+use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
+use candle_core::{Device, Module, Tensor};
+
+use super::LlmError;
+use super::gguf::{GgufFile, Metadata};
+use super::tokenizer::LlmTokenizer;
+
+/// The shape of a llama model, from its GGUF metadata.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LlmConfig {
+    pub architecture: String,
+    /// Rows of the token embedding (the tokenizer's vocabulary may be smaller).
+    pub vocab_size: usize,
+    pub hidden: usize,
+    pub layers: usize,
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub head_dim: usize,
+    pub ffn: usize,
+    /// Leading dimensions of each head that RoPE rotates (interleaved pairs).
+    pub rope_dim: usize,
+    pub rope_theta: f32,
+    pub rms_eps: f32,
+    /// The most positions a sequence may hold (prompt and answer).
+    pub context: usize,
+}
+
+impl LlmConfig {
+    fn from_metadata(metadata: Metadata<'_>) -> Result<Self, LlmError> {
+        let architecture = metadata.string("general.architecture")?.to_string();
+        if architecture != "llama" {
+            return Err(LlmError::Architecture { path: metadata.path.to_path_buf(), architecture });
+        }
+        let key = |name: &str| format!("{architecture}.{name}");
+        let positive = |name: &str, value: usize| -> Result<usize, LlmError> {
+            if value == 0 { Err(metadata.bad(&key(name), "must be positive")) } else { Ok(value) }
+        };
+        let hidden = positive("embedding_length", metadata.usize(&key("embedding_length"))?)?;
+        let layers = positive("block_count", metadata.usize(&key("block_count"))?)?;
+        let heads = positive("attention.head_count", metadata.usize(&key("attention.head_count"))?)?;
+        let kv_heads = match metadata.opt_usize(&key("attention.head_count_kv"))? {
+            Some(kv) => positive("attention.head_count_kv", kv)?,
+            None => heads,
+        };
+        if !heads.is_multiple_of(kv_heads) {
+            return Err(metadata.bad(
+                &key("attention.head_count_kv"),
+                format!("{heads} heads cannot share {kv_heads} key/value heads"),
+            ));
+        }
+        let head_dim = match metadata.opt_usize(&key("attention.key_length"))? {
+            Some(dim) => dim,
+            None if hidden.is_multiple_of(heads) => hidden / heads,
+            None => {
+                return Err(metadata.bad(
+                    &key("attention.head_count"),
+                    format!("{heads} heads do not divide the embedding length {hidden}"),
+                ));
+            }
+        };
+        if head_dim == 0 || !head_dim.is_multiple_of(2) {
+            return Err(metadata.bad(&key("attention.key_length"), format!("head size {head_dim} must be even")));
+        }
+        let ffn = positive("feed_forward_length", metadata.usize(&key("feed_forward_length"))?)?;
+        let rope_dim = metadata.opt_usize(&key("rope.dimension_count"))?.unwrap_or(head_dim);
+        if rope_dim > head_dim || !rope_dim.is_multiple_of(2) {
+            return Err(metadata.bad(
+                &key("rope.dimension_count"),
+                format!("{rope_dim} must be even and at most the head size {head_dim}"),
+            ));
+        }
+        let rope_theta = metadata.opt_f32(&key("rope.freq_base"))?.unwrap_or(10_000.0);
+        let rms_eps = metadata.opt_f32(&key("attention.layer_norm_rms_epsilon"))?.unwrap_or(1e-5);
+        if rope_theta <= 0.0 || rms_eps < 0.0 {
+            return Err(metadata.bad(&key("rope.freq_base"), "rope base and norm epsilon must be positive"));
+        }
+        let context = positive("context_length", metadata.usize(&key("context_length"))?)?;
+        Ok(LlmConfig {
+            architecture,
+            vocab_size: 0,
+            hidden,
+            layers,
+            heads,
+            kv_heads,
+            head_dim,
+            ffn,
+            rope_dim,
+            rope_theta,
+            rms_eps,
+            context,
+        })
+    }
+
+    fn q_dim(&self) -> usize {
+        self.heads * self.head_dim
+    }
+
+    fn kv_dim(&self) -> usize {
+        self.kv_heads * self.head_dim
+    }
+}
+
+/// A linear layer (or several sharing their input, fused into one product when their weights
+/// have the same quantization) whose output is `[rows, total width]`, row-major.
+#[derive(Debug)]
+enum Projection {
+    One(QMatMul),
+    Split(Vec<(QMatMul, usize)>),
+}
+
+impl Projection {
+    /// Fuses `parts` (weights `[width_i, k]`) by stacking their rows, which changes no output
+    /// value: each output is the dot product of one weight row with the input row.
+    fn new(parts: Vec<QTensor>) -> Result<Self, candle_core::Error> {
+        let dtype = parts.first().map(QTensor::dtype);
+        let fusable = parts.iter().all(|p| {
+            Some(p.dtype()) == dtype
+                && p.shape().dims2().is_ok_and(|(_, k)| k.is_multiple_of(p.dtype().block_size()))
+                && !matches!(p.dtype(), GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16)
+        });
+        match (fusable, dtype) {
+            (true, Some(dtype)) if parts.len() > 1 => {
+                let k = parts[0].shape().dims2()?.1;
+                let rows: usize = parts.iter().map(|p| p.shape().dims()[0]).sum();
+                let mut data = Vec::new();
+                for part in &parts {
+                    data.extend_from_slice(&part.data()?);
+                }
+                let storage = QStorage::from_data(std::borrow::Cow::Owned(data), &Device::Cpu, dtype)?;
+                Ok(Projection::One(QMatMul::from_qtensor(QTensor::new(storage, (rows, k))?)?))
+            }
+            _ if parts.len() == 1 => {
+                let part = parts.into_iter().next().ok_or_else(|| candle_core::Error::Msg("no weights".into()))?;
+                Ok(Projection::One(QMatMul::from_qtensor(part)?))
+            }
+            _ => parts
+                .into_iter()
+                .map(|p| {
+                    let width = p.shape().dims()[0];
+                    Ok((QMatMul::from_qtensor(p)?, width))
+                })
+                .collect::<Result<Vec<_>, candle_core::Error>>()
+                .map(Projection::Split),
+        }
+    }
+
+    fn forward(&self, input: Vec<f32>, rows: usize, k: usize) -> Result<Vec<f32>, candle_core::Error> {
+        match self {
+            Projection::One(weight) => matmul(weight, input, rows, k),
+            Projection::Split(parts) => {
+                let x = Tensor::from_vec(input, (rows, k), &Device::Cpu)?;
+                let outputs = parts
+                    .iter()
+                    .map(|(w, _)| w.forward(&x)?.flatten_all()?.to_vec1::<f32>())
+                    .collect::<Result<Vec<_>, _>>()?;
+                let total: usize = parts.iter().map(|(_, width)| width).sum();
+                let mut out = Vec::with_capacity(rows * total);
+                for row in 0..rows {
+                    for (output, (_, width)) in outputs.iter().zip(parts) {
+                        out.extend_from_slice(&output[row * width..(row + 1) * width]);
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// `input` (`[rows, k]`) times `weight` transposed.
+fn matmul(weight: &QMatMul, input: Vec<f32>, rows: usize, k: usize) -> Result<Vec<f32>, candle_core::Error> {
+    let x = Tensor::from_vec(input, (rows, k), &Device::Cpu)?;
+    weight.forward(&x)?.flatten_all()?.to_vec1::<f32>()
+}
+
+#[derive(Debug)]
+struct Layer {
+    attn_norm: Vec<f32>,
+    /// Queries, keys and values: `[q_dim + 2 kv_dim]` per row.
+    qkv: Projection,
+    attn_output: QMatMul,
+    ffn_norm: Vec<f32>,
+    /// Gate and up projections: `[2 ffn]` per row.
+    gate_up: Projection,
+    down: QMatMul,
+}
+
+/// Keys and values of the positions a sequence has seen, per layer, `[position][kv_heads][head]`
+/// (keys already rotated). Made by [`LlmModel::new_cache`].
+#[derive(Clone, Debug)]
+pub struct KvCache {
+    len: usize,
+    kv_dim: usize,
+    keys: Vec<Vec<f32>>,
+    values: Vec<Vec<f32>>,
+}
+
+impl KvCache {
+    /// Positions held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Forgets everything, keeping the memory for the next sequence.
+    pub fn clear(&mut self) {
+        self.truncate(0);
+    }
+
+    /// Keeps the first `len` positions (a shared prompt prefix, say).
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+        for (keys, values) in self.keys.iter_mut().zip(&mut self.values) {
+            keys.truncate(self.len * self.kv_dim);
+            values.truncate(self.len * self.kv_dim);
+        }
+    }
+
+    /// Makes room for `positions` more positions without reallocating.
+    pub fn reserve(&mut self, positions: usize) {
+        for (keys, values) in self.keys.iter_mut().zip(&mut self.values) {
+            keys.reserve(positions * self.kv_dim);
+            values.reserve(positions * self.kv_dim);
+        }
+    }
+}
+
+/// One sequence's part of a forward step: its cache and the tokens that follow it.
+#[derive(Debug)]
+pub struct SeqStep<'a> {
+    pub cache: &'a mut KvCache,
+    pub tokens: &'a [u32],
+}
+
+/// A loaded llama model: weights, tokenizer and shape. Immutable, so one model serves any number
+/// of threads and sequences.
+#[derive(Debug)]
+pub struct LlmModel {
+    path: PathBuf,
+    config: LlmConfig,
+    tokenizer: LlmTokenizer,
+    embedding: Arc<QTensor>,
+    layers: Vec<Layer>,
+    output_norm: Vec<f32>,
+    output: QMatMul,
+    weight_type: GgmlDType,
+}
+
+impl LlmModel {
+    /// Loads a llama GGUF model (weights stay quantized as stored).
+    pub fn load(path: impl AsRef<Path>) -> Result<Arc<LlmModel>, LlmError> {
+        let path = path.as_ref();
+        let mut file = GgufFile::open(path)?;
+        let mut config = LlmConfig::from_metadata(file.metadata())?;
+        let tokenizer = LlmTokenizer::from_metadata(file.metadata())?;
+        let (hidden, q_dim, kv_dim, ffn) = (config.hidden, config.q_dim(), config.kv_dim(), config.ffn);
+
+        let embedding = read_matrix(&mut file, "token_embd.weight", None, hidden)?;
+        config.vocab_size = embedding.shape().dims()[0];
+        if tokenizer.vocab_size() > config.vocab_size {
+            return Err(LlmError::tensor(
+                path,
+                "token_embd.weight",
+                format!("{} rows for a vocabulary of {} tokens", config.vocab_size, tokenizer.vocab_size()),
+            ));
+        }
+        let weight_type = file
+            .content
+            .tensor_infos
+            .get("blk.0.ffn_down.weight")
+            .map(|info| info.ggml_dtype)
+            .unwrap_or(embedding.dtype());
+        let mut layers = Vec::with_capacity(config.layers);
+        for i in 0..config.layers {
+            let name = |part: &str| format!("blk.{i}.{part}.weight");
+            let qkv = vec![
+                read_matrix(&mut file, &name("attn_q"), Some(q_dim), hidden)?,
+                read_matrix(&mut file, &name("attn_k"), Some(kv_dim), hidden)?,
+                read_matrix(&mut file, &name("attn_v"), Some(kv_dim), hidden)?,
+            ];
+            let gate_up = vec![
+                read_matrix(&mut file, &name("ffn_gate"), Some(ffn), hidden)?,
+                read_matrix(&mut file, &name("ffn_up"), Some(ffn), hidden)?,
+            ];
+            let attn_output = read_matrix(&mut file, &name("attn_output"), Some(hidden), q_dim)?;
+            let down = read_matrix(&mut file, &name("ffn_down"), Some(hidden), ffn)?;
+            layers.push(Layer {
+                attn_norm: read_vector(&mut file, &name("attn_norm"), hidden)?,
+                qkv: Projection::new(qkv).map_err(|e| LlmError::tensor(path, &name("attn_q"), e))?,
+                attn_output: qmatmul(path, &name("attn_output"), attn_output)?,
+                ffn_norm: read_vector(&mut file, &name("ffn_norm"), hidden)?,
+                gate_up: Projection::new(gate_up).map_err(|e| LlmError::tensor(path, &name("ffn_gate"), e))?,
+                down: qmatmul(path, &name("ffn_down"), down)?,
+            });
+        }
+        let output_norm = read_vector(&mut file, "output_norm.weight", hidden)?;
+        let embedding = Arc::new(embedding);
+        let output = if file.has_tensor("output.weight") {
+            let output = read_matrix(&mut file, "output.weight", Some(config.vocab_size), hidden)?;
+            qmatmul(path, "output.weight", output)?
+        } else {
+            QMatMul::from_arc(embedding.clone()).map_err(|e| LlmError::tensor(path, "token_embd.weight", e))?
+        };
+        Ok(Arc::new(LlmModel {
+            path: path.to_path_buf(),
+            config,
+            tokenizer,
+            embedding,
+            layers,
+            output_norm,
+            output,
+            weight_type,
+        }))
+    }
+
+    /// Like [`LlmModel::load`], but agents naming the same file (same size and modification
+    /// time) share one loaded model while any of them holds it.
+    pub fn load_shared(path: impl AsRef<Path>) -> Result<Arc<LlmModel>, LlmError> {
+        type Key = (PathBuf, u64, Option<SystemTime>);
+        static CACHE: Mutex<Vec<(Key, Weak<LlmModel>)>> = Mutex::new(Vec::new());
+        let path = path.as_ref();
+        let canonical = path.canonicalize().map_err(|e| LlmError::io(path, e))?;
+        let metadata = std::fs::metadata(&canonical).map_err(|e| LlmError::io(path, e))?;
+        let key = (canonical, metadata.len(), metadata.modified().ok());
+        // Held while loading, so agents starting together load the file once.
+        let mut cache = CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        cache.retain(|(_, weak)| weak.strong_count() > 0);
+        if let Some(model) = cache.iter().find(|(k, _)| *k == key).and_then(|(_, weak)| weak.upgrade()) {
+            return Ok(model);
+        }
+        let model = Self::load(path)?;
+        cache.push((key, Arc::downgrade(&model)));
+        Ok(model)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn config(&self) -> &LlmConfig {
+        &self.config
+    }
+
+    pub fn tokenizer(&self) -> &LlmTokenizer {
+        &self.tokenizer
+    }
+
+    /// The quantization of the feed-forward weights (`Q8_0`, `Q4_1`, ...), for reports.
+    pub fn weight_type(&self) -> String {
+        format!("{:?}", self.weight_type)
+    }
+
+    /// An empty cache for one sequence of this model.
+    pub fn new_cache(&self) -> KvCache {
+        KvCache {
+            len: 0,
+            kv_dim: self.config.kv_dim(),
+            keys: vec![Vec::new(); self.config.layers],
+            values: vec![Vec::new(); self.config.layers],
+        }
+    }
+
+    /// Runs one step for every sequence in `seqs`: appends its tokens to its cache and returns
+    /// the logits after its last token, `[seqs.len(), vocab_size]` row-major. On error the
+    /// caches are left as they were.
+    pub fn forward(&self, seqs: &mut [SeqStep<'_>]) -> Result<Vec<f32>, LlmError> {
+        for seq in seqs.iter() {
+            self.check(seq)?;
+        }
+        let starts: Vec<usize> = seqs.iter().map(|s| s.cache.len).collect();
+        let result = self.forward_unchecked(seqs);
+        match result {
+            Ok(logits) => {
+                for seq in seqs.iter_mut() {
+                    seq.cache.len += seq.tokens.len();
+                }
+                Ok(logits)
+            }
+            Err(error) => {
+                for (seq, &start) in seqs.iter_mut().zip(&starts) {
+                    seq.cache.len = start;
+                    seq.cache.truncate(start);
+                }
+                Err(error)
+            }
+        }
+    }
+
+    fn check(&self, seq: &SeqStep<'_>) -> Result<(), LlmError> {
+        let cache = &seq.cache;
+        if cache.kv_dim != self.config.kv_dim() || cache.keys.len() != self.config.layers {
+            return Err(LlmError::BadRequest("the KV cache belongs to another model".to_string()));
+        }
+        if seq.tokens.is_empty() {
+            return Err(LlmError::BadRequest("a sequence in the step has no tokens".to_string()));
+        }
+        if let Some(&bad) = seq.tokens.iter().find(|&&t| t as usize >= self.config.vocab_size) {
+            return Err(LlmError::BadRequest(format!(
+                "token {bad} is outside the vocabulary of {}",
+                self.config.vocab_size
+            )));
+        }
+        if cache.len + seq.tokens.len() > self.config.context {
+            return Err(LlmError::PromptTooLong { prompt: cache.len + seq.tokens.len(), context: self.config.context });
+        }
+        Ok(())
+    }
+
+    fn forward_unchecked(&self, seqs: &mut [SeqStep<'_>]) -> Result<Vec<f32>, LlmError> {
+        let c = &self.config;
+        let (hidden, q_dim) = (c.hidden, c.q_dim());
+        let ids: Vec<u32> = seqs.iter().flat_map(|s| s.tokens.iter().copied()).collect();
+        let rows = ids.len();
+        let positions: Vec<usize> =
+            seqs.iter().flat_map(|s| (s.cache.len..s.cache.len + s.tokens.len()).collect::<Vec<_>>()).collect();
+        let rope = RopeTable::new(c, &positions);
+        let ids = Tensor::from_vec(ids, rows, &Device::Cpu)?;
+        let mut x: Vec<f32> = self.embedding.embedding(&ids)?.flatten_all()?.to_vec1()?;
+        let mut attention = Attention::new(c);
+        for (l, layer) in self.layers.iter().enumerate() {
+            let h = rms_norm(&x, &layer.attn_norm, c.rms_eps);
+            let mut qkv = layer.qkv.forward(h, rows, hidden)?;
+            let attn = attention.run(l, seqs, &mut qkv, &rope);
+            add_assign(&mut x, &matmul(&layer.attn_output, attn, rows, q_dim)?);
+            let h = rms_norm(&x, &layer.ffn_norm, c.rms_eps);
+            let gate_up = layer.gate_up.forward(h, rows, hidden)?;
+            let act = swiglu(&gate_up, c.ffn);
+            add_assign(&mut x, &matmul(&layer.down, act, rows, c.ffn)?);
+        }
+        // Logits for each sequence's last position only.
+        let mut last = Vec::with_capacity(seqs.len() * hidden);
+        let mut end = 0;
+        for seq in seqs.iter() {
+            end += seq.tokens.len();
+            last.extend_from_slice(&x[(end - 1) * hidden..end * hidden]);
+        }
+        let last = rms_norm(&last, &self.output_norm, c.rms_eps);
+        Ok(matmul(&self.output, last, seqs.len(), hidden)?)
+    }
+}
+
+fn read_matrix(file: &mut GgufFile, name: &str, rows: Option<usize>, cols: usize) -> Result<QTensor, LlmError> {
+    let tensor = file.tensor(name)?;
+    match tensor.shape().dims2() {
+        Ok((r, k)) if k == cols && rows.is_none_or(|rows| rows == r) => Ok(tensor),
+        _ => Err(LlmError::tensor(
+            &file.path,
+            name,
+            format!(
+                "shape {:?}, expected [{}, {cols}]",
+                tensor.shape().dims(),
+                rows.map_or("rows".to_string(), |r| r.to_string())
+            ),
+        )),
+    }
+}
+
+fn read_vector(file: &mut GgufFile, name: &str, len: usize) -> Result<Vec<f32>, LlmError> {
+    let tensor = file.tensor(name)?;
+    if tensor.shape().dims() != [len] {
+        return Err(LlmError::tensor(&file.path, name, format!("shape {:?}, expected [{len}]", tensor.shape().dims())));
+    }
+    tensor
+        .dequantize(&Device::Cpu)
+        .and_then(|t| t.to_vec1::<f32>())
+        .map_err(|e| LlmError::tensor(&file.path, name, e))
+}
+
+fn qmatmul(path: &Path, name: &str, tensor: QTensor) -> Result<QMatMul, LlmError> {
+    QMatMul::from_qtensor(tensor).map_err(|e| LlmError::tensor(path, name, e))
+}
+
+/// `x / rms(x) * weight`, row by row.
+fn rms_norm(x: &[f32], weight: &[f32], eps: f32) -> Vec<f32> {
+    let dim = weight.len();
+    let mut out = Vec::with_capacity(x.len());
+    for row in x.chunks_exact(dim) {
+        let mean = row.iter().map(|v| v * v).sum::<f32>() / dim as f32;
+        let scale = 1.0 / (mean + eps).sqrt();
+        out.extend(row.iter().zip(weight).map(|(v, w)| v * scale * w));
+    }
+    out
+}
+
+fn add_assign(x: &mut [f32], y: &[f32]) {
+    for (a, b) in x.iter_mut().zip(y) {
+        *a += b;
+    }
+}
+
+/// `silu(gate) * up` from rows of `[gate (ffn), up (ffn)]`.
+fn swiglu(gate_up: &[f32], ffn: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(gate_up.len() / 2);
+    for row in gate_up.chunks_exact(2 * ffn) {
+        let (gate, up) = row.split_at(ffn);
+        out.extend(gate.iter().zip(up).map(|(g, u)| g / (1.0 + (-g).exp()) * u));
+    }
+    out
+}
+
+/// Cosines and sines of each row's position, `[rows, rope_dim / 2]`.
+struct RopeTable {
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+    half: usize,
+}
+
+impl RopeTable {
+    fn new(c: &LlmConfig, positions: &[usize]) -> Self {
+        let half = c.rope_dim / 2;
+        let freqs: Vec<f32> =
+            (0..half).map(|i| 1.0 / c.rope_theta.powf((2 * i) as f32 / c.rope_dim as f32)).collect();
+        let (mut cos, mut sin) = (Vec::with_capacity(positions.len() * half), Vec::with_capacity(positions.len() * half));
+        for &position in positions {
+            for &freq in &freqs {
+                let angle = position as f32 * freq;
+                cos.push(angle.cos());
+                sin.push(angle.sin());
+            }
+        }
+        RopeTable { cos, sin, half }
+    }
+
+    /// Rotates the interleaved pairs `(2i, 2i + 1)` of each head in `x` (GGUF llama layout).
+    fn apply(&self, row: usize, x: &mut [f32], head_dim: usize) {
+        let cos = &self.cos[row * self.half..(row + 1) * self.half];
+        let sin = &self.sin[row * self.half..(row + 1) * self.half];
+        for head in x.chunks_exact_mut(head_dim) {
+            for (pair, (c, s)) in head.chunks_exact_mut(2).zip(cos.iter().zip(sin)) {
+                let (a, b) = (pair[0], pair[1]);
+                pair[0] = a * c - b * s;
+                pair[1] = a * s + b * c;
+            }
+        }
+    }
+}
+
+/// Causal self-attention of each sequence's new rows against its cache.
+struct Attention {
+    heads: usize,
+    kv_heads: usize,
+    head_dim: usize,
+    q_dim: usize,
+    kv_dim: usize,
+    scale: f32,
+    scores: Vec<f32>,
+}
+
+impl Attention {
+    fn new(c: &LlmConfig) -> Self {
+        Attention {
+            heads: c.heads,
+            kv_heads: c.kv_heads,
+            head_dim: c.head_dim,
+            q_dim: c.q_dim(),
+            kv_dim: c.kv_dim(),
+            scale: 1.0 / (c.head_dim as f32).sqrt(),
+            scores: Vec::new(),
+        }
+    }
+
+    /// Rotates queries and keys in `qkv` (`[rows, q_dim + 2 kv_dim]`), appends keys and values to
+    /// layer `layer` of each sequence's cache and returns the attention output `[rows, q_dim]`.
+    fn run(&mut self, layer: usize, seqs: &mut [SeqStep<'_>], qkv: &mut [f32], rope: &RopeTable) -> Vec<f32> {
+        let (q_dim, kv_dim, hd) = (self.q_dim, self.kv_dim, self.head_dim);
+        let width = q_dim + 2 * kv_dim;
+        let group = self.heads / self.kv_heads;
+        let mut out = vec![0.0; qkv.len() / width * q_dim];
+        let mut row = 0;
+        for seq in seqs.iter_mut() {
+            let start = seq.cache.len;
+            let n = seq.tokens.len();
+            let (keys, values) = (&mut seq.cache.keys[layer], &mut seq.cache.values[layer]);
+            keys.truncate(start * kv_dim);
+            values.truncate(start * kv_dim);
+            for j in 0..n {
+                let line = &mut qkv[(row + j) * width..(row + j + 1) * width];
+                let (q, kv) = line.split_at_mut(q_dim);
+                let (k, v) = kv.split_at_mut(kv_dim);
+                rope.apply(row + j, q, hd);
+                rope.apply(row + j, k, hd);
+                keys.extend_from_slice(k);
+                values.extend_from_slice(v);
+            }
+            for j in 0..n {
+                let visible = start + j + 1;
+                let q_row = &qkv[(row + j) * width..(row + j) * width + q_dim];
+                let out_row = &mut out[(row + j) * q_dim..(row + j + 1) * q_dim];
+                for h in 0..self.heads {
+                    let kv_offset = (h / group) * hd;
+                    let q = &q_row[h * hd..(h + 1) * hd];
+                    self.scores.clear();
+                    let mut max = f32::NEG_INFINITY;
+                    for t in 0..visible {
+                        let k = &keys[t * kv_dim + kv_offset..t * kv_dim + kv_offset + hd];
+                        let score = dot(q, k) * self.scale;
+                        max = max.max(score);
+                        self.scores.push(score);
+                    }
+                    let mut sum = 0.0;
+                    for s in self.scores.iter_mut() {
+                        *s = (*s - max).exp();
+                        sum += *s;
+                    }
+                    let o = &mut out_row[h * hd..(h + 1) * hd];
+                    for (t, &weight) in self.scores.iter().enumerate() {
+                        let v = &values[t * kv_dim + kv_offset..t * kv_dim + kv_offset + hd];
+                        let weight = weight / sum;
+                        for (o, v) in o.iter_mut().zip(v) {
+                            *o += weight * v;
+                        }
+                    }
+                }
+            }
+            row += n;
+        }
+        out
+    }
+}
+
+/// A dot product with eight independent partial sums (vectorizes; fixed order, so deterministic).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (chunks_a, chunks_b) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = chunks_a.remainder().iter().zip(chunks_b.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in chunks_a.zip(chunks_b) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}

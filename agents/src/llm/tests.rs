@@ -1,0 +1,404 @@
+//! Tests of the language-model path on the tiny fixture, and on SmolLM2 when its file is present.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::tiny::{TinyConfig, TinyWeights, write_tiny_llama};
+use super::*;
+use crate::chat::ChatMessage;
+
+/// Where scripts/fetch-model.sh puts the real model.
+fn real_model() -> Option<PathBuf> {
+    let home = std::env::var_os("HOME")?;
+    let path = Path::new(&home).join(".cache/arena/models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    if path.is_file() {
+        Some(path)
+    } else {
+        println!("note: {} is absent; skipping the SmolLM2 checks (scripts/fetch-model.sh fetches it)", path.display());
+        None
+    }
+}
+
+fn tiny(dir: &tempfile::TempDir, config: &TinyConfig, seed: u64) -> Arc<LlmModel> {
+    let path = dir.path().join(format!("tiny-{seed}-{:?}-{}.gguf", config.weights, config.tied_output));
+    write_tiny_llama(&path, config, seed).unwrap_or_else(|e| panic!("{e}"));
+    LlmModel::load(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn tiny_default() -> (tempfile::TempDir, Arc<LlmModel>) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let model = tiny(&dir, &TinyConfig::default(), 7);
+    (dir, model)
+}
+
+fn chat(text: &str) -> Vec<ChatMessage> {
+    vec![ChatMessage::system("You are terse."), ChatMessage::user(text)]
+}
+
+fn ok<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
+    result.unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn tiny_fixture_loads_quickly() {
+    let dir = ok(tempfile::tempdir());
+    let start = std::time::Instant::now();
+    let model = tiny(&dir, &TinyConfig::default(), 1);
+    println!("tiny model written and loaded in {:?}", start.elapsed());
+    let c = model.config();
+    assert_eq!((c.hidden, c.layers, c.heads, c.kv_heads, c.head_dim, c.ffn), (64, 2, 4, 2, 16, 128));
+    assert_eq!(c.vocab_size, model.tokenizer().vocab_size());
+    assert_eq!(model.weight_type(), "Q8_0");
+    assert!(model.tokenizer().chat_template_is_chatml());
+    assert_eq!(model.tokenizer().stop_tokens(), &[2, 0]);
+}
+
+#[test]
+fn tiny_tokenizer_round_trips() {
+    let (_dir, model) = tiny_default();
+    let t = model.tokenizer();
+    assert_eq!(t.encode("<|im_start|>").ok(), Some(vec![1]));
+    assert_eq!(t.encode("<|im_end|>").ok(), Some(vec![2]));
+    assert_eq!(t.encode(" the").ok(), t.token_to_id("Ġthe").map(|id| vec![id]));
+    for text in ["Hello, world! 12345", "the cat is in the hall", "naïve café — 日本語 🎲\n\ttabs", "  spaces  "] {
+        let ids = ok(t.encode(text));
+        assert_eq!(ok(t.decode(&ids)), text);
+    }
+    // Digits are split one per token.
+    let ids = ok(t.encode("2024"));
+    assert_eq!(ids.len(), 4);
+    // The chat prompt equals the whole ChatML text encoded with special tokens.
+    let messages = chat("Play e4, then 12 moves.");
+    assert_eq!(ok(t.chat_prompt(&messages)), ok(t.encode(&LlmTokenizer::chat_text(&messages))));
+    // A control token spelled inside a message is text.
+    let sneaky = ok(t.chat_prompt(&[ChatMessage::user("<|im_end|>")]));
+    assert_eq!(sneaky.iter().filter(|&&id| id == 2).count(), 1);
+}
+
+#[test]
+fn smollm2_tokenizer_matches_llama_cpp_properties() {
+    let Some(path) = real_model() else { return };
+    let t = ok(LlmTokenizer::from_file(&path));
+    assert_eq!(t.token_to_id("<|im_start|>"), Some(1));
+    assert_eq!(t.token_to_id("<|im_end|>"), Some(2));
+    assert!(t.stop_tokens().contains(&2));
+    assert!(t.chat_template_is_chatml());
+    assert_eq!(ok(t.encode("Hello")).len(), 1);
+    let ids = ok(t.encode("Hello, world! 12345"));
+    let pieces: Vec<String> = ids.iter().map(|&id| ok(t.decode(&[id]))).collect();
+    assert_eq!(pieces[pieces.len() - 5..], ["1", "2", "3", "4", "5"], "{pieces:?}");
+    assert_eq!(pieces[0], "Hello");
+    for text in ["Hello, world! 12345", "naïve café — 日本語 🎲\n\ttabs", "fn main() { println!(\"{}\", 3.14); }"] {
+        assert_eq!(ok(t.decode(&ok(t.encode(text)))), text);
+    }
+    let messages = chat("What is 2+2?");
+    let prompt = ok(t.chat_prompt(&messages));
+    assert_eq!(prompt, ok(t.encode(&LlmTokenizer::chat_text(&messages))));
+    assert_eq!(prompt[0], 1);
+    assert_eq!(ok(t.encode("<|im_start|>assistant\n"))[0], 1);
+}
+
+/// Our logits against candle-transformers' quantized llama, for a prompt then decode steps.
+///
+/// On Q8_0 weights the two agree exactly while fewer than 32 positions are involved; from 32 on,
+/// candle-transformers drifts by about 1% of the logit scale on some prompts (with the weights
+/// dequantized, `CANDLE_DEQUANTIZE_ALL=1`, both agree to 1e-5 at every length), so the Q8_0
+/// cases stay below 32 positions and the F32 model takes a long prompt.
+#[test]
+fn forward_matches_candle_transformers_reference() {
+    use candle_core::{Device, Tensor};
+    use candle_transformers::models::quantized_llama::ModelWeights;
+    let dir = ok(tempfile::tempdir());
+    let cases = [
+        (TinyWeights::Q8_0, false, "the cat"),
+        (TinyWeights::Q8_0, true, "the hall"),
+        (TinyWeights::F32, false, "the cat is in the hall, 12 times, and then some more words"),
+    ];
+    for (weights, tied, text) in cases {
+        let config = TinyConfig { weights, tied_output: tied, ..TinyConfig::default() };
+        let model = tiny(&dir, &config, 11);
+        let mut file = ok(std::fs::File::open(model.path()));
+        let content = ok(candle_core::quantized::gguf_file::Content::read(&mut file));
+        let mut reference = ok(ModelWeights::from_gguf(content, &mut file, &Device::Cpu));
+
+        let mut fed = ok(model.tokenizer().chat_prompt(&[ChatMessage::user(text)]));
+        let mut cache = model.new_cache();
+        let mut position = 0;
+        for step in 0..6 {
+            let ours = ok(model.forward(&mut [SeqStep { cache: &mut cache, tokens: &fed }]));
+            let input = ok(Tensor::new(fed.as_slice(), &Device::Cpu).and_then(|t| t.unsqueeze(0)));
+            let theirs: Vec<f32> =
+                ok(reference.forward(&input, position).and_then(|t| t.flatten_all()).and_then(|t| t.to_vec1()));
+            assert_eq!(ours.len(), theirs.len());
+            let scale = theirs.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let worst = ours.iter().zip(&theirs).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            assert!(
+                worst <= 1e-4 * scale.max(1.0),
+                "{weights:?} tied {tied} step {step} at {position}: max diff {worst} (scale {scale})"
+            );
+            position += fed.len();
+            let next = ours.iter().enumerate().fold((0, f32::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0;
+            fed = vec![next as u32];
+        }
+        assert!(weights == TinyWeights::F32 || position < 32, "{weights:?} ran {position} positions");
+        assert!(weights == TinyWeights::Q8_0 || position > 40);
+    }
+}
+
+#[test]
+fn seeded_sampling_is_reproducible_and_seeds_differ() {
+    let (_dir, model) = tiny_default();
+    let params = |seed| SamplingParams { temperature: 1.0, top_p: 1.0, max_tokens: 24, seed };
+    let a = ok(model.generate(&chat("hi"), &params(3)));
+    let b = ok(model.generate(&chat("hi"), &params(3)));
+    assert_eq!(a, b);
+    let others: Vec<Completion> = (4..8).map(|seed| ok(model.generate(&chat("hi"), &params(seed)))).collect();
+    assert!(others.iter().any(|c| c.tokens != a.tokens));
+    assert_eq!(a.tokens.len(), a.logprobs.len());
+    assert!(a.logprobs.iter().all(|&l| l <= 0.0 && l.is_finite()));
+}
+
+#[test]
+fn greedy_takes_the_argmax_and_tiny_top_p_is_greedy() {
+    let (_dir, model) = tiny_default();
+    let prompt = ok(model.tokenizer().chat_prompt(&chat("the hall")));
+    let mut cache = model.new_cache();
+    let logits = ok(model.forward(&mut [SeqStep { cache: &mut cache, tokens: &prompt }]));
+    let argmax = logits.iter().enumerate().fold((0, f32::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0;
+    let greedy = ok(model.generate_tokens(prompt.clone(), &SamplingParams::greedy(1)));
+    assert_eq!(greedy.tokens, vec![argmax as u32]);
+    let max = logits[argmax];
+    let log_sum = logits.iter().map(|v| ((v - max) as f64).exp()).sum::<f64>().ln() as f32;
+    assert!((greedy.logprobs[0] - (-log_sum)).abs() < 1e-5);
+
+    let long = ok(model.generate_tokens(prompt.clone(), &SamplingParams::greedy(20)));
+    for seed in 0..3 {
+        let params = SamplingParams { temperature: 1.0, top_p: 1e-6, max_tokens: 20, seed };
+        let nucleus = ok(model.generate_tokens(prompt.clone(), &params));
+        assert_eq!(nucleus.tokens, long.tokens);
+        assert_eq!(nucleus.logprobs, long.logprobs);
+    }
+}
+
+#[test]
+fn forward_is_batch_invariant() {
+    let (_dir, model) = tiny_default();
+    let t = model.tokenizer();
+    let a = ok(t.chat_prompt(&chat("the cat is in the hall")));
+    let b = ok(t.chat_prompt(&chat("a")));
+    let c = ok(t.chat_prompt(&chat("twelve 12 and some more words to make it longer than the others")));
+    // Alone: A's prompt, then two decode steps.
+    let mut alone = model.new_cache();
+    let mut expected = vec![ok(model.forward(&mut [SeqStep { cache: &mut alone, tokens: &a }]))];
+    for token in [5u32, 77] {
+        expected.push(ok(model.forward(&mut [SeqStep { cache: &mut alone, tokens: &[token] }])));
+    }
+    // In company: B's prompt first; then A's prompt joins next to B decoding and C's prompt; ...
+    let (mut ca, mut cb, mut cc) = (model.new_cache(), model.new_cache(), model.new_cache());
+    ok(model.forward(&mut [SeqStep { cache: &mut cb, tokens: &b }]));
+    let step1 = ok(model.forward(&mut [
+        SeqStep { cache: &mut cb, tokens: &[9] },
+        SeqStep { cache: &mut ca, tokens: &a },
+        SeqStep { cache: &mut cc, tokens: &c },
+    ]));
+    let vocab = model.config().vocab_size;
+    assert_eq!(step1[vocab..2 * vocab], expected[0][..]);
+    let step2 = ok(model.forward(&mut [SeqStep { cache: &mut ca, tokens: &[5] }, SeqStep { cache: &mut cc, tokens: &[3] }]));
+    assert_eq!(step2[..vocab], expected[1][..]);
+    let step3 = ok(model.forward(&mut [
+        SeqStep { cache: &mut cc, tokens: &[4] },
+        SeqStep { cache: &mut cb, tokens: &[10] },
+        SeqStep { cache: &mut ca, tokens: &[77] },
+    ]));
+    assert_eq!(step3[2 * vocab..], expected[2][..]);
+}
+
+#[test]
+fn generator_batches_without_changing_answers() {
+    let (_dir, model) = tiny_default();
+    let params = |seed| SamplingParams { temperature: 1.0, top_p: 0.9, max_tokens: 40, seed };
+    let target = chat("the cat is in the hall");
+    let expected = ok(model.generate(&target, &params(42)));
+    let generator = ok(Generator::start(model.clone(), GeneratorConfig { max_batch: 8 }));
+    assert_eq!(ok(generator.generate(&target, &params(42))), expected);
+    let prompts: Vec<Vec<ChatMessage>> =
+        (0..7).map(|i| chat(&"word ".repeat(1 + 5 * i))).chain(std::iter::once(target.clone())).collect();
+    for _ in 0..3 {
+        let answers: Vec<Completion> = std::thread::scope(|scope| {
+            let handles: Vec<_> = prompts
+                .iter()
+                .enumerate()
+                .map(|(i, prompt)| {
+                    let generator = generator.clone();
+                    let seed = if i == 7 { 42 } else { i as u64 };
+                    scope.spawn(move || generator.generate(prompt, &params(seed)))
+                })
+                .collect();
+            handles.into_iter().map(|h| ok(h.join().unwrap_or_else(|_| panic!("a client panicked")))).collect()
+        });
+        assert_eq!(answers[7], expected);
+    }
+    let stats = generator.stats();
+    println!("generator stats: {stats:?}");
+    assert!(stats.sequences > stats.steps, "requests were never batched together: {stats:?}");
+}
+
+#[test]
+fn stop_tokens_end_answers_and_max_tokens_limits_them() {
+    let (_dir, model) = tiny_default();
+    let stops = model.tokenizer().stop_tokens().to_vec();
+    let mut stopped = 0;
+    for seed in 0..40 {
+        let params = SamplingParams { temperature: 1.5, top_p: 1.0, max_tokens: 60, seed };
+        let answer = ok(model.generate(&chat("hi"), &params));
+        assert!(answer.tokens.len() <= 60);
+        match answer.finish {
+            FinishReason::Stop => {
+                stopped += 1;
+                let (last, rest) = answer.tokens.split_last().unwrap_or_else(|| panic!("no tokens"));
+                assert!(stops.contains(last));
+                assert!(rest.iter().all(|t| !stops.contains(t)));
+                assert_eq!(answer.text, ok(model.tokenizer().decode(rest)));
+            }
+            FinishReason::Length => {
+                assert_eq!(answer.tokens.len(), 60);
+                assert!(answer.tokens.iter().all(|t| !stops.contains(t)));
+            }
+        }
+    }
+    assert!(stopped > 0, "no answer stopped by itself");
+    let short = ok(model.generate(&chat("hi"), &SamplingParams { max_tokens: 3, ..SamplingParams::default() }));
+    assert!(short.tokens.len() <= 3);
+}
+
+#[test]
+fn long_prompts_and_bad_requests_give_errors() {
+    let (_dir, model) = tiny_default();
+    let long = chat(&"x ".repeat(400));
+    assert!(matches!(model.generate(&long, &SamplingParams::greedy(4)), Err(LlmError::PromptTooLong { .. })));
+    let generator = ok(Generator::start(model.clone(), GeneratorConfig::default()));
+    let error = generator.generate(&long, &SamplingParams::greedy(4)).err().map(|e| e.to_string());
+    assert!(error.is_some_and(|e| e.contains("context holds 256")));
+    let bad = SamplingParams { top_p: 0.0, ..SamplingParams::default() };
+    assert!(matches!(generator.generate(&chat("hi"), &bad), Err(LlmError::BadRequest(_))));
+    // The context fills up: the answer ends with Length.
+    let prompt = ok(model.tokenizer().chat_prompt(&chat(&"x ".repeat(100))));
+    let room = model.config().context - prompt.len();
+    let answer = ok(model.generate_tokens(prompt, &SamplingParams { max_tokens: 1000, temperature: 2.0, ..Default::default() }));
+    assert!(answer.finish == FinishReason::Stop || answer.tokens.len() == room + 1, "{} tokens, room {room}", answer.tokens.len());
+}
+
+#[test]
+fn bad_files_give_errors_naming_the_file() {
+    let dir = ok(tempfile::tempdir());
+    let expect_error = |path: &Path, needle: &str| {
+        let message = match LlmModel::load(path) {
+            Ok(_) => panic!("{} loaded", path.display()),
+            Err(error) => error.to_string(),
+        };
+        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        assert!(message.contains(&name) && message.contains(needle), "{message:?} lacks {name:?} or {needle:?}");
+    };
+    expect_error(&dir.path().join("absent.gguf"), "No such file");
+    let empty = dir.path().join("empty.gguf");
+    ok(std::fs::write(&empty, b""));
+    expect_error(&empty, "not a readable GGUF file");
+    let garbage = dir.path().join("garbage.gguf");
+    ok(std::fs::write(&garbage, b"this is not a model at all, just some text that goes on".repeat(20)));
+    expect_error(&garbage, "not a readable GGUF file");
+    // Truncations of a good file, anywhere.
+    let good = dir.path().join("good.gguf");
+    ok(write_tiny_llama(&good, &TinyConfig::default(), 3));
+    let bytes = ok(std::fs::read(&good));
+    let cut = dir.path().join("cut.gguf");
+    // (The last 31 bytes may be padding.)
+    for len in [4, 10, 24, 100, 1000, 5000, bytes.len() / 2, bytes.len() - 32] {
+        ok(std::fs::write(&cut, &bytes[..len]));
+        assert!(LlmModel::load(&cut).is_err(), "a file cut at {len} bytes loaded");
+    }
+    // Random byte flips in the header give errors or a model, never a panic.
+    for i in 0..200usize {
+        let mut broken = bytes.clone();
+        let at = (i * 7919) % 6000;
+        broken[at] ^= 0x5a ^ (i as u8);
+        ok(std::fs::write(&cut, &broken));
+        let _ = LlmModel::load(&cut);
+    }
+    // A GGUF of another architecture, and one missing a key.
+    let write_metadata = |path: &Path, pairs: &[(&str, candle_core::quantized::gguf_file::Value)]| {
+        let refs: Vec<_> = pairs.iter().map(|(k, v)| (*k, v)).collect();
+        let mut file = ok(std::fs::File::create(path));
+        ok(candle_core::quantized::gguf_file::write(&mut file, &refs, &[]));
+    };
+    use candle_core::quantized::gguf_file::Value;
+    let qwen = dir.path().join("qwen.gguf");
+    write_metadata(&qwen, &[("general.architecture", Value::String("qwen2".into()))]);
+    expect_error(&qwen, "architecture qwen2 not supported yet");
+    let keyless = dir.path().join("keyless.gguf");
+    write_metadata(
+        &keyless,
+        &[("general.architecture", Value::String("llama".into())), ("llama.embedding_length", Value::U32(64))],
+    );
+    expect_error(&keyless, "missing metadata key llama.block_count");
+}
+
+#[test]
+fn convert_to_q8_0_keeps_the_model() {
+    let dir = ok(tempfile::tempdir());
+    let config = TinyConfig { weights: TinyWeights::F32, ..TinyConfig::default() };
+    let f32_model = tiny(&dir, &config, 5);
+    let output = dir.path().join("converted.gguf");
+    let summary = ok(convert_to_q8_0(f32_model.path(), &output));
+    assert_eq!(summary.requantized, 2 + 7 * 2);
+    assert_eq!(summary.vectors, 1 + 2 * 2);
+    assert!(summary.bytes_out < summary.bytes_in / 3);
+    let q8 = ok(LlmModel::load(&output));
+    assert_eq!(q8.weight_type(), "Q8_0");
+    let prompt = ok(f32_model.tokenizer().chat_prompt(&chat("the cat")));
+    assert_eq!(ok(q8.tokenizer().chat_prompt(&chat("the cat"))), prompt);
+    let logits = |model: &LlmModel| {
+        let mut cache = model.new_cache();
+        ok(model.forward(&mut [SeqStep { cache: &mut cache, tokens: &prompt }]))
+    };
+    let (a, b) = (logits(&f32_model), logits(&q8));
+    let scale = a.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+    assert!(worst < 0.05 * scale, "max diff {worst} at scale {scale}");
+    // Converting the converted model changes nothing but copies.
+    let again = dir.path().join("again.gguf");
+    let summary = ok(convert_to_q8_0(&output, &again));
+    assert_eq!(summary.requantized, 0);
+    assert!(convert_to_q8_0(&dir.path().join("absent.gguf"), &again).is_err());
+}
+
+#[test]
+fn shared_loads_share_one_model() {
+    let dir = ok(tempfile::tempdir());
+    let path = dir.path().join("shared.gguf");
+    ok(write_tiny_llama(&path, &TinyConfig::default(), 9));
+    let a = ok(LlmModel::load_shared(&path));
+    let b = ok(LlmModel::load_shared(&path));
+    assert!(Arc::ptr_eq(&a, &b));
+}
+
+#[test]
+fn smollm2_answers_deterministically() {
+    let Some(path) = real_model() else { return };
+    let start = std::time::Instant::now();
+    let model = ok(LlmModel::load(&path));
+    let messages = vec![ChatMessage::user("What is the capital of France? Answer in one word.")];
+    let greedy = ok(model.generate(&messages, &SamplingParams::greedy(8)));
+    println!("SmolLM2 greedy: {:?} ({:?})", greedy.text, greedy.finish);
+    assert!(!greedy.text.trim().is_empty());
+    assert!(greedy.text.contains("Paris"), "{:?}", greedy.text);
+    let params = SamplingParams { temperature: 0.8, top_p: 0.95, max_tokens: 8, seed: 17 };
+    let generator = ok(Generator::start(model, GeneratorConfig::default()));
+    let (a, b) = std::thread::scope(|scope| {
+        let one = scope.spawn(|| generator.generate(&messages, &params));
+        let two = scope.spawn(|| generator.generate(&messages, &params));
+        (one.join().ok().map(ok), two.join().ok().map(ok))
+    });
+    assert_eq!(a, b);
+    println!("SmolLM2 checks took {:?}", start.elapsed());
+}
+

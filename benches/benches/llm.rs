@@ -1,0 +1,75 @@
+//! Benchmarks of the language-model forward pass: a decode step for 1 and 8 sequences and a
+//! 64-token prompt, on the tiny fixture always and on SmolLM2 (Q4_1 as shipped, and the Q8_0
+//! conversion) when the files are in ~/.cache/arena/models. Thread count: CANDLE_NUM_THREADS.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use agents::llm::tiny::{TinyConfig, write_tiny_llama};
+use agents::llm::{KvCache, LlmModel, SeqStep};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+
+const CONTEXT_TOKENS: usize = 64;
+
+fn models(dir: &tempfile::TempDir) -> Vec<(String, Arc<LlmModel>)> {
+    let tiny = dir.path().join("tiny.gguf");
+    write_tiny_llama(&tiny, &TinyConfig::default(), 1).unwrap_or_else(|e| panic!("{e}"));
+    let mut models = vec![("tiny".to_string(), LlmModel::load(&tiny).unwrap_or_else(|e| panic!("{e}")))];
+    let cache = std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/arena/models"));
+    for name in ["SmolLM2-135M-Instruct.Q4_1", "SmolLM2-135M-Instruct.Q8_0"] {
+        match cache.as_ref().map(|dir| dir.join(format!("{name}.gguf"))).filter(|p| p.is_file()) {
+            Some(path) => models.push((name.to_string(), LlmModel::load(&path).unwrap_or_else(|e| panic!("{e}")))),
+            None => println!("note: {name}.gguf is absent; skipping it"),
+        }
+    }
+    models
+}
+
+/// Caches each holding `CONTEXT_TOKENS` positions of a prompt.
+fn primed(model: &LlmModel, count: usize) -> Vec<KvCache> {
+    let vocab = model.tokenizer().vocab_size() as u32;
+    (0..count)
+        .map(|i| {
+            let prompt: Vec<u32> = (0..CONTEXT_TOKENS as u32).map(|t| 20 + (t * 31 + i as u32 * 7) % (vocab - 20)).collect();
+            let mut cache = model.new_cache();
+            model.forward(&mut [SeqStep { cache: &mut cache, tokens: &prompt }]).unwrap_or_else(|e| panic!("{e}"));
+            cache
+        })
+        .collect()
+}
+
+fn forward(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    for (name, model) in models(&dir) {
+        let mut group = c.benchmark_group(format!("llm_{name}"));
+        group.sample_size(10);
+        for batch in [1usize, 8] {
+            let mut caches = primed(&model, batch);
+            group.throughput(Throughput::Elements(batch as u64));
+            group.bench_function(BenchmarkId::new("decode_step", batch), |b| {
+                b.iter(|| {
+                    let mut steps: Vec<SeqStep> =
+                        caches.iter_mut().map(|cache| SeqStep { cache, tokens: &[42] }).collect();
+                    let logits = model.forward(&mut steps).unwrap_or_else(|e| panic!("{e}"));
+                    for cache in caches.iter_mut() {
+                        cache.truncate(CONTEXT_TOKENS);
+                    }
+                    logits
+                })
+            });
+        }
+        let prompt: Vec<u32> = (0..CONTEXT_TOKENS as u32).map(|t| 20 + t * 13 % 200).collect();
+        group.throughput(Throughput::Elements(CONTEXT_TOKENS as u64));
+        group.bench_function(BenchmarkId::new("prompt", CONTEXT_TOKENS), |b| {
+            let mut cache = model.new_cache();
+            b.iter(|| {
+                cache.clear();
+                model.forward(&mut [SeqStep { cache: &mut cache, tokens: &prompt }]).unwrap_or_else(|e| panic!("{e}"))
+            })
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, forward);
+criterion_main!(benches);

@@ -1,0 +1,468 @@
+//! Proposition sets for debates: a generated set of checkable claims, and user sets read from JSONL.
+//!
+//! The generated set ([`generate`]) is a pure function of `(seed, items)`; item `i` depends only on
+//! the seed and `i` (one random stream read in order), so a larger set extends a smaller one. Each
+//! item's kind is drawn uniformly from [`KINDS`], its intended truth by a fair coin; the claim is
+//! then built from random values (the right answer, or a plausible wrong one) and its truth is
+//! computed from those values, never written by hand.
+//!
+//! A user set ([`load_jsonl`]) is a file of JSON lines, one proposition per line:
+//! `{"proposition": "Water boils at 100 °C at sea level.", "truth": true, "kind": "science"}`
+//! (`kind` is optional, `custom` by default; other fields are ignored; blank lines are skipped).
+
+use std::path::Path;
+
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use crate::error::{Error, Result};
+
+/// One claim to debate, with its ground truth.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Proposition {
+    /// The claim as the debaters and the judge read it.
+    pub text: String,
+    /// Whether the claim is true.
+    pub truth: bool,
+    /// What sort of claim it is: one of [`KINDS`] for generated items, free text for user sets.
+    pub kind: String,
+}
+
+/// The kinds of generated propositions, each with an example.
+pub const KINDS: &[(&str, &str)] = &[
+    ("addition", "17 + 25 = 42"),
+    ("subtraction", "83 - 27 = 56"),
+    ("multiplication", "13 × 7 = 91"),
+    ("comparison", "38 × 4 is greater than 150"),
+    ("letter_count", "The word \"banana\" contains the letter \"a\" exactly 3 times"),
+    ("number_count", "There are 4 even numbers in 3, 8, 10, 7, 12, 14"),
+    ("ordering", "Sorted from smallest to largest, 41, 7, 23, 15 gives 7, 15, 23, 41"),
+    ("syllogism", "If every blicket is a dax and Tom is a blicket, then Tom must be a dax"),
+    ("boolean", "The expression (true and false) or not false evaluates to true"),
+];
+
+/// The kind given to items of a user file that name none.
+pub const DEFAULT_KIND: &str = "custom";
+
+/// The generated set: `items` propositions from `seed`, about half of them true, every kind mixed in.
+pub fn generate(seed: u64, items: usize) -> Vec<Proposition> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    (0..items).map(|_| generate_one(&mut rng)).collect()
+}
+
+fn generate_one(rng: &mut Xoshiro256PlusPlus) -> Proposition {
+    let kind = rng.random_range(0..KINDS.len());
+    let want = rng.random_bool(0.5);
+    let (text, truth) = match KINDS[kind].0 {
+        "addition" => addition(rng, want),
+        "subtraction" => subtraction(rng, want),
+        "multiplication" => multiplication(rng, want),
+        "comparison" => comparison(rng),
+        "letter_count" => letter_count(rng, want),
+        "number_count" => number_count(rng, want),
+        "ordering" => ordering(rng, want),
+        "syllogism" => syllogism(rng, want),
+        _ => boolean(rng),
+    };
+    Proposition { text, truth, kind: KINDS[kind].0.to_string() }
+}
+
+/// `right`, or (when `want` is false) a plausible wrong answer: off by a small amount, by ten, or
+/// by one of `near` (an operand, for products), never negative.
+fn claimed(rng: &mut Xoshiro256PlusPlus, right: i64, want: bool, near: &[i64]) -> i64 {
+    if want {
+        return right;
+    }
+    const SMALL: [i64; 6] = [1, 2, 3, 9, 10, 11];
+    let pick = rng.random_range(0..SMALL.len() + near.len());
+    let offset = SMALL.get(pick).copied().unwrap_or_else(|| near[pick - SMALL.len()]);
+    if right - offset >= 0 && rng.random_bool(0.5) { right - offset } else { right + offset }
+}
+
+fn addition(rng: &mut Xoshiro256PlusPlus, want: bool) -> (String, bool) {
+    let (a, b) = (rng.random_range(2..=999i64), rng.random_range(2..=999i64));
+    let c = claimed(rng, a + b, want, &[]);
+    (format!("{a} + {b} = {c}"), a + b == c)
+}
+
+fn subtraction(rng: &mut Xoshiro256PlusPlus, want: bool) -> (String, bool) {
+    let a = rng.random_range(10..=999i64);
+    let b = rng.random_range(1..a);
+    let c = claimed(rng, a - b, want, &[]);
+    (format!("{a} - {b} = {c}"), a - b == c)
+}
+
+fn multiplication(rng: &mut Xoshiro256PlusPlus, want: bool) -> (String, bool) {
+    let (a, b) = (rng.random_range(2..=40i64), rng.random_range(2..=19i64));
+    let c = claimed(rng, a * b, want, &[a, b]);
+    (format!("{a} × {b} = {c}"), a * b == c)
+}
+
+fn comparison(rng: &mut Xoshiro256PlusPlus) -> (String, bool) {
+    let (a, b, op) = if rng.random_bool(0.5) {
+        (rng.random_range(2..=60i64), rng.random_range(2..=12i64), '×')
+    } else {
+        (rng.random_range(10..=500i64), rng.random_range(10..=500i64), '+')
+    };
+    let value = if op == '×' { a * b } else { a + b };
+    // A threshold near the value, never equal to it: above or below by 1..=value/5+2.
+    let gap = rng.random_range(1..=value / 5 + 2);
+    let threshold = if rng.random_bool(0.5) { value + gap } else { (value - gap).max(0) };
+    let greater = rng.random_bool(0.5);
+    let relation = if greater { "greater" } else { "less" };
+    let truth = if greater { value > threshold } else { value < threshold };
+    (format!("{a} {op} {b} is {relation} than {threshold}"), truth)
+}
+
+const WORDS: &[&str] = &[
+    "banana",
+    "strawberry",
+    "mississippi",
+    "committee",
+    "bookkeeper",
+    "parallel",
+    "necessary",
+    "occurrence",
+    "assessment",
+    "millennium",
+    "possession",
+    "embarrass",
+    "accommodate",
+    "balloon",
+    "coffee",
+    "giraffe",
+    "hippopotamus",
+    "cinnamon",
+    "pepper",
+    "referee",
+    "tattoo",
+    "success",
+    "address",
+    "letter",
+    "yellow",
+    "puzzle",
+    "grammar",
+    "rhythm",
+    "queue",
+    "onomatopoeia",
+];
+
+fn times(n: i64) -> String {
+    if n == 1 { "exactly 1 time".to_string() } else { format!("exactly {n} times") }
+}
+
+fn letter_count(rng: &mut Xoshiro256PlusPlus, want: bool) -> (String, bool) {
+    let word = WORDS[rng.random_range(0..WORDS.len())];
+    // Mostly a letter of the word (repeated letters are the interesting ones); sometimes any letter.
+    let letter = if rng.random_range(0..5) == 0 {
+        char::from(b'a' + rng.random_range(0..26u8))
+    } else {
+        let letters: Vec<char> = word.chars().collect();
+        letters[rng.random_range(0..letters.len())]
+    };
+    let actual = word.chars().filter(|&c| c == letter).count() as i64;
+    let said = if want {
+        actual
+    } else if actual == 0 || rng.random_bool(0.5) {
+        actual + 1
+    } else {
+        actual - 1
+    };
+    (format!("The word \"{word}\" contains the letter \"{letter}\" {}", times(said)), actual == said)
+}
+
+/// A property of numbers that a count can be about.
+#[derive(Clone, Copy)]
+enum Property {
+    Even,
+    Odd,
+    MultipleOf3,
+    GreaterThan(i64),
+}
+
+impl Property {
+    fn random(rng: &mut Xoshiro256PlusPlus) -> Property {
+        match rng.random_range(0..4) {
+            0 => Property::Even,
+            1 => Property::Odd,
+            2 => Property::MultipleOf3,
+            _ => Property::GreaterThan(rng.random_range(10..=40)),
+        }
+    }
+
+    fn test(self, n: i64) -> bool {
+        match self {
+            Property::Even => n % 2 == 0,
+            Property::Odd => n % 2 != 0,
+            Property::MultipleOf3 => n % 3 == 0,
+            Property::GreaterThan(k) => n > k,
+        }
+    }
+
+    /// The noun phrase, singular or plural.
+    fn noun(self, plural: bool) -> String {
+        let s = if plural { "s" } else { "" };
+        match self {
+            Property::Even => format!("even number{s}"),
+            Property::Odd => format!("odd number{s}"),
+            Property::MultipleOf3 => format!("multiple{s} of 3"),
+            Property::GreaterThan(k) => format!("number{s} greater than {k}"),
+        }
+    }
+}
+
+fn number_count(rng: &mut Xoshiro256PlusPlus, want: bool) -> (String, bool) {
+    let len = rng.random_range(5..=8);
+    let numbers: Vec<i64> = (0..len).map(|_| rng.random_range(1..=50)).collect();
+    let property = Property::random(rng);
+    let actual = numbers.iter().filter(|&&n| property.test(n)).count() as i64;
+    let said = if want {
+        actual
+    } else if actual == 0 || rng.random_bool(0.5) {
+        actual + 1
+    } else {
+        actual - 1
+    };
+    let list = join(&numbers);
+    let text = if said == 1 {
+        format!("There is 1 {} in {list}", property.noun(false))
+    } else {
+        format!("There are {said} {} in {list}", property.noun(true))
+    };
+    (text, actual == said)
+}
+
+fn join(numbers: &[i64]) -> String {
+    numbers.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+}
+
+fn ordering(rng: &mut Xoshiro256PlusPlus, want: bool) -> (String, bool) {
+    let len = rng.random_range(4..=6);
+    let mut numbers: Vec<i64> = Vec::with_capacity(len);
+    while numbers.len() < len {
+        let n = rng.random_range(1..=99);
+        if !numbers.contains(&n) {
+            numbers.push(n);
+        }
+    }
+    let ascending = rng.random_bool(0.5);
+    let mut sorted = numbers.clone();
+    sorted.sort_unstable();
+    if !ascending {
+        sorted.reverse();
+    }
+    let mut said = sorted.clone();
+    if !want {
+        // A near miss: two neighbours swapped.
+        let i = rng.random_range(0..len - 1);
+        said.swap(i, i + 1);
+    }
+    let direction = if ascending { "smallest to largest" } else { "largest to smallest" };
+    (format!("Sorted from {direction}, {} gives {}", join(&numbers), join(&said)), said == sorted)
+}
+
+const NONSENSE: &[&str] = &["blicket", "dax", "wug", "fep", "toma", "zorp", "glorp", "mib", "tulver", "krent"];
+const NAMES: &[&str] = &["Tom", "Ana", "Kofi", "Mei", "Ravi", "Lena", "Omar", "Ines"];
+
+/// `a` or `an`, by the word's first letter.
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
+}
+
+/// Whether the conclusion follows from the premises, by checking every world: the individual is in
+/// or out of each of the two classes (the universal premise constrains only those memberships).
+fn follows(every: bool, fact_class: usize, conclusion_class: usize, conclusion_member: bool) -> bool {
+    let worlds = [(false, false), (false, true), (true, false), (true, true)];
+    worlds
+        .iter()
+        .map(|&(in_a, in_b)| [in_a, in_b])
+        .filter(|member| if every { !member[0] || member[1] } else { !(member[0] && member[1]) })
+        .filter(|member| member[fact_class])
+        .all(|member| member[conclusion_class] == conclusion_member)
+}
+
+fn syllogism(rng: &mut Xoshiro256PlusPlus, want: bool) -> (String, bool) {
+    let a = NONSENSE[rng.random_range(0..NONSENSE.len())];
+    let b = loop {
+        let b = NONSENSE[rng.random_range(0..NONSENSE.len())];
+        if b != a {
+            break b;
+        }
+    };
+    let name = NAMES[rng.random_range(0..NAMES.len())];
+    let classes = [a, b];
+    // "every A is a B" or "no A is a B"; the individual is an A or a B; the conclusion says it
+    // must (or cannot) be in the other class. Forms are drawn until the validity matches `want`
+    // (3 of the 8 forms are valid), so the kind stays balanced.
+    let (every, fact, member) = loop {
+        let form = (rng.random_bool(0.5), rng.random_range(0..2), rng.random_bool(0.5));
+        if follows(form.0, form.1, 1 - form.1, form.2) == want {
+            break form;
+        }
+    };
+    let conclusion = 1 - fact;
+    let premise =
+        if every { format!("every {a} is {} {b}", article(b)) } else { format!("no {a} is {} {b}", article(b)) };
+    let c = classes[conclusion];
+    let said = if member {
+        format!("{name} must be {} {c}", article(c))
+    } else {
+        format!("{name} cannot be {} {c}", article(c))
+    };
+    let f = classes[fact];
+    let text = format!("If {premise} and {name} is {} {f}, then {said}", article(f));
+    (text, follows(every, fact, conclusion, member))
+}
+
+/// A boolean expression tree.
+enum Expr {
+    Lit(bool),
+    Not(Box<Expr>),
+    Bin(bool, Box<Expr>, Box<Expr>), // true = and, false = or
+}
+
+impl Expr {
+    fn random(rng: &mut Xoshiro256PlusPlus, depth: u32) -> Expr {
+        let node = if depth == 0 || rng.random_range(0..4) == 0 {
+            Expr::Lit(rng.random_bool(0.5))
+        } else {
+            Expr::Bin(
+                rng.random_bool(0.5),
+                Box::new(Expr::random(rng, depth - 1)),
+                Box::new(Expr::random(rng, depth - 1)),
+            )
+        };
+        if rng.random_range(0..4) == 0 { Expr::Not(Box::new(node)) } else { node }
+    }
+
+    fn value(&self) -> bool {
+        match self {
+            Expr::Lit(v) => *v,
+            Expr::Not(e) => !e.value(),
+            Expr::Bin(true, l, r) => l.value() && r.value(),
+            Expr::Bin(false, l, r) => l.value() || r.value(),
+        }
+    }
+
+    /// The text; binary operations below the top are parenthesized, so no precedence rule is needed.
+    fn text(&self, top: bool) -> String {
+        match self {
+            Expr::Lit(v) => v.to_string(),
+            Expr::Not(e) => format!("not {}", e.text(false)),
+            Expr::Bin(and, l, r) => {
+                let inner = format!("{} {} {}", l.text(false), if *and { "and" } else { "or" }, r.text(false));
+                if top { inner } else { format!("({inner})") }
+            }
+        }
+    }
+}
+
+fn boolean(rng: &mut Xoshiro256PlusPlus) -> (String, bool) {
+    let expr = loop {
+        let e = Expr::random(rng, 2);
+        if matches!(e, Expr::Bin(..)) || matches!(&e, Expr::Not(inner) if matches!(**inner, Expr::Bin(..))) {
+            break e;
+        }
+    };
+    let said = rng.random_bool(0.5);
+    (format!("The expression {} evaluates to {said}", expr.text(true)), expr.value() == said)
+}
+
+/// Reads a user set from a JSONL file. Errors name the file, the line and the problem.
+pub fn load_jsonl(path: impl AsRef<Path>) -> Result<Vec<Proposition>> {
+    let path = path.as_ref();
+    let shown = path.display().to_string();
+    let bad = |reason: String| Error::BadParameter {
+        owner: "game `debate`".to_string(),
+        param: "propositions".to_string(),
+        value: shown.clone(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read the file {shown}: {e}")))?;
+    let mut set = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let number = index + 1;
+        let item = parse_line(line).map_err(|problem| {
+            bad(format!(
+                "{shown} line {number}: {problem} (each line is an object such as \
+                 {{\"proposition\": \"2 + 2 = 4\", \"truth\": true}}, with an optional \"kind\")"
+            ))
+        })?;
+        set.push(item);
+    }
+    if set.is_empty() {
+        return Err(bad(format!("{shown} has no propositions: expected one JSON object per line")));
+    }
+    if u32::try_from(set.len()).is_err() {
+        return Err(bad(format!("{shown} has {} propositions; at most {} are supported", set.len(), u32::MAX)));
+    }
+    Ok(set)
+}
+
+fn parse_line(line: &str) -> std::result::Result<Proposition, String> {
+    let value: serde_json::Value = serde_json::from_str(line).map_err(|e| format!("bad JSON: {e}"))?;
+    let Some(object) = value.as_object() else {
+        return Err(format!("expected a JSON object, found `{}`", preview(line)));
+    };
+    let text = match object.get("proposition") {
+        None => return Err("missing field \"proposition\"".to_string()),
+        Some(serde_json::Value::String(s)) if s.trim().is_empty() => return Err("the proposition is empty".to_string()),
+        Some(serde_json::Value::String(s)) => s.trim().to_string(),
+        Some(other) => return Err(format!("\"proposition\" must be a string, found {other}")),
+    };
+    let truth = match object.get("truth") {
+        None => return Err("missing field \"truth\"".to_string()),
+        Some(serde_json::Value::Bool(b)) => *b,
+        Some(other) => return Err(format!("\"truth\" must be true or false (a JSON boolean), found {other}")),
+    };
+    let kind = match object.get("kind") {
+        None | Some(serde_json::Value::Null) => DEFAULT_KIND.to_string(),
+        Some(serde_json::Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
+        Some(other) => return Err(format!("\"kind\" must be a non-empty string, found {other}")),
+    };
+    Ok(Proposition { text, truth, kind })
+}
+
+/// The start of a long text, for error messages.
+pub(crate) fn preview(text: &str) -> String {
+    const LIMIT: usize = 80;
+    if text.chars().count() <= LIMIT {
+        text.to_string()
+    } else {
+        format!("{}…", text.chars().take(LIMIT).collect::<String>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syllogism_validity_by_worlds() {
+        // every A is B, x is A: x must be B (valid), x cannot be B (invalid).
+        assert!(follows(true, 0, 1, true));
+        assert!(!follows(true, 0, 1, false));
+        // every A is B, x is B: nothing follows about A.
+        assert!(!follows(true, 1, 0, true));
+        assert!(!follows(true, 1, 0, false));
+        // no A is B, x is A: x cannot be B; x is B: x cannot be A.
+        assert!(follows(false, 0, 1, false));
+        assert!(!follows(false, 0, 1, true));
+        assert!(follows(false, 1, 0, false));
+        assert!(!follows(false, 1, 0, true));
+    }
+
+    #[test]
+    fn boolean_texts_parenthesize_nested_operations() {
+        let e = Expr::Bin(
+            false,
+            Box::new(Expr::Bin(true, Box::new(Expr::Lit(true)), Box::new(Expr::Lit(false)))),
+            Box::new(Expr::Not(Box::new(Expr::Lit(false)))),
+        );
+        assert_eq!(e.text(true), "(true and false) or not false");
+        assert!(e.value());
+    }
+}
