@@ -153,23 +153,14 @@ impl LlmAgent {
                 "You are a concise, careful participant in a text game. Follow the instructions and answer in a few sentences."
                     .to_string()
             } else {
-                // An example helps small models answer in form; with few choices (a verdict) it
-                // would also suggest which one, so then the choices are listed instead.
-                let legal = view.legal_actions();
-                match legal.get(legal.len() / 2) {
-                    Some(&example) if legal.len() > 3 => format!(
-                        "You play {game}. Answer with exactly one move from the legal moves, such as {}.",
-                        view.action_to_string(example)
-                    ),
-                    _ => format!("You play {game}. Answer with exactly one of: {}.", legal_moves_text(view)),
-                }
+                format!("You are a {} player. You answer with a single move and nothing else.", game.replace('_', " "))
             }
         });
         let observation = view.observation_string();
         let user = if text_turn {
             observation
         } else {
-            format!("{observation}\n\nLegal moves: {}.\nReply with one legal move only.", legal_moves_text(view))
+            format!("{observation}\n\nChoose one of these moves: {}.\nYour move:", legal_moves_text(view))
         };
         vec![ChatMessage::system(system), ChatMessage::user(user)]
     }
@@ -180,7 +171,7 @@ impl LlmAgent {
             format!("Your answer was rejected: {feedback}\nPlease answer again.")
         } else {
             format!(
-                "Your answer was rejected: {feedback}\nLegal moves: {}.\nAnswer with one of the legal moves only.",
+                "Your answer was rejected: {feedback}\nChoose one of these moves: {}.\nYour move:",
                 legal_moves_text(view)
             )
         }

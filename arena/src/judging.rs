@@ -52,10 +52,11 @@ pub struct JudgeReport {
     pub accuracy_low: f64,
     pub accuracy_high: f64,
     /// 400·log10(odds of a right verdict): the Bradley–Terry rating against a coin-flipping judge at
-    /// 0, with the interval carried over from the accuracy's.
+    /// 0 (from the accuracy with half a right and half a wrong verdict added, so it stays finite),
+    /// with the interval carried over from the accuracy's (`None`: unbounded, at 0% or 100%).
     pub rating: f64,
-    pub rating_low: f64,
-    pub rating_high: f64,
+    pub rating_low: Option<f64>,
+    pub rating_high: Option<f64>,
     /// How often it decided for the first speaker (pro), and how often pro was right.
     pub picked_pro: f64,
     pub pro_true: f64,
@@ -88,7 +89,6 @@ pub fn report(names: &[String], verdicts: &[Verdict]) -> Vec<JudgeReport> {
             }
             let judged_twice: Vec<&Vec<bool>> = pairs.values().filter(|p| p.len() == 2).collect();
             let consistent = judged_twice.iter().filter(|p| p[0] == p[1]).count() as f64 / judged_twice.len().max(1) as f64;
-            // Half a right and half a wrong verdict keep the rating finite for a perfect record.
             let smoothed = (correct as f64 + 0.5) / (n as f64 + 1.0);
             JudgeReport {
                 name: names.get(judge).cloned().unwrap_or_else(|| format!("judge #{judge}")),
@@ -98,8 +98,8 @@ pub fn report(names: &[String], verdicts: &[Verdict]) -> Vec<JudgeReport> {
                 accuracy_low: low,
                 accuracy_high: high,
                 rating: elo_of(smoothed),
-                rating_low: elo_of(low.max(0.5 / (n as f64 + 1.0))),
-                rating_high: elo_of(high.min(1.0 - 0.5 / (n as f64 + 1.0))),
+                rating_low: (low > 0.0).then(|| elo_of(low)),
+                rating_high: (high < 1.0).then(|| elo_of(high)),
                 picked_pro,
                 pro_true,
                 pro_bias: picked_pro - pro_true,
@@ -134,21 +134,21 @@ pub fn write_table(out: &mut dyn std::io::Write, reports: &[JudgeReport]) -> std
     let width = reports.iter().map(|r| r.name.len()).max().unwrap_or(5).max(5);
     writeln!(
         out,
-        "{:<width$}  {:>8}  {:>20}  {:>18}  {:>9}  {:>8}  {:>8}  {:>11}",
+        "{:<width$}  {:>8}  {:>20}  {:>20}  {:>9}  {:>8}  {:>8}  {:>11}",
         "judge", "verdicts", "accuracy (95% CI)", "rating (95% CI)", "picks pro", "pro true", "pro bias", "consistent"
     )?;
+    let bound = |b: Option<f64>, unbounded: &str| b.map_or(unbounded.to_string(), |b| format!("{b:+.0}"));
     for r in reports {
+        let rating = format!("{:+.0} [{}, {}]", r.rating, bound(r.rating_low, "-inf"), bound(r.rating_high, "+inf"));
         writeln!(
             out,
-            "{:<width$}  {:>8}  {:>5.1}% [{:>4.1}, {:>5.1}]  {:>+6.0} [{:+.0}, {:+.0}]  {:>8.1}%  {:>7.1}%  {:>+7.1}%  {:>5.1}% of {}",
+            "{:<width$}  {:>8}  {:>5.1}% [{:>4.1}, {:>5.1}]  {:>20}  {:>8.1}%  {:>7.1}%  {:>+7.1}%  {:>5.1}% of {}",
             r.name,
             r.verdicts,
             100.0 * r.accuracy,
             100.0 * r.accuracy_low,
             100.0 * r.accuracy_high,
-            r.rating,
-            r.rating_low,
-            r.rating_high,
+            rating,
             100.0 * r.picked_pro,
             100.0 * r.pro_true,
             100.0 * r.pro_bias,
@@ -200,7 +200,8 @@ mod tests {
         assert_eq!((pro.pairs, pro.consistent), (10, 1.0));
         assert_eq!(right.correct, 20);
         assert!(right.pro_bias.abs() < 1e-12);
-        assert!(right.rating > 400.0 && right.rating_low > 0.0, "{right:?}");
+        assert!(right.rating > 400.0 && right.rating_low.is_some_and(|low| low > 0.0), "{right:?}");
+        assert_eq!(right.rating_high, None, "a perfect record has no upper bound");
         assert!(right.accuracy_low > 0.8 && right.accuracy_high == 1.0);
     }
 

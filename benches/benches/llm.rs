@@ -30,7 +30,8 @@ fn primed(model: &LlmModel, count: usize) -> Vec<KvCache> {
     let vocab = model.tokenizer().vocab_size() as u32;
     (0..count)
         .map(|i| {
-            let prompt: Vec<u32> = (0..CONTEXT_TOKENS as u32).map(|t| 20 + (t * 31 + i as u32 * 7) % (vocab - 20)).collect();
+            let prompt: Vec<u32> =
+                (0..CONTEXT_TOKENS as u32).map(|t| 20 + (t * 31 + i as u32 * 7) % (vocab - 20)).collect();
             let mut cache = model.new_cache();
             model.forward(&mut [SeqStep { cache: &mut cache, tokens: &prompt }]).unwrap_or_else(|e| panic!("{e}"));
             cache

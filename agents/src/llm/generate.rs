@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::LlmError;
 use super::model::{KvCache, LlmModel, SeqStep};
 use super::sampling::{Sampler, SamplingParams};
-use super::LlmError;
 use crate::chat::{ChatMessage, TextTrace};
 
 /// Why an answer ended.

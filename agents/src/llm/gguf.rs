@@ -58,7 +58,8 @@ impl GgufFile {
             ));
         }
         let bytes = (elements / block).checked_mul(info.ggml_dtype.type_size()).map(|b| b as u64);
-        let end = bytes.and_then(|b| b.checked_add(info.offset)).and_then(|b| b.checked_add(self.content.tensor_data_offset));
+        let end =
+            bytes.and_then(|b| b.checked_add(info.offset)).and_then(|b| b.checked_add(self.content.tensor_data_offset));
         if end.is_none_or(|end| end > self.size) {
             return Err(LlmError::tensor(&self.path, name, "its data runs past the end of the file (truncated file?)"));
         }

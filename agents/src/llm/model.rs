@@ -475,10 +475,7 @@ fn read_vector(file: &mut GgufFile, name: &str, len: usize) -> Result<Vec<f32>, 
     if tensor.shape().dims() != [len] {
         return Err(LlmError::tensor(&file.path, name, format!("shape {:?}, expected [{len}]", tensor.shape().dims())));
     }
-    tensor
-        .dequantize(&Device::Cpu)
-        .and_then(|t| t.to_vec1::<f32>())
-        .map_err(|e| LlmError::tensor(&file.path, name, e))
+    tensor.dequantize(&Device::Cpu).and_then(|t| t.to_vec1::<f32>()).map_err(|e| LlmError::tensor(&file.path, name, e))
 }
 
 fn qmatmul(path: &Path, name: &str, tensor: QTensor) -> Result<QMatMul, LlmError> {
@@ -523,9 +520,9 @@ struct RopeTable {
 impl RopeTable {
     fn new(c: &LlmConfig, positions: &[usize]) -> Self {
         let half = c.rope_dim / 2;
-        let freqs: Vec<f32> =
-            (0..half).map(|i| 1.0 / c.rope_theta.powf((2 * i) as f32 / c.rope_dim as f32)).collect();
-        let (mut cos, mut sin) = (Vec::with_capacity(positions.len() * half), Vec::with_capacity(positions.len() * half));
+        let freqs: Vec<f32> = (0..half).map(|i| 1.0 / c.rope_theta.powf((2 * i) as f32 / c.rope_dim as f32)).collect();
+        let (mut cos, mut sin) =
+            (Vec::with_capacity(positions.len() * half), Vec::with_capacity(positions.len() * half));
         for &position in positions {
             for &freq in &freqs {
                 let angle = position as f32 * freq;

@@ -157,7 +157,8 @@ struct Active {
 /// finished answers; sleep on the channel when idle; end when every handle is gone.
 fn serve(model: &LlmModel, max_batch: usize, incoming: &Receiver<Job>, counters: &Counters) {
     let mut active: Vec<Active> = Vec::with_capacity(max_batch);
-    let admit = |job: Job, active: &mut Vec<Active>| match Sequence::new(model, job.prompt, &job.params, job.submitted) {
+    let admit = |job: Job, active: &mut Vec<Active>| match Sequence::new(model, job.prompt, &job.params, job.submitted)
+    {
         Ok(sequence) => active.push(Active { sequence, reply: job.reply }),
         Err(error) => {
             let _ = job.reply.send(Err(error));
@@ -179,7 +180,8 @@ fn serve(model: &LlmModel, max_batch: usize, incoming: &Receiver<Job>, counters:
         if active.is_empty() {
             continue;
         }
-        let prompt_tokens: usize = active.iter().filter(|a| a.sequence.is_prefill()).map(|a| a.sequence.pending()).sum();
+        let prompt_tokens: usize =
+            active.iter().filter(|a| a.sequence.is_prefill()).map(|a| a.sequence.pending()).sum();
         let generated = active.len();
         // A panic in a forward pass becomes an error for this step's answers, not a dead thread.
         let result = catch_unwind(AssertUnwindSafe(|| {

@@ -122,8 +122,9 @@ pub fn write_tiny_llama(path: &Path, config: &TinyConfig, seed: u64) -> Result<(
     let mut tensors: Vec<(String, QTensor)> = Vec::new();
     let mut add = |name: String, shape: &[usize], mean: f32, std: f32, dtype: GgmlDType| -> Result<(), LlmError> {
         let count: usize = shape.iter().product();
-        let data: Vec<f32> =
-            (0..count).map(|_| mean + std * <StandardNormal as Distribution<f32>>::sample(&StandardNormal, &mut rng)).collect();
+        let data: Vec<f32> = (0..count)
+            .map(|_| mean + std * <StandardNormal as Distribution<f32>>::sample(&StandardNormal, &mut rng))
+            .collect();
         let tensor = Tensor::from_vec(data, shape, &Device::Cpu)
             .and_then(|t| QTensor::quantize(&t, dtype))
             .map_err(|e| LlmError::tensor(path, &name, e))?;

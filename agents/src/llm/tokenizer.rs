@@ -66,10 +66,8 @@ impl LlmTokenizer {
                 .collect::<Result<_, _>>()?,
         };
         if types.len() != tokens.len() {
-            return Err(metadata.bad(
-                "tokenizer.ggml.token_type",
-                format!("{} token types for {} tokens", types.len(), tokens.len()),
-            ));
+            return Err(metadata
+                .bad("tokenizer.ggml.token_type", format!("{} token types for {} tokens", types.len(), tokens.len())));
         }
         let mut vocab = Vocab::default();
         for (id, token) in tokens.iter().enumerate() {
