@@ -126,7 +126,10 @@ pub fn wilson(successes: u64, trials: u64) -> (f64, f64, f64) {
     let z2 = z * z;
     let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
     let half = z / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
-    (p, (centre - half).max(0.0), (centre + half).min(1.0))
+    // At 0 or all successes the bound is exactly 0 or 1; rounding would leave it a hair inside.
+    let low = if successes == 0 { 0.0 } else { (centre - half).max(0.0) };
+    let high = if successes == trials { 1.0 } else { (centre + half).min(1.0) };
+    (p, low, high)
 }
 
 /// The report as an aligned table.

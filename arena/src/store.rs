@@ -426,3 +426,35 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schedule::Pairing;
+
+    #[test]
+    fn a_schema_1_store_is_upgraded_and_keeps_its_matches() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("old.db");
+        let row = AgentRow { name: "a".to_string(), spec: "random".to_string(), checkpoint_hash: None };
+        {
+            let mut store = Store::open(&path).unwrap_or_else(|e| panic!("{e:#}"));
+            let id = store.create_tournament("tic_tac_toe", "{}", &[row.clone(), row.clone()]).unwrap_or_else(|e| panic!("{e:#}"));
+            let pairing = Pairing { round: 1, seats: [0, 1], opening: 0 };
+            let scheduled = ScheduledMatch { index: 0, pairing, seed: 9, opening: Vec::new(), judge: None };
+            store.schedule(id, &[scheduled]).unwrap_or_else(|e| panic!("{e:#}"));
+            // Back to what schema 1 had: no judge column, no judges or turns tables.
+            store
+                .conn
+                .execute_batch("ALTER TABLE matches DROP COLUMN judge; DROP TABLE judges; DROP TABLE turns; PRAGMA user_version = 1;")
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let store = Store::open(&path).unwrap_or_else(|e| panic!("{e:#}"));
+        let version: i64 = store.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(store.scheduled_count(1).unwrap_or_else(|e| panic!("{e:#}")), 1);
+        assert!(store.judges(1).unwrap_or_else(|e| panic!("{e:#}")).is_empty());
+        assert!(store.turns(1).unwrap_or_else(|e| panic!("{e:#}")).is_empty());
+        assert!(store.finished(1).unwrap_or_else(|e| panic!("{e:#}")).is_empty());
+    }
+}
