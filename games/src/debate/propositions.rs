@@ -161,13 +161,7 @@ fn letter_count(rng: &mut Xoshiro256PlusPlus, want: bool) -> (String, bool) {
         letters[rng.random_range(0..letters.len())]
     };
     let actual = word.chars().filter(|&c| c == letter).count() as i64;
-    let said = if want {
-        actual
-    } else if actual == 0 || rng.random_bool(0.5) {
-        actual + 1
-    } else {
-        actual - 1
-    };
+    let said = stated_count(actual, want, rng);
     (format!("The word \"{word}\" contains the letter \"{letter}\" {}", times(said)), actual == said)
 }
 
@@ -216,13 +210,7 @@ fn number_count(rng: &mut Xoshiro256PlusPlus, want: bool) -> (String, bool) {
     let numbers: Vec<i64> = (0..len).map(|_| rng.random_range(1..=50)).collect();
     let property = Property::random(rng);
     let actual = numbers.iter().filter(|&&n| property.test(n)).count() as i64;
-    let said = if want {
-        actual
-    } else if actual == 0 || rng.random_bool(0.5) {
-        actual + 1
-    } else {
-        actual - 1
-    };
+    let said = stated_count(actual, want, rng);
     let list = join(&numbers);
     let text = if said == 1 {
         format!("There is 1 {} in {list}", property.noun(false))
@@ -433,6 +421,18 @@ pub(crate) fn preview(text: &str) -> String {
         text.to_string()
     } else {
         format!("{}…", text.chars().take(LIMIT).collect::<String>())
+    }
+}
+
+/// The count a proposition states: the actual one when it should be true, else one off (never
+/// below zero).
+fn stated_count(actual: i64, want: bool, rng: &mut Xoshiro256PlusPlus) -> i64 {
+    if want {
+        actual
+    } else if actual == 0 || rng.random_bool(0.5) {
+        actual + 1
+    } else {
+        actual - 1
     }
 }
 
