@@ -14,6 +14,7 @@ mod convert;
 mod generate;
 mod gguf;
 mod model;
+mod q8;
 mod sampling;
 mod server;
 #[cfg(test)]

@@ -15,6 +15,7 @@ use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
 use candle_core::{Device, Module, Tensor};
 
 use super::LlmError;
+use super::q8::{self, Q8Matrix};
 use super::gguf::{GgufFile, Metadata};
 use super::tokenizer::LlmTokenizer;
 
@@ -117,8 +118,51 @@ impl LlmConfig {
 /// have the same quantization) whose output is `[rows, total width]`, row-major.
 #[derive(Debug)]
 enum Projection {
-    One(QMatMul),
+    One(Linear),
     Split(Vec<(QMatMul, usize)>),
+}
+
+/// One weight matrix: our Q8_0 kernel where the CPU has it (see [`Q8Matrix`]), candle's
+/// quantized product otherwise. Chosen once per model, so every batch takes the same path.
+#[derive(Debug)]
+enum Linear {
+    Q8(Q8Matrix),
+    Candle(QMatMul),
+}
+
+impl Linear {
+    fn new(tensor: QTensor) -> Result<Self, candle_core::Error> {
+        if let Some(q8) = Self::q8(&tensor)? {
+            return Ok(Linear::Q8(q8));
+        }
+        Ok(Linear::Candle(QMatMul::from_qtensor(tensor)?))
+    }
+
+    fn from_arc(tensor: Arc<QTensor>) -> Result<Self, candle_core::Error> {
+        if let Some(q8) = Self::q8(&tensor)? {
+            return Ok(Linear::Q8(q8));
+        }
+        Ok(Linear::Candle(QMatMul::from_arc(tensor)?))
+    }
+
+    fn q8(tensor: &QTensor) -> Result<Option<Q8Matrix>, candle_core::Error> {
+        if tensor.dtype() != GgmlDType::Q8_0 || !q8::available() {
+            return Ok(None);
+        }
+        let Ok((n, k)) = tensor.shape().dims2() else { return Ok(None) };
+        Ok(Q8Matrix::from_gguf_bytes(&tensor.data()?, n, k))
+    }
+
+    /// `input` (`[rows, k]`) times the weight transposed.
+    fn forward(&self, input: Vec<f32>, rows: usize, k: usize) -> Result<Vec<f32>, candle_core::Error> {
+        match self {
+            Linear::Q8(weight) => Ok(weight.forward(&input, rows)),
+            Linear::Candle(weight) => {
+                let x = Tensor::from_vec(input, (rows, k), &Device::Cpu)?;
+                weight.forward(&x)?.flatten_all()?.to_vec1::<f32>()
+            }
+        }
+    }
 }
 
 impl Projection {
@@ -140,11 +184,11 @@ impl Projection {
                     data.extend_from_slice(&part.data()?);
                 }
                 let storage = QStorage::from_data(std::borrow::Cow::Owned(data), &Device::Cpu, dtype)?;
-                Ok(Projection::One(QMatMul::from_qtensor(QTensor::new(storage, (rows, k))?)?))
+                Ok(Projection::One(Linear::new(QTensor::new(storage, (rows, k))?)?))
             }
             _ if parts.len() == 1 => {
                 let part = parts.into_iter().next().ok_or_else(|| candle_core::Error::Msg("no weights".into()))?;
-                Ok(Projection::One(QMatMul::from_qtensor(part)?))
+                Ok(Projection::One(Linear::new(part)?))
             }
             _ => parts
                 .into_iter()
@@ -159,7 +203,7 @@ impl Projection {
 
     fn forward(&self, input: Vec<f32>, rows: usize, k: usize) -> Result<Vec<f32>, candle_core::Error> {
         match self {
-            Projection::One(weight) => matmul(weight, input, rows, k),
+            Projection::One(weight) => weight.forward(input, rows, k),
             Projection::Split(parts) => {
                 let x = Tensor::from_vec(input, (rows, k), &Device::Cpu)?;
                 let outputs = parts
@@ -179,22 +223,17 @@ impl Projection {
     }
 }
 
-/// `input` (`[rows, k]`) times `weight` transposed.
-fn matmul(weight: &QMatMul, input: Vec<f32>, rows: usize, k: usize) -> Result<Vec<f32>, candle_core::Error> {
-    let x = Tensor::from_vec(input, (rows, k), &Device::Cpu)?;
-    weight.forward(&x)?.flatten_all()?.to_vec1::<f32>()
-}
 
 #[derive(Debug)]
 struct Layer {
     attn_norm: Vec<f32>,
     /// Queries, keys and values: `[q_dim + 2 kv_dim]` per row.
     qkv: Projection,
-    attn_output: QMatMul,
+    attn_output: Linear,
     ffn_norm: Vec<f32>,
     /// Gate and up projections: `[2 ffn]` per row.
     gate_up: Projection,
-    down: QMatMul,
+    down: Linear,
 }
 
 /// Keys and values of the positions a sequence has seen, per layer, `[position][kv_heads][head]`
@@ -257,7 +296,7 @@ pub struct LlmModel {
     embedding: Arc<QTensor>,
     layers: Vec<Layer>,
     output_norm: Vec<f32>,
-    output: QMatMul,
+    output: Linear,
     weight_type: GgmlDType,
 }
 
@@ -314,7 +353,7 @@ impl LlmModel {
             let output = read_matrix(&mut file, "output.weight", Some(config.vocab_size), hidden)?;
             qmatmul(path, "output.weight", output)?
         } else {
-            QMatMul::from_arc(embedding.clone()).map_err(|e| LlmError::tensor(path, "token_embd.weight", e))?
+            Linear::from_arc(embedding.clone()).map_err(|e| LlmError::tensor(path, "token_embd.weight", e))?
         };
         Ok(Arc::new(LlmModel {
             path: path.to_path_buf(),
@@ -436,11 +475,11 @@ impl LlmModel {
             let h = rms_norm(&x, &layer.attn_norm, c.rms_eps);
             let mut qkv = layer.qkv.forward(h, rows, hidden)?;
             let attn = attention.run(l, seqs, &mut qkv, &rope);
-            add_assign(&mut x, &matmul(&layer.attn_output, attn, rows, q_dim)?);
+            add_assign(&mut x, &layer.attn_output.forward(attn, rows, q_dim)?);
             let h = rms_norm(&x, &layer.ffn_norm, c.rms_eps);
             let gate_up = layer.gate_up.forward(h, rows, hidden)?;
             let act = swiglu(&gate_up, c.ffn);
-            add_assign(&mut x, &matmul(&layer.down, act, rows, c.ffn)?);
+            add_assign(&mut x, &layer.down.forward(act, rows, c.ffn)?);
         }
         // Logits for each sequence's last position only.
         let mut last = Vec::with_capacity(seqs.len() * hidden);
@@ -450,7 +489,7 @@ impl LlmModel {
             last.extend_from_slice(&x[(end - 1) * hidden..end * hidden]);
         }
         let last = rms_norm(&last, &self.output_norm, c.rms_eps);
-        Ok(matmul(&self.output, last, seqs.len(), hidden)?)
+        Ok(self.output.forward(last, seqs.len(), hidden)?)
     }
 }
 
@@ -478,8 +517,8 @@ fn read_vector(file: &mut GgufFile, name: &str, len: usize) -> Result<Vec<f32>, 
     tensor.dequantize(&Device::Cpu).and_then(|t| t.to_vec1::<f32>()).map_err(|e| LlmError::tensor(&file.path, name, e))
 }
 
-fn qmatmul(path: &Path, name: &str, tensor: QTensor) -> Result<QMatMul, LlmError> {
-    QMatMul::from_qtensor(tensor).map_err(|e| LlmError::tensor(path, name, e))
+fn qmatmul(path: &Path, name: &str, tensor: QTensor) -> Result<Linear, LlmError> {
+    Linear::new(tensor).map_err(|e| LlmError::tensor(path, name, e))
 }
 
 /// `x / rms(x) * weight`, row by row.
