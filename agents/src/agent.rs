@@ -194,4 +194,3 @@ pub trait Agent: Send + std::fmt::Debug {
         0
     }
 }
-

@@ -112,7 +112,8 @@ impl CommandAgent {
         let _ = running.child.kill();
         // Give the stderr reader a moment to collect the program's last words.
         std::thread::sleep(Duration::from_millis(20));
-        let tail = running.stderr.lock().map(|lines| lines.iter().cloned().collect::<Vec<_>>().join("\n")).unwrap_or_default();
+        let tail =
+            running.stderr.lock().map(|lines| lines.iter().cloned().collect::<Vec<_>>().join("\n")).unwrap_or_default();
         let tail = if tail.is_empty() { String::new() } else { format!("; its stderr ends:\n{tail}") };
         AgentError::Crashed(format!("`{}` {what}{status}{tail}", self.program))
     }
@@ -144,11 +145,8 @@ impl Agent for CommandAgent {
     }
 
     fn act(&mut self, view: &View<'_>, rng: &mut AgentRng) -> Result<Decision, AgentError> {
-        let legal: Vec<_> = view
-            .legal_actions()
-            .iter()
-            .map(|&id| json!({"id": id, "text": view.action_to_string(id)}))
-            .collect();
+        let legal: Vec<_> =
+            view.legal_actions().iter().map(|&id| json!({"id": id, "text": view.action_to_string(id)})).collect();
         let timeout = view.time_left().map_or(self.timeout, |left| left.min(self.timeout));
         self.send(&json!({
             "type": "move",

@@ -26,8 +26,9 @@ impl Jury {
         if spec.args.is_empty() {
             return Err(games::Error::BadSpec {
                 spec: spec.to_string(),
-                reason: "a jury needs members, e.g. jury(a=llm(model=m.gguf), b=llm(model=m.gguf,temperature=1), c=random)"
-                    .to_string(),
+                reason:
+                    "a jury needs members, e.g. jury(a=llm(model=m.gguf), b=llm(model=m.gguf,temperature=1), c=random)"
+                        .to_string(),
             }
             .into());
         }

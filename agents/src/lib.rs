@@ -7,8 +7,8 @@ pub mod chat;
 pub mod checkpoint;
 pub mod command;
 pub mod evaluator;
-pub mod llm;
 pub mod jury;
+pub mod llm;
 pub mod llm_agent;
 pub mod mcts;
 pub mod network;
@@ -18,6 +18,6 @@ mod registry;
 
 pub use agent::{Agent, AgentError, AgentRng, Decision, Reply, View};
 pub use chat::{ChatMessage, TextTrace};
-pub use registry::{AgentRegistration, BUILTIN, Error, load_agent};
 pub use checkpoint::Checkpoint;
 pub use puct::PuctAgent;
+pub use registry::{AgentRegistration, BUILTIN, Error, load_agent};

@@ -42,7 +42,12 @@ pub const LLM_PARAMS: &[ParamDef] = &[
         default: "16",
         doc: "longest answer at a move or verdict, in tokens",
     },
-    ParamDef { name: "system", kind: ParamKind::Text, default: "", doc: "system prompt (a default that fits the turn if empty)" },
+    ParamDef {
+        name: "system",
+        kind: ParamKind::Text,
+        default: "",
+        doc: "system prompt (a default that fits the turn if empty)",
+    },
     ParamDef {
         name: "retries",
         kind: ParamKind::Int { min: 0, max: 10 },
@@ -55,7 +60,12 @@ pub const LLM_PARAMS: &[ParamDef] = &[
         default: "8",
         doc: "most answers generated together (across concurrent games) by the shared generator",
     },
-    ParamDef { name: "seed", kind: ParamKind::Int { min: 0, max: i64::MAX }, default: "0", doc: "mixed into the engine's seed" },
+    ParamDef {
+        name: "seed",
+        kind: ParamKind::Int { min: 0, max: i64::MAX },
+        default: "0",
+        doc: "mixed into the engine's seed",
+    },
 ];
 
 /// How an `llm` agent answers.
@@ -83,7 +93,8 @@ pub fn create_llm_agent(params: &Params) -> Result<Box<dyn Agent>, Error> {
             owner: "agent `llm`".to_string(),
             param: "model".to_string(),
             value: String::new(),
-            reason: "give the GGUF file, e.g. llm(model=~/.cache/arena/models/SmolLM2-135M-Instruct.Q8_0.gguf)".to_string(),
+            reason: "give the GGUF file, e.g. llm(model=~/.cache/arena/models/SmolLM2-135M-Instruct.Q8_0.gguf)"
+                .to_string(),
         }
         .into());
     }

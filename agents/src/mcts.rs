@@ -62,7 +62,15 @@ impl MctsAgent {
     /// Runs the search from `root` and returns the root's children as (action, visits, mean value).
     pub fn search(&mut self, root: &dyn State, players: usize, rng: &mut impl Rng) -> Vec<(Action, u32, f64)> {
         self.nodes.clear();
-        self.nodes.push(Node { action: 0, mover: None, probability: 1.0, visits: 0, wins: 0.0, first_child: 0, children: 0 });
+        self.nodes.push(Node {
+            action: 0,
+            mover: None,
+            probability: 1.0,
+            visits: 0,
+            wins: 0.0,
+            first_child: 0,
+            children: 0,
+        });
         let mut returns = vec![0.0; players];
         for _ in 0..self.config.simulations.max(1) {
             let mut state = root.clone_box();
@@ -118,13 +126,29 @@ impl MctsAgent {
             Turn::Player(player) => {
                 state.legal_actions(&mut self.buffer);
                 for &action in &self.buffer {
-                    self.nodes.push(Node { action, mover: Some(player), probability: 1.0, visits: 0, wins: 0.0, first_child: 0, children: 0 });
+                    self.nodes.push(Node {
+                        action,
+                        mover: Some(player),
+                        probability: 1.0,
+                        visits: 0,
+                        wins: 0.0,
+                        first_child: 0,
+                        children: 0,
+                    });
                 }
             }
             Turn::Chance => {
                 state.chance_outcomes(&mut self.outcomes);
                 for &(action, probability) in &self.outcomes {
-                    self.nodes.push(Node { action, mover: None, probability, visits: 0, wins: 0.0, first_child: 0, children: 0 });
+                    self.nodes.push(Node {
+                        action,
+                        mover: None,
+                        probability,
+                        visits: 0,
+                        wins: 0.0,
+                        first_child: 0,
+                        children: 0,
+                    });
                 }
             }
             Turn::Terminal => return,

@@ -48,9 +48,24 @@ pub const BUILTIN: &[AgentRegistration] = &[
         name: "mcts",
         summary: "UCT search with random rollouts (perfect-information games): the fixed anchor",
         params: &[
-            ParamDef { name: "sims", kind: ParamKind::Int { min: 1, max: 10_000_000 }, default: "200", doc: "simulations per move" },
-            ParamDef { name: "c", kind: ParamKind::Float { min: 0.0, max: 100.0 }, default: "1.4142135623730951", doc: "UCB1 exploration constant" },
-            ParamDef { name: "seed", kind: ParamKind::Int { min: 0, max: i64::MAX }, default: "0", doc: "mixed into the engine's seed" },
+            ParamDef {
+                name: "sims",
+                kind: ParamKind::Int { min: 1, max: 10_000_000 },
+                default: "200",
+                doc: "simulations per move",
+            },
+            ParamDef {
+                name: "c",
+                kind: ParamKind::Float { min: 0.0, max: 100.0 },
+                default: "1.4142135623730951",
+                doc: "UCB1 exploration constant",
+            },
+            ParamDef {
+                name: "seed",
+                kind: ParamKind::Int { min: 0, max: i64::MAX },
+                default: "0",
+                doc: "mixed into the engine's seed",
+            },
         ],
         create: |params| {
             Ok(Box::new(MctsAgent::new(MctsConfig {

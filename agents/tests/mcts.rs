@@ -34,7 +34,8 @@ fn mcts_finds_the_winning_moves_of_solved_connect_four_positions() {
             continue;
         }
         let moves = position["moves"].as_str().unwrap_or_default();
-        let best: Vec<u64> = position["best_moves"].as_array().into_iter().flatten().filter_map(|m| m.as_u64()).collect();
+        let best: Vec<u64> =
+            position["best_moves"].as_array().into_iter().flatten().filter_map(|m| m.as_u64()).collect();
         if best.is_empty() {
             continue;
         }
@@ -42,7 +43,11 @@ fn mcts_finds_the_winning_moves_of_solved_connect_four_positions() {
         let decision = decide(&mut mcts, "connect_four", moves, 1).unwrap_or_else(|e| panic!("{e}"));
         let Reply::Action(action) = decision.reply else { panic!("an action") };
         assert!(best.contains(&(action as u64 + 1)), "{moves}: played column {}, winning columns {best:?}", action + 1);
-        assert!(decision.value.is_some_and(|v| v > 0.0), "{moves}: a won position has a positive value: {:?}", decision.value);
+        assert!(
+            decision.value.is_some_and(|v| v > 0.0),
+            "{moves}: a won position has a positive value: {:?}",
+            decision.value
+        );
         checked += 1;
     }
     assert!(checked >= 4, "the test data holds at least four short forced wins, checked {checked}");
@@ -78,7 +83,9 @@ fn mcts_is_reproducible_and_reports_visit_shares() {
 fn mcts_plays_games_with_chance_but_refuses_hidden_information() {
     let mut mcts = load_agent("mcts(sims=50)").unwrap_or_else(|e| panic!("{e}"));
     match decide(mcts.as_mut(), "kuhn_poker", "J Q", 1) {
-        Err(AgentError::NotSupported(reason)) => assert!(reason.contains("kuhn_poker") && reason.contains("imperfect"), "{reason}"),
+        Err(AgentError::NotSupported(reason)) => {
+            assert!(reason.contains("kuhn_poker") && reason.contains("imperfect"), "{reason}")
+        }
         other => panic!("{other:?}"),
     }
     assert!(load_agent("mcts(sims=0)").is_err());

@@ -57,7 +57,8 @@ impl EvolveArgs {
     pub fn config(&self) -> Result<EvolveConfig> {
         let mut config = match &self.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
                 toml::from_str(&text).with_context(|| format!("config {}", path.display()))?
             }
             None => EvolveConfig::default(),
@@ -79,13 +80,25 @@ impl EvolveArgs {
 pub fn run(args: &EvolveArgs, out: &mut dyn Write) -> Result<()> {
     let config = args.config()?;
     let run_dir = args.run_dir.clone().unwrap_or_else(|| PathBuf::from("runs").join(&args.name));
-    let options = EvolveOptions { run_dir: run_dir.clone(), threads: args.threads.max(1), resume: args.resume, progress: !args.quiet };
+    let options = EvolveOptions {
+        run_dir: run_dir.clone(),
+        threads: args.threads.max(1),
+        resume: args.resume,
+        progress: !args.quiet,
+    };
     let started = std::time::Instant::now();
     let summaries = {
         let mut log = |line: &str| eprintln!("{line}");
         evolve(&config, &options, &mut log)?
     };
-    writeln!(out, "evolve run {} — {} in {:.0} s on {} threads", run_dir.display(), config.game, started.elapsed().as_secs_f64(), options.threads)?;
+    writeln!(
+        out,
+        "evolve run {} — {} in {:.0} s on {} threads",
+        run_dir.display(),
+        config.game,
+        started.elapsed().as_secs_f64(),
+        options.threads
+    )?;
     write_history(out, &summaries)?;
     writeln!(out, "lineage: {0}/lineage.json, {0}/lineage.dot; history: arena history --run {0}", run_dir.display())?;
     Ok(())
@@ -113,20 +126,30 @@ pub fn history_command(args: &HistoryArgs, out: &mut dyn Write) -> Result<()> {
 }
 
 fn write_history(out: &mut dyn Write, summaries: &[GenerationSummary]) -> Result<()> {
-    let anchors: Vec<String> = summaries.first().map(|s| s.champion_vs_anchors.iter().map(|(a, _)| a.clone()).collect()).unwrap_or_default();
+    let anchors: Vec<String> =
+        summaries.first().map(|s| s.champion_vs_anchors.iter().map(|(a, _)| a.clone()).collect()).unwrap_or_default();
     write!(out, "{:>4}  {:<8}  {:>7}  {:>15}", "gen", "champion", "rating", "95% CI")?;
     for anchor in &anchors {
         write!(out, "  {:>15}", format!("vs {anchor}"))?;
     }
     writeln!(out, "  {:>6}  {:>8}  {:>15}  {:>7}", "games", "data", "gates", "seconds")?;
     for s in summaries {
-        write!(out, "{:>4}  {:<8}  {:>+7.0}  {:>15}", s.generation, s.champion, s.champion_rating, format!("[{:+.0}, {:+.0}]", s.champion_ci.0, s.champion_ci.1))?;
+        write!(
+            out,
+            "{:>4}  {:<8}  {:>+7.0}  {:>15}",
+            s.generation,
+            s.champion,
+            s.champion_rating,
+            format!("[{:+.0}, {:+.0}]", s.champion_ci.0, s.champion_ci.1)
+        )?;
         for anchor in &anchors {
-            let score = s.champion_vs_anchors.iter().find(|(a, _)| a == anchor).map(|(_, v)| format!("{:.0}%", 100.0 * v));
+            let score =
+                s.champion_vs_anchors.iter().find(|(a, _)| a == anchor).map(|(_, v)| format!("{:.0}%", 100.0 * v));
             write!(out, "  {:>15}", score.unwrap_or_default())?;
         }
         let promoted = s.gates.iter().filter(|g| g.promoted).count();
-        let gates = if s.gates.is_empty() { "—".to_string() } else { format!("{promoted}/{} promoted", s.gates.len()) };
+        let gates =
+            if s.gates.is_empty() { "—".to_string() } else { format!("{promoted}/{} promoted", s.gates.len()) };
         let data = s.dataset.as_ref().map(|d| d.positions.to_string()).unwrap_or_else(|| "—".to_string());
         let seconds: f64 = s.seconds.iter().map(|(_, t)| t).sum();
         writeln!(out, "  {:>6}  {:>8}  {:>15}  {:>7.0}", s.tournament_games, data, gates, seconds)?;

@@ -60,9 +60,9 @@ pub fn exported_matches(store: &Store, tournament: Option<i64>) -> Result<Vec<Ex
                 }
                 None => oracle.then(|| "oracle".to_string()),
             };
-            let fault = m.fault_seat.map(|seat| {
-                format!("{} by seat {seat}: {}", m.end_reason, m.fault_detail.clone().unwrap_or_default())
-            });
+            let fault = m
+                .fault_seat
+                .map(|seat| format!("{} by seat {seat}: {}", m.end_reason, m.fault_detail.clone().unwrap_or_default()));
             let turns = turns
                 .remove(&m.index)
                 .unwrap_or_default()

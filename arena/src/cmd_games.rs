@@ -21,7 +21,9 @@ pub fn games(args: &GamesArgs, out: &mut dyn Write) -> Result<()> {
     let registry = Registry::default();
     let mut listed = Vec::new();
     for registration in registry.games() {
-        let game = registry.load(registration.name).with_context(|| format!("loading `{}` with its defaults", registration.name))?;
+        let game = registry
+            .load(registration.name)
+            .with_context(|| format!("loading `{}` with its defaults", registration.name))?;
         listed.push((registration, game));
     }
     if args.json {

@@ -81,7 +81,11 @@ pub fn play(args: &PlayArgs, out: &mut dyn Write) -> Result<()> {
             let (llr, decision) = sprt_state(&test, tally);
             match decision {
                 sprt::Decision::Continue => None,
-                decided => Some(format!("SPRT {decided:?} (LLR {llr:.3}, bounds {:.3}..{:.3})", test.bounds().0, test.bounds().1)),
+                decided => Some(format!(
+                    "SPRT {decided:?} (LLR {llr:.3}, bounds {:.3}..{:.3})",
+                    test.bounds().0,
+                    test.bounds().1
+                )),
             }
         }) as StopRule
     });
@@ -135,7 +139,14 @@ pub fn play(args: &PlayArgs, out: &mut dyn Write) -> Result<()> {
     }
     let [a, b] = [&outcome.names[0], &outcome.names[1]];
     writeln!(out, "{} — {a} vs {b}", crate::tournament_game_spec(&config)?)?;
-    writeln!(out, "games {}: {a} wins {}, draws {}, losses {}", tally.games(), trinomial.wins, trinomial.draws, trinomial.losses)?;
+    writeln!(
+        out,
+        "games {}: {a} wins {}, draws {}, losses {}",
+        tally.games(),
+        trinomial.wins,
+        trinomial.draws,
+        trinomial.losses
+    )?;
     if let Some(s) = best {
         writeln!(
             out,
@@ -167,7 +178,8 @@ fn finite(x: f64) -> Option<f64> {
 /// The SPRT's LLR over game pairs where there are any, else over games.
 fn sprt_state(test: &sprt::Config, tally: &Tally) -> (f64, sprt::Decision) {
     let pairs = tally.game_pairs(0, 1);
-    let llr = if pairs.pairs() > 0 { test.llr_pentanomial(&pairs) } else { test.llr_trinomial(&tally.head_to_head(0, 1)) };
+    let llr =
+        if pairs.pairs() > 0 { test.llr_pentanomial(&pairs) } else { test.llr_trinomial(&tally.head_to_head(0, 1)) };
     (llr, test.decision(llr))
 }
 
@@ -386,9 +398,19 @@ pub fn tournament(args: &TournamentArgs, out: &mut dyn Write) -> Result<()> {
         writeln!(out, "{value}")?;
         return Ok(());
     }
-    writeln!(out, "{} — {:?} tournament, {} games", crate::tournament_game_spec(&config)?, config.schedule, outcome.tally.games())?;
+    writeln!(
+        out,
+        "{} — {:?} tournament, {} games",
+        crate::tournament_game_spec(&config)?,
+        config.schedule,
+        outcome.tally.games()
+    )?;
     let width = outcome.names.iter().map(|s| s.len()).max().unwrap_or(4).max(4);
-    writeln!(out, "{:>4}  {:<width$}  {:>8}  {:>17}  {:>6}  {:>7}  {:>6}  {:>6}  {:>6}", "rank", "name", "rating", "95% CI", "games", "points", "score", "draws", "faults")?;
+    writeln!(
+        out,
+        "{:>4}  {:<width$}  {:>8}  {:>17}  {:>6}  {:>7}  {:>6}  {:>6}  {:>6}",
+        "rank", "name", "rating", "95% CI", "games", "points", "score", "draws", "faults"
+    )?;
     for s in &standings {
         let rating = s.rating.map_or("n/a".to_string(), |r| format!("{r:+.1}"));
         let ci = match (s.ci_low, s.ci_high) {
@@ -398,7 +420,15 @@ pub fn tournament(args: &TournamentArgs, out: &mut dyn Write) -> Result<()> {
         writeln!(
             out,
             "{:>4}  {:<width$}  {:>8}  {:>17}  {:>6}  {:>7.1}  {:>5.1}%  {:>5.1}%  {:>6}",
-            s.rank, s.name, rating, ci, s.games, s.points, 100.0 * s.score, 100.0 * s.draws, s.faults
+            s.rank,
+            s.name,
+            rating,
+            ci,
+            s.games,
+            s.points,
+            100.0 * s.score,
+            100.0 * s.draws,
+            s.faults
         )?;
     }
     if let Some(note) = &rating_note {

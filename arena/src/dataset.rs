@@ -12,8 +12,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use games::Move;
-use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use rand::seq::SliceRandom;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use serde::{Deserialize, Serialize};
@@ -73,7 +73,12 @@ impl Dataset {
     }
 
     /// Builds the training set of one generation from self-play games with trajectories.
-    pub fn from_games(games: &[MatchResult], observation_size: usize, actions: usize, seed: u64) -> (Dataset, DatasetStats) {
+    pub fn from_games(
+        games: &[MatchResult],
+        observation_size: usize,
+        actions: usize,
+        seed: u64,
+    ) -> (Dataset, DatasetStats) {
         let mut stats = DatasetStats { games: games.len(), ..DatasetStats::default() };
         // Merge repeated positions: key = the observation's bits.
         let mut index: HashMap<Vec<u32>, usize> = HashMap::new();
@@ -151,7 +156,13 @@ impl Dataset {
             let value = (m.value_sum / m.count as f64) as f32;
             dataset.values.push(value);
             stats.positions_by_seat[m.seat] += 1;
-            outcome_counts[if value > 0.0 { 0 } else if value == 0.0 { 1 } else { 2 }] += 1;
+            outcome_counts[if value > 0.0 {
+                0
+            } else if value == 0.0 {
+                1
+            } else {
+                2
+            }] += 1;
         }
         stats.positions = dataset.len();
         let n = dataset.len().max(1) as f64;
@@ -201,9 +212,11 @@ impl Dataset {
     /// Reads a dataset written by [`Dataset::save`]; errors name the file and the tensor.
     pub fn load(path: &Path) -> Result<(Dataset, DatasetStats)> {
         let data = std::fs::read(path).with_context(|| format!("cannot read dataset {}", path.display()))?;
-        let tensors = SafeTensors::deserialize(&data).with_context(|| format!("dataset {} is not a safetensors file", path.display()))?;
+        let tensors = SafeTensors::deserialize(&data)
+            .with_context(|| format!("dataset {} is not a safetensors file", path.display()))?;
         let read = |name: &str| -> Result<(Vec<usize>, Vec<f32>)> {
-            let tensor = tensors.tensor(name).with_context(|| format!("dataset {} has no tensor `{name}`", path.display()))?;
+            let tensor =
+                tensors.tensor(name).with_context(|| format!("dataset {} has no tensor `{name}`", path.display()))?;
             if tensor.dtype() != Dtype::F32 {
                 bail!("dataset {}: tensor `{name}` is {:?}, expected F32", path.display(), tensor.dtype());
             }
@@ -217,7 +230,12 @@ impl Dataset {
             bail!("dataset {}: tensors have the wrong rank", path.display());
         };
         if o_shape[0] != n || p_shape[0] != n {
-            bail!("dataset {}: {} observations, {} policies and {n} values differ", path.display(), o_shape[0], p_shape[0]);
+            bail!(
+                "dataset {}: {} observations, {} policies and {n} values differ",
+                path.display(),
+                o_shape[0],
+                p_shape[0]
+            );
         }
         let (_, metadata) = SafeTensors::read_metadata(&data)?;
         let stats = metadata

@@ -164,10 +164,15 @@ struct RunRecord {
 }
 
 /// Runs (or resumes) an evolve run; returns the summaries of every generation.
-pub fn evolve(config: &EvolveConfig, options: &EvolveOptions, log: &mut dyn FnMut(&str)) -> Result<Vec<GenerationSummary>> {
+pub fn evolve(
+    config: &EvolveConfig,
+    options: &EvolveOptions,
+    log: &mut dyn FnMut(&str),
+) -> Result<Vec<GenerationSummary>> {
     let run = Run::open(config, options)?;
     let game = load_game(&config.game)?;
-    let architecture = Architecture::parse(&config.architecture).map_err(|e| anyhow::anyhow!("architecture `{}`: {e}", config.architecture))?;
+    let architecture = Architecture::parse(&config.architecture)
+        .map_err(|e| anyhow::anyhow!("architecture `{}`: {e}", config.architecture))?;
     architecture.check_fits(game.facts()).map_err(|e| anyhow::anyhow!("{e}"))?;
     check_config(config)?;
 
@@ -178,7 +183,15 @@ pub fn evolve(config: &EvolveConfig, options: &EvolveOptions, log: &mut dyn FnMu
         checkpoint.set_lineage(0, Vec::new());
         let hash = checkpoint.save(&run.checkpoint_dir(first)).map_err(|e| anyhow::anyhow!("{e}"))?;
         lineage.add(
-            Entry { name: first.into(), generation: 0, hash, path: format!("checkpoints/{first}"), status: Status::Initial, dataset: None, gate: None },
+            Entry {
+                name: first.into(),
+                generation: 0,
+                hash,
+                path: format!("checkpoints/{first}"),
+                status: Status::Initial,
+                dataset: None,
+                gate: None,
+            },
             &[],
         );
         lineage.save(&run.dir)?;
@@ -220,7 +233,8 @@ pub fn evolve(config: &EvolveConfig, options: &EvolveOptions, log: &mut dyn FnMu
             .filter_map(|anchor| {
                 let a = names.iter().position(|n| n == &anchor.name)?;
                 let t = tally.head_to_head(champion_index, a);
-                (t.games() > 0).then(|| (anchor.name.clone(), (t.wins as f64 + 0.5 * t.draws as f64) / t.games() as f64))
+                (t.games() > 0)
+                    .then(|| (anchor.name.clone(), (t.wins as f64 + 0.5 * t.draws as f64) / t.games() as f64))
             })
             .collect();
         log(&format!(
@@ -270,7 +284,16 @@ pub fn evolve(config: &EvolveConfig, options: &EvolveOptions, log: &mut dyn FnMu
         for (p, parent) in parents.iter().enumerate() {
             for k in 0..config.children_per_parent {
                 let name = format!("g{generation}c{}", p * config.children_per_parent + k);
-                let report = run.train_child(config, options, generation, parent, &name, &window, mix(config.seed ^ mix(generation as u64 * 1000 + (p * 100 + k) as u64)), log)?;
+                let report = run.train_child(
+                    config,
+                    options,
+                    generation,
+                    parent,
+                    &name,
+                    &window,
+                    mix(config.seed ^ mix(generation as u64 * 1000 + (p * 100 + k) as u64)),
+                    log,
+                )?;
                 summary.training.push((name.clone(), report));
                 children.push((name, parent.clone()));
             }
@@ -282,7 +305,10 @@ pub fn evolve(config: &EvolveConfig, options: &EvolveOptions, log: &mut dyn FnMu
         for (child, parent) in &children {
             let gate = run.gate(config, options, generation, child, parent, log)?;
             if lineage.entry(child).is_none() {
-                let hash = Checkpoint::load(&run.checkpoint_dir(child)).map_err(|e| anyhow::anyhow!("{e}"))?.hash().to_string();
+                let hash = Checkpoint::load(&run.checkpoint_dir(child))
+                    .map_err(|e| anyhow::anyhow!("{e}"))?
+                    .hash()
+                    .to_string();
                 lineage.add(
                     Entry {
                         name: child.clone(),
@@ -341,10 +367,15 @@ impl Run {
         let record_path = dir.join("run.json");
         if record_path.exists() {
             if !options.resume {
-                bail!("run directory {} holds a run already: continue it with --resume, or choose another --name", dir.display());
+                bail!(
+                    "run directory {} holds a run already: continue it with --resume, or choose another --name",
+                    dir.display()
+                );
             }
-            let text = std::fs::read_to_string(&record_path).with_context(|| format!("cannot read {}", record_path.display()))?;
-            let record: RunRecord = serde_json::from_str(&text).with_context(|| format!("run record {}", record_path.display()))?;
+            let text = std::fs::read_to_string(&record_path)
+                .with_context(|| format!("cannot read {}", record_path.display()))?;
+            let record: RunRecord =
+                serde_json::from_str(&text).with_context(|| format!("run record {}", record_path.display()))?;
             if &record.config != config {
                 bail!(
                     "--resume: {} was started with another config; resume it with the same settings\nstored: {}\nasked:  {}",
@@ -388,13 +419,19 @@ impl Run {
 
     fn agent(&self, name: &str, sims: u32, extra: &str) -> AgentEntry {
         let path = self.checkpoint_dir(name);
-        AgentEntry { name: name.to_string(), spec: format!("checkpoint(path=\"{}\",sims={sims}{extra})", path.display()) }
+        AgentEntry {
+            name: name.to_string(),
+            spec: format!("checkpoint(path=\"{}\",sims={sims}{extra})", path.display()),
+        }
     }
 
     fn anchors(&self, config: &EvolveConfig) -> Vec<AgentEntry> {
         vec![
             AgentEntry { name: "random".into(), spec: "random".into() },
-            AgentEntry { name: format!("mcts(sims={})", config.anchor_sims), spec: format!("mcts(sims={})", config.anchor_sims) },
+            AgentEntry {
+                name: format!("mcts(sims={})", config.anchor_sims),
+                spec: format!("mcts(sims={})", config.anchor_sims),
+            },
         ]
     }
 
@@ -439,13 +476,20 @@ impl Run {
         let outcome = run_tournament(&tournament, &self.options(options, true))?;
         // One virtual draw per pairing keeps an unbeaten agent's rating finite (BayesElo's prior).
         let counts = outcome.tally.pair_counts_with_virtual_draws(1);
-        let fit_config = bradley_terry::Config::anchored(vec![Anchor { player: outcome.names.iter().position(|n| n == "random").unwrap_or(0), rating: 0.0 }]);
+        let fit_config = bradley_terry::Config::anchored(vec![Anchor {
+            player: outcome.names.iter().position(|n| n == "random").unwrap_or(0),
+            rating: 0.0,
+        }]);
         let fit = bradley_terry::fit(&counts, &fit_config).context("rating the tournament")?;
         let intervals = if config.bootstrap > 0 {
             let boot = ratings::bootstrap::bootstrap(
                 &counts,
                 &fit_config,
-                &ratings::bootstrap::Config { replicates: config.bootstrap, seed: mix(config.seed ^ generation as u64), level: 0.95 },
+                &ratings::bootstrap::Config {
+                    replicates: config.bootstrap,
+                    seed: mix(config.seed ^ generation as u64),
+                    level: 0.95,
+                },
             )?;
             boot.intervals
         } else {
@@ -515,10 +559,20 @@ impl Run {
             games.extend(outcome.results.into_iter().map(|(_, r)| r));
         }
         let facts = game.facts();
-        let (dataset, stats) = Dataset::from_games(&games, facts.observation_size(), facts.num_distinct_actions, mix(config.seed ^ generation as u64));
+        let (dataset, stats) = Dataset::from_games(
+            &games,
+            facts.observation_size(),
+            facts.num_distinct_actions,
+            mix(config.seed ^ generation as u64),
+        );
         log(&format!(
             "generation {generation}: dataset {} positions from {} games ({} duplicates merged, {} dropped for seat balance, {} faults, {} at the move limit)",
-            stats.positions, stats.games, stats.duplicates_merged, stats.dropped_for_seat_balance, stats.dropped_faults, stats.dropped_max_length
+            stats.positions,
+            stats.games,
+            stats.duplicates_merged,
+            stats.dropped_for_seat_balance,
+            stats.dropped_faults,
+            stats.dropped_max_length
         ));
         dataset.save(&path, &stats)?;
         Ok(stats)
@@ -574,7 +628,10 @@ impl Run {
         child.save(&dir).map_err(|e| anyhow::anyhow!("{e}"))?;
         log(&format!(
             "generation {generation}: {name} trained: policy loss {:.3} → {:.3}, value loss {:.3} → {:.3}",
-            report.first_epoch_policy_loss, report.last_epoch_policy_loss, report.first_epoch_value_loss, report.last_epoch_value_loss
+            report.first_epoch_policy_loss,
+            report.last_epoch_policy_loss,
+            report.first_epoch_value_loss,
+            report.last_epoch_value_loss
         ));
         Ok(report)
     }
@@ -600,7 +657,10 @@ impl Run {
             let games = GATE_BATCH.min(config.gate_games - batch * GATE_BATCH);
             let match_config = TournamentConfig {
                 game: config.game.clone(),
-                agents: vec![self.agent(child, config.tournament_sims, ""), self.agent(parent, config.tournament_sims, "")],
+                agents: vec![
+                    self.agent(child, config.tournament_sims, ""),
+                    self.agent(parent, config.tournament_sims, ""),
+                ],
                 schedule: ScheduleKind::RoundRobin,
                 games_per_pairing: games,
                 rounds: None,
@@ -614,7 +674,11 @@ impl Run {
             let outcome = run_tournament(&match_config, &self.options(options, true))?;
             tally.merge(outcome.tally);
             let pairs = tally.game_pairs(0, 1);
-            llr = if pairs.pairs() > 0 { test.llr_pentanomial(&pairs) } else { test.llr_trinomial(&tally.head_to_head(0, 1)) };
+            llr = if pairs.pairs() > 0 {
+                test.llr_pentanomial(&pairs)
+            } else {
+                test.llr_trinomial(&tally.head_to_head(0, 1))
+            };
             decision = test.decision(llr);
             if decision != ratings::sprt::Decision::Continue {
                 break;
@@ -641,7 +705,14 @@ impl Run {
             t.games(),
             if promoted { "promoted" } else { "rejected" }
         ));
-        Ok(GateResult { child: child.into(), parent: parent.into(), games: t.games(), score, decision: decision_text, promoted })
+        Ok(GateResult {
+            child: child.into(),
+            parent: parent.into(),
+            games: t.games(),
+            score,
+            decision: decision_text,
+            promoted,
+        })
     }
 }
 

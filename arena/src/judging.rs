@@ -80,7 +80,8 @@ pub fn report(names: &[String], verdicts: &[Verdict]) -> Vec<JudgeReport> {
             let n = verdicts.len() as u64;
             let correct = verdicts.iter().filter(|v| v.correct()).count() as u64;
             let (accuracy, low, high) = wilson(correct, n);
-            let share = |f: &dyn Fn(&Verdict) -> bool| verdicts.iter().filter(|v| f(v)).count() as f64 / n.max(1) as f64;
+            let share =
+                |f: &dyn Fn(&Verdict) -> bool| verdicts.iter().filter(|v| f(v)).count() as f64 / n.max(1) as f64;
             let picked_pro = share(&|v| v.picked_pro);
             let pro_true = share(&|v| v.pro_true);
             let mut pairs: BTreeMap<u64, Vec<bool>> = BTreeMap::new();
@@ -88,7 +89,8 @@ pub fn report(names: &[String], verdicts: &[Verdict]) -> Vec<JudgeReport> {
                 pairs.entry(v.pair).or_default().push(v.picked_pro);
             }
             let judged_twice: Vec<&Vec<bool>> = pairs.values().filter(|p| p.len() == 2).collect();
-            let consistent = judged_twice.iter().filter(|p| p[0] == p[1]).count() as f64 / judged_twice.len().max(1) as f64;
+            let consistent =
+                judged_twice.iter().filter(|p| p[0] == p[1]).count() as f64 / judged_twice.len().max(1) as f64;
             let smoothed = (correct as f64 + 0.5) / (n as f64 + 1.0);
             JudgeReport {
                 name: names.get(judge).cloned().unwrap_or_else(|| format!("judge #{judge}")),

@@ -53,8 +53,7 @@ struct Stored {
 impl Lineage {
     /// Adds a checkpoint with its parents (by name); returns its index.
     pub fn add(&mut self, entry: Entry, parents: &[&str]) -> NodeIndex {
-        let parent_nodes: Vec<NodeIndex> =
-            parents.iter().filter_map(|name| self.find(name)).collect();
+        let parent_nodes: Vec<NodeIndex> = parents.iter().filter_map(|name| self.find(name)).collect();
         let node = self.graph.add_node(entry);
         for parent in parent_nodes {
             self.graph.add_edge(parent, node, ());
@@ -78,7 +77,10 @@ impl Lineage {
     /// The names of a checkpoint's parents.
     pub fn parents(&self, name: &str) -> Vec<&str> {
         let Some(node) = self.find(name) else { return Vec::new() };
-        self.graph.neighbors_directed(node, petgraph::Direction::Incoming).map(|p| self.graph[p].name.as_str()).collect()
+        self.graph
+            .neighbors_directed(node, petgraph::Direction::Incoming)
+            .map(|p| self.graph[p].name.as_str())
+            .collect()
     }
 
     pub fn to_json(&self) -> String {
@@ -112,8 +114,15 @@ impl Lineage {
                 Status::Promoted => "filled",
                 Status::Rejected => "dashed",
             };
-            let gate = e.gate.as_ref().and_then(|g| g.get("score")).and_then(|s| s.as_f64()).map(|s| format!("\\ngate {:.0}%", 100.0 * s)).unwrap_or_default();
-            let _ = writeln!(dot, "  n{} [label=\"{}\\ngen {}{gate}\", style={style}];", i.index(), e.name, e.generation);
+            let gate = e
+                .gate
+                .as_ref()
+                .and_then(|g| g.get("score"))
+                .and_then(|s| s.as_f64())
+                .map(|s| format!("\\ngate {:.0}%", 100.0 * s))
+                .unwrap_or_default();
+            let _ =
+                writeln!(dot, "  n{} [label=\"{}\\ngen {}{gate}\", style={style}];", i.index(), e.name, e.generation);
         }
         for edge in self.graph.edge_references() {
             let _ = writeln!(dot, "  n{} -> n{};", edge.source().index(), edge.target().index());
@@ -144,7 +153,15 @@ mod tests {
     use super::*;
 
     fn entry(name: &str, generation: u32, status: Status) -> Entry {
-        Entry { name: name.into(), generation, hash: format!("h{name}"), path: name.into(), status, dataset: None, gate: None }
+        Entry {
+            name: name.into(),
+            generation,
+            hash: format!("h{name}"),
+            path: name.into(),
+            status,
+            dataset: None,
+            gate: None,
+        }
     }
 
     #[test]

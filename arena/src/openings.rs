@@ -31,7 +31,9 @@ impl OpeningSource {
             return Ok(OpeningSource::None);
         }
         if let Some(plies) = text.strip_prefix("random:") {
-            let plies = plies.parse().with_context(|| format!("--openings `{text}`: expected random:K with K a number of plies"))?;
+            let plies = plies
+                .parse()
+                .with_context(|| format!("--openings `{text}`: expected random:K with K a number of plies"))?;
             return Ok(OpeningSource::RandomPlies(plies));
         }
         Ok(OpeningSource::File(PathBuf::from(text)))
@@ -43,7 +45,10 @@ impl OpeningSource {
 pub enum Openings {
     None,
     /// Generated on demand from the tournament seed and the opening number.
-    Random { plies: u32, seed: u64 },
+    Random {
+        plies: u32,
+        seed: u64,
+    },
     /// Read from a file; opening `k` is line `k mod len`.
     Listed(Vec<Vec<Action>>),
 }
@@ -56,7 +61,11 @@ impl Openings {
             OpeningSource::None => Ok(Openings::None),
             OpeningSource::RandomPlies(plies) => {
                 if *plies as usize >= game.facts().max_game_length {
-                    bail!("--openings random:{plies}: {} lasts at most {} moves", game.spec(), game.facts().max_game_length);
+                    bail!(
+                        "--openings random:{plies}: {} lasts at most {} moves",
+                        game.spec(),
+                        game.facts().max_game_length
+                    );
                 }
                 Ok(Openings::Random { plies: *plies, seed })
             }
@@ -104,7 +113,8 @@ fn random_opening(game: &dyn Game, plies: u32, seed: u64) -> Vec<Action> {
 }
 
 fn read_file(path: &Path, game: &dyn Game) -> Result<Vec<Vec<Action>>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read openings file {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read openings file {}", path.display()))?;
     let mut openings = Vec::new();
     for (number, line) in text.lines().enumerate() {
         let line = line.split('#').next().unwrap_or("").trim();
@@ -122,7 +132,11 @@ fn read_file(path: &Path, game: &dyn Game) -> Result<Vec<Vec<Action>>> {
             .into_iter()
             .map(|m| match m {
                 Move::Action(a) => Ok(a),
-                Move::Text(_) => bail!("openings file {} line {}: text moves are not supported in openings", path.display(), number + 1),
+                Move::Text(_) => bail!(
+                    "openings file {} line {}: text moves are not supported in openings",
+                    path.display(),
+                    number + 1
+                ),
             })
             .collect::<Result<Vec<_>>>()?;
         openings.push(moves);

@@ -66,13 +66,23 @@ pub fn from_store(path: &Path, tournament: Option<i64>) -> anyhow::Result<Result
         let players: Vec<usize> = store.agents(t.id)?.iter().map(|a| roster.intern(&a.name)).collect();
         for m in store.finished(t.id)? {
             let (Some(&first), Some(&second)) = (players.get(m.seats[0]), players.get(m.seats[1])) else {
-                bail!("store {}: tournament {} match {} seats unknown agents {:?}", path.display(), t.id, m.index, m.seats);
+                bail!(
+                    "store {}: tournament {} match {} seats unknown agents {:?}",
+                    path.display(),
+                    t.id,
+                    m.index,
+                    m.seats
+                );
             };
             games.push(GameResult { first, second, score: m.score0 });
         }
     }
     if games.is_empty() {
-        bail!("store {} has no finished games{}", path.display(), tournament.map(|id| format!(" in tournament {id}")).unwrap_or_default());
+        bail!(
+            "store {} has no finished games{}",
+            path.display(),
+            tournament.map(|id| format!(" in tournament {id}")).unwrap_or_default()
+        );
     }
     Ok(Results { source: path.to_path_buf(), roster, games })
 }

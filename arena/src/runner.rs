@@ -170,11 +170,17 @@ pub fn play_match_with(
     let mut state = game.new_initial_state();
     for (i, &action) in setup.opening.iter().enumerate() {
         state.apply(action).map_err(|e| {
-            MatchError::BadOpening(games::Error::BadMove { number: i + 1, text: action.to_string(), error: Box::new(e) })
+            MatchError::BadOpening(games::Error::BadMove {
+                number: i + 1,
+                text: action.to_string(),
+                error: Box::new(e),
+            })
         })?;
     }
     scratch.rngs.clear();
-    scratch.rngs.extend((0..facts.players).map(|seat| AgentRng::seed_from_u64(stream_seed(setup.seed, 1 + seat as u64))));
+    scratch
+        .rngs
+        .extend((0..facts.players).map(|seat| AgentRng::seed_from_u64(stream_seed(setup.seed, 1 + seat as u64))));
     let MatchScratch { legal, outcomes, rngs } = scratch;
     let mut run = Run {
         setup,
@@ -191,7 +197,9 @@ pub fn play_match_with(
     let end = match played {
         Ok(end) => end,
         Err(panic) => match in_agent {
-            Some(seat) => EndReason::Fault { seat, kind: FaultKind::Crash, detail: format!("panicked: {}", panic_text(&panic)) },
+            Some(seat) => {
+                EndReason::Fault { seat, kind: FaultKind::Crash, detail: format!("panicked: {}", panic_text(&panic)) }
+            }
             None => return Err(MatchError::GamePanicked(panic_text(&panic))),
         },
     };
@@ -221,7 +229,9 @@ impl Fault {
 impl From<AgentError> for Fault {
     fn from(error: AgentError) -> Self {
         match error {
-            AgentError::Timeout(after) => Fault { kind: FaultKind::Timeout, detail: format!("no answer within {after:?}") },
+            AgentError::Timeout(after) => {
+                Fault { kind: FaultKind::Timeout, detail: format!("no answer within {after:?}") }
+            }
             error => Fault { kind: FaultKind::Crash, detail: error.to_string() },
         }
     }
@@ -411,17 +421,17 @@ fn resolve(state: &mut dyn State, legal: &[Action], decision: &Decision) -> Resu
     match (&decision.reply, discrete) {
         (Reply::Action(action), true) => apply_checked(state, legal, *action).map(Some),
         (Reply::Text(text), true) => {
-            let action = state.parse_action(text).map_err(|e| Fault { kind: FaultKind::Unparseable, detail: e.to_string() })?;
+            let action =
+                state.parse_action(text).map_err(|e| Fault { kind: FaultKind::Unparseable, detail: e.to_string() })?;
             apply_checked(state, legal, action).map(Some)
         }
         (Reply::Text(text), false) => state
             .apply_text(text)
             .map(|()| None)
             .map_err(|e| Fault { kind: FaultKind::Unparseable, detail: e.to_string() }),
-        (Reply::Action(action), false) => Err(Fault {
-            kind: FaultKind::Unparseable,
-            detail: format!("this turn takes text, not action id {action}"),
-        }),
+        (Reply::Action(action), false) => {
+            Err(Fault { kind: FaultKind::Unparseable, detail: format!("this turn takes text, not action id {action}") })
+        }
     }
 }
 

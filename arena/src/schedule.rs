@@ -137,7 +137,8 @@ impl Planner<'_> {
                 points[bye] += self.spec.games_per_pairing as f64;
                 order.retain(|&p| p != bye);
             }
-            let pairs = pair_without_repeats(&order, &met).unwrap_or_else(|| order.chunks(2).map(|c| (c[0], c[1])).collect());
+            let pairs =
+                pair_without_repeats(&order, &met).unwrap_or_else(|| order.chunks(2).map(|c| (c[0], c[1])).collect());
             for &(a, b) in &pairs {
                 met[a][b] = true;
                 met[b][a] = true;
@@ -156,11 +157,17 @@ impl Planner<'_> {
     fn knockout(&mut self) {
         let n = self.spec.agents;
         // Bracket slots in seed order; seeds beyond n are byes.
-        let mut alive: Vec<Option<usize>> = bracket_order(n.next_power_of_two()).into_iter().map(|s| (s < n).then_some(s)).collect();
+        let mut alive: Vec<Option<usize>> =
+            bracket_order(n.next_power_of_two()).into_iter().map(|s| (s < n).then_some(s)).collect();
         let mut round = 1;
         while alive.len() > 1 {
-            let ties: Vec<(usize, usize)> =
-                alive.chunks(2).filter_map(|slot| match slot { [Some(a), Some(b)] => Some((*a, *b)), _ => None }).collect();
+            let ties: Vec<(usize, usize)> = alive
+                .chunks(2)
+                .filter_map(|slot| match slot {
+                    [Some(a), Some(b)] => Some((*a, *b)),
+                    _ => None,
+                })
+                .collect();
             self.games_between(round, &ties, self.spec.games_per_pairing);
             let mut tiebreaks = 0;
             loop {

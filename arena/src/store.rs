@@ -150,10 +150,14 @@ impl Store {
     }
 
     fn init(&self) -> Result<()> {
-        let application_id: i64 = self.conn.query_row("PRAGMA application_id", [], |r| r.get(0)).context("not a SQLite database")?;
-        let tables: i64 = self.conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))?;
+        let application_id: i64 =
+            self.conn.query_row("PRAGMA application_id", [], |r| r.get(0)).context("not a SQLite database")?;
+        let tables: i64 =
+            self.conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))?;
         if application_id != APPLICATION_ID && (application_id != 0 || tables > 0) {
-            bail!("this SQLite file belongs to another program (application_id {application_id:#x}); refusing to write to it");
+            bail!(
+                "this SQLite file belongs to another program (application_id {application_id:#x}); refusing to write to it"
+            );
         }
         let version: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version > SCHEMA_VERSION {
@@ -210,7 +214,13 @@ impl Store {
         let mut statement =
             self.conn.prepare("SELECT id, game, config, created_at, finished_at FROM tournaments ORDER BY id")?;
         let rows = statement.query_map([], |r| {
-            Ok(TournamentRow { id: r.get(0)?, game: r.get(1)?, config: r.get(2)?, created_at: r.get(3)?, finished_at: r.get(4)? })
+            Ok(TournamentRow {
+                id: r.get(0)?,
+                game: r.get(1)?,
+                config: r.get(2)?,
+                created_at: r.get(3)?,
+                finished_at: r.get(4)?,
+            })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
@@ -225,18 +235,20 @@ impl Store {
 
     /// The agents of a tournament, by index.
     pub fn agents(&self, tournament: i64) -> Result<Vec<AgentRow>> {
-        let mut statement =
-            self.conn.prepare("SELECT name, spec, checkpoint_hash FROM agents WHERE tournament_id = ?1 ORDER BY idx")?;
-        let rows = statement
-            .query_map([tournament], |r| Ok(AgentRow { name: r.get(0)?, spec: r.get(1)?, checkpoint_hash: r.get(2)? }))?;
+        let mut statement = self
+            .conn
+            .prepare("SELECT name, spec, checkpoint_hash FROM agents WHERE tournament_id = ?1 ORDER BY idx")?;
+        let rows = statement.query_map([tournament], |r| {
+            Ok(AgentRow { name: r.get(0)?, spec: r.get(1)?, checkpoint_hash: r.get(2)? })
+        })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     /// The judges of a tournament (the agents in a judge seat), by index.
     pub fn judges(&self, tournament: i64) -> Result<Vec<AgentRow>> {
         let mut statement = self.conn.prepare("SELECT name, spec FROM judges WHERE tournament_id = ?1 ORDER BY idx")?;
-        let rows =
-            statement.query_map([tournament], |r| Ok(AgentRow { name: r.get(0)?, spec: r.get(1)?, checkpoint_hash: None }))?;
+        let rows = statement
+            .query_map([tournament], |r| Ok(AgentRow { name: r.get(0)?, spec: r.get(1)?, checkpoint_hash: None }))?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
@@ -320,7 +332,8 @@ impl Store {
 
     /// Number of scheduled matches of a tournament.
     pub fn scheduled_count(&self, tournament: i64) -> Result<u64> {
-        let n: i64 = self.conn.query_row("SELECT count(*) FROM matches WHERE tournament_id = ?1", [tournament], |r| r.get(0))?;
+        let n: i64 =
+            self.conn.query_row("SELECT count(*) FROM matches WHERE tournament_id = ?1", [tournament], |r| r.get(0))?;
         Ok(n as u64)
     }
 
@@ -348,8 +361,20 @@ impl Store {
         })?;
         let mut finished = Vec::new();
         for row in rows {
-            let (index, round, seat0, seat1, returns, score0, end_reason, fault_seat, length, pair, judge, fault_detail) =
-                row?;
+            let (
+                index,
+                round,
+                seat0,
+                seat1,
+                returns,
+                score0,
+                end_reason,
+                fault_seat,
+                length,
+                pair,
+                judge,
+                fault_detail,
+            ) = row?;
             let returns: Vec<f64> = serde_json::from_str(&returns)
                 .with_context(|| format!("store {}: match {index} has unreadable returns", self.path.display()))?;
             finished.push(FinishedMatch {
@@ -439,7 +464,9 @@ mod tests {
         let row = AgentRow { name: "a".to_string(), spec: "random".to_string(), checkpoint_hash: None };
         {
             let mut store = Store::open(&path).unwrap_or_else(|e| panic!("{e:#}"));
-            let id = store.create_tournament("tic_tac_toe", "{}", &[row.clone(), row.clone()]).unwrap_or_else(|e| panic!("{e:#}"));
+            let id = store
+                .create_tournament("tic_tac_toe", "{}", &[row.clone(), row.clone()])
+                .unwrap_or_else(|e| panic!("{e:#}"));
             let pairing = Pairing { round: 1, seats: [0, 1], opening: 0 };
             let scheduled = ScheduledMatch { index: 0, pairing, seed: 9, opening: Vec::new(), judge: None };
             store.schedule(id, &[scheduled]).unwrap_or_else(|e| panic!("{e:#}"));
@@ -450,7 +477,8 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{e}"));
         }
         let store = Store::open(&path).unwrap_or_else(|e| panic!("{e:#}"));
-        let version: i64 = store.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap_or_else(|e| panic!("{e}"));
+        let version: i64 =
+            store.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(version, SCHEMA_VERSION);
         assert_eq!(store.scheduled_count(1).unwrap_or_else(|e| panic!("{e:#}")), 1);
         assert!(store.judges(1).unwrap_or_else(|e| panic!("{e:#}")).is_empty());

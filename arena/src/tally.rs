@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use ratings::paired::{Pentanomial, Trinomial};
 
 /// Every way a game can end, as stored (see `EndReason::label`); other labels count as `other`.
-pub const END_REASONS: [&str; 7] = ["normal", "max_length", "illegal_action", "unparseable", "crash", "timeout", "other"];
+pub const END_REASONS: [&str; 7] =
+    ["normal", "max_length", "illegal_action", "unparseable", "crash", "timeout", "other"];
 
 /// Seat 0's score from the returns: 1 if it did better than seat 1, 0.5 if equal, 0 if worse.
 pub fn score_of_seat0(returns: &[f64]) -> f64 {
@@ -68,7 +69,13 @@ impl Tally {
         for (seat, agent) in seats.into_iter().enumerate() {
             let score = if seat == 0 { score0 } else { 1.0 - score0 };
             let opponent = seats[1 - seat];
-            let slot = if score == 1.0 { 0 } else if score == 0.5 { 1 } else { 2 };
+            let slot = if score == 1.0 {
+                0
+            } else if score == 0.5 {
+                1
+            } else {
+                2
+            };
             self.wdl[agent * self.agents + opponent][slot] += 1;
             let totals = &mut self.totals[agent];
             totals.games += 1;
@@ -151,7 +158,11 @@ impl Tally {
     /// Game-pair counts between `i` and `j`, from `i`'s side.
     pub fn game_pairs(&self, i: usize, j: usize) -> Pentanomial {
         let counts = self.pairs[i.min(j) * self.agents + i.max(j)].counts;
-        if i <= j { Pentanomial::new(counts) } else { Pentanomial::new([counts[4], counts[3], counts[2], counts[1], counts[0]]) }
+        if i <= j {
+            Pentanomial::new(counts)
+        } else {
+            Pentanomial::new([counts[4], counts[3], counts[2], counts[1], counts[0]])
+        }
     }
 
     /// How many games ended each way (`normal`, `max_length`, `illegal_action`, ...); reasons

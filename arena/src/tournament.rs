@@ -149,7 +149,11 @@ pub struct RunOptions {
 
 impl std::fmt::Debug for RunOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunOptions").field("threads", &self.threads).field("db", &self.db).field("resume", &self.resume).finish()
+        f.debug_struct("RunOptions")
+            .field("threads", &self.threads)
+            .field("db", &self.db)
+            .field("resume", &self.resume)
+            .finish()
     }
 }
 
@@ -259,18 +263,31 @@ pub fn run_tournament(config: &TournamentConfig, options: &RunOptions) -> Result
         if pending.is_empty() {
             break;
         }
-        let batch = Batch { game: &game, config, planned: &planned, openings: &openings, keep_results: options.collect_results };
-        let round = batch.play(&pool, &pending, threads, store.as_mut().zip(tournament_id), &mut collected, &mut |results, chunk_tally| {
-            for &(index, score) in results {
-                scores[index as usize] = Some(score);
-            }
-            played_now += results.len() as u64;
-            tally.merge(chunk_tally);
-            progress.set_position(progress.position() + results.len() as u64);
-            let rate = played_now as f64 / started.elapsed().as_secs_f64().max(1e-9);
-            progress.set_message(format!("{rate:.0} games/s"));
-            options.stop_when.as_ref().and_then(|stop| stop(&tally))
-        })?;
+        let batch = Batch {
+            game: &game,
+            config,
+            planned: &planned,
+            openings: &openings,
+            keep_results: options.collect_results,
+        };
+        let round = batch.play(
+            &pool,
+            &pending,
+            threads,
+            store.as_mut().zip(tournament_id),
+            &mut collected,
+            &mut |results, chunk_tally| {
+                for &(index, score) in results {
+                    scores[index as usize] = Some(score);
+                }
+                played_now += results.len() as u64;
+                tally.merge(chunk_tally);
+                progress.set_position(progress.position() + results.len() as u64);
+                let rate = played_now as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                progress.set_message(format!("{rate:.0} games/s"));
+                options.stop_when.as_ref().and_then(|stop| stop(&tally))
+            },
+        )?;
         if let Some(reason) = round {
             stopped = Some(reason);
             break;
@@ -302,13 +319,17 @@ fn check_seats(game: &dyn games::Game, config: &TournamentConfig) -> Result<()> 
     let players = game.facts().players;
     match (players, config.judges.is_empty()) {
         (2, true) | (3, false) => Ok(()),
-        (2, false) => bail!("{} has no judge seat; judges (--judge) are for games with one, such as debate", game.spec()),
+        (2, false) => {
+            bail!("{} has no judge seat; judges (--judge) are for games with one, such as debate", game.spec())
+        }
         (3, true) => bail!(
             "{} has a judge seat (seat 2): name the agent that judges with --judge SPEC (or `judges` in the config), \
              or let the rules decide with judge=oracle",
             game.spec()
         ),
-        _ => bail!("tournaments of {players}-player games are not supported yet ({} has {players} players)", game.spec()),
+        _ => {
+            bail!("tournaments of {players}-player games are not supported yet ({} has {players} players)", game.spec())
+        }
     }
 }
 
@@ -317,7 +338,12 @@ pub fn tally_from_store(store: &Store, tournament: i64, agents: usize) -> Result
     let mut tally = Tally::new(agents);
     for m in store.finished(tournament)? {
         if m.seats.iter().any(|&s| s >= agents) {
-            bail!("store {}: match {} seats agent {:?}, but the tournament has {agents}", store.path().display(), m.index, m.seats);
+            bail!(
+                "store {}: match {} seats agent {:?}, but the tournament has {agents}",
+                store.path().display(),
+                m.index,
+                m.seats
+            );
         }
         tally.add(m.seats, m.score0, &m.end_reason, m.fault_seat, m.pair);
     }
@@ -350,10 +376,16 @@ fn open_store(config: &TournamentConfig, options: &RunOptions) -> Result<(Option
         }
     }
     let game = load_game(&config.game)?;
-    let rows: Vec<AgentRow> =
-        config.agents.iter().map(|a| AgentRow { name: a.name.clone(), spec: a.spec.clone(), checkpoint_hash: None }).collect();
-    let judges: Vec<AgentRow> =
-        config.judges.iter().map(|a| AgentRow { name: a.name.clone(), spec: a.spec.clone(), checkpoint_hash: None }).collect();
+    let rows: Vec<AgentRow> = config
+        .agents
+        .iter()
+        .map(|a| AgentRow { name: a.name.clone(), spec: a.spec.clone(), checkpoint_hash: None })
+        .collect();
+    let judges: Vec<AgentRow> = config
+        .judges
+        .iter()
+        .map(|a| AgentRow { name: a.name.clone(), spec: a.spec.clone(), checkpoint_hash: None })
+        .collect();
     let id = store.create_tournament_with_judges(&game.spec().to_string(), &canonical, &rows, &judges)?;
     Ok((Some(store), Some(id)))
 }
@@ -514,7 +546,9 @@ impl AgentSet {
     fn take(&mut self, index: usize) -> Result<Box<dyn Agent>> {
         match self.agents[index].take() {
             Some(agent) => Ok(agent),
-            None => load_agent(&self.entries[index].spec).with_context(|| format!("agent `{}`", self.entries[index].name)),
+            None => {
+                load_agent(&self.entries[index].spec).with_context(|| format!("agent `{}`", self.entries[index].name))
+            }
         }
     }
 

@@ -151,7 +151,11 @@ pub fn train(
             let gather = |source: &[f32], width: usize| -> Vec<f32> {
                 rows.iter().flat_map(|&r| source[r * width..(r + 1) * width].iter().copied()).collect()
             };
-            let observations = Tensor::from_vec(gather(&data.observations, data.observation_size), (rows.len(), data.observation_size), &device)?;
+            let observations = Tensor::from_vec(
+                gather(&data.observations, data.observation_size),
+                (rows.len(), data.observation_size),
+                &device,
+            )?;
             let targets = Tensor::from_vec(gather(&data.policies, data.actions), (rows.len(), data.actions), &device)?;
             let values = Tensor::from_vec(gather(&data.values, 1), rows.len(), &device)?;
             let (logits, predicted) = checkpoint.network().forward(&observations).context("forward pass")?;

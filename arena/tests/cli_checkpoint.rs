@@ -10,8 +10,6 @@ use std::path::Path;
 use agents::load_agent;
 use arena::runner::{EndReason, Keep, Limits, MatchSetup, play_match};
 
-
-
 fn init(dir: &Path, game: &str, arch: &str, seed: u64) -> serde_json::Value {
     let dir = dir.to_str().unwrap_or_else(|| panic!("temporary path is not UTF-8"));
     let seed = seed.to_string();

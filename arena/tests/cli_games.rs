@@ -4,9 +4,6 @@ mod common;
 
 use common::{arena, json};
 
-
-
-
 /// A published figure from `games/testdata` (each file cites its sources).
 fn published(file: &str, pointer: &str) -> u64 {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../games/testdata").join(file);

@@ -282,22 +282,39 @@ fn ratings_read_a_tournament_store() -> TestResult {
     let dir = temp_dir("store")?;
     let db = dir.join("t.db");
     let output = std::process::Command::new(arena_binary()?)
-        .args(["tournament", "--game", "connect_four", "--agents", "random", "first", "random", "--games-per-pairing", "40"])
+        .args([
+            "tournament",
+            "--game",
+            "connect_four",
+            "--agents",
+            "random",
+            "first",
+            "random",
+            "--games-per-pairing",
+            "40",
+        ])
         .arg("--db")
         .arg(&db)
         .output()?;
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let db_text = db.to_str().ok_or("path")?;
-    let report: Value = serde_json::from_str(&ratings_output(&["--db", db_text, "--tournament", "1", "--anchor", "random=0", "--json"])?)?;
+    let report: Value = serde_json::from_str(&ratings_output(&[
+        "--db",
+        db_text,
+        "--tournament",
+        "1",
+        "--anchor",
+        "random=0",
+        "--json",
+    ])?)?;
     let players = report.as_array().ok_or("array")?;
     assert_eq!(players.len(), 3);
     let games: u64 = players.iter().filter_map(|p| p["games"].as_u64()).sum();
     assert_eq!(games, 2 * 3 * 40, "every game counted once for each of its two players");
     // The likelihood of superiority is complementary: P(a > b) + P(b > a) = 1.
     let report: Value = serde_json::from_str(&ratings_output(&["--db", db_text, "--los", "--json"])?)?;
-    let los = |a: &str, b: &str| -> Option<f64> {
-        report.as_array()?.iter().find(|p| p["name"] == a)?["los"][b].as_f64()
-    };
+    let los =
+        |a: &str, b: &str| -> Option<f64> { report.as_array()?.iter().find(|p| p["name"] == a)?["los"][b].as_f64() };
     let (ab, ba) = (los("first", "random").ok_or("los")?, los("random", "first").ok_or("los")?);
     assert!((ab + ba - 1.0).abs() < 1e-12 && ab > 0.5, "{ab} {ba}");
     let message = format!("{:#}", ratings_output(&["--db", db_text, "--tournament", "7"]).err().ok_or("no error")?);

@@ -5,12 +5,10 @@ mod common;
 
 use common::{arena, json};
 
-
-
-
 #[test]
 fn play_reports_the_score_with_error_bars_and_speed() {
-    let (ok, out, err) = arena(&["play", "--game", "connect_four", "--agents", "first", "random", "--games", "200", "--json"]);
+    let (ok, out, err) =
+        arena(&["play", "--game", "connect_four", "--agents", "first", "random", "--games", "200", "--json"]);
     assert!(ok, "{err}");
     let report = json(&out);
     assert_eq!(report["games"], 200);
@@ -34,8 +32,21 @@ fn results_do_not_depend_on_the_number_of_threads() {
         let db = dir.path().join("t.db");
         let db_text = db.to_string_lossy().to_string();
         let (ok, out, err) = arena(&[
-            "play", "--game", "connect_four", "--agents", "random", "random", "--games", "3000", "--openings", "random:4",
-            "--threads", threads, "--db", &db_text, "--json",
+            "play",
+            "--game",
+            "connect_four",
+            "--agents",
+            "random",
+            "random",
+            "--games",
+            "3000",
+            "--openings",
+            "random:4",
+            "--threads",
+            threads,
+            "--db",
+            &db_text,
+            "--json",
         ]);
         assert!(ok, "{err}");
         let report = json(&out);
@@ -52,14 +63,26 @@ fn results_do_not_depend_on_the_number_of_threads() {
     assert_eq!(one_moves.len(), 3000);
     assert_eq!(one_moves, two_moves, "every game identical, move for move");
     // Openings: each game pair shares its first four moves.
-    assert_eq!(one_moves[0].split(',').take(4).collect::<Vec<_>>(), one_moves[1].split(',').take(4).collect::<Vec<_>>());
+    assert_eq!(
+        one_moves[0].split(',').take(4).collect::<Vec<_>>(),
+        one_moves[1].split(',').take(4).collect::<Vec<_>>()
+    );
 }
 
 #[test]
 fn sprt_stops_a_match_once_it_decides() {
     let (ok, out, err) = arena(&[
-        "play", "--game", "connect_four", "--agents", "first", "random", "--games", "20000", "--sprt",
-        "elo0=0,elo1=20,alpha=0.05,beta=0.05", "--json",
+        "play",
+        "--game",
+        "connect_four",
+        "--agents",
+        "first",
+        "random",
+        "--games",
+        "20000",
+        "--sprt",
+        "elo0=0,elo1=20,alpha=0.05,beta=0.05",
+        "--json",
     ]);
     assert!(ok, "{err}");
     let report = json(&out);
@@ -92,7 +115,8 @@ agents = ["random", "first", { name = "python", spec = "random" }, "random"]
     assert!(ok, "{err}");
     let report = json(&out);
     assert_eq!(report["games"], 3 * 2 * 4, "3 rounds of 2 pairings of 4 games");
-    let names: Vec<&str> = report["standings"].as_array().into_iter().flatten().filter_map(|s| s["name"].as_str()).collect();
+    let names: Vec<&str> =
+        report["standings"].as_array().into_iter().flatten().filter_map(|s| s["name"].as_str()).collect();
     let mut sorted = names.clone();
     sorted.sort();
     assert_eq!(sorted, ["first", "python", "random", "random#2"]);
@@ -108,7 +132,8 @@ agents = ["random", "first", { name = "python", spec = "random" }, "random"]
 fn bad_configs_and_agents_get_clear_errors() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let config = dir.path().join("bad.toml");
-    std::fs::write(&config, "game = \"tic_tac_toe\"\nagents = [\"random\", \"first\"]\ngames = 3\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&config, "game = \"tic_tac_toe\"\nagents = [\"random\", \"first\"]\ngames = 3\n")
+        .unwrap_or_else(|e| panic!("{e}"));
     let (ok, _, err) = arena(&["tournament", "--config", &config.to_string_lossy()]);
     assert!(!ok);
     assert!(err.contains("bad.toml") && err.contains("games"), "{err}");
@@ -125,13 +150,23 @@ fn bad_configs_and_agents_get_clear_errors() {
     assert!(!ok);
     assert!(err.contains("at least two agents"), "{err}");
 
-    let (ok, _, err) = arena(&["play", "--game", "tic_tac_toe", "--agents", "random", "first", "--openings", "/no/such/file"]);
+    let (ok, _, err) =
+        arena(&["play", "--game", "tic_tac_toe", "--agents", "random", "first", "--openings", "/no/such/file"]);
     assert!(!ok);
     assert!(err.contains("/no/such/file"), "{err}");
 
     let openings = dir.path().join("openings.txt");
     std::fs::write(&openings, "# two openings\na1 b2\nb2 z9\n").unwrap_or_else(|e| panic!("{e}"));
-    let (ok, _, err) = arena(&["play", "--game", "tic_tac_toe", "--agents", "random", "first", "--openings", &openings.to_string_lossy()]);
+    let (ok, _, err) = arena(&[
+        "play",
+        "--game",
+        "tic_tac_toe",
+        "--agents",
+        "random",
+        "first",
+        "--openings",
+        &openings.to_string_lossy(),
+    ]);
     assert!(!ok);
     assert!(err.contains("line 3") && err.contains("z9"), "{err}");
 }

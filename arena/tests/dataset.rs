@@ -5,11 +5,25 @@ use arena::runner::{EndReason, FaultKind, MatchResult, Step};
 use games::Move;
 
 fn step(player: usize, observation: f32, action: u32) -> Step {
-    Step { player, observation: vec![observation, 0.0], action: Move::Action(action), policy: Some(vec![(action, 1.0)]), value: None }
+    Step {
+        player,
+        observation: vec![observation, 0.0],
+        action: Move::Action(action),
+        policy: Some(vec![(action, 1.0)]),
+        value: None,
+    }
 }
 
 fn game(end: EndReason, returns: [f64; 2], steps: Vec<Step>) -> MatchResult {
-    MatchResult { returns: returns.to_vec(), end, length: steps.len(), moves: Vec::new(), move_micros: Vec::new(), trajectory: steps, turns: Vec::new() }
+    MatchResult {
+        returns: returns.to_vec(),
+        end,
+        length: steps.len(),
+        moves: Vec::new(),
+        move_micros: Vec::new(),
+        trajectory: steps,
+        turns: Vec::new(),
+    }
 }
 
 #[test]
@@ -19,7 +33,11 @@ fn filters_drop_faults_and_move_limits_merge_duplicates_and_balance_seats() {
         game(EndReason::Normal, [1.0, -1.0], vec![step(0, 1.0, 0), step(1, 2.0, 1), step(0, 3.0, 0)]),
         // The same first position again, with the other target: merged, targets averaged.
         game(EndReason::Normal, [-1.0, 1.0], vec![step(0, 1.0, 1), step(1, 4.0, 0)]),
-        game(EndReason::Fault { seat: 0, kind: FaultKind::Crash, detail: "x".into() }, [-1.0, 1.0], vec![step(0, 9.0, 0)]),
+        game(
+            EndReason::Fault { seat: 0, kind: FaultKind::Crash, detail: "x".into() },
+            [-1.0, 1.0],
+            vec![step(0, 9.0, 0)],
+        ),
         game(EndReason::MaxLength, [0.0, 0.0], vec![step(0, 8.0, 0)]),
     ];
     let (dataset, stats) = Dataset::from_games(&games, 2, 2, 7);

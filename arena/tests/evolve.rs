@@ -63,7 +63,12 @@ fn final_state(run: &Path) -> (Vec<serde_json::Value>, serde_json::Value, Vec<St
     let conn = rusqlite::Connection::open(run.join("arena.db")).unwrap_or_else(|e| panic!("{e}"));
     let games = conn
         .prepare("SELECT tournament_id, idx, returns, moves FROM matches ORDER BY tournament_id, idx")
-        .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, Option<String>>(2)?.unwrap_or_default(), r.get(3)?)))?.collect())
+        .and_then(|mut s| {
+            s.query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, Option<String>>(2)?.unwrap_or_default(), r.get(3)?))
+            })?
+            .collect()
+        })
         .unwrap_or_else(|e| panic!("{e}"));
     (summaries, lineage, games)
 }
@@ -77,7 +82,17 @@ fn a_tiny_evolve_run_goes_end_to_end() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("vs random") && stdout.contains("champion"), "{stdout}");
-    for file in ["run.json", "arena.db", "lineage.json", "lineage.dot", "datasets/gen-1.safetensors", "datasets/gen-2.safetensors", "checkpoints/g0/model.safetensors", "checkpoints/g1c0/checkpoint.json", "generations/gen-3.json"] {
+    for file in [
+        "run.json",
+        "arena.db",
+        "lineage.json",
+        "lineage.dot",
+        "datasets/gen-1.safetensors",
+        "datasets/gen-2.safetensors",
+        "checkpoints/g0/model.safetensors",
+        "checkpoints/g1c0/checkpoint.json",
+        "generations/gen-3.json",
+    ] {
         assert!(run.join(file).exists(), "{file} is written");
     }
     let (summaries, lineage, _) = final_state(&run);
@@ -90,7 +105,11 @@ fn a_tiny_evolve_run_goes_end_to_end() {
     let report = &first["training"][0][1];
     assert!(report["last_epoch_policy_loss"].as_f64() < report["first_epoch_policy_loss"].as_f64(), "{report}");
 
-    let history = Command::new(env!("CARGO_BIN_EXE_arena")).args(["history", "--json", "--run"]).arg(&run).output().unwrap_or_else(|e| panic!("{e}"));
+    let history = Command::new(env!("CARGO_BIN_EXE_arena"))
+        .args(["history", "--json", "--run"])
+        .arg(&run)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(history.status.success());
     let history: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(history.as_array().map(Vec::len), Some(3));
@@ -106,14 +125,25 @@ fn a_killed_evolve_run_resumes_to_the_same_final_state() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let config = write_config(dir.path());
     let reference = dir.path().join("reference");
-    let status = evolve(&config, &reference, false).stderr(Stdio::null()).stdout(Stdio::null()).status().unwrap_or_else(|e| panic!("{e}"));
+    let status = evolve(&config, &reference, false)
+        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(status.success());
 
     // Kill the run as each of these artifacts appears, then resume.
     let run = dir.path().join("killed");
     let mut kills = 0;
-    for (k, marker) in ["datasets/gen-1.safetensors", "checkpoints/g1c0/checkpoint.json", "generations/gen-2.json"].into_iter().enumerate() {
-        let mut child = evolve(&config, &run, k > 0).stderr(Stdio::null()).stdout(Stdio::null()).spawn().unwrap_or_else(|e| panic!("{e}"));
+    for (k, marker) in ["datasets/gen-1.safetensors", "checkpoints/g1c0/checkpoint.json", "generations/gen-2.json"]
+        .into_iter()
+        .enumerate()
+    {
+        let mut child = evolve(&config, &run, k > 0)
+            .stderr(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
         let started = Instant::now();
         while !run.join(marker).exists() && started.elapsed() < Duration::from_secs(300) {
             if child.try_wait().ok().flatten().is_some() {
@@ -128,7 +158,11 @@ fn a_killed_evolve_run_resumes_to_the_same_final_state() {
         let _ = child.wait();
     }
     assert!(kills >= 1, "the run was killed at least once");
-    let status = evolve(&config, &run, true).stderr(Stdio::null()).stdout(Stdio::null()).status().unwrap_or_else(|e| panic!("{e}"));
+    let status = evolve(&config, &run, true)
+        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(status.success());
     let (expected_summaries, expected_lineage, expected_games) = final_state(&reference);
     let (summaries, lineage, games) = final_state(&run);

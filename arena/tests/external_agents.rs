@@ -50,7 +50,8 @@ fn config(game: &str, agents: &[String], games: u32) -> TournamentConfig {
 #[test]
 fn the_example_python_bot_plays_full_games() {
     let config = config("tic_tac_toe", &["random".to_string(), example_bot()], 10);
-    let outcome = run_tournament(&config, &RunOptions { threads: 1, ..RunOptions::default() }).unwrap_or_else(|e| panic!("{e:#}"));
+    let outcome = run_tournament(&config, &RunOptions { threads: 1, ..RunOptions::default() })
+        .unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(outcome.tally.games(), 10);
     assert_eq!(outcome.tally.end_reasons().get("normal"), Some(&10));
 }
@@ -77,10 +78,19 @@ fn a_misbehaving_program_loses_that_game_and_is_restarted() {
         assert_eq!(outcome.tally.totals(1).faults, 1, "{name}");
         let store = arena::store::Store::open(&db).unwrap_or_else(|e| panic!("{e:#}"));
         let id = outcome.tournament_id.unwrap_or_else(|| panic!("stored"));
-        let faulty: Vec<_> = store.finished(id).unwrap_or_else(|e| panic!("{e:#}")).into_iter().filter(|m| m.fault_seat.is_some()).collect();
+        let faulty: Vec<_> = store
+            .finished(id)
+            .unwrap_or_else(|e| panic!("{e:#}"))
+            .into_iter()
+            .filter(|m| m.fault_seat.is_some())
+            .collect();
         assert_eq!(faulty.len(), 1);
         let detail_text = rusqlite::Connection::open(&db)
-            .and_then(|c| c.query_row("SELECT fault_detail FROM matches WHERE fault_seat IS NOT NULL", [], |r| r.get::<_, String>(0)))
+            .and_then(|c| {
+                c.query_row("SELECT fault_detail FROM matches WHERE fault_seat IS NOT NULL", [], |r| {
+                    r.get::<_, String>(0)
+                })
+            })
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(detail_text.contains(detail), "{name}: {detail_text}");
     }
@@ -89,6 +99,7 @@ fn a_misbehaving_program_loses_that_game_and_is_restarted() {
 #[test]
 fn an_unstartable_program_loses_its_games_with_the_reason() {
     let config = config("tic_tac_toe", &["random".to_string(), "cmd(program=\"/no/such/program\")".to_string()], 2);
-    let outcome = run_tournament(&config, &RunOptions { threads: 1, ..RunOptions::default() }).unwrap_or_else(|e| panic!("{e:#}"));
+    let outcome = run_tournament(&config, &RunOptions { threads: 1, ..RunOptions::default() })
+        .unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(outcome.tally.end_reasons().get("crash"), Some(&2));
 }

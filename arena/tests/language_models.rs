@@ -11,7 +11,8 @@ use common::{arena, json};
 
 fn tiny_model(dir: &Path) -> PathBuf {
     let path = dir.join("tiny.gguf");
-    write_tiny_llama(&path, &TinyConfig { context: 4096, ..TinyConfig::default() }, 7).unwrap_or_else(|e| panic!("{e}"));
+    write_tiny_llama(&path, &TinyConfig { context: 4096, ..TinyConfig::default() }, 7)
+        .unwrap_or_else(|e| panic!("{e}"));
     path
 }
 
@@ -22,11 +23,7 @@ fn run_ok(args: &[&str]) -> String {
 }
 
 fn read_lines(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .lines()
-        .map(json)
-        .collect()
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).lines().map(json).collect()
 }
 
 /// A debate tournament between two sampling settings of the tiny model, judged in turn by
@@ -66,7 +63,8 @@ fn debates_store_traces_report_judges_and_export_datasets() {
 
     // Judges alternate by game pair; `first` always decides for pro, the side that speaks first.
     let judges = report["judges"].as_array().cloned().unwrap_or_default();
-    let first = judges.iter().find(|j| j["name"] == "first").unwrap_or_else(|| panic!("no report for `first`: {report}"));
+    let first =
+        judges.iter().find(|j| j["name"] == "first").unwrap_or_else(|| panic!("no report for `first`: {report}"));
     assert!(first["verdicts"].as_u64().unwrap_or(0) > 0, "{first}");
     assert_eq!(first["picked_pro"], 1.0);
     assert_eq!(first["consistent"], 1.0, "the same verdict whoever argues: {first}");
@@ -92,8 +90,16 @@ fn debates_store_traces_report_judges_and_export_datasets() {
 
     // Exports: SFT of the winners' turns, preference pairs, battles.
     let sft = dir.path().join("sft.jsonl");
-    let summary =
-        json(&run_ok(&["export", "--db", db.to_str().unwrap_or_default(), "--format", "sft", "--out", sft.to_str().unwrap_or_default(), "--json"]));
+    let summary = json(&run_ok(&[
+        "export",
+        "--db",
+        db.to_str().unwrap_or_default(),
+        "--format",
+        "sft",
+        "--out",
+        sft.to_str().unwrap_or_default(),
+        "--json",
+    ]));
     let lines = read_lines(&sft);
     assert_eq!(summary["written"].as_u64(), Some(lines.len() as u64), "{summary}");
     assert_eq!(summary["matches"], 8);
@@ -102,7 +108,15 @@ fn debates_store_traces_report_judges_and_export_datasets() {
         assert_eq!(messages.last().map(|m| m["role"].clone()), Some(serde_json::json!("assistant")), "{line}");
     }
     let battles = dir.path().join("battles.jsonl");
-    run_ok(&["export", "--db", db.to_str().unwrap_or_default(), "--format", "battles", "--out", battles.to_str().unwrap_or_default()]);
+    run_ok(&[
+        "export",
+        "--db",
+        db.to_str().unwrap_or_default(),
+        "--format",
+        "battles",
+        "--out",
+        battles.to_str().unwrap_or_default(),
+    ]);
     let lines = read_lines(&battles);
     assert_eq!(lines.len(), 8);
     for line in &lines {
@@ -179,13 +193,25 @@ fn an_oracle_debate_needs_no_judge_and_refuses_one() {
     let a = format!("llm(model={},max_tokens=8)", model.display());
     let db = dir.path().join("oracle.db");
     let game = "debate(rounds=1,judge=oracle,items=20)";
-    let args = ["play", "--game", game, "--agents", &a, &a, "--games", "2", "--db", db.to_str().unwrap_or_default(), "--json"];
+    let args =
+        ["play", "--game", game, "--agents", &a, &a, "--games", "2", "--db", db.to_str().unwrap_or_default(), "--json"];
     let report = json(&run_ok(&args));
     assert_eq!(report["games"], 2);
     // Both seat orders of one proposition: the oracle gives each debater one win.
-    assert_eq!(report["wins"].as_u64().unwrap_or(0) + report["losses"].as_u64().unwrap_or(0), 2 - report["draws"].as_u64().unwrap_or(0));
+    assert_eq!(
+        report["wins"].as_u64().unwrap_or(0) + report["losses"].as_u64().unwrap_or(0),
+        2 - report["draws"].as_u64().unwrap_or(0)
+    );
     let battles = dir.path().join("b.jsonl");
-    run_ok(&["export", "--db", db.to_str().unwrap_or_default(), "--format", "battles", "--out", battles.to_str().unwrap_or_default()]);
+    run_ok(&[
+        "export",
+        "--db",
+        db.to_str().unwrap_or_default(),
+        "--format",
+        "battles",
+        "--out",
+        battles.to_str().unwrap_or_default(),
+    ]);
     assert!(read_lines(&battles).iter().all(|l| l["judge"] == "oracle"));
 
     let (ok, _, stderr) = arena(&["play", "--game", game, "--agents", &a, &a, "--judge", "random", "--games", "2"]);
@@ -215,10 +241,30 @@ fn convert_model_writes_a_q8_0_copy_that_plays() {
     let config = TinyConfig { weights: agents::llm::tiny::TinyWeights::F32, context: 4096, ..TinyConfig::default() };
     write_tiny_llama(&source, &config, 5).unwrap_or_else(|e| panic!("{e}"));
     let target = dir.path().join("q8.gguf");
-    run_ok(&["convert-model", "--to", "q8_0", source.to_str().unwrap_or_default(), target.to_str().unwrap_or_default()]);
-    let out = run_ok(&["generate", "--model", target.to_str().unwrap_or_default(), "--prompt", "hello", "--max-tokens", "4", "--json"]);
+    run_ok(&[
+        "convert-model",
+        "--to",
+        "q8_0",
+        source.to_str().unwrap_or_default(),
+        target.to_str().unwrap_or_default(),
+    ]);
+    let out = run_ok(&[
+        "generate",
+        "--model",
+        target.to_str().unwrap_or_default(),
+        "--prompt",
+        "hello",
+        "--max-tokens",
+        "4",
+        "--json",
+    ]);
     assert!(out.contains("Q8_0") || out.contains("q8_0"), "{out}");
-    let (ok, _, stderr) =
-        arena(&["convert-model", "--to", "q4_1", source.to_str().unwrap_or_default(), target.to_str().unwrap_or_default()]);
+    let (ok, _, stderr) = arena(&[
+        "convert-model",
+        "--to",
+        "q4_1",
+        source.to_str().unwrap_or_default(),
+        target.to_str().unwrap_or_default(),
+    ]);
     assert!(!ok && stderr.contains("not supported"), "{stderr}");
 }

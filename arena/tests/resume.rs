@@ -8,8 +8,18 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OpenFlags};
 
 const ARGS: [&str; 12] = [
-    "tournament", "--game", "tic_tac_toe", "--agents", "random", "first", "random", "--games-per-pairing", "30000",
-    "--seed", "5", "--json",
+    "tournament",
+    "--game",
+    "tic_tac_toe",
+    "--agents",
+    "random",
+    "first",
+    "random",
+    "--games-per-pairing",
+    "30000",
+    "--seed",
+    "5",
+    "--json",
 ];
 
 fn arena(db: &Path, extra: &[&str]) -> Command {
@@ -55,7 +65,11 @@ fn killed_tournament_resumes_without_losing_or_repeating_games() {
     let mut kills = 0;
     for threshold in [total / 10, total / 3, 2 * total / 3] {
         let resume: &[&str] = if kills == 0 { &[] } else { &["--resume"] };
-        let mut child = arena(&killed, resume).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap_or_else(|e| panic!("{e}"));
+        let mut child = arena(&killed, resume)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
         let started = Instant::now();
         while finished(&killed) < threshold && started.elapsed() < Duration::from_secs(120) {
             if child.try_wait().ok().flatten().is_some() {
@@ -98,7 +112,9 @@ fn resume_refuses_a_store_of_another_tournament() {
     assert!(error.contains("different config") && error.contains("other.db"), "{error}");
 
     let not_a_store = dir.path().join("not_a_store.db");
-    Connection::open(&not_a_store).and_then(|c| c.execute_batch("CREATE TABLE t (x)")).unwrap_or_else(|e| panic!("{e}"));
+    Connection::open(&not_a_store)
+        .and_then(|c| c.execute_batch("CREATE TABLE t (x)"))
+        .unwrap_or_else(|e| panic!("{e}"));
     let output = arena(&not_a_store, &[]).output().unwrap_or_else(|e| panic!("{e}"));
     assert!(!output.status.success());
     let error = String::from_utf8_lossy(&output.stderr);

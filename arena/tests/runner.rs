@@ -31,7 +31,9 @@ enum Misbehaving {
     Sleeps(Duration),
     Errs,
     /// Answers garbage once, then the first legal move; counts the feedback it saw.
-    LearnsFromFeedback { seen: Vec<String> },
+    LearnsFromFeedback {
+        seen: Vec<String>,
+    },
 }
 
 impl Agent for Misbehaving {

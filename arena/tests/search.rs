@@ -22,5 +22,6 @@ seed = 7
 }
 
 fn run_tournament_or_panic(config: &TournamentConfig) -> arena::tournament::TournamentOutcome {
-    arena::tournament::run_tournament(config, &RunOptions { threads: 2, ..RunOptions::default() }).unwrap_or_else(|e| panic!("{e:#}"))
+    arena::tournament::run_tournament(config, &RunOptions { threads: 2, ..RunOptions::default() })
+        .unwrap_or_else(|e| panic!("{e:#}"))
 }

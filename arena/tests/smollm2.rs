@@ -47,7 +47,17 @@ fn smollm2_plays_tic_tac_toe_and_a_debate() {
     // Tic-tac-toe against random, both seat orders, greedy answers.
     let db = dir.path().join("ttt.db");
     let report = json(&run_ok(&[
-        "play", "--game", "tic_tac_toe", "--agents", &llm, "random", "--games", "2", "--db", db.to_str().unwrap_or_default(), "--json",
+        "play",
+        "--game",
+        "tic_tac_toe",
+        "--agents",
+        &llm,
+        "random",
+        "--games",
+        "2",
+        "--db",
+        db.to_str().unwrap_or_default(),
+        "--json",
     ]));
     assert_eq!(report["games"], 2, "{report}");
     let store = Store::open(&db).unwrap_or_else(|e| panic!("{e:#}"));

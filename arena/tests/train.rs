@@ -10,7 +10,11 @@ fn synthetic(game: &games::GameRef) -> Dataset {
     // Positions after one move each; the target policy always says "play column 4" and the value
     // target says the player to move wins when x stands in the centre, loses otherwise.
     let facts = game.facts();
-    let mut data = Dataset { observation_size: facts.observation_size(), actions: facts.num_distinct_actions, ..Dataset::default() };
+    let mut data = Dataset {
+        observation_size: facts.observation_size(),
+        actions: facts.num_distinct_actions,
+        ..Dataset::default()
+    };
     let mut buffer = vec![0.0; facts.observation_size()];
     for first in 0..7u32 {
         let mut state = game.new_initial_state();
@@ -33,7 +37,8 @@ fn training_lowers_both_losses_and_keeps_the_optimizer_state() {
         let mut checkpoint = Checkpoint::init(&game, architecture, 3).unwrap_or_else(|e| panic!("{e}"));
         let data = synthetic(&game);
         let config = TrainConfig { learning_rate: 3e-3, epochs: 60, batch_size: 7, ..TrainConfig::default() };
-        let report = train(&mut checkpoint, &data, &config, 1, &indicatif::ProgressBar::hidden()).unwrap_or_else(|e| panic!("{e:#}"));
+        let report = train(&mut checkpoint, &data, &config, 1, &indicatif::ProgressBar::hidden())
+            .unwrap_or_else(|e| panic!("{e:#}"));
         assert!(report.last_epoch_policy_loss < 0.5 * report.first_epoch_policy_loss, "{architecture}: {report:?}");
         assert!(report.last_epoch_value_loss < 0.5 * report.first_epoch_value_loss, "{architecture}: {report:?}");
         let state = checkpoint.optimizer().unwrap_or_else(|| panic!("the optimizer state is kept"));

@@ -27,11 +27,14 @@ fn single_match(c: &mut Criterion) {
 }
 
 fn config(games: u32, keep: Keep) -> TournamentConfig {
-    let text = format!("game = \"connect_four\"\nagents = [\"random\", \"random\"]\ngames_per_pairing = {games}\nkeep = \"{}\"", match keep {
-        Keep::Outcome => "outcome",
-        Keep::Moves => "moves",
-        Keep::Trajectory => "trajectory",
-    });
+    let text = format!(
+        "game = \"connect_four\"\nagents = [\"random\", \"random\"]\ngames_per_pairing = {games}\nkeep = \"{}\"",
+        match keep {
+            Keep::Outcome => "outcome",
+            Keep::Moves => "moves",
+            Keep::Trajectory => "trajectory",
+        }
+    );
     let mut config: TournamentConfig = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
     config.agents = name_agents(vec![(None, "random".into()), (None, "random".into())]);
     config
@@ -45,7 +48,9 @@ fn tournaments(c: &mut Criterion) {
     for threads in [1, 2] {
         let config = config(games, Keep::Outcome);
         group.bench_function(BenchmarkId::new("connect_four_in_memory", threads), |b| {
-            b.iter(|| run_tournament(&config, &RunOptions { threads, ..RunOptions::default() }).map(|o| o.tally.games()))
+            b.iter(|| {
+                run_tournament(&config, &RunOptions { threads, ..RunOptions::default() }).map(|o| o.tally.games())
+            })
         });
     }
     let stored_games = 50_000;

@@ -13,7 +13,9 @@ fn mcts_simulations(c: &mut Criterion) {
     group.throughput(Throughput::Elements(simulations as u64));
     let mut agent = MctsAgent::new(MctsConfig { simulations, ..MctsConfig::default() });
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
-    group.bench_function("connect_four_opening_1000_sims", |b| b.iter(|| agent.search(root.as_ref(), 2, &mut rng).len()));
+    group.bench_function("connect_four_opening_1000_sims", |b| {
+        b.iter(|| agent.search(root.as_ref(), 2, &mut rng).len())
+    });
     group.finish();
 }
 

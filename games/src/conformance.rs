@@ -151,7 +151,13 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn ensure(&mut self, ok: bool, rule: &'static str, state: &dyn State, detail: impl FnOnce() -> String) -> Result<(), Violation> {
+    fn ensure(
+        &mut self,
+        ok: bool,
+        rule: &'static str,
+        state: &dyn State,
+        detail: impl FnOnce() -> String,
+    ) -> Result<(), Violation> {
         self.checks += 1;
         if ok {
             return Ok(());
@@ -183,7 +189,10 @@ impl Checker<'_> {
                 Move::Text(t) => checked.apply_text(t),
             };
             self.ensure(applied.is_ok(), "legal_action_applies", s, || {
-                format!("applying legal move {chosen:?} failed: {}", applied.as_ref().err().map(|e| e.to_string()).unwrap_or_default())
+                format!(
+                    "applying legal move {chosen:?} failed: {}",
+                    applied.as_ref().err().map(|e| e.to_string()).unwrap_or_default()
+                )
             })?;
             match chosen {
                 Move::Action(a) => state.apply_unchecked(a),
@@ -193,9 +202,12 @@ impl Checker<'_> {
             }
             moves += 1;
             let after = fingerprint(self.game, state.as_ref());
-            self.ensure(after == fingerprint(self.game, checked.as_ref()), "apply_is_deterministic", state.as_ref(), || {
-                "apply and apply_unchecked (or two clones) gave different states".to_string()
-            })?;
+            self.ensure(
+                after == fingerprint(self.game, checked.as_ref()),
+                "apply_is_deterministic",
+                state.as_ref(),
+                || "apply and apply_unchecked (or two clones) gave different states".to_string(),
+            )?;
             self.ensure(after != before, "apply_changes_state", state.as_ref(), || {
                 "a move left every observable part of the state unchanged".to_string()
             })?;
@@ -251,16 +263,22 @@ impl Checker<'_> {
                     self.ensure(legal.windows(2).all(|w| w[0] < w[1]), "legal_actions_sorted", state, || {
                         format!("legal actions are not strictly increasing: {legal:?}")
                     })?;
-                    self.ensure(legal.iter().all(|&a| (a as usize) < facts.num_distinct_actions), "actions_in_range", state, || {
-                        format!("actions {legal:?} exceed num_distinct_actions {}", facts.num_distinct_actions)
-                    })?;
+                    self.ensure(
+                        legal.iter().all(|&a| (a as usize) < facts.num_distinct_actions),
+                        "actions_in_range",
+                        state,
+                        || format!("actions {legal:?} exceed num_distinct_actions {}", facts.num_distinct_actions),
+                    )?;
                 }
             }
             Turn::Chance => {
                 let total: f64 = chance.iter().map(|&(_, p)| f64::from_bits(p)).sum();
-                self.ensure(!chance.is_empty() && (total - 1.0).abs() < 1e-9, "chance_outcomes_sum_to_one", state, || {
-                    format!("chance outcomes {chance:?} sum to {total}")
-                })?;
+                self.ensure(
+                    !chance.is_empty() && (total - 1.0).abs() < 1e-9,
+                    "chance_outcomes_sum_to_one",
+                    state,
+                    || format!("chance outcomes {chance:?} sum to {total}"),
+                )?;
                 self.ensure(
                     chance.iter().all(|&(a, p)| (a as usize) < facts.max_chance_outcomes && f64::from_bits(p) > 0.0),
                     "chance_outcomes_in_range",
@@ -274,7 +292,8 @@ impl Checker<'_> {
         }
 
         // is_legal agrees with the lists, and illegal actions are rejected without a trace.
-        let allowed: Vec<Action> = if print.turn == Turn::Chance { chance.iter().map(|&(a, _)| a).collect() } else { legal.clone() };
+        let allowed: Vec<Action> =
+            if print.turn == Turn::Chance { chance.iter().map(|&(a, _)| a).collect() } else { legal.clone() };
         let space = if print.turn == Turn::Chance { facts.max_chance_outcomes } else { facts.num_distinct_actions };
         let mut illegal = Vec::new();
         for action in (0..=space as Action).chain([Action::MAX]) {
@@ -291,10 +310,15 @@ impl Checker<'_> {
         for action in picks.iter().filter_map(|&i| illegal.get(i).copied()) {
             let mut probe = state.clone_box();
             let result = probe.apply(action);
-            self.ensure(result.is_err(), "illegal_action_rejected", state, || format!("illegal action {action} was accepted"))?;
-            self.ensure(fingerprint(self.game, probe.as_ref()) == print, "illegal_action_leaves_state_unchanged", state, || {
-                format!("rejecting action {action} changed the state")
+            self.ensure(result.is_err(), "illegal_action_rejected", state, || {
+                format!("illegal action {action} was accepted")
             })?;
+            self.ensure(
+                fingerprint(self.game, probe.as_ref()) == print,
+                "illegal_action_leaves_state_unchanged",
+                state,
+                || format!("rejecting action {action} changed the state"),
+            )?;
         }
 
         // Every listed move's text reads back as that move, and texts are distinct.
@@ -318,7 +342,10 @@ impl Checker<'_> {
             let mut tensor = vec![f32::NAN; facts.observation_size()];
             state.observation_tensor(player, &mut tensor);
             self.ensure(tensor.iter().all(|x| x.is_finite()), "observation_tensor_filled", state, || {
-                format!("player {player}'s observation leaves entries unwritten or not finite (shape {:?})", facts.observation_shape)
+                format!(
+                    "player {player}'s observation leaves entries unwritten or not finite (shape {:?})",
+                    facts.observation_shape
+                )
             })?;
             self.ensure(!print.observations[player].is_empty(), "observation_text_non_empty", state, || {
                 format!("player {player}'s observation text is empty")

@@ -5,7 +5,7 @@
 
 use arrayvec::ArrayVec;
 
-use crate::board::{board_game_facts, Outcome, fill_planes, unknown_action};
+use crate::board::{Outcome, board_game_facts, fill_planes, unknown_action};
 use crate::error::{Error, Result};
 use crate::game::{Action, Game, GameFacts, Player, State, Turn};
 use crate::params::{ParamDef, ParamKind, Params};
@@ -18,8 +18,18 @@ pub const REGISTRATION: GameRegistration = GameRegistration {
     summary: "drop discs into columns; connect a line of `connect` to win; columns 1..N (or a, b, ...)",
     params: &[
         ParamDef { name: "rows", kind: ParamKind::Int { min: 2, max: 16 }, default: "6", doc: "rows of the board" },
-        ParamDef { name: "columns", kind: ParamKind::Int { min: 2, max: 16 }, default: "7", doc: "columns of the board" },
-        ParamDef { name: "connect", kind: ParamKind::Int { min: 2, max: 16 }, default: "4", doc: "discs in a line to win" },
+        ParamDef {
+            name: "columns",
+            kind: ParamKind::Int { min: 2, max: 16 },
+            default: "7",
+            doc: "columns of the board",
+        },
+        ParamDef {
+            name: "connect",
+            kind: ParamKind::Int { min: 2, max: 16 },
+            default: "4",
+            doc: "discs in a line to win",
+        },
     ],
     create: |params: &Params| Ok(shared(ConnectFour::new(params)?)),
 };
@@ -67,7 +77,10 @@ impl ConnectFour {
                 owner: "game `connect_four`".to_string(),
                 param: "rows".to_string(),
                 value: rows.to_string(),
-                reason: format!("the board must fit a 64-bit bitboard: (rows + 1) * columns = {} > 64", (rows + 1) * columns),
+                reason: format!(
+                    "the board must fit a 64-bit bitboard: (rows + 1) * columns = {} > 64",
+                    (rows + 1) * columns
+                ),
             });
         }
         if connect > rows.max(columns) {
@@ -80,7 +93,12 @@ impl ConnectFour {
         }
         let geometry = Geometry { rows: rows as u8, columns: columns as u8, connect: connect as u8 };
         Ok(ConnectFour {
-            facts: board_game_facts("connect_four", columns as usize, geometry.cells(), vec![3, rows as usize, columns as usize]),
+            facts: board_game_facts(
+                "connect_four",
+                columns as usize,
+                geometry.cells(),
+                vec![3, rows as usize, columns as usize],
+            ),
             geometry,
         })
     }

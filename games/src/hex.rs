@@ -5,7 +5,7 @@
 //! right edge. Wins are found with a union-find over the cells plus four edge nodes, updated as each
 //! stone is placed, so a move costs a few near-constant-time unions rather than a flood fill.
 
-use crate::board::{board_game_facts, Outcome, cell_name, fill_planes, parse_cell};
+use crate::board::{Outcome, board_game_facts, cell_name, fill_planes, parse_cell};
 use crate::error::{Error, Result};
 use crate::game::{Action, Game, GameFacts, Player, State, Turn};
 use crate::params::{ParamDef, ParamKind, Params};

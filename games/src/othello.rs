@@ -7,7 +7,7 @@
 
 use arrayvec::ArrayVec;
 
-use crate::board::{board_game_facts, Outcome, cell_name, fill_planes, parse_cell, unknown_action};
+use crate::board::{Outcome, board_game_facts, cell_name, fill_planes, parse_cell, unknown_action};
 use crate::error::{Error, Result};
 use crate::game::{Action, Game, GameFacts, Player, State, Turn};
 use crate::params::Params;
@@ -98,9 +98,7 @@ pub struct Othello {
 
 impl Othello {
     pub fn new() -> Self {
-        Othello {
-            facts: board_game_facts("othello", CELLS + 1, MAX_GAME_LENGTH, vec![3, SIZE, SIZE]),
-        }
+        Othello { facts: board_game_facts("othello", CELLS + 1, MAX_GAME_LENGTH, vec![3, SIZE, SIZE]) }
     }
 }
 

@@ -77,11 +77,7 @@ impl Params {
                 } else {
                     defs.iter().map(ParamDef::describe).collect::<Vec<_>>().join("; ")
                 };
-                return Err(Error::UnknownParameter {
-                    owner: owner.to_string(),
-                    param: key.clone(),
-                    accepted,
-                });
+                return Err(Error::UnknownParameter { owner: owner.to_string(), param: key.clone(), accepted });
             }
         }
         let mut values = BTreeMap::new();

@@ -69,7 +69,8 @@ pub fn apply_move_list(state: &mut dyn State, moves: &str) -> Result<usize> {
         let mut rest = token;
         while !rest.is_empty() {
             number += 1;
-            let fail = |text: &str, source: Error| Error::BadMove { number, text: text.to_string(), error: Box::new(source) };
+            let fail =
+                |text: &str, source: Error| Error::BadMove { number, text: text.to_string(), error: Box::new(source) };
             if state.input_kind() == InputKind::Text {
                 state.apply_text(rest).map_err(|e| fail(rest, e))?;
                 break;

@@ -2,7 +2,7 @@
 
 use arrayvec::ArrayVec;
 
-use crate::board::{board_game_facts, Outcome, cell_name, fill_planes, parse_cell, unknown_action};
+use crate::board::{Outcome, board_game_facts, cell_name, fill_planes, parse_cell, unknown_action};
 use crate::error::{Error, Result};
 use crate::game::{Action, Game, GameFacts, Player, State, Turn};
 use crate::params::Params;
@@ -27,9 +27,7 @@ pub struct TicTacToe {
 
 impl TicTacToe {
     pub fn new() -> Self {
-        TicTacToe {
-            facts: board_game_facts("tic_tac_toe", 9, 9, vec![3, 3, 3]),
-        }
+        TicTacToe { facts: board_game_facts("tic_tac_toe", 9, 9, vec![3, 3, 3]) }
     }
 }
 

@@ -99,14 +99,14 @@ fn connect_four_detects_wins_in_every_direction_and_draws() {
     let game = common::game("connect_four");
     // Sequences whose last move wins, checked with an independent array-based referee.
     for (moves, winner) in [
-        ("76443416772", 0),       // horizontal
-        ("5447634112", 1),        // horizontal
-        ("42165745414", 0),       // vertical
-        ("235255725272", 1),      // vertical
-        ("562556545364453", 0),   // rising diagonal
-        ("65772465467357", 1),    // rising diagonal
-        ("611362443221451", 0),   // falling diagonal
-        ("3412453612337554", 1),  // falling diagonal
+        ("76443416772", 0),      // horizontal
+        ("5447634112", 1),       // horizontal
+        ("42165745414", 0),      // vertical
+        ("235255725272", 1),     // vertical
+        ("562556545364453", 0),  // rising diagonal
+        ("65772465467357", 1),   // rising diagonal
+        ("611362443221451", 0),  // falling diagonal
+        ("3412453612337554", 1), // falling diagonal
     ] {
         let mut state = game.new_initial_state();
         let (all_but_last, last) = moves.split_at(moves.len() - 1);

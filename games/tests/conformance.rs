@@ -6,7 +6,8 @@ use games::conformance::{Config, check};
 
 fn passes(spec: &str, playouts: usize) {
     let game = common::game(spec);
-    let report = check(game.as_ref(), &Config { playouts, seed: 7 }).unwrap_or_else(|violation| panic!("{spec}: {violation}"));
+    let report =
+        check(game.as_ref(), &Config { playouts, seed: 7 }).unwrap_or_else(|violation| panic!("{spec}: {violation}"));
     assert_eq!(report.playouts, playouts);
     assert!(report.longest_game <= game.facts().max_game_length);
     assert_eq!(report.wins_by_player.iter().sum::<usize>() + report.ties, playouts);
@@ -21,7 +22,17 @@ fn every_registered_game_passes_the_conformance_kit() {
 
 #[test]
 fn parameter_variants_pass_the_conformance_kit() {
-    for spec in ["connect_four(rows=4,columns=5,connect=3)", "connect_four(rows=7,columns=8,connect=5)", "connect_four(rows=3,columns=16,connect=3)", "hex(size=5,swap=true)", "hex(size=2)", "debate(judge=oracle)", "debate(rounds=1,items=300)", "debate(rounds=3,judge=oracle,items=300)", "debate(rounds=3,judge=seat,items=300)"] {
+    for spec in [
+        "connect_four(rows=4,columns=5,connect=3)",
+        "connect_four(rows=7,columns=8,connect=5)",
+        "connect_four(rows=3,columns=16,connect=3)",
+        "hex(size=5,swap=true)",
+        "hex(size=2)",
+        "debate(judge=oracle)",
+        "debate(rounds=1,items=300)",
+        "debate(rounds=3,judge=oracle,items=300)",
+        "debate(rounds=3,judge=seat,items=300)",
+    ] {
         passes(spec, 1000);
     }
 }

@@ -15,8 +15,8 @@ use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
 use candle_core::{Device, Module, Tensor};
 
 use super::LlmError;
-use super::q8::{self, Q8Matrix};
 use super::gguf::{GgufFile, Metadata};
+use super::q8::{self, Q8Matrix};
 use super::tokenizer::LlmTokenizer;
 
 /// The shape of a llama model, from its GGUF metadata.
@@ -222,7 +222,6 @@ impl Projection {
         }
     }
 }
-
 
 #[derive(Debug)]
 struct Layer {

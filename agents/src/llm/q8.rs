@@ -33,7 +33,7 @@ pub(super) struct Q8Matrix {
 pub(super) fn available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        std::env::var_os("ARENA_TMP_NO_Q8").is_none() && std::arch::is_x86_feature_detected!("avx2")
+        std::arch::is_x86_feature_detected!("avx2")
             && std::arch::is_x86_feature_detected!("fma")
             && std::arch::is_x86_feature_detected!("f16c")
     }
@@ -267,5 +267,45 @@ mod x86 {
             acc = _mm256_fmadd_ps(_mm256_set1_ps(wd[b] * xd[b]), products(x, y), acc);
         }
         hsum(acc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+    use candle_core::{Device, Module, Tensor};
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+
+    /// Our kernel against candle's quantized matmul on the same Q8_0 weights: bit-identical, for
+    /// single rows and batches, and for widths that leave 1–3 columns after the groups of four.
+    #[test]
+    fn the_kernel_equals_candles_q8_0_matmul_bit_for_bit() {
+        if !available() {
+            eprintln!("skipped: this CPU lacks AVX2/FMA/F16C, so the kernel is not used");
+            return;
+        }
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(3);
+        for (rows, k, n) in [(1, 64, 8), (1, 96, 7), (3, 64, 13), (8, 128, 21), (17, 32, 6), (40, 64, 50)] {
+            let weights: Vec<f32> = (0..n * k).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+            let input: Vec<f32> = (0..rows * k).map(|_| rng.random_range(-2.0f32..2.0)).collect();
+            let tensor = Tensor::from_vec(weights, (n, k), &Device::Cpu).unwrap_or_else(|e| panic!("{e}"));
+            let quantized = QTensor::quantize(&tensor, GgmlDType::Q8_0).unwrap_or_else(|e| panic!("{e}"));
+            let bytes = quantized.data().unwrap_or_else(|e| panic!("{e}")).to_vec();
+            let ours = Q8Matrix::from_gguf_bytes(&bytes, n, k).unwrap_or_else(|| panic!("no Q8 matrix for {n}x{k}"));
+            let candle = QMatMul::from_qtensor(quantized).unwrap_or_else(|e| panic!("{e}"));
+            let x = Tensor::from_vec(input.clone(), (rows, k), &Device::Cpu).unwrap_or_else(|e| panic!("{e}"));
+            let expected: Vec<f32> = candle
+                .forward(&x)
+                .and_then(|y| y.flatten_all())
+                .and_then(|y| y.to_vec1())
+                .unwrap_or_else(|e| panic!("{e}"));
+            let got = ours.forward(&input, rows);
+            assert_eq!(got.len(), expected.len());
+            for (i, (a, b)) in got.iter().zip(&expected).enumerate() {
+                assert_eq!(a.to_bits(), b.to_bits(), "rows {rows} k {k} n {n}: element {i}: {a} vs {b}");
+            }
+        }
     }
 }
