@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use agents::llm::tiny::{TinyConfig, write_tiny_llama};
 use arena::store::Store;
-use common::{arena, json};
+use common::{arena, json, run_ok};
 
 fn tiny_model(dir: &Path) -> PathBuf {
     let path = dir.join("tiny.gguf");
@@ -16,10 +16,12 @@ fn tiny_model(dir: &Path) -> PathBuf {
     path
 }
 
-fn run_ok(args: &[&str]) -> String {
-    let (ok, stdout, stderr) = arena(args);
-    assert!(ok, "arena {args:?} failed:\n{stderr}\n{stdout}");
-    stdout
+/// `arena export --db DB --format FORMAT --out DIR/FORMAT.jsonl --json`: the report and the lines.
+fn export(db: &Path, format: &str) -> (serde_json::Value, Vec<serde_json::Value>) {
+    let out = db.with_file_name(format!("{format}.jsonl"));
+    let (db_text, out_text) = (db.to_str().unwrap_or_default(), out.to_str().unwrap_or_default());
+    let report = json(&run_ok(&["export", "--db", db_text, "--format", format, "--out", out_text, "--json"]));
+    (report, read_lines(&out))
 }
 
 fn read_lines(path: &Path) -> Vec<serde_json::Value> {
@@ -89,52 +91,21 @@ fn debates_store_traces_report_judges_and_export_datasets() {
     drop(store);
 
     // Exports: SFT of the winners' turns, preference pairs, battles.
-    let sft = dir.path().join("sft.jsonl");
-    let summary = json(&run_ok(&[
-        "export",
-        "--db",
-        db.to_str().unwrap_or_default(),
-        "--format",
-        "sft",
-        "--out",
-        sft.to_str().unwrap_or_default(),
-        "--json",
-    ]));
-    let lines = read_lines(&sft);
+    let (summary, lines) = export(&db, "sft");
     assert_eq!(summary["written"].as_u64(), Some(lines.len() as u64), "{summary}");
     assert_eq!(summary["matches"], 8);
     for line in &lines {
         let messages = line["messages"].as_array().cloned().unwrap_or_default();
         assert_eq!(messages.last().map(|m| m["role"].clone()), Some(serde_json::json!("assistant")), "{line}");
     }
-    let battles = dir.path().join("battles.jsonl");
-    run_ok(&[
-        "export",
-        "--db",
-        db.to_str().unwrap_or_default(),
-        "--format",
-        "battles",
-        "--out",
-        battles.to_str().unwrap_or_default(),
-    ]);
-    let lines = read_lines(&battles);
+    let (_, lines) = export(&db, "battles");
     assert_eq!(lines.len(), 8);
     for line in &lines {
         assert!(["random", "first"].contains(&line["judge"].as_str().unwrap_or_default()), "{line}");
         assert!(["model_a", "model_b", "tie"].contains(&line["winner"].as_str().unwrap_or_default()), "{line}");
     }
-    let preference = dir.path().join("preference.jsonl");
-    let summary = json(&run_ok(&[
-        "export",
-        "--db",
-        db.to_str().unwrap_or_default(),
-        "--format",
-        "preference",
-        "--out",
-        preference.to_str().unwrap_or_default(),
-        "--json",
-    ]));
-    for line in read_lines(&preference) {
+    let (summary, lines) = export(&db, "preference");
+    for line in lines {
         assert!(line["prompt"].is_array() && line["chosen"].is_array() && line["rejected"].is_array(), "{line}");
     }
     assert!(summary["removed"].is_object(), "{summary}");
@@ -202,17 +173,7 @@ fn an_oracle_debate_needs_no_judge_and_refuses_one() {
         report["wins"].as_u64().unwrap_or(0) + report["losses"].as_u64().unwrap_or(0),
         2 - report["draws"].as_u64().unwrap_or(0)
     );
-    let battles = dir.path().join("b.jsonl");
-    run_ok(&[
-        "export",
-        "--db",
-        db.to_str().unwrap_or_default(),
-        "--format",
-        "battles",
-        "--out",
-        battles.to_str().unwrap_or_default(),
-    ]);
-    assert!(read_lines(&battles).iter().all(|l| l["judge"] == "oracle"));
+    assert!(export(&db, "battles").1.iter().all(|l| l["judge"] == "oracle"));
 
     let (ok, _, stderr) = arena(&["play", "--game", game, "--agents", &a, &a, "--judge", "random", "--games", "2"]);
     assert!(!ok && stderr.contains("no judge seat"), "{stderr}");

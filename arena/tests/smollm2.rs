@@ -7,7 +7,7 @@ mod common;
 use std::path::PathBuf;
 
 use arena::store::Store;
-use common::{arena, json};
+use common::{json, run_ok};
 
 /// The Q8_0 copy of the fetched model, made on first use next to it.
 fn smollm2() -> Option<PathBuf> {
@@ -30,12 +30,6 @@ fn smollm2() -> Option<PathBuf> {
         agents::llm::convert_to_q8_0(&q4, &q8).unwrap_or_else(|e| panic!("{e}"));
     }
     Some(q8)
-}
-
-fn run_ok(args: &[&str]) -> String {
-    let (ok, stdout, stderr) = arena(args);
-    assert!(ok, "arena {args:?} failed:\n{stderr}\n{stdout}");
-    stdout
 }
 
 #[test]

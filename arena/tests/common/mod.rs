@@ -16,6 +16,13 @@ pub fn arena(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// Runs `arena ARGS`, failing the test with its output unless it succeeds; returns stdout.
+pub fn run_ok(args: &[&str]) -> String {
+    let (ok, stdout, stderr) = arena(args);
+    assert!(ok, "arena {args:?} failed:\n{stderr}\n{stdout}");
+    stdout
+}
+
 /// Parses JSON output, failing the test with the text.
 pub fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
