@@ -1,6 +1,6 @@
 //! The `Agent` trait: what a player is, what it sees (`View`), and what it answers (`Decision`).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use games::{Action, Game, GameRef, Information, InputKind, Player, State};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -24,6 +24,7 @@ pub struct View<'a> {
     legal: &'a Vec<Action>,
     feedback: Option<&'a str>,
     time_left: Option<Duration>,
+    deadline: Option<Instant>,
 }
 
 impl std::fmt::Debug for View<'_> {
@@ -36,7 +37,7 @@ impl<'a> View<'a> {
     /// A view of `state` for `player`, who is to move; `legal` are its legal actions.
     #[allow(clippy::ptr_arg)] // see the field
     pub fn new(game: &'a dyn Game, state: &'a dyn State, player: Player, legal: &'a Vec<Action>) -> Self {
-        View { game, state, player, legal, feedback: None, time_left: None }
+        View { game, state, player, legal, feedback: None, time_left: None, deadline: None }
     }
 
     /// The same view with the error of a previous, rejected answer to quote back to the agent.
@@ -45,9 +46,18 @@ impl<'a> View<'a> {
         self
     }
 
-    /// The same view with the time the agent has left for this move.
+    /// The same view with the time the agent has left for this move (for information: only a
+    /// deadline, [`View::with_deadline`], is enforced by in-process agents).
     pub fn with_time_left(mut self, time_left: Option<Duration>) -> Self {
         self.time_left = time_left;
+        self
+    }
+
+    /// The same view with the instant by which the agent must answer. In-process agents that work
+    /// for long (`mcts`, `checkpoint`, `llm`, `jury`) check it as they go and answer
+    /// [`AgentError::Timeout`] once it has passed; without one they work as long as they need.
+    pub fn with_deadline(mut self, deadline: Option<Instant>) -> Self {
+        self.deadline = deadline;
         self
     }
 
@@ -75,9 +85,18 @@ impl<'a> View<'a> {
         self.feedback
     }
 
-    /// Time left for this move, where the match has a time limit.
+    /// Time left for this move, where the match has a time limit: until the deadline when there
+    /// is one (zero once it has passed), else as given to [`View::with_time_left`].
     pub fn time_left(&self) -> Option<Duration> {
-        self.time_left
+        match self.deadline {
+            Some(deadline) => Some(deadline.saturating_duration_since(Instant::now())),
+            None => self.time_left,
+        }
+    }
+
+    /// The instant by which the agent must answer, if there is one.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
     }
 
     /// The observation as text (what a language model reads).
@@ -106,6 +125,46 @@ impl<'a> View<'a> {
     /// The whole state, for search, in perfect-information games only.
     pub fn full_state(&self) -> Option<&'a dyn State> {
         (self.game.facts().information == Information::Perfect).then_some(self.state)
+    }
+}
+
+/// A deadline as an agent checks it while it works: [`Deadline::check`] costs one clock read.
+/// Made when an agent starts a decision, so its timeout error says how long it was given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deadline {
+    at: Instant,
+    /// The time from the start of the work to the deadline.
+    allowed: Duration,
+}
+
+impl Deadline {
+    /// A deadline at `at`, for work starting now.
+    pub fn starting_now(at: Instant) -> Self {
+        Deadline { at, allowed: at.saturating_duration_since(Instant::now()) }
+    }
+
+    /// The deadline of a view, if it has one, for work starting now.
+    pub fn of(view: &View<'_>) -> Option<Self> {
+        view.deadline().map(Deadline::starting_now)
+    }
+
+    pub fn at(&self) -> Instant {
+        self.at
+    }
+
+    /// Whether the deadline has passed.
+    pub fn passed(&self) -> bool {
+        Instant::now() >= self.at
+    }
+
+    /// The error of work that ran past the deadline: [`AgentError::Timeout`] with the time allowed.
+    pub fn error(&self) -> AgentError {
+        AgentError::Timeout(self.allowed)
+    }
+
+    /// `Err(self.error())` once the deadline has passed.
+    pub fn check(&self) -> Result<(), AgentError> {
+        if self.passed() { Err(self.error()) } else { Ok(()) }
     }
 }
 

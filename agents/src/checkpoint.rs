@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use candle_core::{Device, Tensor, Var};
@@ -365,7 +365,9 @@ impl Checkpoint {
     }
 }
 
-/// A checkpoint loaded for play: its record and its weights frozen for search, shared read-only.
+/// A checkpoint loaded for play: its record and its weights frozen for search, shared read-only by
+/// the agents of one [`AgentFactory`](crate::AgentFactory) (see
+/// [`AgentFactory::checkpoint`](crate::AgentFactory::checkpoint)).
 #[derive(Debug)]
 pub struct SharedCheckpoint {
     pub dir: PathBuf,
@@ -373,48 +375,22 @@ pub struct SharedCheckpoint {
     pub network: Arc<InferenceNet>,
 }
 
-/// Loads the checkpoint in `dir` once per process and shares it read-only: agents built from the
-/// same checkpoint (one per tournament worker) get the same `Arc`. Keyed by the canonical
-/// directory and the content hash recorded in `checkpoint.json`, so a directory whose contents
-/// changed is loaded (and verified) again. Weights are freed when the last user drops them and
-/// they are not among the few most recently loaded (kept so that building an agent to check a
-/// spec, then again per worker, loads once).
-pub fn load_shared(dir: &Path) -> Result<Arc<SharedCheckpoint>> {
-    const KEPT_RECENT: usize = 4;
-    static CACHE: Mutex<Vec<(PathBuf, String, Weak<SharedCheckpoint>)>> = Mutex::new(Vec::new());
-    static RECENT: Mutex<Vec<Arc<SharedCheckpoint>>> = Mutex::new(Vec::new());
-    if !dir.is_dir() {
-        return Err(CheckpointError::NoDirectory(dir.to_path_buf()));
+impl SharedCheckpoint {
+    /// Loads and verifies the checkpoint in `dir` (see [`Checkpoint::load`]) and freezes its
+    /// weights for play. Nothing is shared: [`AgentFactory::checkpoint`](crate::AgentFactory::checkpoint)
+    /// loads each checkpoint once for all the agents it builds.
+    pub fn load(dir: &Path) -> Result<SharedCheckpoint> {
+        let checkpoint = Checkpoint::load(dir)?;
+        let network = Arc::new(checkpoint.network().inference()?);
+        Ok(SharedCheckpoint { dir: dir.to_path_buf(), info: checkpoint.info, network })
     }
-    let canonical = dir.canonicalize().map_err(|source| CheckpointError::Read { path: dir.to_path_buf(), source })?;
-    let recorded = read_info(&canonical.join(INFO_FILE))?.model_sha256;
-    // Held while loading, so workers starting together load the file once.
-    let mut cache = CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    cache.retain(|(_, _, weak)| weak.strong_count() > 0);
-    if let Some(shared) = cache
-        .iter()
-        .find(|(path, hash, _)| *path == canonical && *hash == recorded)
-        .and_then(|(_, _, weak)| weak.upgrade())
-    {
-        return Ok(shared);
-    }
-    let checkpoint = Checkpoint::load(&canonical)?;
-    let network = Arc::new(checkpoint.network().inference()?);
-    let shared = Arc::new(SharedCheckpoint { dir: canonical.clone(), info: checkpoint.info, network });
-    cache.push((canonical, shared.info.model_sha256.clone(), Arc::downgrade(&shared)));
-    let mut recent = RECENT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if recent.len() == KEPT_RECENT {
-        recent.remove(0);
-    }
-    recent.push(shared.clone());
-    Ok(shared)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
     fs::read(path).map_err(|source| CheckpointError::Read { path: path.to_path_buf(), source })
 }
 
-fn read_info(path: &Path) -> Result<CheckpointInfo> {
+pub(crate) fn read_info(path: &Path) -> Result<CheckpointInfo> {
     let text = fs::read_to_string(path).map_err(|source| match source.kind() {
         ErrorKind::NotFound if path.parent().is_some_and(|dir| !dir.exists()) => {
             CheckpointError::NoDirectory(path.parent().map(Path::to_path_buf).unwrap_or_default())

@@ -1,11 +1,15 @@
 //! A jury: several agents vote on each discrete decision (a judge's verdict, a move) and the
-//! majority decides; ties go to the vote of the earliest member among the tied.
+//! majority decides; ties go to the vote of the earliest member among the tied. With a deadline
+//! ([`View::deadline`]) the jury stops asking members once it has passed, and answers
+//! [`AgentError::Timeout`].
 
 use games::{Action, GameRef, Player, Spec, Turn};
 use rand::{RngCore, SeedableRng};
 
-use crate::agent::{Agent, AgentError, AgentRng, Decision, Reply, View};
-use crate::registry::{Error, load_agent};
+use crate::agent::{Agent, AgentError, AgentRng, Deadline, Decision, Reply, View};
+use crate::config::AgentConfig;
+use crate::factory::AgentFactory;
+use crate::registry::Error;
 
 /// The jury's name in agent specs.
 pub const JURY: &str = "jury";
@@ -21,18 +25,11 @@ impl Jury {
         Jury { members }
     }
 
-    /// Builds a jury from `jury(a=SPEC, b=SPEC, ...)`: every argument is a member, whatever its key.
-    pub fn from_spec(spec: &Spec) -> Result<Jury, Error> {
-        if spec.args.is_empty() {
-            return Err(games::Error::BadSpec {
-                spec: spec.to_string(),
-                reason:
-                    "a jury needs members, e.g. jury(a=llm(model=m.gguf), b=llm(model=m.gguf,temperature=1), c=random)"
-                        .to_string(),
-            }
-            .into());
-        }
-        let members = spec.args.iter().map(|(_, member)| load_agent(member)).collect::<Result<Vec<_>, _>>()?;
+    /// Builds a jury from `jury(a=SPEC, b=SPEC, ...)`: every argument is a member, whatever its key,
+    /// built through `factory` (members naming the same model share it).
+    pub fn from_spec(spec: &Spec, factory: &AgentFactory) -> Result<Jury, Error> {
+        let members =
+            member_configs(spec)?.iter().map(|member| factory.build_config(member)).collect::<Result<Vec<_>, _>>()?;
         Ok(Jury::new(members))
     }
 
@@ -46,6 +43,24 @@ impl Jury {
     }
 }
 
+/// The members of `jury(...)`, each parsed and checked.
+fn member_configs(spec: &Spec) -> Result<Vec<AgentConfig>, Error> {
+    if spec.args.is_empty() {
+        return Err(games::Error::BadSpec {
+            spec: spec.to_string(),
+            reason: "a jury needs members, e.g. jury(a=llm(model=m.gguf), b=llm(model=m.gguf,temperature=1), c=random)"
+                .to_string(),
+        }
+        .into());
+    }
+    spec.args.iter().map(|(_, member)| AgentConfig::parse(member)).collect()
+}
+
+/// Checks a jury's spec (it has members, each a valid agent spec) without building anything.
+pub(crate) fn check_members(spec: &Spec) -> Result<(), Error> {
+    member_configs(spec).map(|_| ())
+}
+
 impl Agent for Jury {
     fn start(&mut self, game: &GameRef, player: Player) -> Result<(), AgentError> {
         self.members.iter_mut().try_for_each(|m| m.start(game, player))
@@ -57,9 +72,13 @@ impl Agent for Jury {
                 "a jury votes on discrete decisions (a verdict, a move), not on free text".to_string(),
             ));
         }
+        let deadline = Deadline::of(view);
         let mut votes: Vec<(Action, usize)> = Vec::new();
         let mut first_answer = None;
         for member in &mut self.members {
+            if let Some(deadline) = &deadline {
+                deadline.check()?;
+            }
             // Each member draws from its own stream, so adding a member does not change the others.
             let mut member_rng = AgentRng::seed_from_u64(rng.next_u64());
             let decision = member.act(view, &mut member_rng)?;
@@ -164,11 +183,39 @@ mod tests {
 
     #[test]
     fn a_jury_needs_members() {
+        let factory = AgentFactory::new();
         let spec = Spec::parse("jury").unwrap_or_else(|e| panic!("{e}"));
-        let error = Jury::from_spec(&spec).err().map(|e| e.to_string()).unwrap_or_default();
+        let error = Jury::from_spec(&spec, &factory).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(error.contains("needs members"), "{error}");
         let spec = Spec::parse("jury(a=random, b=nosuch)").unwrap_or_else(|e| panic!("{e}"));
-        let error = Jury::from_spec(&spec).err().map(|e| e.to_string()).unwrap_or_default();
+        let error = Jury::from_spec(&spec, &factory).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(error.contains("nosuch"), "{error}");
+        // Parsing the config checks the same, without building anything.
+        let error = AgentConfig::parse("jury(a=random, b=mcts(sims=0))").err().map(|e| e.to_string());
+        assert!(error.unwrap_or_default().contains("sims"));
+    }
+
+    /// Takes its time, then answers the first legal move.
+    #[derive(Debug)]
+    struct Slow;
+
+    impl Agent for Slow {
+        fn act(&mut self, view: &View<'_>, _: &mut AgentRng) -> Result<Decision, AgentError> {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            Ok(Decision::action(view.legal_actions()[0]))
+        }
+    }
+
+    #[test]
+    fn a_jury_stops_asking_members_once_its_deadline_has_passed() {
+        let game = load_game("tic_tac_toe").unwrap_or_else(|e| panic!("{e}"));
+        let state = game.new_initial_state();
+        let mut legal = Vec::new();
+        state.legal_actions(&mut legal);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(10);
+        let view = View::new(game.as_ref(), state.as_ref(), 0, &legal).with_deadline(Some(deadline));
+        let mut jury = Jury::new((0..100).map(|_| Box::new(Slow) as Box<dyn Agent>).collect());
+        let answer = jury.act(&view, &mut AgentRng::seed_from_u64(1));
+        assert!(matches!(answer, Err(AgentError::Timeout(_))), "{answer:?}");
     }
 }

@@ -1,12 +1,16 @@
 //! Agents that play games: the `Agent` trait, what an agent sees (`View`), and the agents
-//! themselves — `random`, `first`, and external programs (`cmd`). Agents are built from spec
-//! strings like games: `load_agent("cmd(program=\"python3 bot.py\")")`.
+//! themselves — `random`, `first`, `mcts`, network checkpoints (`checkpoint`), external programs
+//! (`cmd`), language models (`llm`) and juries. Agents are built from spec strings like games, or
+//! from typed [`AgentConfig`]s, through an [`AgentFactory`] that shares the weights they load:
+//! `AgentFactory::new().build("cmd(program=\"python3 bot.py\")")`.
 
 mod agent;
 pub mod chat;
 pub mod checkpoint;
 pub mod command;
+mod config;
 pub mod evaluator;
+mod factory;
 pub mod jury;
 pub mod llm;
 pub mod llm_agent;
@@ -16,8 +20,10 @@ pub mod puct;
 pub mod random;
 mod registry;
 
-pub use agent::{Agent, AgentError, AgentRng, Decision, Reply, View};
+pub use agent::{Agent, AgentError, AgentRng, Deadline, Decision, Reply, View};
 pub use chat::{ChatMessage, TextTrace};
 pub use checkpoint::Checkpoint;
+pub use config::{AgentConfig, CheckpointAgentConfig};
+pub use factory::AgentFactory;
 pub use puct::PuctAgent;
-pub use registry::{AgentRegistration, BUILTIN, Error, load_agent};
+pub use registry::{AgentRegistration, BUILTIN, CreateAgent, Error, load_agent};

@@ -2,17 +2,19 @@
 //! the legal moves, answers in words, and the answer is read back into a move; a rejected answer
 //! is shown the engine's error and asked again (a bounded number of times). Every answer keeps its
 //! prompt, completion and token log-probabilities for the trajectory.
+//!
+//! With a deadline ([`View::deadline`]) the answer is abandoned when it passes (the generator
+//! stops producing it too), and the agent answers [`AgentError::Timeout`].
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use games::{Action, InputKind, ParamDef, ParamKind, Params};
 use rand::RngCore;
 
-use crate::agent::{Agent, AgentError, AgentRng, Decision, Reply, View};
+use crate::agent::{Agent, AgentError, AgentRng, Deadline, Decision, Reply, View};
 use crate::chat::ChatMessage;
-use crate::llm::{Generator, GeneratorConfig, LlmModel, SamplingParams};
+use crate::factory::AgentFactory;
+use crate::llm::{Generator, LlmError, SamplingParams};
 use crate::registry::Error;
 
 /// The parameters of `llm(...)`.
@@ -85,8 +87,9 @@ pub struct LlmAgentConfig {
     pub seed: u64,
 }
 
-/// Builds an `llm` agent from its checked parameters.
-pub fn create_llm_agent(params: &Params) -> Result<Box<dyn Agent>, Error> {
+/// Builds an `llm` agent from its checked parameters, its model and generator shared through
+/// `factory`.
+pub fn create_llm_agent(params: &Params, factory: &AgentFactory) -> Result<Box<dyn Agent>, Error> {
     let model = params.text("model");
     if model.trim().is_empty() {
         return Err(games::Error::BadParameter {
@@ -110,7 +113,7 @@ pub fn create_llm_agent(params: &Params) -> Result<Box<dyn Agent>, Error> {
         batch: params.int("batch") as usize,
         seed: params.int("seed") as u64,
     };
-    Ok(Box::new(LlmAgent::new(config).map_err(|e| Error::Model(e.to_string()))?))
+    Ok(Box::new(LlmAgent::new(config, factory).map_err(|e| Error::Model(e.to_string()))?))
 }
 
 /// `~/x` to `$HOME/x`, as a shell would.
@@ -119,22 +122,6 @@ fn expand_home(path: &str) -> PathBuf {
         (Some(rest), Some(home)) => Path::new(&home).join(rest),
         _ => PathBuf::from(path),
     }
-}
-
-/// One generator per model file and batch size, shared by every agent of the process, so answers
-/// of concurrent games are batched together.
-fn shared_generator(path: &Path, batch: usize) -> Result<Generator, crate::llm::LlmError> {
-    static GENERATORS: Mutex<Option<HashMap<(PathBuf, usize), Generator>>> = Mutex::new(None);
-    let model = LlmModel::load_shared(path)?;
-    let key = (model.path().to_path_buf(), batch);
-    let mut generators = GENERATORS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let generators = generators.get_or_insert_with(HashMap::new);
-    if let Some(generator) = generators.get(&key).filter(|g| std::sync::Arc::ptr_eq(g.model(), &model)) {
-        return Ok(generator.clone());
-    }
-    let generator = Generator::start(model, GeneratorConfig { max_batch: batch })?;
-    generators.insert(key, generator.clone());
-    Ok(generator)
 }
 
 /// A language model playing through a shared batching [`Generator`].
@@ -149,10 +136,22 @@ pub struct LlmAgent {
 }
 
 impl LlmAgent {
-    /// Loads (or shares) the model and its generator.
-    pub fn new(config: LlmAgentConfig) -> Result<Self, crate::llm::LlmError> {
-        let generator = shared_generator(&config.model, config.batch)?;
-        Ok(LlmAgent { config, generator, chat: Vec::new(), last_answer: None })
+    /// Loads the model and starts its generator, or shares those `factory` already has (one
+    /// generator per model and batch size, so agents of concurrent games batch together).
+    pub fn new(config: LlmAgentConfig, factory: &AgentFactory) -> Result<Self, LlmError> {
+        let generator = factory.generator(&config.model, config.batch)?;
+        Ok(LlmAgent::with_generator(config, generator))
+    }
+
+    /// An agent answering through `generator` (whose model is used; `config.model` and
+    /// `config.batch` only name it in messages).
+    pub fn with_generator(config: LlmAgentConfig, generator: Generator) -> Self {
+        LlmAgent { config, generator, chat: Vec::new(), last_answer: None }
+    }
+
+    /// The generator this agent's answers come from.
+    pub fn generator(&self) -> &Generator {
+        &self.generator
     }
 
     /// The prompt of a fresh decision.
@@ -191,6 +190,7 @@ impl LlmAgent {
 
 impl Agent for LlmAgent {
     fn act(&mut self, view: &View<'_>, rng: &mut AgentRng) -> Result<Decision, AgentError> {
+        let deadline = Deadline::of(view);
         match (view.feedback(), self.last_answer.take()) {
             (Some(feedback), Some(answer)) if !self.chat.is_empty() => {
                 self.chat.push(ChatMessage::assistant(answer));
@@ -207,10 +207,12 @@ impl Agent for LlmAgent {
             },
             seed: rng.next_u64() ^ self.config.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15),
         };
-        let completion = self
-            .generator
-            .generate(&self.chat, &params)
-            .map_err(|e| AgentError::Crashed(format!("language model {}: {e}", self.config.model.display())))?;
+        let completion = self.generator.generate_until(&self.chat, &params, deadline.map(|d| d.at())).map_err(|e| {
+            match (e, deadline) {
+                (LlmError::DeadlinePassed, Some(deadline)) => deadline.error(),
+                (e, _) => AgentError::Crashed(format!("language model {}: {e}", self.config.model.display())),
+            }
+        })?;
         let reply = match view.input_kind() {
             InputKind::Text => Reply::Text(completion.text.trim().to_string()),
             InputKind::Discrete => read_move(view, &completion.text),
@@ -278,5 +280,40 @@ mod tests {
         // Only an illegal move: passed on so the engine can say why.
         assert_eq!(reply_in_opening("tic_tac_toe", "b2"), Reply::Action(4));
         assert_eq!(reply_in_opening("tic_tac_toe", "no idea"), Reply::Text("no idea".to_string()));
+    }
+
+    #[test]
+    fn an_answer_past_its_deadline_is_a_timeout() {
+        use crate::llm::tiny::{TinyConfig, write_tiny_llama};
+        use rand::SeedableRng;
+        use std::time::{Duration, Instant};
+
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("tiny.gguf");
+        write_tiny_llama(&path, &TinyConfig::default(), 5).unwrap_or_else(|e| panic!("{e}"));
+        let factory = AgentFactory::new();
+        let spec = format!("llm(model=\"{}\",temperature=0,move_tokens=64)", path.display());
+        let mut agent = factory.build(&spec).unwrap_or_else(|e| panic!("{e}"));
+        let game = load_game("tic_tac_toe").unwrap_or_else(|e| panic!("{e}"));
+        let state = game.new_initial_state();
+        let mut legal = Vec::new();
+        state.legal_actions(&mut legal);
+        let view = View::new(game.as_ref(), state.as_ref(), 0, &legal);
+        let act = |agent: &mut Box<dyn Agent>, view: &View<'_>| agent.act(view, &mut AgentRng::seed_from_u64(2));
+
+        let passed = view.with_deadline(Some(Instant::now()));
+        let answer = act(&mut agent, &passed);
+        assert!(matches!(answer, Err(AgentError::Timeout(_))), "{answer:?}");
+        // The generator stays usable, and an answer in time is the same with a deadline as without.
+        let without = act(&mut agent, &view).unwrap_or_else(|e| panic!("{e}"));
+        let later = view.with_deadline(Some(Instant::now() + Duration::from_secs(3600)));
+        let with = act(&mut agent, &later).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(without, with);
+
+        // The generator itself: a request whose deadline has passed is not answered.
+        let generator = factory.generator(&path, 8).unwrap_or_else(|e| panic!("{e}"));
+        let chat = [ChatMessage::user("hello")];
+        let answer = generator.generate_until(&chat, &SamplingParams::greedy(32), Some(Instant::now()));
+        assert!(matches!(answer, Err(LlmError::DeadlinePassed)), "{answer:?}");
     }
 }

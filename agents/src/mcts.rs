@@ -4,11 +4,41 @@
 //!
 //! The tree lives in one flat `Vec` reused from move to move, so a search allocates only when the
 //! tree outgrows every earlier one.
+//!
+//! With a deadline ([`View::deadline`]) the search looks at the clock every
+//! [`DEADLINE_CHECK_INTERVAL`] simulations and answers [`AgentError::Timeout`] once it has passed;
+//! the check draws nothing from the RNG, so a search that finishes in time is the same as without.
 
-use games::{Action, Player, State, Turn};
+use games::{Action, ParamDef, ParamKind, Player, State, Turn};
 use rand::{Rng, RngCore, SeedableRng};
 
-use crate::agent::{Agent, AgentError, AgentRng, Decision, View};
+use crate::agent::{Agent, AgentError, AgentRng, Deadline, Decision, View};
+
+/// Simulations between two looks at the clock when the search has a deadline (a simulation of a
+/// small board game takes about a microsecond; a clock read a few tens of nanoseconds).
+pub const DEADLINE_CHECK_INTERVAL: u32 = 16;
+
+/// The parameters of `mcts(...)`.
+pub const MCTS_PARAMS: &[ParamDef] = &[
+    ParamDef {
+        name: "sims",
+        kind: ParamKind::Int { min: 1, max: 10_000_000 },
+        default: "200",
+        doc: "simulations per move",
+    },
+    ParamDef {
+        name: "c",
+        kind: ParamKind::Float { min: 0.0, max: 100.0 },
+        default: "1.4142135623730951",
+        doc: "UCB1 exploration constant",
+    },
+    ParamDef {
+        name: "seed",
+        kind: ParamKind::Int { min: 0, max: i64::MAX },
+        default: "0",
+        doc: "mixed into the engine's seed",
+    },
+];
 
 /// Settings of a UCT search.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -59,8 +89,26 @@ impl MctsAgent {
         MctsAgent { config, nodes: Vec::new(), path: Vec::new(), buffer: Vec::new(), outcomes: Vec::new() }
     }
 
+    pub fn config(&self) -> &MctsConfig {
+        &self.config
+    }
+
     /// Runs the search from `root` and returns the root's children as (action, visits, mean value).
     pub fn search(&mut self, root: &dyn State, players: usize, rng: &mut impl Rng) -> Vec<(Action, u32, f64)> {
+        // Without a deadline the search cannot time out.
+        self.search_until(root, players, rng, None).unwrap_or_default()
+    }
+
+    /// [`MctsAgent::search`] that gives up with the deadline's [`AgentError::Timeout`] once
+    /// `deadline` has passed (looked at every [`DEADLINE_CHECK_INTERVAL`] simulations, the first
+    /// time before the first simulation).
+    pub fn search_until(
+        &mut self,
+        root: &dyn State,
+        players: usize,
+        rng: &mut impl Rng,
+        deadline: Option<&Deadline>,
+    ) -> Result<Vec<(Action, u32, f64)>, AgentError> {
         self.nodes.clear();
         self.nodes.push(Node {
             action: 0,
@@ -72,7 +120,12 @@ impl MctsAgent {
             children: 0,
         });
         let mut returns = vec![0.0; players];
-        for _ in 0..self.config.simulations.max(1) {
+        for simulation in 0..self.config.simulations.max(1) {
+            if let Some(deadline) = deadline
+                && simulation % DEADLINE_CHECK_INTERVAL == 0
+            {
+                deadline.check()?;
+            }
             let mut state = root.clone_box();
             self.path.clear();
             self.path.push(0);
@@ -111,13 +164,13 @@ impl MctsAgent {
             }
         }
         let root = self.nodes[0];
-        (root.first_child..root.first_child + root.children)
+        Ok((root.first_child..root.first_child + root.children)
             .map(|c| {
                 let child = self.nodes[c as usize];
                 let mean = if child.visits > 0 { child.wins / child.visits as f64 } else { 0.5 };
                 (child.action, child.visits, 2.0 * mean - 1.0)
             })
-            .collect()
+            .collect())
     }
 
     fn expand(&mut self, node: u32, state: &dyn State) {
@@ -202,8 +255,9 @@ impl Agent for MctsAgent {
                 view.game().spec()
             )));
         };
+        let deadline = Deadline::of(view);
         let mut search_rng = AgentRng::seed_from_u64(rng.next_u64() ^ games::playout::mix_seed(self.config.seed));
-        let children = self.search(state, view.game().facts().players, &mut search_rng);
+        let children = self.search_until(state, view.game().facts().players, &mut search_rng, deadline.as_ref())?;
         let total: u32 = children.iter().map(|c| c.1).sum();
         // Most visits; ties go to the better mean, then to the lowest action id.
         let best = children

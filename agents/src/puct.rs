@@ -12,20 +12,29 @@
 //! Each decision carries the root's visit distribution (the search-improved policy, the training
 //! target) and the root value estimate for the player to move, in return units.
 //!
+//! With a deadline ([`View::deadline`]) the search looks at the clock every
+//! [`DEADLINE_CHECK_INTERVAL`] simulations and answers [`AgentError::Timeout`] once it has passed;
+//! the check draws nothing from the RNG, so a search that finishes in time is the same as without.
+//!
 //! The tree lives in one flat `Vec` of nodes whose children are contiguous; buffers are kept
 //! between searches, so a search allocates only as its arena grows (one boxed state per expanded
 //! node: the game API copies states only by `clone_box`).
 
-use std::path::Path;
 use std::sync::Arc;
 
 use games::{Action, Game, GameFacts, Information, ParamDef, ParamKind, Params, Player, State, Turn, Utility};
 use rand::Rng;
 use rand_distr::{Distribution, Gamma};
 
-use crate::agent::{Agent, AgentError, AgentRng, Decision, View};
-use crate::checkpoint::{Checkpoint, SharedCheckpoint, load_shared};
+use crate::agent::{Agent, AgentError, AgentRng, Deadline, Decision, View};
+use crate::checkpoint::{Checkpoint, SharedCheckpoint};
+use crate::config::CheckpointAgentConfig;
 use crate::evaluator::{DirectEvaluator, Evaluation, Evaluator, EvaluatorError, Position};
+use crate::factory::AgentFactory;
+
+/// Simulations between two looks at the clock when the search has a deadline (most simulations
+/// evaluate a position with the network, which costs far more than a clock read).
+pub const DEADLINE_CHECK_INTERVAL: usize = 4;
 
 /// Dirichlet noise mixed into the root priors (self-play exploration).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -139,6 +148,21 @@ impl Search {
         config: &PuctConfig,
         rng: &mut AgentRng,
     ) -> Result<SearchResult, AgentError> {
+        self.run_until(root, facts, evaluator, config, rng, None)
+    }
+
+    /// [`Search::run`] that gives up with the deadline's [`AgentError::Timeout`] once `deadline`
+    /// has passed (looked at every [`DEADLINE_CHECK_INTERVAL`] simulations, the first time after
+    /// the root's evaluation).
+    pub fn run_until(
+        &mut self,
+        root: &dyn State,
+        facts: &GameFacts,
+        evaluator: &mut dyn Evaluator,
+        config: &PuctConfig,
+        rng: &mut AgentRng,
+        deadline: Option<&Deadline>,
+    ) -> Result<SearchResult, AgentError> {
         let Turn::Player(player) = root.turn() else {
             return Err(AgentError::Crashed("search asked to move where no player is to move".to_string()));
         };
@@ -152,7 +176,12 @@ impl Search {
         if let Some(noise) = config.noise {
             self.add_noise(noise, rng)?;
         }
-        for _ in 0..config.simulations {
+        for simulation in 0..config.simulations {
+            if let Some(deadline) = deadline
+                && simulation % DEADLINE_CHECK_INTERVAL == 0
+            {
+                deadline.check()?;
+            }
             self.simulate(facts, evaluator, config.c_puct, rng)?;
         }
 
@@ -372,7 +401,7 @@ pub struct PuctAgent {
     evaluator: Box<dyn Evaluator>,
     config: PuctConfig,
     search: Search,
-    /// The shared checkpoint, held so the process-wide cache keeps it while agents use it.
+    /// The shared checkpoint this agent plays, when it was built from one.
     checkpoint: Option<Arc<SharedCheckpoint>>,
 }
 
@@ -401,7 +430,7 @@ impl PuctAgent {
         Ok(PuctAgent::new(checkpoint.info().game.clone(), label, Box::new(DirectEvaluator::new(network)), config))
     }
 
-    /// An agent playing a shared checkpoint (see [`load_shared`]) with a direct evaluator.
+    /// An agent playing a shared checkpoint (see [`AgentFactory::checkpoint`]) with a direct evaluator.
     pub fn from_shared(checkpoint: Arc<SharedCheckpoint>, config: PuctConfig) -> Self {
         let evaluator = Box::new(DirectEvaluator::new(checkpoint.network.clone()));
         let label = format!("checkpoint {}", checkpoint.dir.display());
@@ -412,6 +441,11 @@ impl PuctAgent {
 
     pub fn config(&self) -> &PuctConfig {
         &self.config
+    }
+
+    /// The shared checkpoint this agent plays, when it was built from one.
+    pub fn shared_checkpoint(&self) -> Option<&Arc<SharedCheckpoint>> {
+        self.checkpoint.as_ref()
     }
 
     /// Whether this agent can play `game`: the network's game, perfect information, two players,
@@ -444,6 +478,7 @@ impl Agent for PuctAgent {
     }
 
     fn act(&mut self, view: &View<'_>, rng: &mut AgentRng) -> Result<Decision, AgentError> {
+        let deadline = Deadline::of(view);
         let game = view.game();
         self.check_game(game)?;
         let state = view.full_state().ok_or_else(|| {
@@ -456,7 +491,8 @@ impl Agent for PuctAgent {
         if config.temperature_plies.is_some_and(|plies| state.history().len() >= plies) {
             config.temperature = 0.0;
         }
-        let result = self.search.run(state, game.facts(), self.evaluator.as_mut(), &config, rng)?;
+        let result =
+            self.search.run_until(state, game.facts(), self.evaluator.as_mut(), &config, rng, deadline.as_ref())?;
         Ok(Decision {
             reply: crate::agent::Reply::Action(result.action),
             policy: Some(result.policy),
@@ -518,33 +554,28 @@ pub const CHECKPOINT_PARAMS: &[ParamDef] = &[
     },
 ];
 
-/// Builds the `checkpoint` agent: loads (or reuses, see [`load_shared`]) the checkpoint at `path`.
-/// It evaluates positions in its own thread (the tournament worker's), one network per process.
-pub fn create_checkpoint_agent(params: &Params) -> Result<Box<dyn Agent>, crate::Error> {
-    let path = params.text("path");
-    let bad = |reason: String| games::Error::BadParameter {
-        owner: "agent `checkpoint`".to_string(),
-        param: "path".to_string(),
-        value: path.to_string(),
-        reason,
-    };
-    if path.trim().is_empty() {
-        return Err(bad("give the checkpoint directory, e.g. checkpoint(path=runs/gen0)".to_string()).into());
-    }
-    let checkpoint = load_shared(Path::new(path)).map_err(|e| bad(e.to_string()))?;
-    let config = PuctConfig {
-        simulations: params.int("sims") as usize,
-        c_puct: params.float("c_puct") as f32,
-        temperature: params.float("temperature") as f32,
-        temperature_plies: match params.int("temperature_plies") {
-            0 => None,
-            plies => Some(plies as usize),
-        },
-        noise: params
-            .bool("noise")
-            .then(|| RootNoise { alpha: params.float("noise_alpha"), fraction: params.float("noise_fraction") as f32 }),
-    };
-    let mut agent = PuctAgent::from_shared(checkpoint, config);
+/// Builds the `checkpoint` agent from its checked parameters: loads the checkpoint at `path`, or
+/// shares the one `factory` already loaded.
+pub fn create_checkpoint_agent(params: &Params, factory: &AgentFactory) -> Result<Box<dyn Agent>, crate::Error> {
+    checkpoint_agent(&CheckpointAgentConfig::from_params(params)?, factory)
+        .map(|agent| Box::new(agent) as Box<dyn Agent>)
+}
+
+/// Builds the `checkpoint` agent of `config` (its settings checked as a spec's would be), with the
+/// checkpoint shared through `factory`. It evaluates positions in its own thread (the tournament
+/// worker's).
+pub fn checkpoint_agent(config: &CheckpointAgentConfig, factory: &AgentFactory) -> Result<PuctAgent, crate::Error> {
+    config.validate()?;
+    let path = config.path.display().to_string();
+    let checkpoint = factory.checkpoint(&config.path).map_err(|e| {
+        crate::Error::from(games::Error::BadParameter {
+            owner: "agent `checkpoint`".to_string(),
+            param: "path".to_string(),
+            value: path.clone(),
+            reason: e.to_string(),
+        })
+    })?;
+    let mut agent = PuctAgent::from_shared(checkpoint, config.puct());
     agent.label = format!("checkpoint {path}");
-    Ok(Box::new(agent))
+    Ok(agent)
 }

@@ -1,13 +1,15 @@
-//! Agents by spec string, like games: `random`, `first`, `cmd(program="python3 bot.py")`.
+//! Agents by spec string, like games: `random`, `first`, `cmd(program="python3 bot.py")`; the
+//! registry of built-in agents and their parameters.
 
 use std::time::Duration;
 
-use games::{ParamDef, ParamKind, Params, Spec};
+use games::{ParamDef, ParamKind, Params};
 
 use crate::agent::Agent;
 use crate::command::CommandAgent;
-use crate::mcts::{MctsAgent, MctsConfig};
-use crate::random::{FirstLegalAgent, RandomAgent};
+use crate::config::AgentConfig;
+use crate::factory::AgentFactory;
+use crate::mcts::{MCTS_PARAMS, MctsConfig};
 
 /// Errors from agent specs.
 #[derive(Debug, thiserror::Error)]
@@ -21,13 +23,17 @@ pub enum Error {
     Model(String),
 }
 
+/// Builds an agent from its checked parameters; models and checkpoints are loaded (or shared)
+/// through the factory.
+pub type CreateAgent = fn(&Params, &AgentFactory) -> Result<Box<dyn Agent>, Error>;
+
 /// How an agent is found and built by name.
 #[derive(Clone, Copy, Debug)]
 pub struct AgentRegistration {
     pub name: &'static str,
     pub summary: &'static str,
     pub params: &'static [ParamDef],
-    pub create: fn(&Params) -> Result<Box<dyn Agent>, Error>,
+    pub create: CreateAgent,
 }
 
 /// The agents that come with the crate.
@@ -36,44 +42,19 @@ pub const BUILTIN: &[AgentRegistration] = &[
         name: "random",
         summary: "uniformly random legal moves (the anchor at rating 0)",
         params: &[],
-        create: |_| Ok(Box::new(RandomAgent)),
+        create: |_, factory| factory.build_config(&AgentConfig::Random),
     },
     AgentRegistration {
         name: "first",
         summary: "always the lowest legal move (deterministic and weak)",
         params: &[],
-        create: |_| Ok(Box::new(FirstLegalAgent)),
+        create: |_, factory| factory.build_config(&AgentConfig::First),
     },
     AgentRegistration {
         name: "mcts",
         summary: "UCT search with random rollouts (perfect-information games): the fixed anchor",
-        params: &[
-            ParamDef {
-                name: "sims",
-                kind: ParamKind::Int { min: 1, max: 10_000_000 },
-                default: "200",
-                doc: "simulations per move",
-            },
-            ParamDef {
-                name: "c",
-                kind: ParamKind::Float { min: 0.0, max: 100.0 },
-                default: "1.4142135623730951",
-                doc: "UCB1 exploration constant",
-            },
-            ParamDef {
-                name: "seed",
-                kind: ParamKind::Int { min: 0, max: i64::MAX },
-                default: "0",
-                doc: "mixed into the engine's seed",
-            },
-        ],
-        create: |params| {
-            Ok(Box::new(MctsAgent::new(MctsConfig {
-                simulations: params.int("sims") as u32,
-                exploration: params.float("c"),
-                seed: params.int("seed") as u64,
-            })))
-        },
+        params: MCTS_PARAMS,
+        create: |params, factory| factory.build_config(&AgentConfig::Mcts(MctsConfig::from_params(params))),
     },
     AgentRegistration {
         name: "cmd",
@@ -93,7 +74,7 @@ pub const BUILTIN: &[AgentRegistration] = &[
                 doc: "rejected answers it may correct before losing",
             },
         ],
-        create: |params| {
+        create: |params, _| {
             let program = params.text("program");
             if program.trim().is_empty() {
                 return Err(games::Error::BadParameter {
@@ -123,16 +104,11 @@ pub const BUILTIN: &[AgentRegistration] = &[
 ];
 
 /// Builds an agent from a spec string such as `random` or `cmd(program="./bot")`.
+///
+/// A convenience for one-off agents: each call uses a fresh [`AgentFactory`], so nothing is
+/// shared between the agents of two calls (each `checkpoint` or `llm` agent loads its own weights,
+/// and each `llm` agent gets its own generator thread). Build agents that should share weights and
+/// batch together through one factory ([`AgentFactory::build`]).
 pub fn load_agent(spec: &str) -> Result<Box<dyn Agent>, Error> {
-    let parsed = Spec::parse(spec)?;
-    // A jury's arguments are its members, under any keys: no fixed parameter list to check.
-    if parsed.name == crate::jury::JURY {
-        return Ok(Box::new(crate::jury::Jury::from_spec(&parsed)?));
-    }
-    let registration = BUILTIN.iter().find(|a| a.name == parsed.name).ok_or_else(|| Error::UnknownAgent {
-        name: parsed.name.clone(),
-        known: BUILTIN.iter().map(|a| a.name).chain([crate::jury::JURY]).collect::<Vec<_>>().join(", "),
-    })?;
-    let params = Params::from_spec(&format!("agent `{}`", registration.name), registration.params, &parsed)?;
-    (registration.create)(&params)
+    AgentFactory::new().build(spec)
 }

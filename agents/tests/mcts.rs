@@ -1,8 +1,10 @@
-//! UCT search: finds forced wins in solved connect four positions, is reproducible, and refuses
-//! imperfect-information games.
+//! UCT search: finds forced wins in solved connect four positions, is reproducible, refuses
+//! imperfect-information games, and stops at its deadline.
+
+use std::time::{Duration, Instant};
 
 use agents::mcts::{MctsAgent, MctsConfig};
-use agents::{Agent, AgentError, AgentRng, Reply, View, load_agent};
+use agents::{Agent, AgentError, AgentFactory, AgentRng, Reply, View, load_agent};
 use games::{apply_move_list, load_game};
 use rand::SeedableRng;
 
@@ -90,4 +92,41 @@ fn mcts_plays_games_with_chance_but_refuses_hidden_information() {
     }
     assert!(load_agent("mcts(sims=0)").is_err());
     assert!(load_agent("mcts(c=-1)").is_err());
+}
+
+#[test]
+fn mcts_stops_at_its_deadline() {
+    let game = load_game("connect_four").unwrap_or_else(|e| panic!("{e}"));
+    let state = game.new_initial_state();
+    let mut legal = Vec::new();
+    state.legal_actions(&mut legal);
+    let deadline = Instant::now() + Duration::from_millis(50);
+    let view = View::new(game.as_ref(), state.as_ref(), 0, &legal).with_deadline(Some(deadline));
+    // A hundred million simulations (more than a spec allows): hours of work without a deadline.
+    let mut agent = MctsAgent::new(MctsConfig { simulations: 100_000_000, ..MctsConfig::default() });
+    let answer = agent.act(&view, &mut AgentRng::seed_from_u64(1));
+    assert!(matches!(answer, Err(AgentError::Timeout(_))), "{answer:?}");
+    // The most a spec allows, through the factory.
+    let mut agent = AgentFactory::new().build("mcts(sims=10000000)").unwrap_or_else(|e| panic!("{e}"));
+    let view = view.with_deadline(Some(Instant::now() + Duration::from_millis(50)));
+    let answer = agent.act(&view, &mut AgentRng::seed_from_u64(1));
+    assert!(matches!(answer, Err(AgentError::Timeout(_))), "{answer:?}");
+    // A deadline already passed: no search at all.
+    let view = view.with_deadline(Some(Instant::now()));
+    assert!(matches!(agent.act(&view, &mut AgentRng::seed_from_u64(1)), Err(AgentError::Timeout(_))));
+    assert_eq!(view.time_left(), Some(Duration::ZERO));
+}
+
+#[test]
+fn a_search_that_ends_in_time_is_the_same_with_a_deadline() {
+    let game = load_game("tic_tac_toe").unwrap_or_else(|e| panic!("{e}"));
+    let state = game.new_initial_state();
+    let mut legal = Vec::new();
+    state.legal_actions(&mut legal);
+    let view = View::new(game.as_ref(), state.as_ref(), 0, &legal);
+    let mut agent = MctsAgent::new(MctsConfig { simulations: 300, ..MctsConfig::default() });
+    let without = agent.act(&view, &mut AgentRng::seed_from_u64(9)).unwrap_or_else(|e| panic!("{e}"));
+    let view = view.with_deadline(Some(Instant::now() + Duration::from_secs(3600)));
+    let with = agent.act(&view, &mut AgentRng::seed_from_u64(9)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(without, with);
 }

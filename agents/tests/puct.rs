@@ -2,13 +2,16 @@
 //! the same seed gives the same game, batching changes nothing, and unsuitable games are refused.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use agents::checkpoint::{Checkpoint, load_shared};
+use agents::checkpoint::Checkpoint;
 use agents::evaluator::{BatchConfig, BatchingEvaluator, DirectEvaluator, Evaluator, InferenceThreads, Position};
 use agents::network::Architecture;
 use agents::puct::{PuctConfig, RootNoise};
-use agents::{Agent, AgentError, AgentRng, Decision, PuctAgent, Reply, View, load_agent};
+use agents::{
+    Agent, AgentConfig, AgentError, AgentFactory, AgentRng, CheckpointAgentConfig, Decision, PuctAgent, Reply, View,
+    load_agent,
+};
 use games::playout::sample_chance;
 use games::{
     Action, Game, GameFacts, GameRef, Information, InputKind, Move, Player, Spec, State, Turn, Utility,
@@ -349,14 +352,52 @@ fn the_checkpoint_agent_loads_by_spec_and_shares_weights() {
     let temp = tempfile::tempdir().expect("tempdir");
     checkpoint(&game, "mlp(hidden=8,layers=1)", 1).save(temp.path()).expect("save");
     let spec = format!("checkpoint(path={},sims=8,temperature=0.5,noise=true)", temp.path().display());
-    let (mut first, mut second) = (load_agent(&spec).expect("agent"), load_agent(&spec).expect("agent"));
+    let factory = AgentFactory::new();
+    let (mut first, mut second) = (factory.build(&spec).expect("agent"), factory.build(&spec).expect("agent"));
     let decisions = play(&game, &mut [first.as_mut(), second.as_mut()], 3);
     assert!(!decisions.is_empty());
-    assert!(Arc::ptr_eq(&load_shared(temp.path()).expect("shared"), &load_shared(temp.path()).expect("shared")));
+    let shared = factory.checkpoint(temp.path()).expect("shared");
+    assert!(Arc::ptr_eq(&shared, &factory.checkpoint(temp.path()).expect("shared")));
+    // Held by the factory, the two agents and `shared`.
+    assert_eq!(Arc::strong_count(&shared), 4);
+
+    // The typed config plays the same game as its spec.
+    let config =
+        CheckpointAgentConfig { sims: 8, temperature: 0.5, noise: true, ..CheckpointAgentConfig::new(temp.path()) };
+    let config = AgentConfig::Checkpoint(config);
+    let (mut first, mut second) =
+        (factory.build_config(&config).expect("agent"), factory.build_config(&config).expect("agent"));
+    assert_eq!(bits(&play(&game, &mut [first.as_mut(), second.as_mut()], 3)), bits(&decisions));
 
     let error =
         load_agent(&format!("checkpoint(path={},sims=-1)", temp.path().display())).expect_err("sims").to_string();
     assert!(error.contains("sims"), "{error}");
     let error = load_agent("checkpoint(path=/no/such/checkpoint)").expect_err("missing").to_string();
     assert!(error.contains("/no/such/checkpoint") && error.contains("does not exist"), "{error}");
+}
+
+#[test]
+fn a_checkpoint_agent_stops_at_its_deadline() {
+    let game = load_game("tic_tac_toe").expect("game");
+    let temp = tempfile::tempdir().expect("tempdir");
+    checkpoint(&game, "mlp(hidden=8,layers=1)", 1).save(temp.path()).expect("save");
+    // Millions of simulations: minutes of work without a deadline.
+    let mut agent = load_agent(&format!("checkpoint(path={},sims=10000000)", temp.path().display())).expect("agent");
+    let state = game.new_initial_state();
+    let mut legal = Vec::new();
+    state.legal_actions(&mut legal);
+    let deadline = Instant::now() + Duration::from_millis(50);
+    let view = View::new(game.as_ref(), state.as_ref(), 0, &legal).with_deadline(Some(deadline));
+    let answer = agent.act(&view, &mut AgentRng::seed_from_u64(1));
+    assert!(matches!(answer, Err(AgentError::Timeout(_))), "{answer:?}");
+
+    // Searches that end in time give the same decisions with a deadline as without.
+    let config =
+        CheckpointAgentConfig { sims: 50, temperature: 1.0, noise: true, ..CheckpointAgentConfig::new(temp.path()) };
+    let mut searcher = AgentFactory::new().build_config(&AgentConfig::Checkpoint(config)).expect("agent");
+    let without = act(searcher.as_mut(), &game, state.as_ref(), 5).expect("act");
+    let view = View::new(game.as_ref(), state.as_ref(), 0, &legal)
+        .with_deadline(Some(Instant::now() + Duration::from_secs(3600)));
+    let with = searcher.act(&view, &mut AgentRng::seed_from_u64(5)).expect("act");
+    assert_eq!(bits(&[without]), bits(&[with]));
 }

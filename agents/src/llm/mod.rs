@@ -19,6 +19,8 @@ mod sampling;
 mod server;
 #[cfg(test)]
 mod tests;
+#[cfg(any(test, feature = "test-fixtures"))]
+#[doc(hidden)]
 pub mod tiny;
 mod tokenizer;
 
@@ -67,6 +69,9 @@ pub enum LlmError {
     /// The forward pass failed.
     #[error("model computation failed: {0}")]
     Compute(String),
+    /// The answer was not finished by its deadline (see [`Generator::generate_until`]).
+    #[error("the answer was not finished by its deadline")]
+    DeadlinePassed,
     /// The generator's server thread is gone.
     #[error("the generator thread has stopped")]
     Stopped,

@@ -8,8 +8,7 @@
 //! sequence's logits do not depend on what else is in the batch.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Weak};
-use std::time::SystemTime;
+use std::sync::Arc;
 
 use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
 use candle_core::{Device, Module, Tensor};
@@ -364,26 +363,6 @@ impl LlmModel {
             output,
             weight_type,
         }))
-    }
-
-    /// Like [`LlmModel::load`], but agents naming the same file (same size and modification
-    /// time) share one loaded model while any of them holds it.
-    pub fn load_shared(path: impl AsRef<Path>) -> Result<Arc<LlmModel>, LlmError> {
-        type Key = (PathBuf, u64, Option<SystemTime>);
-        static CACHE: Mutex<Vec<(Key, Weak<LlmModel>)>> = Mutex::new(Vec::new());
-        let path = path.as_ref();
-        let canonical = path.canonicalize().map_err(|e| LlmError::io(path, e))?;
-        let metadata = std::fs::metadata(&canonical).map_err(|e| LlmError::io(path, e))?;
-        let key = (canonical, metadata.len(), metadata.modified().ok());
-        // Held while loading, so agents starting together load the file once.
-        let mut cache = CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        cache.retain(|(_, weak)| weak.strong_count() > 0);
-        if let Some(model) = cache.iter().find(|(k, _)| *k == key).and_then(|(_, weak)| weak.upgrade()) {
-            return Ok(model);
-        }
-        let model = Self::load(path)?;
-        cache.push((key, Arc::downgrade(&model)));
-        Ok(model)
     }
 
     pub fn path(&self) -> &Path {

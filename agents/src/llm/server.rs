@@ -5,10 +5,16 @@
 //!
 //! A sequence's tokens do not depend on what it was batched with (see [`LlmModel::forward`]), so
 //! a seeded answer is the same alone or in a crowd.
+//!
+//! A request may carry a deadline ([`Generator::generate_until`]): its caller stops waiting at the
+//! deadline, and the server drops the sequence before its next step (or refuses it on admission),
+//! so an answer nobody waits for costs at most one more step. The thread ends, and is joined,
+//! when the last handle is dropped; only then is the model it holds released.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
@@ -51,6 +57,29 @@ struct Counters {
     sequences: AtomicU64,
     prompt_tokens: AtomicU64,
     generated_tokens: AtomicU64,
+    /// Set when the server thread ends, however it ends.
+    ended: AtomicBool,
+}
+
+/// Marks the server thread ended when dropped (also on unwinding).
+struct EndFlag<'a>(&'a Counters);
+
+impl Drop for EndFlag<'_> {
+    fn drop(&mut self) {
+        self.0.ended.store(true, Ordering::Release);
+    }
+}
+
+/// Whether a generator's server thread has ended; outlives the generator (for tests).
+#[cfg(test)]
+#[derive(Clone, Debug)]
+pub(crate) struct EndedSignal(Arc<Counters>);
+
+#[cfg(test)]
+impl EndedSignal {
+    pub(crate) fn has_ended(&self) -> bool {
+        self.0.ended.load(Ordering::Acquire)
+    }
 }
 
 #[derive(Debug)]
@@ -58,18 +87,36 @@ struct Job {
     prompt: Vec<u32>,
     params: SamplingParams,
     submitted: Instant,
+    deadline: Option<Instant>,
     reply: Sender<Result<RawCompletion, LlmError>>,
 }
 
 #[derive(Debug)]
 struct Shared {
     model: Arc<LlmModel>,
-    requests: Sender<Job>,
+    /// `None` only while dropping: the thread sees the channel close and ends.
+    requests: Option<Sender<Job>>,
     counters: Arc<Counters>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Shared {
+    /// Closes the request channel and waits for the server thread to end (it finishes the step it
+    /// is in, then drops the answers nobody waits for any more), so the model is released when
+    /// the last handle is gone.
+    fn drop(&mut self) {
+        drop(self.requests.take());
+        if let Some(thread) = self.thread.take()
+            && thread.thread().id() != std::thread::current().id()
+        {
+            // A panicked server thread has nothing more to say here.
+            let _ = thread.join();
+        }
+    }
 }
 
 /// A handle on a batching server thread; clone it for each user (all clones share the thread).
-/// The thread ends when the last handle is dropped.
+/// The thread ends when the last handle is dropped (that drop waits for it).
 #[derive(Clone, Debug)]
 pub struct Generator {
     shared: Arc<Shared>,
@@ -80,25 +127,51 @@ impl Generator {
     pub fn start(model: Arc<LlmModel>, config: GeneratorConfig) -> Result<Self, LlmError> {
         let (requests, incoming) = crossbeam_channel::unbounded();
         let counters = Arc::new(Counters::default());
-        {
+        let thread = {
             let (model, counters) = (model.clone(), counters.clone());
             let max_batch = config.max_batch.max(1);
             std::thread::Builder::new()
                 .name("llm-generator".to_string())
-                .spawn(move || serve(&model, max_batch, &incoming, &counters))
-                .map_err(|e| LlmError::Thread(e.to_string()))?;
-        }
-        Ok(Generator { shared: Arc::new(Shared { model, requests, counters }) })
+                .spawn(move || {
+                    let _end_flag = EndFlag(&counters);
+                    serve(&model, max_batch, &incoming, &counters)
+                })
+                .map_err(|e| LlmError::Thread(e.to_string()))?
+        };
+        Ok(Generator { shared: Arc::new(Shared { model, requests: Some(requests), counters, thread: Some(thread) }) })
     }
 
     pub fn model(&self) -> &Arc<LlmModel> {
         &self.shared.model
     }
 
+    /// Whether `self` and `other` are handles on the same server thread.
+    pub fn ptr_eq(&self, other: &Generator) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    /// Says, even after every handle is gone, whether the server thread has ended.
+    #[cfg(test)]
+    pub(crate) fn ended_signal(&self) -> EndedSignal {
+        EndedSignal(self.shared.counters.clone())
+    }
+
     /// Answers a chat (ChatML prompt); blocks until the answer is finished. Tokenizing and
     /// decoding happen in the calling thread.
     pub fn generate(&self, messages: &[ChatMessage], params: &SamplingParams) -> Result<Completion, LlmError> {
         self.generate_timed(messages, params).map(|(completion, _)| completion)
+    }
+
+    /// [`Generator::generate`] that gives up at `deadline` with [`LlmError::DeadlinePassed`]
+    /// (the server stops generating the answer too). Without a deadline it is `generate`.
+    pub fn generate_until(
+        &self,
+        messages: &[ChatMessage],
+        params: &SamplingParams,
+        deadline: Option<Instant>,
+    ) -> Result<Completion, LlmError> {
+        let prompt = self.shared.model.tokenizer().chat_prompt(messages)?;
+        self.submit(prompt, params, deadline).map(|(completion, _)| completion)
     }
 
     /// [`Generator::generate`], also saying where the time went.
@@ -122,16 +195,34 @@ impl Generator {
         prompt: Vec<u32>,
         params: &SamplingParams,
     ) -> Result<(Completion, Timing), LlmError> {
+        self.submit(prompt, params, None)
+    }
+
+    /// Sends a request to the server thread and waits for its answer, until `deadline` if any.
+    fn submit(
+        &self,
+        prompt: Vec<u32>,
+        params: &SamplingParams,
+        deadline: Option<Instant>,
+    ) -> Result<(Completion, Timing), LlmError> {
         params.validate()?;
         let context = self.shared.model.config().context;
         if prompt.len() > context {
             return Err(LlmError::PromptTooLong { prompt: prompt.len(), context });
         }
         let (reply, answer) = crossbeam_channel::bounded(1);
-        let job = Job { prompt, params: params.clone(), submitted: Instant::now(), reply };
-        self.shared.requests.send(job).map_err(|_| LlmError::Stopped)?;
+        let job = Job { prompt, params: params.clone(), submitted: Instant::now(), deadline, reply };
+        let requests = self.shared.requests.as_ref().ok_or(LlmError::Stopped)?;
+        requests.send(job).map_err(|_| LlmError::Stopped)?;
         // The server drops the reply sender if it dies without answering.
-        let raw = answer.recv().map_err(|_| LlmError::Stopped)??;
+        let raw = match deadline {
+            None => answer.recv().map_err(|_| LlmError::Stopped)??,
+            Some(deadline) => match answer.recv_deadline(deadline) {
+                Ok(raw) => raw?,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => return Err(LlmError::DeadlinePassed),
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return Err(LlmError::Stopped),
+            },
+        };
         let timing = raw.timing;
         Ok((raw.decode(&self.shared.model)?, timing))
     }
@@ -150,18 +241,30 @@ impl Generator {
 /// An answer in progress and where to send it.
 struct Active {
     sequence: Sequence,
+    deadline: Option<Instant>,
     reply: Sender<Result<RawCompletion, LlmError>>,
 }
 
-/// The server thread's loop: admit waiting requests up to `max_batch`, run a step, hand out the
-/// finished answers; sleep on the channel when idle; end when every handle is gone.
+/// Whether `deadline` is set and has passed.
+fn passed(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|deadline| Instant::now() >= deadline)
+}
+
+/// The server thread's loop: admit waiting requests up to `max_batch`, drop the answers whose
+/// deadline has passed, run a step, hand out the finished answers; sleep on the channel when
+/// idle; end when every handle is gone.
 fn serve(model: &LlmModel, max_batch: usize, incoming: &Receiver<Job>, counters: &Counters) {
     let mut active: Vec<Active> = Vec::with_capacity(max_batch);
-    let admit = |job: Job, active: &mut Vec<Active>| match Sequence::new(model, job.prompt, &job.params, job.submitted)
-    {
-        Ok(sequence) => active.push(Active { sequence, reply: job.reply }),
-        Err(error) => {
-            let _ = job.reply.send(Err(error));
+    let admit = |job: Job, active: &mut Vec<Active>| {
+        if passed(job.deadline) {
+            let _ = job.reply.send(Err(LlmError::DeadlinePassed));
+            return;
+        }
+        match Sequence::new(model, job.prompt, &job.params, job.submitted) {
+            Ok(sequence) => active.push(Active { sequence, deadline: job.deadline, reply: job.reply }),
+            Err(error) => {
+                let _ = job.reply.send(Err(error));
+            }
         }
     };
     loop {
@@ -176,6 +279,15 @@ fn serve(model: &LlmModel, max_batch: usize, incoming: &Receiver<Job>, counters:
                 Ok(job) => admit(job, &mut active),
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
+        }
+        if active.iter().any(|a| a.deadline.is_some()) {
+            active.retain(|a| {
+                let late = passed(a.deadline);
+                if late {
+                    let _ = a.reply.send(Err(LlmError::DeadlinePassed));
+                }
+                !late
+            });
         }
         if active.is_empty() {
             continue;

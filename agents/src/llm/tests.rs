@@ -392,13 +392,15 @@ fn convert_to_q8_0_keeps_the_model() {
 }
 
 #[test]
-fn shared_loads_share_one_model() {
+fn loads_through_one_factory_share_one_model() {
     let dir = ok(tempfile::tempdir());
     let path = dir.path().join("shared.gguf");
     ok(write_tiny_llama(&path, &TinyConfig::default(), 9));
-    let a = ok(LlmModel::load_shared(&path));
-    let b = ok(LlmModel::load_shared(&path));
+    let factory = crate::AgentFactory::new();
+    let a = ok(factory.llm_model(&path));
+    let b = ok(factory.llm_model(&path));
     assert!(Arc::ptr_eq(&a, &b));
+    assert!(!Arc::ptr_eq(&a, &ok(crate::AgentFactory::new().llm_model(&path))));
 }
 
 #[test]
