@@ -27,7 +27,7 @@ use std::time::SystemTime;
 
 use candle_core::{Device, Tensor, Var};
 use candle_nn::VarMap;
-use games::{GameRef, load_game};
+use games::{GameRef, Registry, load_game};
 use safetensors::tensor::{Dtype, TensorView};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -155,12 +155,18 @@ impl Checkpoint {
     /// hash of `model.safetensors`, and every tensor's presence, type, shape and finiteness
     /// against the architecture (and the optimiser file's hash, when there is one).
     pub fn load(dir: &Path) -> Result<Checkpoint> {
+        Checkpoint::load_in(dir, &Registry::default())
+    }
+
+    /// [`Checkpoint::load`] for a checkpoint of a game of `games` (the built-in games plus those a
+    /// program registered).
+    pub fn load_in(dir: &Path, games: &Registry) -> Result<Checkpoint> {
         if !dir.is_dir() {
             return Err(CheckpointError::NoDirectory(dir.to_path_buf()));
         }
         let info_path = dir.join(INFO_FILE);
         let info = read_info(&info_path)?;
-        let game = load_game(&info.game).map_err(|e| CheckpointError::Game {
+        let game = games.load(&info.game).map_err(|e| CheckpointError::Game {
             path: info_path.clone(),
             reason: format!("game `{}`: {e}", info.game),
         })?;
@@ -376,11 +382,12 @@ pub struct SharedCheckpoint {
 }
 
 impl SharedCheckpoint {
-    /// Loads and verifies the checkpoint in `dir` (see [`Checkpoint::load`]) and freezes its
-    /// weights for play. Nothing is shared: [`AgentFactory::checkpoint`](crate::AgentFactory::checkpoint)
-    /// loads each checkpoint once for all the agents it builds.
-    pub fn load(dir: &Path) -> Result<SharedCheckpoint> {
-        let checkpoint = Checkpoint::load(dir)?;
+    /// Loads and verifies the checkpoint in `dir`, a checkpoint of a game of `games` (see
+    /// [`Checkpoint::load_in`]), and freezes its weights for play. Nothing is shared:
+    /// [`AgentFactory::checkpoint`](crate::AgentFactory::checkpoint) loads each checkpoint once
+    /// for all the agents it builds.
+    pub fn load(dir: &Path, games: &Registry) -> Result<SharedCheckpoint> {
+        let checkpoint = Checkpoint::load_in(dir, games)?;
         let network = Arc::new(checkpoint.network().inference()?);
         Ok(SharedCheckpoint { dir: dir.to_path_buf(), info: checkpoint.info, network })
     }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use games::{Params, Spec};
+use games::{Params, Registry, Spec};
 
 use crate::agent::Agent;
 use crate::checkpoint::{CheckpointError, INFO_FILE, SharedCheckpoint, read_info};
@@ -38,6 +38,8 @@ use crate::registry::Error;
 /// ```
 #[derive(Default)]
 pub struct AgentFactory {
+    /// The games checkpoints may be for.
+    games: Registry,
     checkpoints: Mutex<Vec<CheckpointEntry>>,
     models: Mutex<Vec<ModelEntry>>,
     generators: Mutex<Vec<GeneratorEntry>>,
@@ -86,9 +88,14 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl AgentFactory {
-    /// A factory that has loaded nothing yet.
+    /// A factory that has loaded nothing yet, for checkpoints of the built-in games.
     pub fn new() -> Self {
         AgentFactory::default()
+    }
+
+    /// A factory for checkpoints of the games of `games` (the built-in ones plus a program's own).
+    pub fn with_games(games: Registry) -> Self {
+        AgentFactory { games, ..AgentFactory::default() }
     }
 
     /// Builds an agent from a spec string such as `random`, `mcts(sims=800)` or
@@ -138,7 +145,7 @@ impl AgentFactory {
         if let Some(entry) = checkpoints.iter().find(|e| e.dir == canonical && e.hash == recorded) {
             return Ok(entry.checkpoint.clone());
         }
-        let checkpoint = Arc::new(SharedCheckpoint::load(&canonical)?);
+        let checkpoint = Arc::new(SharedCheckpoint::load(&canonical, &self.games)?);
         checkpoints.retain(|e| e.dir != canonical);
         checkpoints.push(CheckpointEntry {
             dir: canonical,

@@ -22,7 +22,7 @@ pub const DEADLINE_CHECK_INTERVAL: u32 = 16;
 pub const MCTS_PARAMS: &[ParamDef] = &[
     ParamDef {
         name: "sims",
-        kind: ParamKind::Int { min: 1, max: 10_000_000 },
+        kind: ParamKind::Int { min: 1, max: 1_000_000_000 },
         default: "200",
         doc: "simulations per move",
     },

@@ -517,7 +517,7 @@ pub const CHECKPOINT_PARAMS: &[ParamDef] = &[
     },
     ParamDef {
         name: "sims",
-        kind: ParamKind::Int { min: 0, max: 10_000_000 },
+        kind: ParamKind::Int { min: 0, max: 1_000_000_000 },
         default: "100",
         doc: "PUCT simulations per move (0: play the network's policy)",
     },

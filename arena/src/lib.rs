@@ -1,30 +1,21 @@
-//! The Arena engine: the work behind each `arena` command, kept out of the binary so it is testable.
+//! The Arena engine as a library: matches, schedules and tournaments ([`engine`]), the SQLite
+//! store ([`store`]), Bradley–Terry standings with intervals ([`standings`]), the self-evolution
+//! loop ([`evolve`]), training on self-play ([`training`]) and text data from language-model
+//! matches ([`text_data`]). The `arena` binary (`src/main.rs` and `src/cli/`) parses flags and
+//! prints; everything it does goes through these typed functions, which a program of its own can
+//! call with its own games registered in [`Resources`].
 
-pub mod cmd_checkpoint;
-pub mod cmd_evolve;
-pub mod cmd_export;
-pub mod cmd_games;
-pub mod cmd_llm;
-pub mod cmd_ratings;
-pub mod cmd_tournament;
-pub mod dataset;
+pub mod engine;
+pub mod error;
 pub mod evolve;
-pub mod export;
 pub mod files;
-pub mod judging;
-pub mod lineage;
-pub mod openings;
-pub mod results;
-pub mod runner;
-pub mod schedule;
-pub mod seeds;
+pub mod progress;
+pub mod resources;
+pub mod standings;
 pub mod store;
-pub mod tally;
-pub mod text_filter;
-pub mod tournament;
-pub mod train;
+pub mod text_data;
+pub mod training;
 
-/// The canonical spec of a config's game (what records and reports show).
-pub fn tournament_game_spec(config: &tournament::TournamentConfig) -> anyhow::Result<String> {
-    Ok(games::load_game(&config.game)?.spec().to_string())
-}
+pub use error::{Error, Result};
+pub use progress::{Progress, Silent};
+pub use resources::Resources;

@@ -8,7 +8,7 @@ use common::{arena, json};
 use std::path::Path;
 
 use agents::load_agent;
-use arena::runner::{EndReason, Keep, Limits, MatchSetup, play_match};
+use arena::engine::runner::{EndReason, Keep, Limits, MatchSetup, play_match};
 
 fn init(dir: &Path, game: &str, arch: &str, seed: u64) -> serde_json::Value {
     let dir = dir.to_str().unwrap_or_else(|| panic!("temporary path is not UTF-8"));

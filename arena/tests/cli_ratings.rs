@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use arena::cmd_ratings::{RatingsArgs, render};
 use serde_json::Value;
 
 type BoxResult<T> = Result<T, Box<dyn std::error::Error>>;
@@ -51,11 +50,12 @@ fn write_reference_csv(dir: &Path) -> BoxResult<PathBuf> {
     Ok(path)
 }
 
-/// What `arena ratings ARGS` prints, or its error with the full chain of causes.
+/// What `arena ratings ARGS` prints, or what it printed on stderr (the full chain of causes).
 fn ratings_output(args: &[&str]) -> Result<String, String> {
-    let args = RatingsArgs::try_parse_from(std::iter::once("ratings").chain(args.iter().copied()))
-        .map_err(|e| e.to_string())?;
-    render(&args).map_err(|e| format!("{e:#}"))
+    let binary = Path::new(env!("CARGO_BIN_EXE_arena"));
+    let args: Vec<&str> = std::iter::once("ratings").chain(args.iter().copied()).collect();
+    let output = arena_tests::run_program(binary, &args);
+    if output.success { Ok(output.stdout) } else { Err(output.stderr) }
 }
 
 /// `--json` output as name → player object.

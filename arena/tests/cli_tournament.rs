@@ -170,3 +170,43 @@ fn bad_configs_and_agents_get_clear_errors() {
     assert!(!ok);
     assert!(err.contains("line 3") && err.contains("z9"), "{err}");
 }
+
+#[test]
+fn an_in_process_search_that_overruns_its_time_loses_on_time() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = dir.path().join("time.db");
+    let db_text = db.to_string_lossy().to_string();
+    // Without the time limit each of mcts's moves would run for hours.
+    let (ok, out, err) = arena(&[
+        "play",
+        "--game",
+        "connect_four",
+        "--agents",
+        "mcts(sims=100000000)",
+        "random",
+        "--games",
+        "4",
+        "--time-per-move-ms",
+        "50",
+        "--db",
+        &db_text,
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let report = json(&out);
+    assert_eq!(report["games"], 4);
+    assert_eq!(report["losses"], 4, "every one of mcts's games is lost: {report}");
+    assert_eq!(report["end_reasons"], serde_json::json!({"timeout": 4}), "{report}");
+    let conn = rusqlite::Connection::open(&db).unwrap_or_else(|e| panic!("{e}"));
+    let stored: Vec<(String, i64, String)> = conn
+        .prepare("SELECT end_reason, fault_seat, fault_detail FROM matches ORDER BY idx")
+        .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stored.len(), 4);
+    for (index, (reason, seat, detail)) in stored.iter().enumerate() {
+        assert_eq!(reason, "timeout");
+        // Seats alternate: mcts sits in seat 0 in even games, seat 1 in odd ones.
+        assert_eq!(*seat, (index % 2) as i64, "{detail}");
+        assert!(!detail.is_empty());
+    }
+}

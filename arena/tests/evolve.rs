@@ -101,6 +101,41 @@ fn a_tiny_evolve_run_goes_end_to_end() {
     assert!(first["dataset"]["positions"].as_u64().is_some_and(|n| n > 0), "{first}");
     assert_eq!(first["gates"].as_array().map(Vec::len), Some(1));
     assert_eq!(lineage["nodes"].as_array().map(Vec::len), Some(3), "g0 and one child per generation");
+    // The store holds the same run: checkpoints with their hashes and parents, each generation
+    // with every agent's rating, and the weights behind each rated checkpoint.
+    let store = arena::store::Store::open(&run.join("arena.db")).unwrap_or_else(|e| panic!("{e:#}"));
+    let checkpoints = store.checkpoints().unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(checkpoints.len(), 3, "{checkpoints:?}");
+    for node in lineage["nodes"].as_array().into_iter().flatten() {
+        let name = node["name"].as_str().unwrap_or_default();
+        let (row, parents) =
+            checkpoints.iter().find(|(c, _)| c.name == name).unwrap_or_else(|| panic!("{name} stored"));
+        assert_eq!(Some(row.hash.as_str()), node["hash"].as_str(), "{name}");
+        assert_eq!(parents.is_empty(), name == "g0", "{name}: {parents:?}");
+    }
+    let generations = store.generations().unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(generations.iter().map(|g| g.generation).collect::<Vec<_>>(), [1, 2, 3]);
+    let rated = store.generation_ratings(2).unwrap_or_else(|e| panic!("{e:#}"));
+    let stored_ratings: Vec<&str> = rated.iter().map(|r| r.agent.as_str()).collect();
+    assert!(stored_ratings.contains(&"random") && stored_ratings.contains(&"g0"), "{stored_ratings:?}");
+    let g0 = rated.iter().find(|r| r.agent == "g0").unwrap_or_else(|| panic!("g0 rated"));
+    let g0_hash = checkpoints.iter().find(|(c, _)| c.name == "g0").map(|(c, _)| c.hash.clone());
+    assert_eq!(g0.checkpoint_hash, g0_hash);
+    let random = rated.iter().find(|r| r.agent == "random").unwrap_or_else(|| panic!("random rated"));
+    assert_eq!(random.rating, 0.0, "the anchor");
+    // The agents of each stored tournament carry the hash of the weights that played.
+    let conn = rusqlite::Connection::open(run.join("arena.db")).unwrap_or_else(|e| panic!("{e}"));
+    let hashed: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM agents WHERE spec LIKE 'checkpoint(%' AND checkpoint_hash IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let checkpoint_agents: i64 = conn
+        .query_row("SELECT count(*) FROM agents WHERE spec LIKE 'checkpoint(%'", [], |r| r.get(0))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(checkpoint_agents > 0 && hashed == checkpoint_agents, "{hashed} of {checkpoint_agents}");
     // The training lowered the losses on its data.
     let report = &first["training"][0][1];
     assert!(report["last_epoch_policy_loss"].as_f64() < report["first_epoch_policy_loss"].as_f64(), "{report}");

@@ -6,6 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use agents::llm::tiny::{TinyConfig, write_tiny_llama};
+use arena::engine::runner::{EndKind, FaultKind};
 use arena::store::Store;
 use common::{arena, json, run_ok};
 
@@ -118,7 +119,7 @@ fn debates_store_traces_report_judges_and_export_datasets() {
         let store = Store::open(db).unwrap_or_else(|e| panic!("{e:#}"));
         let turns = store.turns(1).unwrap_or_else(|e| panic!("{e:#}"));
         let finished = store.finished(1).unwrap_or_else(|e| panic!("{e:#}"));
-        (turns, finished.into_iter().map(|m| (m.index, m.returns, m.end_reason)).collect::<Vec<_>>())
+        (turns, finished.into_iter().map(|m| (m.index, m.returns, m.end)).collect::<Vec<_>>())
     };
     assert_eq!(stored(&db), stored(&db2), "1 and 2 threads must give the same debates");
 }
@@ -146,9 +147,9 @@ fn a_model_that_cannot_answer_loses_by_forfeit_with_the_reason() {
     let store = Store::open(&db).unwrap_or_else(|e| panic!("{e:#}"));
     for m in store.finished(1).unwrap_or_else(|e| panic!("{e:#}")) {
         // A random tiny model rarely names a cell; whatever happened is recorded with its reason.
-        match m.end_reason.as_str() {
-            "normal" => assert!(m.fault_detail.is_none()),
-            "unparseable" | "illegal_action" => {
+        match m.end {
+            EndKind::Normal => assert!(m.fault_detail.is_none()),
+            EndKind::Fault(FaultKind::Unparseable | FaultKind::IllegalAction) => {
                 let detail = m.fault_detail.clone().unwrap_or_default();
                 assert!(!detail.is_empty(), "{m:?}");
             }

@@ -57,7 +57,7 @@ fn smollm2_plays_tic_tac_toe_and_a_debate() {
     let store = Store::open(&db).unwrap_or_else(|e| panic!("{e:#}"));
     let finished = store.finished(1).unwrap_or_else(|e| panic!("{e:#}"));
     assert!(
-        finished.iter().any(|m| m.end_reason == "normal"),
+        finished.iter().any(|m| m.end == arena::engine::runner::EndKind::Normal),
         "SmolLM2 finished no game without a forfeit: {finished:?}"
     );
     let turns = store.turns(1).unwrap_or_else(|e| panic!("{e:#}"));

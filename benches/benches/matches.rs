@@ -2,8 +2,9 @@
 //! threads, in memory and with every game's moves stored in SQLite.
 
 use agents::load_agent;
-use arena::runner::{Keep, Limits, MatchScratch, MatchSetup, play_match_with};
-use arena::tournament::{RunOptions, TournamentConfig, name_agents, run_tournament};
+use arena::engine::runner::{Keep, Limits, MatchScratch, MatchSetup, play_match_with};
+use arena::engine::tournament::{AgentEntry, RunOptions, TournamentConfig, run_tournament};
+use arena::{Resources, Silent};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 fn single_match(c: &mut Criterion) {
@@ -27,20 +28,12 @@ fn single_match(c: &mut Criterion) {
 }
 
 fn config(games: u32, keep: Keep) -> TournamentConfig {
-    let text = format!(
-        "game = \"connect_four\"\nagents = [\"random\", \"random\"]\ngames_per_pairing = {games}\nkeep = \"{}\"",
-        match keep {
-            Keep::Outcome => "outcome",
-            Keep::Moves => "moves",
-            Keep::Trajectory => "trajectory",
-        }
-    );
-    let mut config: TournamentConfig = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
-    config.agents = name_agents(vec![(None, "random".into()), (None, "random".into())]);
-    config
+    let agents = AgentEntry::from_specs(&["random".into(), "random".into()]).unwrap_or_else(|e| panic!("{e}"));
+    TournamentConfig { games_per_pairing: games, keep, ..TournamentConfig::new("connect_four", agents) }
 }
 
 fn tournaments(c: &mut Criterion) {
+    let resources = Resources::new();
     let mut group = c.benchmark_group("tournament");
     group.sample_size(10);
     let games = 200_000;
@@ -49,7 +42,8 @@ fn tournaments(c: &mut Criterion) {
         let config = config(games, Keep::Outcome);
         group.bench_function(BenchmarkId::new("connect_four_in_memory", threads), |b| {
             b.iter(|| {
-                run_tournament(&config, &RunOptions { threads, ..RunOptions::default() }).map(|o| o.tally.games())
+                let options = RunOptions { threads, ..RunOptions::default() };
+                run_tournament(&config, &resources, &options, &Silent).map(|o| o.tally.games())
             })
         });
     }
@@ -61,7 +55,7 @@ fn tournaments(c: &mut Criterion) {
             b.iter(|| {
                 let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
                 let options = RunOptions { threads, db: Some(dir.path().join("bench.db")), ..RunOptions::default() };
-                run_tournament(&config, &options).map(|o| o.tally.games())
+                run_tournament(&config, &resources, &options, &Silent).map(|o| o.tally.games())
             })
         });
     }

@@ -15,6 +15,7 @@
 //! | [`bootstrap`] | seeded, thread-count-independent bootstrap confidence intervals |
 //! | [`los`], [`rank`] | likelihood of superiority, rank intervals |
 //! | [`paired`] | trinomial and pentanomial match statistics (score, Elo ± error, LOS) |
+//! | [`proportion`] | a share of successes with its Wilson interval |
 //! | [`sprt`] | generalized SPRT over trinomial and pentanomial counts |
 
 pub mod bootstrap;
@@ -29,6 +30,7 @@ pub mod los;
 pub mod normal;
 pub mod pair_counts;
 pub mod paired;
+pub mod proportion;
 pub mod rank;
 pub mod roster;
 pub mod sequential;

@@ -77,9 +77,6 @@ fn mcts_beats_random_in_a_tournament() {
 }
 
 #[test]
-#[ignore = "agents::checkpoint::Checkpoint::load finds games with games::load_game (built-in games only), so \
-            an evolve run of a registered game fails at `agent g0: unknown game take_away`; remove this \
-            line once checkpoints load their game through the run's registry"]
 fn evolve_runs_a_generation() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let run_dir = dir.path().join("run");

@@ -1,0 +1,124 @@
+//! The command line: one module per group of commands, each turning flags into the library's
+//! typed requests and its results into text or JSON.
+
+mod bars;
+mod checkpoint;
+mod evolve;
+mod export;
+mod games;
+mod llm;
+mod ratings;
+mod tournament;
+
+use std::io::Write;
+
+use arena::Resources;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Parser, Subcommand};
+
+pub use bars::Bars;
+
+#[derive(Debug, Parser)]
+#[command(name = "arena", version, about = "Self-play arena and tournament engine")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The self-evolution loop: tournaments, ratings, self-play, training, gates, lineage.
+    Evolve(evolve::EvolveArgs),
+    /// Each generation's champion with its rating and interval, from an evolve run.
+    History(evolve::HistoryArgs),
+    /// List the registered games with their facts and parameters.
+    Games(games::GamesArgs),
+    /// Count move sequences to a depth (check a game against published counts) and report nodes/s.
+    Perft(games::PerftArgs),
+    /// Show the position after a list of moves.
+    Show(games::ShowArgs),
+    /// Run the conformance kit (seeded random playouts checking every API rule) on a game.
+    Check(games::CheckArgs),
+    /// Play a match between two agents; report the score with error bars and games/s.
+    Play(tournament::PlayArgs),
+    /// Run a tournament (round robin, gauntlet, Swiss, knockout); print standings and a crosstable.
+    Tournament(tournament::TournamentArgs),
+    /// Fit ratings (Bradley–Terry, Elo, Glicko-2, TrueSkill, Weng-Lin) to game results.
+    Ratings(ratings::RatingsArgs),
+    /// Make a randomly initialised network checkpoint (`init`) or show one (`info`).
+    Checkpoint(checkpoint::CheckpointArgs),
+    /// Generate text with a language model (GGUF); reports prompt and generation tokens/s.
+    Generate(llm::GenerateArgs),
+    /// Re-quantize a GGUF model (to Q8_0, which runs faster here than Q4 formats).
+    ConvertModel(llm::ConvertArgs),
+    /// Write training data from a store: SFT chats, preference pairs or arena battles (filtered).
+    Export(export::ExportArgs),
+}
+
+impl Cli {
+    /// The compute threads a command asked for, where it sets them (`generate --threads`).
+    pub fn compute_threads(&self) -> Option<usize> {
+        match &self.command {
+            Command::Generate(args) => args.threads,
+            _ => None,
+        }
+    }
+}
+
+/// Runs the command with the built-in games.
+pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
+    let resources = Resources::new();
+    match &cli.command {
+        Command::Evolve(args) => evolve::evolve(args, &resources, out),
+        Command::History(args) => evolve::history(args, out),
+        Command::Games(args) => games::games(args, resources.games(), out),
+        Command::Perft(args) => games::perft(args, resources.games(), out),
+        Command::Show(args) => games::show(args, resources.games(), out),
+        Command::Check(args) => games::check(args, resources.games(), out),
+        Command::Play(args) => tournament::play(args, &resources, out),
+        Command::Tournament(args) => tournament::tournament(args, &resources, out),
+        Command::Ratings(args) => ratings::ratings(args, out),
+        Command::Checkpoint(args) => checkpoint::checkpoint(args, resources.games(), out),
+        Command::Generate(args) => llm::generate(args, out),
+        Command::ConvertModel(args) => llm::convert(args, out),
+        Command::Export(args) => export::export(args, out),
+    }
+}
+
+/// Makes candle's thread count explicit before any thread starts: `threads` where a command set
+/// it, else the environment's, else the machine's cores. Without `RAYON_NUM_THREADS`, candle-core
+/// re-reads /proc/cpuinfo on every matrix product (about 40 µs each), which dominates training.
+#[allow(unsafe_code)]
+pub fn set_thread_budget(threads: Option<usize>) {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    for variable in ["RAYON_NUM_THREADS", "CANDLE_NUM_THREADS"] {
+        let value = match threads {
+            Some(threads) => threads.max(1).to_string(),
+            None if std::env::var_os(variable).is_some() => continue,
+            None => cores.to_string(),
+        };
+        // SAFETY: called first thing in `main`, before this process starts any other thread,
+        // so nothing can read the environment concurrently.
+        unsafe { std::env::set_var(variable, value) };
+    }
+}
+
+/// The cores of this machine: never more compute threads than cores.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// A flag parser for one of the library's enums, from its table of names (which `--help` lists).
+pub fn named<T>(names: &'static [(&'static str, T)]) -> impl TypedValueParser<Value = T>
+where
+    T: Copy + Send + Sync + 'static,
+{
+    PossibleValuesParser::new(names.iter().map(|(name, _)| *name)).try_map(move |text: String| {
+        names.iter().find(|(name, _)| *name == text).map(|&(_, value)| value).ok_or(format!("unknown value `{text}`"))
+    })
+}
+
+/// `text` cut to `width` characters, with an ellipsis when cut.
+pub fn truncate(text: &str, width: usize) -> String {
+    if text.chars().count() <= width { text.to_string() } else { text.chars().take(width - 1).chain(['…']).collect() }
+}

@@ -1,0 +1,76 @@
+//! Tournaments: a config ([`config`]) planned into matches and stored as it goes, resumable after a
+//! kill ([`planning`]), played in parallel by rayon workers ([`workers`]), and summed into a
+//! [`Tally`].
+
+mod config;
+mod planning;
+mod workers;
+
+use std::path::PathBuf;
+
+pub use config::{AgentEntry, TournamentConfig, name_agents};
+pub use planning::{run_tournament, tally_from_store};
+
+use crate::engine::runner::MatchResult;
+use crate::engine::schedule::Pairing;
+use crate::engine::tally::Tally;
+
+/// Looks at the tally after each batch of results; a reason stops the tournament early.
+pub type StopRule = Box<dyn Fn(&Tally) -> Option<String> + Sync>;
+
+/// How to run a tournament (none of it changes the games).
+#[derive(Default)]
+pub struct RunOptions {
+    /// Worker threads (each plays whole games).
+    pub threads: usize,
+    /// The store; `None` keeps results in memory only.
+    pub db: Option<PathBuf>,
+    /// Continue the unfinished tournament with the same config in `db`.
+    pub resume: bool,
+    /// Checked after each batch of results; returning a reason stops the tournament early.
+    pub stop_when: Option<StopRule>,
+    /// Return every game's full result (at the config's `keep` level) in the outcome.
+    pub collect_results: bool,
+    /// With `resume`: start a new tournament in the store when none has this config (a store that
+    /// holds many tournaments, like an evolve run's), instead of refusing.
+    pub start_if_missing: bool,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("threads", &self.threads)
+            .field("db", &self.db)
+            .field("resume", &self.resume)
+            .field("collect_results", &self.collect_results)
+            .field("start_if_missing", &self.start_if_missing)
+            .finish()
+    }
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct TournamentOutcome {
+    /// The canonical spec of the game played.
+    pub game: String,
+    pub names: Vec<String>,
+    pub tally: Tally,
+    /// The tournament's id in the store.
+    pub tournament_id: Option<i64>,
+    /// Games played by this run (a resumed run does not count the earlier ones).
+    pub played_now: u64,
+    pub seconds: f64,
+    /// Why the run stopped before the schedule's end, if it did.
+    pub stopped: Option<String>,
+    /// With [`RunOptions::collect_results`]: the games this run played, by match index.
+    pub results: Vec<(u64, MatchResult)>,
+    /// The schedule as played (indexed by match index).
+    pub planned: Vec<Pairing>,
+}
+
+impl TournamentOutcome {
+    /// Games per second of this run.
+    pub fn games_per_second(&self) -> f64 {
+        self.played_now as f64 / self.seconds.max(1e-9)
+    }
+}

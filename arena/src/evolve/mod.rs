@@ -1,0 +1,283 @@
+//! `arena evolve`: the self-evolution loop. Each generation: a tournament among the population,
+//! earlier champions (the league) and fixed anchors, rated by Bradley–Terry with `random` = 0
+//! ([`selection`]); self-play of the selected parents with PUCT search into a filtered dataset
+//! ([`selfplay`]); children trained from their parents' weights; a gate match of each child
+//! against its parent ([`gate`]); lineage ([`lineage`]) and a summary ([`summary`]), in the run
+//! directory ([`run_dir`]) and the run's store.
+//!
+//! Every step leaves an artifact, written atomically; a resumed run skips the steps whose
+//! artifacts exist and redoes the rest, deterministically, so it ends in the same state as an
+//! uninterrupted run with the same thread count.
+
+pub mod config;
+pub mod gate;
+pub mod lineage;
+pub mod run_dir;
+pub mod selection;
+pub mod selfplay;
+pub mod summary;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use agents::checkpoint::Checkpoint;
+use agents::network::Architecture;
+use agents::{AgentConfig, CheckpointAgentConfig};
+
+pub use config::EvolveConfig;
+pub use summary::{GateDecision, GateResult, GenerationSummary, RatedAgent, history};
+
+use crate::engine::seeds::{EvolveStream, evolve_seed};
+use crate::engine::tournament::AgentEntry;
+use crate::error::{Context, Result};
+use crate::progress::Progress;
+use crate::resources::Resources;
+use crate::store::{GenerationRow, RatingRow, Store};
+use crate::training::{Dataset, TrainReport, train};
+use lineage::{Entry, Lineage, Status};
+use run_dir::RunDir;
+
+/// How to run (none of it changes the results, except that training is reproducible only with
+/// the same thread count).
+#[derive(Clone, Debug)]
+pub struct EvolveOptions {
+    pub run_dir: PathBuf,
+    pub threads: usize,
+    pub resume: bool,
+}
+
+/// Runs (or resumes) an evolve run with the games and models of `resources`; returns the
+/// summaries of every generation.
+pub fn evolve(
+    config: &EvolveConfig,
+    options: &EvolveOptions,
+    resources: &Resources,
+    progress: &dyn Progress,
+) -> Result<Vec<GenerationSummary>> {
+    let game = resources.load_game(&config.game)?;
+    let architecture =
+        Architecture::parse(&config.architecture).with_context(|| format!("architecture `{}`", config.architecture))?;
+    architecture.check_fits(game.facts())?;
+    config::check_config(config)?;
+    let run = RunDir::open(&options.run_dir, config, options.threads, options.resume)?;
+    let context = Generation { config, options, resources, run: &run, progress };
+    let mut store = Store::open(&run.db())?;
+
+    let mut lineage = Lineage::load(run.path())?;
+    let first = "g0";
+    if lineage.entry(first).is_none() {
+        let mut checkpoint = Checkpoint::init(&game, architecture, config.seed)?;
+        checkpoint.set_lineage(0, Vec::new());
+        let hash = checkpoint.save(&run.checkpoint_dir(first))?;
+        let entry = Entry {
+            name: first.into(),
+            generation: 0,
+            hash,
+            path: RunDir::checkpoint_relative(first),
+            status: Status::Initial,
+            dataset: None,
+            gate: None,
+        };
+        store.record_checkpoint(&entry.row(), &[], None)?;
+        lineage.add(entry, &[]);
+        lineage.save(run.path())?;
+    }
+
+    let mut summaries = Vec::new();
+    let mut population = vec![first.to_string()];
+    let mut champions: Vec<String> = Vec::new();
+    for generation in 1..=config.generations + 1 {
+        if let Some(summary) = run.summary(generation)? {
+            progress.log(&format!("generation {generation}: done before, resumed past it"));
+            population = summary.population.clone();
+            champions.push(summary.champion.clone());
+            summaries.push(summary);
+            continue;
+        }
+        let last = generation == config.generations + 1;
+        let mut seconds = Vec::new();
+        let mut clock = Instant::now();
+        let mut lap = |name: &str, clock: &mut Instant| {
+            seconds.push((name.to_string(), clock.elapsed().as_secs_f64()));
+            *clock = Instant::now();
+        };
+
+        // 1. Tournament: population, league, anchors; the champion and the parents.
+        let league: Vec<String> =
+            champions.iter().rev().filter(|c| !population.contains(c)).take(config.league).cloned().collect();
+        let rated = context.rate(generation, &population, &league)?;
+        lap("tournament", &mut clock);
+        let champion = rated.champion().clone();
+        champions.push(champion.name.clone());
+        progress.log(&format!(
+            "generation {generation}: champion {} rating {:+.0} [{:+.0}, {:+.0}] vs anchors {}",
+            champion.name,
+            champion.rating,
+            champion.ci_low,
+            champion.ci_high,
+            rated.vs_anchors.iter().map(|(a, s)| format!("{a} {:.0}%", 100.0 * s)).collect::<Vec<_>>().join(", ")
+        ));
+
+        let mut summary = GenerationSummary {
+            generation,
+            champion: champion.name.clone(),
+            champion_rating: champion.rating,
+            champion_ci: (champion.ci_low, champion.ci_high),
+            champion_vs_anchors: rated.vs_anchors.clone(),
+            ratings: rated.ratings.clone(),
+            tournament_games: rated.games,
+            tournament_id: rated.tournament_id,
+            parents: Vec::new(),
+            dataset: None,
+            training: Vec::new(),
+            gates: Vec::new(),
+            population: population.clone(),
+            seconds: Vec::new(),
+        };
+        if !last {
+            // 2. Selection.
+            let parents = rated.parents(config.parents);
+            summary.parents = parents.clone();
+
+            // 3. Self-play data.
+            summary.dataset = Some(context.selfplay(generation, &parents, &game)?);
+            lap("selfplay", &mut clock);
+
+            // 4. Training.
+            let window = context.replay_window(generation)?;
+            let mut children = Vec::new();
+            for (p, parent) in parents.iter().enumerate() {
+                for k in 0..config.children_per_parent {
+                    let name = format!("g{generation}c{}", p * config.children_per_parent + k);
+                    let seed = evolve_seed(config.seed, generation, EvolveStream::Training { parent: p, child: k });
+                    let report = context.train_child(generation, parent, &name, &window, seed)?;
+                    summary.training.push((name.clone(), report));
+                    children.push((name, parent.clone()));
+                }
+            }
+            lap("training", &mut clock);
+
+            // 5. Gates and lineage.
+            let mut promoted = Vec::new();
+            for (child, parent) in &children {
+                let gate = context.gate(generation, child, parent)?;
+                if lineage.entry(child).is_none() {
+                    let hash = Checkpoint::load_in(&run.checkpoint_dir(child), resources.games())?.hash().to_string();
+                    let entry = Entry {
+                        name: child.clone(),
+                        generation,
+                        hash,
+                        path: RunDir::checkpoint_relative(child),
+                        status: if gate.promoted() { Status::Promoted } else { Status::Rejected },
+                        dataset: Some(RunDir::dataset_relative(generation)),
+                        gate: Some(gate.clone()),
+                    };
+                    store.record_checkpoint(&entry.row(), &[parent.as_str()], Some(&serde_json::to_string(&gate)?))?;
+                    lineage.add(entry, &[parent.as_str()]);
+                }
+                if gate.promoted() {
+                    promoted.push(child.clone());
+                }
+                summary.gates.push(gate);
+            }
+            lineage.save(run.path())?;
+            lap("gates", &mut clock);
+
+            // The next population: promoted children first, then the best of the current one.
+            let mut next = promoted;
+            next.extend(rated.ranked.iter().map(|r| r.name.clone()));
+            next.dedup();
+            next.truncate(config.population.max(1));
+            population = next;
+            summary.population = population.clone();
+        }
+        summary.seconds = seconds;
+        record_generation(&mut store, &lineage, &summary)?;
+        run.save_summary(&summary)?;
+        summaries.push(summary);
+    }
+    Ok(summaries)
+}
+
+/// Writes a generation and its ratings (with each checkpoint's content hash) into the store.
+fn record_generation(store: &mut Store, lineage: &Lineage, summary: &GenerationSummary) -> Result<()> {
+    let row = GenerationRow {
+        generation: summary.generation,
+        tournament_id: summary.tournament_id,
+        champion: summary.champion.clone(),
+        summary: serde_json::to_string(summary)?,
+    };
+    let ratings: Vec<RatingRow> = summary
+        .ratings
+        .iter()
+        .map(|r| RatingRow {
+            agent: r.name.clone(),
+            checkpoint_hash: lineage.entry(&r.name).map(|e| e.hash.clone()),
+            rating: r.rating,
+            ci_low: r.ci_low,
+            ci_high: r.ci_high,
+            games: r.games,
+            score: r.score,
+        })
+        .collect();
+    store.record_generation(&row, &ratings)
+}
+
+/// What every step of a generation needs.
+struct Generation<'a> {
+    config: &'a EvolveConfig,
+    options: &'a EvolveOptions,
+    resources: &'a Resources,
+    run: &'a RunDir,
+    progress: &'a dyn Progress,
+}
+
+impl Generation<'_> {
+    /// A checkpoint of the run searching with `sims` simulations (the `checkpoint` agent's
+    /// defaults otherwise).
+    fn checkpoint(&self, name: &str, sims: u32) -> CheckpointAgentConfig {
+        CheckpointAgentConfig { sims: sims as usize, ..CheckpointAgentConfig::new(self.run.checkpoint_dir(name)) }
+    }
+
+    /// A checkpoint of the run as it plays in tournaments and gates.
+    fn tournament_agent(&self, name: &str) -> AgentEntry {
+        AgentEntry::new(name, AgentConfig::Checkpoint(self.checkpoint(name, self.config.tournament_sims)))
+    }
+
+    /// Trains `name` from `parent` on `data` (or reads the report of a child trained before a kill).
+    fn train_child(&self, generation: u32, parent: &str, name: &str, data: &Dataset, seed: u64) -> Result<TrainReport> {
+        let dir = self.run.checkpoint_dir(name);
+        if dir.join(agents::checkpoint::INFO_FILE).exists() {
+            let existing = Checkpoint::load_in(&dir, self.resources.games())?;
+            if let Some(report) = existing.info().training.as_ref().and_then(|t| t.get("report")).cloned() {
+                return Ok(serde_json::from_value(report)?);
+            }
+        }
+        let parent_checkpoint = Checkpoint::load_in(&self.run.checkpoint_dir(parent), self.resources.games())?;
+        let mut child = parent_checkpoint.child()?;
+        self.progress
+            .log(&format!("generation {generation}: training {name} from {parent} on {} positions", data.len()));
+        let threads = self.options.threads.max(1);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| crate::error::Error::Invalid(format!("cannot start {threads} training threads: {e}")))?;
+        let report = pool.install(|| train(&mut child, data, &self.config.train, seed, self.progress))?;
+        child.set_lineage(generation, vec![parent_checkpoint.hash().to_string()]);
+        child.set_training(serde_json::json!({
+            "dataset": RunDir::dataset_relative(generation),
+            "replay_window": self.config.replay_window,
+            "config": self.config.train,
+            "report": report,
+        }));
+        child.save(&dir)?;
+        self.progress.log(&format!(
+            "generation {generation}: {name} trained: policy loss {:.3} → {:.3}, value loss {:.3} → {:.3}",
+            report.first_epoch_policy_loss,
+            report.last_epoch_policy_loss,
+            report.first_epoch_value_loss,
+            report.last_epoch_value_loss
+        ));
+        Ok(report)
+    }
+}

@@ -1,0 +1,126 @@
+//! Rating a generation and selecting from it: a round robin of the population, the league of
+//! earlier champions and the fixed anchors (`random` at 0 and `mcts(sims=N)`), Bradley–Terry
+//! ratings with one virtual draw per pairing and bootstrap intervals; the champion and parents
+//! are the best by the lower end of their interval.
+
+use agents::AgentConfig;
+use agents::mcts::MctsConfig;
+
+use super::{Generation, RatedAgent};
+use crate::engine::openings::OpeningSource;
+use crate::engine::seeds::{EvolveStream, evolve_seed};
+use crate::engine::tally::Tally;
+use crate::engine::tournament::{AgentEntry, RunOptions, TournamentConfig, run_tournament};
+use crate::error::{Context, Result};
+use crate::standings::{IntervalMethod, anchored_at_zero, fit_with_intervals};
+
+/// A rated generation.
+#[derive(Clone, Debug)]
+pub struct RatedGeneration {
+    /// Every agent of the tournament, in tournament order.
+    pub ratings: Vec<RatedAgent>,
+    /// The population, best first by the lower end of the interval (then the rating).
+    pub ranked: Vec<RatedAgent>,
+    /// The champion's score against each anchor.
+    pub vs_anchors: Vec<(String, f64)>,
+    pub games: u64,
+    pub tournament_id: Option<i64>,
+}
+
+impl RatedGeneration {
+    /// The best of the population.
+    pub fn champion(&self) -> &RatedAgent {
+        &self.ranked[0]
+    }
+
+    /// The `count` best of the population (at least one).
+    pub fn parents(&self, count: usize) -> Vec<String> {
+        self.ranked.iter().take(count.max(1)).map(|r| r.name.clone()).collect()
+    }
+}
+
+/// The fixed anchors: `random` (the rating zero) first, then `mcts(sims=N)`.
+pub fn anchors(anchor_sims: u32) -> Vec<AgentEntry> {
+    let mcts = AgentConfig::Mcts(MctsConfig { simulations: anchor_sims, ..MctsConfig::default() });
+    vec![AgentEntry::new("random", AgentConfig::Random), AgentEntry::new(format!("mcts(sims={anchor_sims})"), mcts)]
+}
+
+/// One side's score in a head-to-head record, 0 to 1.
+fn score(tally: &Tally, agent: usize, opponent: usize) -> Option<f64> {
+    let t = tally.head_to_head(agent, opponent);
+    (t.games() > 0).then(|| (t.wins as f64 + 0.5 * t.draws as f64) / t.games() as f64)
+}
+
+impl Generation<'_> {
+    /// The generation's tournament and its ratings.
+    pub(super) fn rate(&self, generation: u32, population: &[String], league: &[String]) -> Result<RatedGeneration> {
+        let config = self.config;
+        let mut agents: Vec<AgentEntry> =
+            population.iter().chain(league).map(|name| self.tournament_agent(name)).collect();
+        // The anchors follow the checkpoints; `random` is the first of them.
+        let random = agents.len();
+        let anchor_entries = anchors(config.anchor_sims);
+        agents.extend(anchor_entries.iter().cloned());
+        let tournament = TournamentConfig {
+            openings: OpeningSource::RandomPlies(config.opening_plies),
+            games_per_pairing: config.tournament_games_per_pairing,
+            seed: evolve_seed(config.seed, generation, EvolveStream::Tournament),
+            ..TournamentConfig::new(config.game.clone(), agents)
+        };
+        self.progress.log(&format!("generation {generation}: tournament of {} agents", tournament.agents.len()));
+        let outcome = run_tournament(&tournament, self.resources, &self.stored_run(), self.progress)?;
+        // One virtual draw per pairing keeps an unbeaten agent's rating finite (BayesElo's prior).
+        let counts = outcome.tally.pair_counts_with_virtual_draws(1);
+        let intervals = match config.bootstrap {
+            0 => IntervalMethod::Hessian,
+            replicates => IntervalMethod::Bootstrap {
+                replicates,
+                seed: evolve_seed(config.seed, generation, EvolveStream::Bootstrap),
+            },
+        };
+        let fit = fit_with_intervals(&counts, &anchored_at_zero(Some(random)), intervals)
+            .context("rating the generation's tournament")?;
+        let ratings: Vec<RatedAgent> = outcome
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let totals = outcome.tally.totals(i);
+                RatedAgent {
+                    name: name.clone(),
+                    rating: fit.ratings()[i],
+                    ci_low: fit.intervals[i].0,
+                    ci_high: fit.intervals[i].1,
+                    games: totals.games,
+                    score: totals.points / totals.games.max(1) as f64,
+                }
+            })
+            .collect();
+        let mut ranked: Vec<RatedAgent> = ratings[..population.len()].to_vec();
+        ranked.sort_by(|a, b| b.ci_low.total_cmp(&a.ci_low).then(b.rating.total_cmp(&a.rating)));
+        let champion = ratings.iter().position(|r| r.name == ranked[0].name).context("the champion is not rated")?;
+        let vs_anchors = anchor_entries
+            .iter()
+            .enumerate()
+            .filter_map(|(k, anchor)| Some((anchor.name.clone(), score(&outcome.tally, champion, random + k)?)))
+            .collect();
+        Ok(RatedGeneration {
+            ratings,
+            ranked,
+            vs_anchors,
+            games: outcome.tally.games(),
+            tournament_id: outcome.tournament_id,
+        })
+    }
+
+    /// Runs stored in the run's store, resumable, with a new tournament per config.
+    pub(super) fn stored_run(&self) -> RunOptions {
+        RunOptions {
+            threads: self.options.threads,
+            db: Some(self.run.db()),
+            resume: true,
+            start_if_missing: true,
+            ..RunOptions::default()
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Self-play: each parent plays itself with PUCT search, root noise and a temperature for the
+//! first plies, keeping trajectories; the games become the generation's filtered dataset, and a
+//! child trains on the datasets of the last few generations (the replay window).
+
+use agents::{AgentConfig, CheckpointAgentConfig};
+use games::GameRef;
+
+use super::Generation;
+use crate::engine::runner::Keep;
+use crate::engine::seeds::{EvolveStream, evolve_seed};
+use crate::engine::tournament::{AgentEntry, RunOptions, TournamentConfig, run_tournament};
+use crate::error::Result;
+use crate::training::{Dataset, DatasetStats};
+
+impl Generation<'_> {
+    /// Self-play of each parent against itself; the filtered dataset of the generation.
+    pub(super) fn selfplay(&self, generation: u32, parents: &[String], game: &GameRef) -> Result<DatasetStats> {
+        let config = self.config;
+        let path = self.run.dataset_path(generation);
+        if path.exists() {
+            return Ok(Dataset::load(&path)?.1);
+        }
+        let mut games = Vec::new();
+        for (p, parent) in parents.iter().enumerate() {
+            // Root noise and a temperature for the first plies vary the games.
+            let search = CheckpointAgentConfig {
+                temperature: config.selfplay_temperature,
+                temperature_plies: config.selfplay_temperature_plies as usize,
+                noise: true,
+                ..self.checkpoint(parent, config.selfplay_sims)
+            };
+            let entry = AgentEntry::new(parent.clone(), AgentConfig::Checkpoint(search));
+            let twin = AgentEntry::new(format!("{parent}#2"), entry.agent.clone());
+            let selfplay = TournamentConfig {
+                games_per_pairing: config.selfplay_games,
+                seed: evolve_seed(config.seed, generation, EvolveStream::SelfPlay { parent: p }),
+                keep: Keep::Trajectory,
+                ..TournamentConfig::new(config.game.clone(), vec![entry, twin])
+            };
+            self.progress
+                .log(&format!("generation {generation}: self-play of {parent}, {} games", config.selfplay_games));
+            let options = RunOptions { threads: self.options.threads, collect_results: true, ..RunOptions::default() };
+            let outcome = run_tournament(&selfplay, self.resources, &options, self.progress)?;
+            games.extend(outcome.results.into_iter().map(|(_, r)| r));
+        }
+        let facts = game.facts();
+        let (dataset, stats) = Dataset::from_games(
+            &games,
+            facts.observation_size(),
+            facts.num_distinct_actions,
+            evolve_seed(config.seed, generation, EvolveStream::DatasetShuffle),
+        );
+        self.progress.log(&format!(
+            "generation {generation}: dataset {} positions from {} games ({} duplicates merged, {} dropped for seat balance, {} faults, {} at the move limit)",
+            stats.positions,
+            stats.games,
+            stats.duplicates_merged,
+            stats.dropped_for_seat_balance,
+            stats.dropped_faults,
+            stats.dropped_max_length
+        ));
+        dataset.save(&path, &stats)?;
+        Ok(stats)
+    }
+
+    /// The datasets of the last `replay_window` generations, oldest first.
+    pub(super) fn replay_window(&self, generation: u32) -> Result<Dataset> {
+        let first = generation.saturating_sub(self.config.replay_window.max(1) - 1).max(1);
+        let mut window = Dataset::default();
+        for g in first..=generation {
+            let (dataset, _) = Dataset::load(&self.run.dataset_path(g))?;
+            window.extend(&dataset)?;
+        }
+        Ok(window)
+    }
+}

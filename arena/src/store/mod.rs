@@ -1,0 +1,236 @@
+//! The store: an embedded SQLite file (WAL) with tournaments, their agents, scheduled and finished
+//! matches, results, move lists and language-model turns, and an evolve run's checkpoints (with
+//! their content hashes), lineage edges, generations and ratings per generation. Anything that
+//! reads SQL can read it: one file answers "which weights played this game, and what was their
+//! rating in generation 7".
+//!
+//! Crash safety: results are written in transactions; a match row is finished exactly once (the
+//! update only applies to unfinished rows), so a run killed at any instant and resumed neither loses
+//! nor double-counts a game.
+
+mod reads;
+mod schema;
+mod writes;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+use serde::Serialize;
+
+use crate::engine::runner::EndKind;
+use crate::engine::schedule::Pairing;
+use crate::error::{Error, Result};
+
+pub use schema::SCHEMA_VERSION;
+
+/// An open store.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (or creates) a store; a file that is not an Arena store is refused, untouched.
+    pub fn open(path: &Path) -> Result<Store> {
+        let store_error = |source| Error::Store { path: path.to_path_buf(), source };
+        let conn = Connection::open(path).map_err(store_error)?;
+        schema::init(&conn)
+            .map_err(|e| Error::Context { context: format!("store {}", path.display()), source: Box::new(e) })?;
+        Ok(Store { conn, path: path.to_path_buf() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// A tournament as stored.
+#[derive(Clone, Debug, Serialize)]
+pub struct TournamentRow {
+    pub id: i64,
+    pub game: String,
+    pub config: String,
+    pub created_at: String,
+    pub finished_at: Option<String>,
+}
+
+/// An agent of a tournament as stored.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AgentRow {
+    pub name: String,
+    pub spec: String,
+    /// The content hash of a checkpoint agent's weights.
+    pub checkpoint_hash: Option<String>,
+}
+
+/// A finished match as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FinishedMatch {
+    pub index: u64,
+    pub round: u32,
+    pub seats: [usize; 2],
+    /// The game pair (and opening) number: the two games of a pair share it.
+    pub pair: u64,
+    pub returns: Vec<f64>,
+    /// Seat 0's score: 1 win, 0.5 draw, 0 loss.
+    pub score0: f64,
+    pub end: EndKind,
+    pub fault_seat: Option<usize>,
+    pub fault_detail: Option<String>,
+    pub length: usize,
+    /// The judge (index into the tournament's judges) in the judge seat, for games that have one.
+    pub judge: Option<usize>,
+}
+
+/// A match as scheduled: its index, seats, seed, opening and judge.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScheduledMatch {
+    pub index: u64,
+    pub pairing: Pairing,
+    pub seed: u64,
+    pub opening: Vec<u32>,
+    pub judge: Option<usize>,
+}
+
+/// What became of a checkpoint of an evolve run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckpointStatus {
+    /// The run's first checkpoint.
+    Initial,
+    /// A child that passed its gate.
+    Promoted,
+    /// A child that failed its gate.
+    Rejected,
+}
+
+impl CheckpointStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckpointStatus::Initial => "initial",
+            CheckpointStatus::Promoted => "promoted",
+            CheckpointStatus::Rejected => "rejected",
+        }
+    }
+
+    pub fn from_label(label: &str) -> Option<Self> {
+        [CheckpointStatus::Initial, CheckpointStatus::Promoted, CheckpointStatus::Rejected]
+            .into_iter()
+            .find(|s| s.as_str() == label)
+    }
+}
+
+/// A checkpoint of an evolve run as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckpointRow {
+    pub name: String,
+    pub generation: u32,
+    /// The content hash of the weights.
+    pub hash: String,
+    /// The checkpoint directory, relative to the run directory.
+    pub path: String,
+    pub status: CheckpointStatus,
+    /// The dataset it was trained on, relative to the run directory.
+    pub dataset: Option<String>,
+}
+
+/// A generation of an evolve run as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GenerationRow {
+    pub generation: u32,
+    /// The generation's rating tournament.
+    pub tournament_id: Option<i64>,
+    pub champion: String,
+    /// The generation summary as JSON (what `generations/gen-N.json` holds).
+    pub summary: String,
+}
+
+/// One agent's rating in a generation's tournament.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RatingRow {
+    pub agent: String,
+    /// The content hash of its weights, for checkpoints.
+    pub checkpoint_hash: Option<String>,
+    pub rating: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+    pub games: u64,
+    pub score: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::schedule::Pairing;
+
+    #[test]
+    fn a_schema_1_store_is_upgraded_and_keeps_its_matches() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("old.db");
+        let row = AgentRow { name: "a".to_string(), spec: "random".to_string(), checkpoint_hash: None };
+        {
+            let mut store = Store::open(&path).unwrap_or_else(|e| panic!("{e:#}"));
+            let id = store
+                .create_tournament("tic_tac_toe", "{}", &[row.clone(), row.clone()], &[])
+                .unwrap_or_else(|e| panic!("{e:#}"));
+            let pairing = Pairing { round: 1, seats: [0, 1], opening: 0 };
+            let scheduled = ScheduledMatch { index: 0, pairing, seed: 9, opening: Vec::new(), judge: None };
+            store.schedule(id, &[scheduled]).unwrap_or_else(|e| panic!("{e:#}"));
+            // Back to what schema 1 had: no judge column, no judges or turns tables.
+            store
+                .conn
+                .execute_batch("ALTER TABLE matches DROP COLUMN judge; DROP TABLE judges; DROP TABLE turns; PRAGMA user_version = 1;")
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let store = Store::open(&path).unwrap_or_else(|e| panic!("{e:#}"));
+        let version: i64 =
+            store.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(store.scheduled_count(1).unwrap_or_else(|e| panic!("{e:#}")), 1);
+        assert!(store.judges(1).unwrap_or_else(|e| panic!("{e:#}")).is_empty());
+        assert!(store.turns(1).unwrap_or_else(|e| panic!("{e:#}")).is_empty());
+        assert!(store.finished(1).unwrap_or_else(|e| panic!("{e:#}")).is_empty());
+        // Schema 3's tables of an evolve run are there, empty.
+        assert!(store.generations().unwrap_or_else(|e| panic!("{e:#}")).is_empty());
+        assert!(store.checkpoints().unwrap_or_else(|e| panic!("{e:#}")).is_empty());
+    }
+
+    #[test]
+    fn generations_ratings_and_lineage_round_trip() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut store = Store::open(&dir.path().join("run.db")).unwrap_or_else(|e| panic!("{e:#}"));
+        let checkpoint = |name: &str, generation, status| CheckpointRow {
+            name: name.to_string(),
+            generation,
+            hash: format!("hash-{name}"),
+            path: format!("checkpoints/{name}"),
+            status,
+            dataset: (generation > 0).then(|| format!("datasets/gen-{generation}.safetensors")),
+        };
+        let g0 = checkpoint("g0", 0, CheckpointStatus::Initial);
+        let g1 = checkpoint("g1c0", 1, CheckpointStatus::Rejected);
+        store.record_checkpoint(&g0, &[], None).unwrap_or_else(|e| panic!("{e:#}"));
+        store.record_checkpoint(&g1, &["g0"], Some("{\"score\":0.4}")).unwrap_or_else(|e| panic!("{e:#}"));
+        let stored = store.checkpoints().unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(stored, vec![(g0, vec![]), (g1, vec!["g0".to_string()])]);
+
+        let generation =
+            GenerationRow { generation: 1, tournament_id: None, champion: "g0".into(), summary: "{}".into() };
+        let rating = |agent: &str, rating| RatingRow {
+            agent: agent.to_string(),
+            checkpoint_hash: (agent == "g0").then(|| "hash-g0".to_string()),
+            rating,
+            ci_low: rating - 50.0,
+            ci_high: rating + 50.0,
+            games: 40,
+            score: 0.5,
+        };
+        let ratings = vec![rating("g0", 120.0), rating("random", 0.0)];
+        store.record_generation(&generation, &ratings).unwrap_or_else(|e| panic!("{e:#}"));
+        // Recording a generation again (a resumed run) replaces it.
+        store.record_generation(&generation, &ratings).unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(store.generations().unwrap_or_else(|e| panic!("{e:#}")), vec![generation]);
+        assert_eq!(store.generation_ratings(1).unwrap_or_else(|e| panic!("{e:#}")), ratings);
+    }
+}

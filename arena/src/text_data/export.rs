@@ -1,0 +1,569 @@
+//! Training and evaluation data from language-model matches, as JSON lines: supervised turns of the
+//! winners (`sft`), winner-versus-loser answers to the same prompt (`preference`), and one record
+//! per match (`battles`).
+//!
+//! A seat *won* when its return is the match's maximum and that maximum is strictly greater than
+//! the minimum; it *lost* when its return is the minimum and max > min. In debates with a judge seat
+//! the returns are `[pro, con, judge]`, the judge +1 when its verdict was right, so a right judge
+//! counts as a winner (its verdicts become training data too).
+//!
+//! The formats, one JSON object per line:
+//!
+//! - `sft` (TRL `SFTTrainer`, conversational): one line per turn of a winning seat,
+//!   `{"messages": [...prompt..., {"role": "assistant", "content": completion}], "meta": {"tournament",
+//!   "match", "seat", "agent", "ply", "game"}}`. The completion passes the [`TextFilter`] or is left out.
+//! - `preference` (TRL conversational preference): `{"prompt": [...], "chosen": [{"role": "assistant",
+//!   "content": ...}], "rejected": [...], "meta": {"chosen": {...}, "rejected": {...}}}`, pairing a
+//!   winner's and a loser's answers to the same prompt (identical message lists). Turns are grouped by
+//!   prompt in first-seen order (over all matches, in the order given); within a group the winners'
+//!   turns are zipped with the losers' in order, each used once. A pair whose two texts are identical
+//!   is skipped (counted); then the chosen text must pass the filter (the rejected one is not checked).
+//! - `battles` (FastChat arena-battle fields plus ours): one line per match with two seats or more,
+//!   `{"model_a", "model_b", "winner": "model_a"|"model_b"|"tie" (returns[0] vs returns[1]), "judge"
+//!   (the judge's name, "oracle", or "rules"), "game", "tournament", "match", "fault", "turns":
+//!   [{"seat", "agent", "content"}]}`. Not filtered.
+//!
+//! Matches that ended by a fault are left out of `sft` and `preference` (a forfeit says little about
+//! the turns before it) and kept in `battles` (a forfeit is a result); the report counts them.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+
+use agents::ChatMessage;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use games::Spec;
+
+use crate::engine::runner::TextTurn;
+use crate::store::Store;
+use crate::text_data::text_filter::{FilterReport, TextFilter};
+
+/// One finished match with its language-model turns.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExportedMatch {
+    pub tournament: i64,
+    /// The match's index in the tournament.
+    pub index: u64,
+    /// The canonical game spec, e.g. `debate(rounds=2,...)`.
+    pub game: String,
+    /// The agent name per seat (seat 0, 1, and 2 = the judge in debates).
+    pub seat_agents: Vec<String>,
+    /// Who decided: the judge seat's agent name, `"oracle"`, or `None` (a board game's rules).
+    pub judge: Option<String>,
+    /// The return per seat.
+    pub returns: Vec<f64>,
+    /// `Some(reason)` when the game ended by a fault (a forfeit).
+    pub fault: Option<String>,
+    /// The language-model turns in play order.
+    pub turns: Vec<TextTurn>,
+}
+
+impl ExportedMatch {
+    /// The lowest and highest return, when there are returns.
+    fn return_range(&self) -> Option<(f64, f64)> {
+        let mut values = self.returns.iter().copied().filter(|r| !r.is_nan());
+        let first = values.next()?;
+        Some(values.fold((first, first), |(lo, hi), r| (lo.min(r), hi.max(r))))
+    }
+
+    /// Whether `seat` won: its return is the maximum and the maximum is above the minimum.
+    pub fn won(&self, seat: usize) -> bool {
+        match (self.return_range(), self.returns.get(seat)) {
+            (Some((lo, hi)), Some(&r)) => hi > lo && r == hi,
+            _ => false,
+        }
+    }
+
+    /// Whether `seat` lost: its return is the minimum and the maximum is above the minimum.
+    pub fn lost(&self, seat: usize) -> bool {
+        match (self.return_range(), self.returns.get(seat)) {
+            (Some((lo, hi)), Some(&r)) => hi > lo && r == lo,
+            _ => false,
+        }
+    }
+
+    /// The agent at `seat` (empty when the seat is unknown).
+    pub fn agent(&self, seat: usize) -> &str {
+        self.seat_agents.get(seat).map_or("", String::as_str)
+    }
+
+    /// Where a turn came from, for the `meta` fields.
+    fn source(&self, turn: &TextTurn) -> Value {
+        json!({
+            "tournament": self.tournament,
+            "match": self.index,
+            "seat": turn.seat,
+            "agent": self.agent(turn.seat),
+            "ply": turn.ply,
+            "game": self.game,
+        })
+    }
+}
+
+/// The export formats of `arena export --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// Winners' turns as chat transcripts (TRL SFTTrainer `messages`).
+    Sft,
+    /// Winner-versus-loser answers to the same prompt (TRL conversational preference).
+    Preference,
+    /// One record per match (FastChat arena-battle fields).
+    Battles,
+}
+
+impl Format {
+    /// Every format with its name on the command line.
+    pub const NAMES: [(&'static str, Format); 3] =
+        [("sft", Format::Sft), ("preference", Format::Preference), ("battles", Format::Battles)];
+}
+
+/// Reads the finished matches of a store's tournaments with their language-model turns.
+pub fn exported_matches(store: &Store, tournament: Option<i64>) -> crate::error::Result<Vec<ExportedMatch>> {
+    let tournaments = match tournament {
+        Some(id) => vec![store.tournament(id)?],
+        None => store.tournaments()?,
+    };
+    let mut matches = Vec::new();
+    for t in tournaments {
+        let agents = store.agents(t.id)?;
+        let judges = store.judges(t.id)?;
+        let oracle = Spec::parse(&t.game).is_ok_and(|spec| spec.get("judge") == Some("oracle"));
+        let mut turns = store.turns(t.id)?;
+        for m in store.finished(t.id)? {
+            let name = |index: usize| agents.get(index).map(|a| a.name.clone()).unwrap_or_else(|| format!("#{index}"));
+            let mut seat_agents = vec![name(m.seats[0]), name(m.seats[1])];
+            let judge = match m.judge {
+                Some(j) => {
+                    let judge = judges.get(j).map(|a| a.name.clone()).unwrap_or_else(|| format!("judge #{j}"));
+                    seat_agents.push(judge.clone());
+                    Some(judge)
+                }
+                None => oracle.then(|| "oracle".to_string()),
+            };
+            let fault = m
+                .fault_seat
+                .map(|seat| format!("{} by seat {seat}: {}", m.end, m.fault_detail.clone().unwrap_or_default()));
+            let turns = turns.remove(&m.index).unwrap_or_default().into_iter().collect();
+            matches.push(ExportedMatch {
+                tournament: t.id,
+                index: m.index,
+                game: t.game.clone(),
+                seat_agents,
+                judge,
+                returns: m.returns,
+                fault,
+                turns,
+            });
+        }
+    }
+    Ok(matches)
+}
+
+/// Writes `matches` in `format`; see the module docs for each format's lines.
+pub fn export(
+    format: Format,
+    matches: &[ExportedMatch],
+    filter: &TextFilter,
+    out: &mut impl Write,
+) -> io::Result<FilterReport> {
+    match format {
+        Format::Sft => write_sft(matches, filter, out),
+        Format::Preference => write_preference(matches, filter, out),
+        Format::Battles => write_battles(matches, out),
+    }
+}
+
+fn write_line(out: &mut impl Write, value: &Value, report: &mut FilterReport) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, value)?;
+    out.write_all(b"\n")?;
+    report.written += 1;
+    Ok(())
+}
+
+fn assistant(content: &str) -> ChatMessage {
+    ChatMessage::assistant(content)
+}
+
+/// Counts the matches and the faulted ones; yields the matches without a fault.
+fn unfaulted<'a>(matches: &'a [ExportedMatch], report: &mut FilterReport) -> Vec<&'a ExportedMatch> {
+    report.matches += matches.len();
+    report.faulted_matches += matches.iter().filter(|m| m.fault.is_some()).count();
+    matches.iter().filter(|m| m.fault.is_none()).collect()
+}
+
+/// `sft`: one line per turn of a winning seat whose completion passes the filter.
+pub fn write_sft(matches: &[ExportedMatch], filter: &TextFilter, out: &mut impl Write) -> io::Result<FilterReport> {
+    let mut report = FilterReport::default();
+    for m in unfaulted(matches, &mut report) {
+        for turn in m.turns.iter().filter(|t| m.won(t.seat)) {
+            if !filter.apply(&turn.trace.completion, &mut report) {
+                continue;
+            }
+            let mut messages = turn.trace.messages.clone();
+            messages.push(assistant(&turn.trace.completion));
+            write_line(out, &json!({ "messages": messages, "meta": m.source(turn) }), &mut report)?;
+        }
+    }
+    Ok(report)
+}
+
+/// One prompt's winners' and losers' turns, in order.
+#[derive(Default)]
+struct PromptGroup<'a> {
+    prompt: &'a [ChatMessage],
+    winners: Vec<(&'a ExportedMatch, &'a TextTurn)>,
+    losers: Vec<(&'a ExportedMatch, &'a TextTurn)>,
+}
+
+/// `preference`: winner-versus-loser pairs over identical prompts (see the module docs for the
+/// pairing); the chosen text passes the filter.
+pub fn write_preference(
+    matches: &[ExportedMatch],
+    filter: &TextFilter,
+    out: &mut impl Write,
+) -> io::Result<FilterReport> {
+    let mut report = FilterReport::default();
+    let mut groups: Vec<PromptGroup> = Vec::new();
+    let mut index: HashMap<Vec<(&str, &str)>, usize> = HashMap::new();
+    for m in unfaulted(matches, &mut report) {
+        for turn in &m.turns {
+            let (won, lost) = (m.won(turn.seat), m.lost(turn.seat));
+            if !won && !lost {
+                continue;
+            }
+            let messages = &turn.trace.messages;
+            let key: Vec<(&str, &str)> = messages.iter().map(|c| (c.role.as_str(), c.content.as_str())).collect();
+            let slot = *index.entry(key).or_insert_with(|| {
+                groups.push(PromptGroup { prompt: messages, ..PromptGroup::default() });
+                groups.len() - 1
+            });
+            let group = &mut groups[slot];
+            let side = if won { &mut group.winners } else { &mut group.losers };
+            side.push((m, turn));
+        }
+    }
+    for group in &groups {
+        for (&(wm, winner), &(lm, loser)) in group.winners.iter().zip(&group.losers) {
+            let (chosen, rejected) = (&winner.trace.completion, &loser.trace.completion);
+            if chosen == rejected {
+                report.identical_pairs += 1;
+                continue;
+            }
+            if !filter.apply(chosen, &mut report) {
+                continue;
+            }
+            let line = json!({
+                "prompt": group.prompt,
+                "chosen": [assistant(chosen)],
+                "rejected": [assistant(rejected)],
+                "meta": { "chosen": wm.source(winner), "rejected": lm.source(loser) },
+            });
+            write_line(out, &line, &mut report)?;
+        }
+    }
+    Ok(report)
+}
+
+/// `battles`: one line per match with two seats or more (faulted matches included, nothing filtered).
+pub fn write_battles(matches: &[ExportedMatch], out: &mut impl Write) -> io::Result<FilterReport> {
+    let mut report = FilterReport { matches: matches.len(), ..FilterReport::default() };
+    for m in matches {
+        if m.fault.is_some() {
+            report.faulted_matches += 1;
+        }
+        let (Some(&a), Some(&b)) = (m.returns.first(), m.returns.get(1)) else { continue };
+        if m.seat_agents.len() < 2 {
+            continue;
+        }
+        let winner = if a > b {
+            "model_a"
+        } else if b > a {
+            "model_b"
+        } else {
+            "tie"
+        };
+        let turns: Vec<Value> = m
+            .turns
+            .iter()
+            .map(|t| json!({ "seat": t.seat, "agent": m.agent(t.seat), "content": t.trace.completion }))
+            .collect();
+        let line = json!({
+            "model_a": m.agent(0),
+            "model_b": m.agent(1),
+            "winner": winner,
+            "judge": m.judge.as_deref().unwrap_or("rules"),
+            "game": m.game,
+            "tournament": m.tournament,
+            "match": m.index,
+            "fault": m.fault,
+            "turns": turns,
+        });
+        write_line(out, &line, &mut report)?;
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::text_data::text_filter::Rule;
+    use agents::TextTrace;
+
+    fn trace(prompt: &[(&str, &str)], completion: &str) -> TextTrace {
+        TextTrace {
+            messages: prompt.iter().map(|&(r, c)| ChatMessage::new(r, c)).collect(),
+            completion: completion.into(),
+            tokens: vec![1, 2],
+            logprobs: vec![-0.5, -0.25],
+        }
+    }
+
+    fn turn(seat: usize, ply: usize, prompt: &[(&str, &str)], completion: &str) -> TextTurn {
+        TextTurn { seat, ply, trace: trace(prompt, completion) }
+    }
+
+    fn debate(index: u64, returns: [f64; 3], turns: Vec<TextTurn>) -> ExportedMatch {
+        ExportedMatch {
+            tournament: 7,
+            index,
+            game: "debate(rounds=1)".into(),
+            seat_agents: vec!["alice".into(), "bob".into(), "judy".into()],
+            judge: Some("judy".into()),
+            returns: returns.to_vec(),
+            fault: None,
+            turns,
+        }
+    }
+
+    const PRO: &[(&str, &str)] = &[("system", "You argue for."), ("user", "Is 17 + 25 = 42?")];
+    const CON: &[(&str, &str)] = &[("system", "You argue against."), ("user", "Is 17 + 25 = 42?")];
+    const JUDGE: &[(&str, &str)] = &[("system", "You judge."), ("user", "Who is right?")];
+
+    fn lines(bytes: &[u8]) -> Vec<Value> {
+        std::str::from_utf8(bytes).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
+    fn run(format: Format, matches: &[ExportedMatch], filter: &TextFilter) -> (Vec<Value>, FilterReport) {
+        let mut out = Vec::new();
+        let report = export(format, matches, filter, &mut out).unwrap();
+        assert!(out.is_empty() || out.ends_with(b"\n"));
+        let lines = lines(&out);
+        assert_eq!(lines.len(), report.written);
+        (lines, report)
+    }
+
+    #[test]
+    fn won_and_lost_follow_the_returns() {
+        let m = debate(0, [1.0, -1.0, 1.0], vec![]);
+        assert!(m.won(0) && !m.lost(0));
+        assert!(m.lost(1) && !m.won(1));
+        assert!(m.won(2), "a right judge counts as a winner");
+        assert!(!m.won(3) && !m.lost(3));
+        let draw = debate(0, [0.0, 0.0, 0.0], vec![]);
+        assert!((0..3).all(|s| !draw.won(s) && !draw.lost(s)));
+        let three = ExportedMatch { returns: vec![1.0, 0.0, -1.0], ..draw };
+        assert!(three.won(0) && !three.won(1) && !three.lost(1) && three.lost(2));
+    }
+
+    #[test]
+    fn sft_keeps_winners_turns_only_and_skips_faulted_matches() {
+        let turns = vec![
+            turn(0, 0, PRO, "17 + 25 is 42, so the statement holds."),
+            turn(1, 1, CON, "It is 41."),
+            turn(2, 2, JUDGE, "Pro is right."),
+        ];
+        let won = debate(3, [1.0, -1.0, 1.0], turns.clone());
+        let faulted = ExportedMatch { fault: Some("timeout".into()), ..debate(4, [1.0, -1.0, 1.0], turns.clone()) };
+        let drawn = debate(5, [0.0, 0.0, 0.0], turns);
+        let (lines, report) = run(Format::Sft, &[won, faulted, drawn], &TextFilter::default());
+        assert_eq!(lines.len(), 2);
+        assert_eq!(report.matches, 3);
+        assert_eq!(report.faulted_matches, 1);
+        assert_eq!((report.total, report.kept, report.written), (2, 2, 2));
+
+        let first = &lines[0];
+        let messages = first["messages"].as_array().unwrap();
+        assert_eq!(messages.len(), 3);
+        assert_eq!(messages[0], json!({"role": "system", "content": "You argue for."}));
+        assert_eq!(messages[2], json!({"role": "assistant", "content": "17 + 25 is 42, so the statement holds."}));
+        assert_eq!(
+            first["meta"],
+            json!({"tournament": 7, "match": 3, "seat": 0, "agent": "alice", "ply": 0, "game": "debate(rounds=1)"})
+        );
+        assert_eq!(lines[1]["meta"]["agent"], "judy");
+        assert_eq!(lines[1]["messages"][2]["content"], "Pro is right.");
+    }
+
+    #[test]
+    fn sft_filters_the_completion() {
+        let m = debate(
+            0,
+            [1.0, -1.0, 1.0],
+            vec![
+                turn(0, 0, PRO, "I'm sorry, but I cannot argue that."),
+                turn(0, 2, PRO, "Yes: 42."),
+                turn(2, 3, JUDGE, ""),
+            ],
+        );
+        let (lines, report) = run(Format::Sft, std::slice::from_ref(&m), &TextFilter::default());
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0]["meta"]["ply"], 2);
+        assert_eq!((report.total, report.kept), (3, 1));
+        assert_eq!(report.removed_by(Rule::Refusal), 1);
+        assert_eq!(report.removed_by(Rule::MinChars), 1);
+        let (lines, _) = run(Format::Sft, &[m], &TextFilter::off());
+        assert_eq!(lines.len(), 3);
+    }
+
+    #[test]
+    fn preference_pairs_identical_prompts_winner_chosen_in_order() {
+        let other: &[(&str, &str)] = &[("system", "You argue for."), ("user", "Is 2 + 2 = 5?")];
+        let matches = vec![
+            // Pro wins: pro's answer is a winner for PRO, con's a loser for CON.
+            debate(0, [1.0, -1.0, 1.0], vec![turn(0, 0, PRO, "pro wins A"), turn(1, 1, CON, "con loses A")]),
+            // Con wins: con's answer is a winner for CON, pro's a loser for PRO.
+            debate(1, [-1.0, 1.0, -1.0], vec![turn(0, 0, PRO, "pro loses B"), turn(1, 1, CON, "con wins B")]),
+            debate(2, [-1.0, 1.0, -1.0], vec![turn(0, 0, PRO, "pro loses C"), turn(0, 2, other, "no partner")]),
+            // A faulted match contributes nothing.
+            ExportedMatch {
+                fault: Some("illegal move".into()),
+                ..debate(3, [1.0, -1.0, 1.0], vec![turn(0, 0, PRO, "faulted"), turn(1, 1, CON, "faulted con")])
+            },
+            // A draw has no winners or losers.
+            debate(4, [0.0, 0.0, 0.0], vec![turn(0, 0, PRO, "drawn")]),
+        ];
+        let (lines, report) = run(Format::Preference, &matches, &TextFilter::default());
+        assert_eq!(report.faulted_matches, 1);
+        assert_eq!(lines.len(), 2);
+        // First group: PRO (seen first); winner A zipped with the first loser, B (C is left over).
+        assert_eq!(
+            lines[0]["prompt"],
+            json!([{"role": "system", "content": "You argue for."}, {"role": "user", "content": "Is 17 + 25 = 42?"}])
+        );
+        assert_eq!(lines[0]["chosen"], json!([{"role": "assistant", "content": "pro wins A"}]));
+        assert_eq!(lines[0]["rejected"], json!([{"role": "assistant", "content": "pro loses B"}]));
+        assert_eq!(lines[0]["meta"]["chosen"]["match"], 0);
+        assert_eq!(lines[0]["meta"]["rejected"]["match"], 1);
+        assert_eq!(lines[0]["meta"]["rejected"]["agent"], "alice");
+        // Second group: CON.
+        assert_eq!(lines[1]["prompt"][0]["content"], "You argue against.");
+        assert_eq!(lines[1]["chosen"][0]["content"], "con wins B");
+        assert_eq!(lines[1]["rejected"][0]["content"], "con loses A");
+        assert_eq!(lines[1]["meta"]["chosen"]["agent"], "bob");
+
+        // Deterministic: the same input gives the same bytes.
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        write_preference(&matches, &TextFilter::default(), &mut a).unwrap();
+        write_preference(&matches, &TextFilter::default(), &mut b).unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn preference_prompts_must_match_exactly() {
+        let near: &[(&str, &str)] = &[("system", "You argue for."), ("user", "Is 17 + 25 = 42? ")];
+        let matches = vec![
+            debate(0, [1.0, -1.0, 1.0], vec![turn(0, 0, PRO, "yes")]),
+            debate(1, [-1.0, 1.0, -1.0], vec![turn(0, 0, near, "no")]),
+        ];
+        let (lines, _) = run(Format::Preference, &matches, &TextFilter::default());
+        assert!(lines.is_empty());
+    }
+
+    #[test]
+    fn preference_skips_identical_pairs_and_filters_only_the_chosen() {
+        let matches = vec![
+            debate(0, [1.0, -1.0, 1.0], vec![turn(0, 0, PRO, "same"), turn(1, 1, CON, "I cannot lose")]),
+            debate(1, [-1.0, 1.0, -1.0], vec![turn(0, 0, PRO, "same"), turn(1, 1, CON, "fine answer")]),
+            debate(2, [1.0, -1.0, 1.0], vec![turn(0, 0, PRO, "As an AI, no.")]),
+            debate(3, [-1.0, 1.0, -1.0], vec![turn(0, 0, PRO, "As an AI, I refuse.")]),
+            debate(4, [1.0, -1.0, 1.0], vec![turn(0, 0, PRO, "good")]),
+            debate(5, [-1.0, 1.0, -1.0], vec![turn(0, 0, PRO, "I won't.")]),
+        ];
+        let (lines, report) = run(Format::Preference, &matches, &TextFilter::default());
+        // PRO pairs: (same, same) identical; (As an AI.., As an AI..) chosen refused; (good, I won't) kept.
+        // CON pair: chosen "fine answer", rejected "I cannot lose" (a bad rejected text is fine).
+        assert_eq!(report.identical_pairs, 1);
+        assert_eq!(report.total, 3);
+        assert_eq!(report.removed_by(Rule::Refusal), 1);
+        assert_eq!(report.kept, 2);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["chosen"][0]["content"], "good");
+        assert_eq!(lines[0]["rejected"][0]["content"], "I won't.");
+        assert_eq!(lines[1]["chosen"][0]["content"], "fine answer");
+        assert_eq!(lines[1]["rejected"][0]["content"], "I cannot lose");
+    }
+
+    #[test]
+    fn battles_give_winner_tie_judge_and_keep_faults() {
+        let board = |index, returns: Vec<f64>, fault: Option<&str>| ExportedMatch {
+            tournament: 1,
+            index,
+            game: "tictactoe".into(),
+            seat_agents: vec!["llm-a".into(), "llm-b".into()],
+            judge: None,
+            returns,
+            fault: fault.map(Into::into),
+            turns: vec![turn(0, 0, PRO, "4"), turn(1, 1, CON, "0")],
+        };
+        let matches = vec![
+            board(0, vec![1.0, -1.0], None),
+            board(1, vec![-1.0, 1.0], Some("illegal move")),
+            board(2, vec![0.0, 0.0], None),
+            debate(3, [-1.0, 1.0, 1.0], vec![turn(2, 2, JUDGE, "Con is right.")]),
+            ExportedMatch { judge: Some("oracle".into()), ..debate(4, [0.5, 0.5, 0.0], vec![]) },
+            ExportedMatch { seat_agents: vec!["solo".into()], returns: vec![1.0], ..board(5, vec![], None) },
+        ];
+        let (lines, report) = run(Format::Battles, &matches, &TextFilter::default());
+        assert_eq!(lines.len(), 5, "the one-seat match is left out");
+        assert_eq!((report.matches, report.faulted_matches, report.total), (6, 1, 0));
+        let winners: Vec<&str> = lines.iter().map(|l| l["winner"].as_str().unwrap()).collect();
+        assert_eq!(winners, ["model_a", "model_b", "tie", "model_b", "tie"]);
+        let judges: Vec<&str> = lines.iter().map(|l| l["judge"].as_str().unwrap()).collect();
+        assert_eq!(judges, ["rules", "rules", "rules", "judy", "oracle"]);
+        assert_eq!(lines[0]["model_a"], "llm-a");
+        assert_eq!(lines[0]["model_b"], "llm-b");
+        assert_eq!(lines[0]["game"], "tictactoe");
+        assert_eq!(lines[0]["tournament"], 1);
+        assert_eq!(lines[0]["match"], 0);
+        assert_eq!(lines[0]["fault"], Value::Null);
+        assert_eq!(lines[1]["fault"], "illegal move");
+        assert_eq!(
+            lines[0]["turns"],
+            json!([{"seat": 0, "agent": "llm-a", "content": "4"}, {"seat": 1, "agent": "llm-b", "content": "0"}])
+        );
+        assert_eq!(lines[3]["turns"], json!([{"seat": 2, "agent": "judy", "content": "Con is right."}]));
+    }
+
+    #[test]
+    fn matches_round_trip_and_formats_parse() {
+        let m = debate(0, [1.0, -1.0, 1.0], vec![turn(0, 0, PRO, "yes")]);
+        let back: ExportedMatch = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(back, m);
+        let names: Vec<&str> = Format::NAMES.iter().map(|(name, _)| *name).collect();
+        assert_eq!(names, ["sft", "preference", "battles"]);
+        // The command-line names are the serde names.
+        for (name, format) in Format::NAMES {
+            assert_eq!(serde_json::to_value(format).unwrap(), json!(name));
+        }
+    }
+
+    #[test]
+    fn write_errors_are_returned() {
+        struct Broken;
+        impl Write for Broken {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk full"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let m = debate(0, [1.0, -1.0, 1.0], vec![turn(0, 0, PRO, "yes")]);
+        assert!(write_sft(std::slice::from_ref(&m), &TextFilter::default(), &mut Broken).is_err());
+        assert!(write_battles(&[m], &mut Broken).is_err());
+    }
+}

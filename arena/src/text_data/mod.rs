@@ -1,0 +1,7 @@
+//! Text data from language-model matches: exports as SFT chats, preference pairs and arena
+//! battles ([`export`]), the quality and safety filter their texts pass ([`text_filter`]), and
+//! the report on judges of debates ([`judging`]).
+
+pub mod export;
+pub mod judging;
+pub mod text_filter;

@@ -1,0 +1,9 @@
+//! Training networks on self-play: datasets of positions with search policies and outcomes,
+//! filtered for quality ([`dataset`]), and AdamW training of a child from its parent's weights
+//! ([`trainer`]).
+
+pub mod dataset;
+pub mod trainer;
+
+pub use dataset::{Dataset, DatasetStats};
+pub use trainer::{TrainConfig, TrainReport, train};

@@ -1,0 +1,68 @@
+//! Self-play datasets: each quality filter does what it says, and a dataset survives a save and load.
+
+use arena::engine::runner::{EndReason, FaultKind, MatchResult, Step};
+use arena::training::dataset::Dataset;
+use games::Move;
+
+fn step(player: usize, observation: f32, action: u32) -> Step {
+    Step {
+        player,
+        observation: vec![observation, 0.0],
+        action: Move::Action(action),
+        policy: Some(vec![(action, 1.0)]),
+        value: None,
+    }
+}
+
+fn game(end: EndReason, returns: [f64; 2], steps: Vec<Step>) -> MatchResult {
+    MatchResult {
+        returns: returns.to_vec(),
+        end,
+        length: steps.len(),
+        moves: Vec::new(),
+        move_micros: Vec::new(),
+        trajectory: steps,
+        turns: Vec::new(),
+    }
+}
+
+#[test]
+fn filters_drop_faults_and_move_limits_merge_duplicates_and_balance_seats() {
+    let games = vec![
+        // Player 0 wins; its two positions and one of player 1.
+        game(EndReason::Normal, [1.0, -1.0], vec![step(0, 1.0, 0), step(1, 2.0, 1), step(0, 3.0, 0)]),
+        // The same first position again, with the other target: merged, targets averaged.
+        game(EndReason::Normal, [-1.0, 1.0], vec![step(0, 1.0, 1), step(1, 4.0, 0)]),
+        game(
+            EndReason::Fault { seat: 0, kind: FaultKind::Crash, detail: "x".into() },
+            [-1.0, 1.0],
+            vec![step(0, 9.0, 0)],
+        ),
+        game(EndReason::MaxLength, [0.0, 0.0], vec![step(0, 8.0, 0)]),
+    ];
+    let (dataset, stats) = Dataset::from_games(&games, 2, 2, 7);
+    assert_eq!((stats.games, stats.dropped_faults, stats.dropped_max_length), (4, 1, 1));
+    assert_eq!(stats.positions_seen, 5);
+    assert_eq!(stats.duplicates_merged, 1);
+    // Distinct positions: player 0 has two (1.0 and 3.0), player 1 has two (2.0 and 4.0): balanced.
+    assert_eq!(stats.dropped_for_seat_balance, 0);
+    assert_eq!(stats.positions_by_seat, vec![2, 2]);
+    let merged = (0..dataset.len()).find(|&i| dataset.observations[2 * i] == 1.0).unwrap_or_else(|| panic!("kept"));
+    assert_eq!(&dataset.policies[2 * merged..2 * merged + 2], &[0.5, 0.5], "policy targets averaged");
+    assert_eq!(dataset.values[merged], 0.0, "one win and one loss average to 0");
+
+    // One more player-0 position unbalances the seats: one position of the majority seat goes.
+    let mut more = games.clone();
+    more.push(game(EndReason::Normal, [1.0, -1.0], vec![step(0, 5.0, 1)]));
+    let (_, stats) = Dataset::from_games(&more, 2, 2, 7);
+    assert_eq!((stats.dropped_for_seat_balance, stats.positions), (1, 4));
+
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("d.safetensors");
+    dataset.save(&path, &stats).unwrap_or_else(|e| panic!("{e:#}"));
+    let (loaded, loaded_stats) = Dataset::load(&path).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!((loaded, loaded_stats), (dataset, stats));
+    std::fs::write(&path, b"not a dataset").unwrap_or_else(|e| panic!("{e}"));
+    let error = format!("{:#}", Dataset::load(&path).err().unwrap_or_else(|| panic!("garbage is refused")));
+    assert!(error.contains("d.safetensors"), "{error}");
+}
