@@ -103,8 +103,7 @@ pub fn evolve(
         };
 
         // 1. Tournament: population, league, anchors; the champion and the parents.
-        let league: Vec<String> =
-            champions.iter().rev().filter(|c| !population.contains(c)).take(config.league).cloned().collect();
+        let league = selection::league(&champions, &population, config.league);
         let rated = context.rate(generation, &population, &league)?;
         lap("tournament", &mut clock);
         let champion = rated.champion().clone();

@@ -45,6 +45,21 @@ pub fn anchors(anchor_sims: u32) -> Vec<AgentEntry> {
     vec![AgentEntry::new("random", AgentConfig::Random), AgentEntry::new(format!("mcts(sims={anchor_sims})"), mcts)]
 }
 
+/// The league: the latest earlier champions that are not in the population, each once (a
+/// checkpoint that was champion in several generations is one agent), at most `size`.
+pub fn league(champions: &[String], population: &[String], size: usize) -> Vec<String> {
+    let mut league: Vec<String> = Vec::with_capacity(size);
+    for champion in champions.iter().rev() {
+        if league.len() == size {
+            break;
+        }
+        if !population.contains(champion) && !league.contains(champion) {
+            league.push(champion.clone());
+        }
+    }
+    league
+}
+
 /// One side's score in a head-to-head record, 0 to 1.
 fn score(tally: &Tally, agent: usize, opponent: usize) -> Option<f64> {
     let t = tally.head_to_head(agent, opponent);
@@ -122,5 +137,23 @@ impl Generation<'_> {
             start_if_missing: true,
             ..RunOptions::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_champion_of_several_generations_enters_the_league_once() {
+        let champions = names(&["g0", "g1c0", "g3c0", "g3c0", "g3c0"]);
+        assert_eq!(league(&champions, &names(&["g5c0", "g4c0"]), 2), names(&["g3c0", "g1c0"]));
+        assert_eq!(league(&champions, &names(&["g3c0"]), 2), names(&["g1c0", "g0"]));
+        assert_eq!(league(&champions, &names(&["g3c0"]), 0), names(&[]));
+        assert_eq!(league(&[], &names(&["g0"]), 2), names(&[]));
     }
 }

@@ -32,6 +32,11 @@ pub fn run_tournament(
     if config.games_per_pairing == 0 {
         bail!("games_per_pairing must be at least 1");
     }
+    for (i, entry) in config.agents.iter().enumerate() {
+        if config.agents[..i].iter().any(|other| other.name == entry.name) {
+            bail!("two agents are named `{}`: names identify agents in standings and the store", entry.name);
+        }
+    }
     let rows = agent_rows(resources, &config.agents, "agent")?;
     let judge_rows = agent_rows(resources, &config.judges, "judge")?;
     let openings = Openings::resolve(&config.openings, game.as_ref(), config.seed)?;
