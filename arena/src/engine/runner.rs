@@ -288,9 +288,12 @@ impl Fault {
 impl From<AgentError> for Fault {
     fn from(error: AgentError) -> Self {
         match error {
-            AgentError::Timeout(after) => {
-                Fault { kind: FaultKind::Timeout, detail: format!("no answer within {after:?}") }
-            }
+            // In whole milliseconds: an agent stopped at its deadline reports the time it had
+            // left when it started (a hair under the limit).
+            AgentError::Timeout(after) => Fault {
+                kind: FaultKind::Timeout,
+                detail: format!("no answer within {:.0} ms", after.as_secs_f64() * 1e3),
+            },
             error => Fault { kind: FaultKind::Crash, detail: error.to_string() },
         }
     }
