@@ -196,3 +196,43 @@ fn agents_are_not_told_private_chance_outcomes() {
     assert_eq!(&listener.told[..2], &[(Turn::Chance, None), (Turn::Chance, None)]);
     assert!(listener.told[2..].iter().all(|(_, action)| action.is_some()));
 }
+
+/// Answers with a language-model-like trace: garbage first, then the first legal move.
+#[derive(Debug)]
+struct TracedRetrier;
+
+impl Agent for TracedRetrier {
+    fn act(&mut self, view: &View<'_>, _rng: &mut AgentRng) -> Result<Decision, AgentError> {
+        let text = match view.feedback() {
+            None => "my move is the best one".to_string(),
+            Some(_) => view.action_to_string(view.legal_actions()[0]),
+        };
+        let trace = agents::TextTrace {
+            messages: vec![agents::ChatMessage::user(view.feedback().unwrap_or("Your move:"))],
+            completion: text.clone(),
+            tokens: vec![1],
+            logprobs: vec![-1.0],
+        };
+        Ok(Decision { trace: Some(Box::new(trace)), ..Decision::text(text) })
+    }
+
+    fn retries(&self) -> usize {
+        1
+    }
+}
+
+#[test]
+fn rejected_answers_are_kept_as_turns_marked_rejected() {
+    let game = game("tic_tac_toe");
+    let mut first = agent("first");
+    let result = play(&setup(&game, 3), &mut TracedRetrier, first.as_mut());
+    assert_eq!(result.end, EndReason::Normal);
+    // Seat 0 moves at plies 0, 2, 4, ...: each decision is one rejected answer, then the one taken.
+    assert!(!result.turns.is_empty());
+    for pair in result.turns.chunks(2) {
+        assert!(pair[0].rejected && !pair[1].rejected, "{pair:?}");
+        assert_eq!((pair[0].seat, pair[0].ply), (pair[1].seat, pair[1].ply));
+        assert_eq!(pair[0].trace.completion, "my move is the best one");
+    }
+    assert_eq!(result.turns.len() % 2, 0);
+}

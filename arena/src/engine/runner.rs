@@ -170,6 +170,11 @@ pub struct TextTurn {
     /// The move's number in the game (0 = the first move, chance and opening moves included).
     pub ply: usize,
     pub trace: TextTrace,
+    /// The engine rejected this answer (illegal or unreadable); the agent answered again at the
+    /// same ply, or lost the game. Rejected answers against the accepted one of the same decision
+    /// are preference data.
+    #[serde(default)]
+    pub rejected: bool,
 }
 
 /// The result of a match.
@@ -419,7 +424,12 @@ impl Run<'_> {
                     if keep >= Keep::Moves
                         && let Some(trace) = &decision.trace
                     {
-                        self.turns.push(TextTurn { seat: player, ply: self.length, trace: (**trace).clone() });
+                        self.turns.push(TextTurn {
+                            seat: player,
+                            ply: self.length,
+                            trace: (**trace).clone(),
+                            rejected: false,
+                        });
                     }
                     if let (Some(observation), Ok(decision)) = (observation, answer) {
                         let action = match (played, decision.reply) {
@@ -432,6 +442,16 @@ impl Run<'_> {
                     return Ok(played);
                 }
                 Err(fault) => {
+                    if keep >= Keep::Moves
+                        && let Some(trace) = &decision.trace
+                    {
+                        self.turns.push(TextTurn {
+                            seat: player,
+                            ply: self.length,
+                            trace: (**trace).clone(),
+                            rejected: true,
+                        });
+                    }
                     rejected += 1;
                     if rejected > agent.retries() {
                         return Err(fault);

@@ -197,6 +197,48 @@ mod tests {
     }
 
     #[test]
+    fn a_schema_3_store_is_upgraded_and_its_turns_are_accepted_answers() {
+        use crate::engine::runner::{EndReason, MatchResult, TextTurn};
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("three.db");
+        let row = AgentRow { name: "a".to_string(), spec: "random".to_string(), checkpoint_hash: None };
+        let trace = agents::TextTrace {
+            messages: vec![agents::ChatMessage::user("Your move:")],
+            completion: "a1".into(),
+            tokens: vec![5],
+            logprobs: vec![-0.5],
+        };
+        {
+            let mut store = Store::open(&path).unwrap_or_else(|e| panic!("{e:#}"));
+            let id = store
+                .create_tournament("tic_tac_toe", "{}", &[row.clone(), row.clone()], &[])
+                .unwrap_or_else(|e| panic!("{e:#}"));
+            let pairing = Pairing { round: 1, seats: [0, 1], opening: 0 };
+            let scheduled = ScheduledMatch { index: 0, pairing, seed: 9, opening: Vec::new(), judge: None };
+            store.schedule(id, &[scheduled]).unwrap_or_else(|e| panic!("{e:#}"));
+            let turn = TextTurn { seat: 0, ply: 0, trace: trace.clone(), rejected: false };
+            let result = MatchResult {
+                returns: vec![1.0, -1.0],
+                end: EndReason::Normal,
+                length: 5,
+                moves: vec![games::Move::Action(0)],
+                move_micros: vec![1],
+                trajectory: Vec::new(),
+                turns: vec![turn],
+            };
+            store.record(id, &[(0, result)]).unwrap_or_else(|e| panic!("{e:#}"));
+            // Back to schema 3: turns without the rejected column.
+            store
+                .conn
+                .execute_batch("ALTER TABLE turns DROP COLUMN rejected; PRAGMA user_version = 3;")
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let store = Store::open(&path).unwrap_or_else(|e| panic!("{e:#}"));
+        let turns = store.turns(1).unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(turns[&0], vec![TextTurn { seat: 0, ply: 0, trace, rejected: false }]);
+    }
+
+    #[test]
     fn generations_ratings_and_lineage_round_trip() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let mut store = Store::open(&dir.path().join("run.db")).unwrap_or_else(|e| panic!("{e:#}"));

@@ -127,7 +127,7 @@ impl Store {
     /// The language-model turns of every finished match of a tournament, by match index, in play order.
     pub fn turns(&self, tournament: i64) -> Result<BTreeMap<u64, Vec<TextTurn>>> {
         let mut statement = self.conn.prepare(
-            "SELECT match_idx, seat, ply, messages, completion, tokens, logprobs FROM turns
+            "SELECT match_idx, seat, ply, messages, completion, tokens, logprobs, rejected FROM turns
              WHERE tournament_id = ?1 ORDER BY match_idx, ordinal",
         )?;
         let rows = statement.query_map([tournament], |r| {
@@ -139,11 +139,12 @@ impl Store {
                 r.get::<_, String>(4)?,
                 r.get::<_, String>(5)?,
                 r.get::<_, String>(6)?,
+                r.get::<_, bool>(7)?,
             ))
         })?;
         let mut turns: BTreeMap<u64, Vec<TextTurn>> = Default::default();
         for row in rows {
-            let (index, seat, ply, messages, completion, tokens, logprobs) = row?;
+            let (index, seat, ply, messages, completion, tokens, logprobs, rejected) = row?;
             let unreadable = || format!("store {}: match {index} has an unreadable turn", self.path.display());
             let trace = TextTrace {
                 messages: serde_json::from_str(&messages).with_context(unreadable)?,
@@ -151,7 +152,8 @@ impl Store {
                 tokens: serde_json::from_str(&tokens).with_context(unreadable)?,
                 logprobs: serde_json::from_str(&logprobs).with_context(unreadable)?,
             };
-            turns.entry(index as u64).or_default().push(TextTurn { seat: seat as usize, ply: ply as usize, trace });
+            let turn = TextTurn { seat: seat as usize, ply: ply as usize, trace, rejected };
+            turns.entry(index as u64).or_default().push(turn);
         }
         Ok(turns)
     }

@@ -7,7 +7,7 @@ use crate::error::{Context, Result, bail};
 /// Marks a SQLite file as an Arena store ("AREN").
 const APPLICATION_ID: i64 = 0x4152_454e;
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS tournaments (
@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS turns (
     completion TEXT NOT NULL,
     tokens TEXT NOT NULL,
     logprobs TEXT NOT NULL,
+    rejected INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (tournament_id, match_idx, ordinal)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoints (
@@ -100,6 +101,8 @@ CREATE TABLE IF NOT EXISTS generation_ratings (
 
 /// Brings a schema-1 store to schema 2: matches gain the judge seat's agent.
 const MIGRATE_FROM_1: &str = "ALTER TABLE matches ADD COLUMN judge INTEGER;";
+/// Brings a schema-2 or -3 store to schema 4: turns say whether the engine rejected them.
+const MIGRATE_TURNS_TO_4: &str = "ALTER TABLE turns ADD COLUMN rejected INTEGER NOT NULL DEFAULT 0;";
 
 /// Checks that `conn` is an Arena store (or empty), upgrades an older schema, and sets WAL.
 pub fn init(conn: &Connection) -> Result<()> {
@@ -119,10 +122,15 @@ pub fn init(conn: &Connection) -> Result<()> {
     if version == 1 && tables > 0 {
         conn.execute_batch(MIGRATE_FROM_1).context("cannot upgrade the store from schema 1")?;
     }
+    // Schema 1 had no turns table (the schema below creates it whole); 2 and 3 lack the column.
+    if (2..4).contains(&version) && tables > 0 {
+        conn.execute_batch(MIGRATE_TURNS_TO_4)
+            .with_context(|| format!("cannot upgrade the store from schema {version}"))?;
+    }
     if mode != "wal" {
         bail!("cannot switch to WAL journaling (got {mode})");
     }
-    // Schema 2 to 3 only adds tables, which the schema creates when missing.
+    // Schema 3 only added tables, which the schema creates when missing.
     conn.execute_batch(&format!(
         "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;
          PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION}; {SCHEMA}"

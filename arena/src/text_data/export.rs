@@ -16,15 +16,19 @@
 //!   "content": ...}], "rejected": [...], "meta": {"chosen": {...}, "rejected": {...}}}`, pairing a
 //!   winner's and a loser's answers to the same prompt (identical message lists). Turns are grouped by
 //!   prompt in first-seen order (over all matches, in the order given); within a group the winners'
-//!   turns are zipped with the losers' in order, each used once. A pair whose two texts are identical
-//!   is skipped (counted); then the chosen text must pass the filter (the rejected one is not checked).
+//!   turns are zipped with the losers' in order, each used once. Then, from every match (faulted ones
+//!   too), each answer the engine rejected (an illegal or unreadable move; `meta.pair` is
+//!   `"rejected_answer"`) against the answer it took at the same decision, with the rejected
+//!   answer's prompt. A pair whose two texts are identical is skipped (counted); then the chosen
+//!   text must pass the filter (the rejected one is not checked).
 //! - `battles` (FastChat arena-battle fields plus ours): one line per match with two seats or more,
 //!   `{"model_a", "model_b", "winner": "model_a"|"model_b"|"tie" (returns[0] vs returns[1]), "judge"
 //!   (the judge's name, "oracle", or "rules"), "game", "tournament", "match", "fault", "turns":
-//!   [{"seat", "agent", "content"}]}`. Not filtered.
+//!   [{"seat", "agent", "content", "rejected"}]}`. Not filtered.
 //!
-//! Matches that ended by a fault are left out of `sft` and `preference` (a forfeit says little about
-//! the turns before it) and kept in `battles` (a forfeit is a result); the report counts them.
+//! Rejected answers are never `sft` targets. Matches that ended by a fault are left out of `sft`
+//! and of the winner-versus-loser pairs (a forfeit says little about the turns before it) and kept
+//! in `battles` (a forfeit is a result); the report counts them.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -197,7 +201,7 @@ fn unfaulted<'a>(matches: &'a [ExportedMatch], report: &mut FilterReport) -> Vec
 pub fn write_sft(matches: &[ExportedMatch], filter: &TextFilter, out: &mut impl Write) -> io::Result<FilterReport> {
     let mut report = FilterReport::default();
     for m in unfaulted(matches, &mut report) {
-        for turn in m.turns.iter().filter(|t| m.won(t.seat)) {
+        for turn in m.turns.iter().filter(|t| m.won(t.seat) && !t.rejected) {
             if !filter.apply(&turn.trace.completion, &mut report) {
                 continue;
             }
@@ -228,7 +232,7 @@ pub fn write_preference(
     let mut groups: Vec<PromptGroup> = Vec::new();
     let mut index: HashMap<Vec<(&str, &str)>, usize> = HashMap::new();
     for m in unfaulted(matches, &mut report) {
-        for turn in &m.turns {
+        for turn in m.turns.iter().filter(|t| !t.rejected) {
             let (won, lost) = (m.won(turn.seat), m.lost(turn.seat));
             if !won && !lost {
                 continue;
@@ -263,6 +267,29 @@ pub fn write_preference(
             write_line(out, &line, &mut report)?;
         }
     }
+    for m in matches {
+        for (i, turn) in m.turns.iter().enumerate().filter(|(_, t)| t.rejected) {
+            // The answer the engine took at the same decision, after this one was rejected.
+            let same_decision = |t: &&TextTurn| !t.rejected && t.seat == turn.seat && t.ply == turn.ply;
+            let Some(accepted) = m.turns[i + 1..].iter().find(same_decision) else { continue };
+            let (chosen, rejected) = (&accepted.trace.completion, &turn.trace.completion);
+            if chosen == rejected {
+                report.identical_pairs += 1;
+                continue;
+            }
+            if !filter.apply(chosen, &mut report) {
+                continue;
+            }
+            let line = json!({
+                "prompt": turn.trace.messages,
+                "chosen": [assistant(chosen)],
+                "rejected": [assistant(rejected)],
+                "meta": { "chosen": m.source(accepted), "rejected": m.source(turn), "pair": "rejected_answer" },
+            });
+            write_line(out, &line, &mut report)?;
+            report.rejection_pairs += 1;
+        }
+    }
     Ok(report)
 }
 
@@ -287,7 +314,9 @@ pub fn write_battles(matches: &[ExportedMatch], out: &mut impl Write) -> io::Res
         let turns: Vec<Value> = m
             .turns
             .iter()
-            .map(|t| json!({ "seat": t.seat, "agent": m.agent(t.seat), "content": t.trace.completion }))
+            .map(|t| {
+                json!({ "seat": t.seat, "agent": m.agent(t.seat), "content": t.trace.completion, "rejected": t.rejected })
+            })
             .collect();
         let line = json!({
             "model_a": m.agent(0),
@@ -322,7 +351,11 @@ mod tests {
     }
 
     fn turn(seat: usize, ply: usize, prompt: &[(&str, &str)], completion: &str) -> TextTurn {
-        TextTurn { seat, ply, trace: trace(prompt, completion) }
+        TextTurn { seat, ply, trace: trace(prompt, completion), rejected: false }
+    }
+
+    fn rejected_turn(seat: usize, ply: usize, prompt: &[(&str, &str)], completion: &str) -> TextTurn {
+        TextTurn { rejected: true, ..turn(seat, ply, prompt, completion) }
     }
 
     fn debate(index: u64, returns: [f64; 3], turns: Vec<TextTurn>) -> ExportedMatch {
@@ -533,9 +566,49 @@ mod tests {
         assert_eq!(lines[1]["fault"], "illegal move");
         assert_eq!(
             lines[0]["turns"],
-            json!([{"seat": 0, "agent": "llm-a", "content": "4"}, {"seat": 1, "agent": "llm-b", "content": "0"}])
+            json!([
+                {"seat": 0, "agent": "llm-a", "content": "4", "rejected": false},
+                {"seat": 1, "agent": "llm-b", "content": "0", "rejected": false}
+            ])
         );
-        assert_eq!(lines[3]["turns"], json!([{"seat": 2, "agent": "judy", "content": "Con is right."}]));
+        assert_eq!(
+            lines[3]["turns"],
+            json!([{"seat": 2, "agent": "judy", "content": "Con is right.", "rejected": false}])
+        );
+    }
+
+    #[test]
+    fn rejected_answers_pair_with_the_answer_taken_and_are_never_sft_targets() {
+        const MOVE: &[(&str, &str)] = &[("system", "You play."), ("user", "Your move:")];
+        const RETRY: &[(&str, &str)] = &[("system", "You play."), ("user", "Your move:"), ("user", "Illegal.")];
+        let turns = vec![
+            rejected_turn(0, 0, MOVE, "the best one"),
+            turn(0, 0, RETRY, "b2"),
+            turn(1, 1, MOVE, "a1"),
+            // Rejected at ply 2, then rejected again: no answer was taken, no pair.
+            rejected_turn(0, 2, MOVE, "zz"),
+        ];
+        // Seat 0 won; a faulted match gives rejection pairs too.
+        let won = ExportedMatch { returns: vec![1.0, -1.0], ..debate(0, [1.0, -1.0, 0.0], turns.clone()) };
+        let faulted = ExportedMatch { fault: Some("unparseable".into()), ..won.clone() };
+        let (sft, _) = run(Format::Sft, std::slice::from_ref(&won), &TextFilter::default());
+        let last = |line: &Value| line["messages"].as_array().and_then(|m| m.last()).cloned();
+        let completions: Vec<Value> = sft.iter().filter_map(last).map(|m| m["content"].clone()).collect();
+        assert_eq!(completions, [json!("b2")], "rejected answers are not SFT targets");
+
+        let (pairs, report) = run(Format::Preference, &[won, faulted], &TextFilter::default());
+        let rejection: Vec<&Value> = pairs.iter().filter(|l| l["meta"]["pair"] == "rejected_answer").collect();
+        assert_eq!(rejection.len(), 2, "one per match: {pairs:?}");
+        assert_eq!(report.rejection_pairs, 2);
+        let pair = rejection[0];
+        assert_eq!(pair["chosen"][0]["content"], "b2");
+        assert_eq!(pair["rejected"][0]["content"], "the best one");
+        assert_eq!(pair["prompt"][1]["content"], "Your move:", "the rejected answer's own prompt");
+        assert_eq!(pair["meta"]["rejected"]["ply"], 0);
+
+        let (battles, _) = run(Format::Battles, &[debate(0, [1.0, -1.0, 0.0], turns)], &TextFilter::off());
+        assert_eq!(battles[0]["turns"][0]["rejected"], true);
+        assert_eq!(battles[0]["turns"][1]["rejected"], false);
     }
 
     #[test]

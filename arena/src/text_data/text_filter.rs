@@ -407,6 +407,9 @@ pub struct FilterReport {
     pub kept: usize,
     /// Preference pairs skipped because chosen and rejected were the same text.
     pub identical_pairs: usize,
+    /// Preference pairs written from an answer the engine rejected (illegal or unreadable) against
+    /// the one it took at the same decision.
+    pub rejection_pairs: usize,
     /// JSON lines written.
     pub written: usize,
 }
@@ -420,6 +423,7 @@ impl Default for FilterReport {
             removed: Rule::ALL.iter().map(|&r| (r, 0)).collect(),
             kept: 0,
             identical_pairs: 0,
+            rejection_pairs: 0,
             written: 0,
         }
     }
@@ -458,6 +462,7 @@ impl fmt::Display for FilterReport {
         rows.extend([
             ("kept".into(), self.kept),
             ("identical pairs".into(), self.identical_pairs),
+            ("rejection pairs".into(), self.rejection_pairs),
             ("lines written".into(), self.written),
         ]);
         let label_width = rows.iter().map(|(l, _)| l.len() + 1).max().unwrap_or(0);
