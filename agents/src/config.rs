@@ -57,6 +57,7 @@ pub struct CheckpointAgentConfig {
 
 const CHECKPOINT: &str = "checkpoint";
 const MCTS: &str = "mcts";
+const LLM: &str = "llm";
 
 impl CheckpointAgentConfig {
     /// The checkpoint in `path` with every other setting at its spec default (100 simulations,
@@ -180,6 +181,11 @@ impl AgentConfig {
             "first" => AgentConfig::First,
             MCTS => AgentConfig::Mcts(MctsConfig::from_params(&params)),
             CHECKPOINT => AgentConfig::Checkpoint(CheckpointAgentConfig::from_params(&params)?),
+            LLM => {
+                // Checked as when building (a model named, a known `choice`); kept as its text.
+                crate::llm_agent::LlmAgentConfig::from_params(&params)?;
+                AgentConfig::Spec(parsed.to_string())
+            }
             _ => AgentConfig::Spec(parsed.to_string()),
         })
     }
@@ -322,6 +328,12 @@ mod tests {
         assert!(error("checkpoint(path=a,sims=-1)").contains("sims"));
         assert!(error("checkpoint(path=a,noise=maybe)").contains("noise"));
         assert!(error("llm(model=m.gguf,top_p=2)").contains("top_p"));
+        assert!(error("llm(temperature=0)").contains("give the GGUF file"));
+        let bad_choice = error("llm(model=m.gguf,choice=best)");
+        assert!(
+            bad_choice.contains("choice") && bad_choice.contains("best") && bad_choice.contains("scored"),
+            "{bad_choice}"
+        );
         assert!(error("cmd(prog=x)").contains("prog"));
         assert!(error("jury").contains("needs members"));
         assert!(error("jury(a=random,b=nosuch)").contains("nosuch"));
@@ -353,6 +365,9 @@ mod tests {
             AgentConfig::Checkpoint(CheckpointAgentConfig::new("nets/gen(1)")),
             AgentConfig::Spec(r#"cmd(program="python3 \"bot\".py, fast")"#.to_string()),
             AgentConfig::Spec("jury(a=llm(model=m.gguf,temperature=1),b=random)".to_string()),
+            AgentConfig::Spec("llm(model=m.gguf,choice=scored,temperature=0)".to_string()),
+            AgentConfig::Spec("llm(model=m.gguf,choice=text)".to_string()),
+            AgentConfig::Spec("jury(a=llm(model=m.gguf,choice=scored),b=llm(model=m.gguf))".to_string()),
         ];
         for config in configs {
             let text = config.to_string();
@@ -365,6 +380,9 @@ mod tests {
             assert_eq!(back, config);
         }
         assert_eq!(parse("mcts").to_string(), "mcts(sims=200,c=1.4142135623730951,seed=0)");
+        // `choice` is kept as written; leaving it out (the default, `text`) keeps older specs as they were.
+        assert_eq!(parse("llm( model = m.gguf, choice = scored )").to_string(), "llm(model=m.gguf,choice=scored)");
+        assert_eq!(parse("llm(model=m.gguf)").to_string(), "llm(model=m.gguf)");
         assert_eq!(
             parse("checkpoint(path=runs/gen3)").to_string(),
             "checkpoint(path=runs/gen3,sims=100,temperature=0,temperature_plies=0,c_puct=1.5,noise=false,\

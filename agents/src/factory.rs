@@ -322,6 +322,7 @@ mod tests {
             retries: 0,
             batch: 4,
             seed: 0,
+            choice: crate::llm_agent::Choice::Text,
         };
         let typed = ok(LlmAgent::new(config, &factory));
         assert!(typed.generator().ptr_eq(&generator));

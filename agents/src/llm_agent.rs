@@ -3,16 +3,30 @@
 //! is shown the engine's error and asked again (a bounded number of times). Every answer keeps its
 //! prompt, completion and token log-probabilities for the trajectory.
 //!
+//! With `choice=scored` the agent does not write its moves: at a discrete turn (a move, a judge's
+//! verdict) it scores every legal move by the log-probability the model gives to that move's text
+//! ([`View::action_to_string`], what the engine reads back) followed by `<|im_end|>` as the whole
+//! reply to the same prompt, and plays the likeliest (ties: the lowest action id), or with a
+//! temperature above 0 draws one from `softmax(score / temperature)` with the engine's seeded
+//! RNG. It always plays a legal move, so it never forfeits for an unreadable answer. The
+//! decision's policy is the model's probabilities renormalized over the legal moves
+//! (`softmax(score)`), and its trace is the chosen move's text with that move's tokens and their
+//! log-probabilities. The end token is part of the score so that a move that is a prefix of
+//! another (`a1` of `a10`) does not win for being short. All moves of a decision are scored in
+//! the shared generator (the prompt runs once, then every move continues it, see
+//! `llm/score.rs`). `top_p` does not apply to scored choices; text turns (a debater's argument)
+//! are generated as in `choice=text`, the default.
+//!
 //! With a deadline ([`View::deadline`]) the answer is abandoned when it passes (the generator
-//! stops producing it too), and the agent answers [`AgentError::Timeout`].
+//! stops producing or scoring it too), and the agent answers [`AgentError::Timeout`].
 
 use std::path::{Path, PathBuf};
 
 use games::{Action, InputKind, ParamDef, ParamKind, Params};
-use rand::RngCore;
+use rand::{Rng, RngCore, SeedableRng};
 
 use crate::agent::{Agent, AgentError, AgentRng, Deadline, Decision, Reply, View};
-use crate::chat::ChatMessage;
+use crate::chat::{ChatMessage, TextTrace};
 use crate::factory::AgentFactory;
 use crate::llm::{Generator, LlmError, SamplingParams};
 use crate::registry::Error;
@@ -68,7 +82,50 @@ pub const LLM_PARAMS: &[ParamDef] = &[
         default: "0",
         doc: "mixed into the engine's seed",
     },
+    ParamDef {
+        name: "choice",
+        kind: ParamKind::Text,
+        default: "text",
+        doc: "`text`: moves and verdicts are written and read back; `scored`: the legal move whose text the model \
+              finds likeliest is played (sampled from softmax(score / temperature) above 0)",
+    },
 ];
+
+/// How an `llm` agent chooses at a discrete turn (a move, a verdict).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Choice {
+    /// It writes an answer, which is read back into a move (and may be rejected).
+    #[default]
+    Text,
+    /// It scores every legal move's text by its log-probability and plays the best (or samples).
+    Scored,
+}
+
+impl Choice {
+    /// The value of `choice=` for this choice.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Choice::Text => "text",
+            Choice::Scored => "scored",
+        }
+    }
+
+    /// The choice written `text`, or the error naming what is accepted.
+    pub fn parse(text: &str) -> Result<Choice, Error> {
+        match text.trim() {
+            "text" => Ok(Choice::Text),
+            "scored" => Ok(Choice::Scored),
+            other => Err(games::Error::BadParameter {
+                owner: "agent `llm`".to_string(),
+                param: "choice".to_string(),
+                value: other.to_string(),
+                reason: "expected `text` (write the move) or `scored` (play the legal move the model scores highest)"
+                    .to_string(),
+            }
+            .into()),
+        }
+    }
+}
 
 /// How an `llm` agent answers.
 #[derive(Clone, Debug, PartialEq)]
@@ -85,34 +142,45 @@ pub struct LlmAgentConfig {
     /// The shared generator's largest batch.
     pub batch: usize,
     pub seed: u64,
+    /// Written or scored moves and verdicts.
+    pub choice: Choice,
+}
+
+impl LlmAgentConfig {
+    /// The settings from the `llm` agent's checked parameters (a model must be named; `choice`
+    /// must be `text` or `scored`). Opens no file.
+    pub(crate) fn from_params(params: &Params) -> Result<Self, Error> {
+        let model = params.text("model");
+        if model.trim().is_empty() {
+            return Err(games::Error::BadParameter {
+                owner: "agent `llm`".to_string(),
+                param: "model".to_string(),
+                value: String::new(),
+                reason: "give the GGUF file, e.g. llm(model=~/.cache/arena/models/SmolLM2-135M-Instruct.Q8_0.gguf)"
+                    .to_string(),
+            }
+            .into());
+        }
+        let system = params.text("system");
+        Ok(LlmAgentConfig {
+            model: expand_home(model),
+            temperature: params.float("temperature") as f32,
+            top_p: params.float("top_p") as f32,
+            max_tokens: params.int("max_tokens") as usize,
+            move_tokens: params.int("move_tokens") as usize,
+            system: (!system.trim().is_empty()).then(|| system.to_string()),
+            retries: params.int("retries") as usize,
+            batch: params.int("batch") as usize,
+            seed: params.int("seed") as u64,
+            choice: Choice::parse(params.text("choice"))?,
+        })
+    }
 }
 
 /// Builds an `llm` agent from its checked parameters, its model and generator shared through
 /// `factory`.
 pub fn create_llm_agent(params: &Params, factory: &AgentFactory) -> Result<Box<dyn Agent>, Error> {
-    let model = params.text("model");
-    if model.trim().is_empty() {
-        return Err(games::Error::BadParameter {
-            owner: "agent `llm`".to_string(),
-            param: "model".to_string(),
-            value: String::new(),
-            reason: "give the GGUF file, e.g. llm(model=~/.cache/arena/models/SmolLM2-135M-Instruct.Q8_0.gguf)"
-                .to_string(),
-        }
-        .into());
-    }
-    let system = params.text("system");
-    let config = LlmAgentConfig {
-        model: expand_home(model),
-        temperature: params.float("temperature") as f32,
-        top_p: params.float("top_p") as f32,
-        max_tokens: params.int("max_tokens") as usize,
-        move_tokens: params.int("move_tokens") as usize,
-        system: (!system.trim().is_empty()).then(|| system.to_string()),
-        retries: params.int("retries") as usize,
-        batch: params.int("batch") as usize,
-        seed: params.int("seed") as u64,
-    };
+    let config = LlmAgentConfig::from_params(params)?;
     Ok(Box::new(LlmAgent::new(config, factory).map_err(|e| Error::Model(e.to_string()))?))
 }
 
@@ -175,6 +243,47 @@ impl LlmAgent {
         vec![ChatMessage::system(system), ChatMessage::user(user)]
     }
 
+    /// The agent's error for a failure of the model: a timeout if the deadline passed.
+    fn model_error(&self, error: LlmError, deadline: Option<Deadline>) -> AgentError {
+        match (error, deadline) {
+            (LlmError::DeadlinePassed, Some(deadline)) => deadline.error(),
+            (e, _) => AgentError::Crashed(format!("language model {}: {e}", self.config.model.display())),
+        }
+    }
+
+    /// A `choice=scored` decision at a discrete turn with legal moves: scores every legal move's
+    /// text as the reply to the chat, then plays the best or draws one (seeded by `seed`).
+    fn act_scored(&mut self, view: &View<'_>, seed: u64, deadline: Option<Deadline>) -> Result<Decision, AgentError> {
+        let legal = view.legal_actions();
+        let texts: Vec<String> = legal.iter().map(|&a| view.action_to_string(a)).collect();
+        let scores = self
+            .generator
+            .score_replies_until(&self.chat, &texts, deadline.map(|d| d.at()))
+            .map_err(|e| self.model_error(e, deadline))?;
+        let totals: Vec<f32> = scores.iter().map(|s| s.logprob).collect();
+        if totals.len() != legal.len() || totals.iter().any(|s| !s.is_finite()) {
+            return Err(AgentError::Crashed(format!(
+                "language model {}: the scores of the legal moves are not finite numbers",
+                self.config.model.display()
+            )));
+        }
+        let pick = choose_scored(legal, &totals, self.config.temperature, seed);
+        let chosen = &scores[pick];
+        self.last_answer = Some(texts[pick].clone());
+        let trace = TextTrace {
+            messages: self.chat.clone(),
+            completion: texts[pick].clone(),
+            tokens: chosen.tokens.clone(),
+            logprobs: chosen.logprobs.clone(),
+        };
+        Ok(Decision {
+            reply: Reply::Action(legal[pick]),
+            policy: Some(legal.iter().copied().zip(softmax(&totals, 1.0)).collect()),
+            value: None,
+            trace: Some(Box::new(trace)),
+        })
+    }
+
     /// The message that quotes a rejected answer's error.
     fn retry_message(view: &View<'_>, feedback: &str) -> String {
         if view.input_kind() == InputKind::Text {
@@ -198,6 +307,13 @@ impl Agent for LlmAgent {
             }
             _ => self.chat = self.prompt(view),
         }
+        let seed = rng.next_u64() ^ self.config.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        if self.config.choice == Choice::Scored
+            && view.input_kind() == InputKind::Discrete
+            && !view.legal_actions().is_empty()
+        {
+            return self.act_scored(view, seed, deadline);
+        }
         let params = SamplingParams {
             temperature: self.config.temperature,
             top_p: self.config.top_p,
@@ -205,14 +321,12 @@ impl Agent for LlmAgent {
                 InputKind::Text => self.config.max_tokens,
                 InputKind::Discrete => self.config.move_tokens,
             },
-            seed: rng.next_u64() ^ self.config.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            seed,
         };
-        let completion = self.generator.generate_until(&self.chat, &params, deadline.map(|d| d.at())).map_err(|e| {
-            match (e, deadline) {
-                (LlmError::DeadlinePassed, Some(deadline)) => deadline.error(),
-                (e, _) => AgentError::Crashed(format!("language model {}: {e}", self.config.model.display())),
-            }
-        })?;
+        let completion = self
+            .generator
+            .generate_until(&self.chat, &params, deadline.map(|d| d.at()))
+            .map_err(|e| self.model_error(e, deadline))?;
         let reply = match view.input_kind() {
             InputKind::Text => Reply::Text(completion.text.trim().to_string()),
             InputKind::Discrete => read_move(view, &completion.text),
@@ -226,6 +340,41 @@ impl Agent for LlmAgent {
     fn retries(&self) -> usize {
         self.config.retries
     }
+}
+
+/// The index of the move to play among `legal` scored `scores` (finite, one per move): at
+/// temperature 0 the best score (ties: the lowest action id); above, a draw from
+/// `softmax(score / temperature)` by a generator seeded with `seed`.
+fn choose_scored(legal: &[Action], scores: &[f32], temperature: f32, seed: u64) -> usize {
+    let best = (0..scores.len())
+        .reduce(|b, i| match scores[i].total_cmp(&scores[b]) {
+            std::cmp::Ordering::Greater => i,
+            std::cmp::Ordering::Equal if legal[i] < legal[b] => i,
+            _ => b,
+        })
+        .unwrap_or(0);
+    if temperature <= 0.0 {
+        return best;
+    }
+    let weights = softmax(scores, temperature);
+    let target = crate::agent::AgentRng::seed_from_u64(seed).random::<f64>();
+    let mut cumulative = 0.0;
+    for (i, &w) in weights.iter().enumerate() {
+        cumulative += w as f64;
+        if cumulative > target {
+            return i;
+        }
+    }
+    // Rounding left the sum a hair below the draw: the last move with any weight.
+    weights.iter().rposition(|&w| w > 0.0).unwrap_or(best)
+}
+
+/// `softmax(scores / temperature)` (temperature > 0), computed in f64.
+fn softmax(scores: &[f32], temperature: f32) -> Vec<f32> {
+    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let weights: Vec<f64> = scores.iter().map(|&s| ((s - max) as f64 / temperature as f64).exp()).collect();
+    let total: f64 = weights.iter().sum();
+    weights.iter().map(|w| (w / total) as f32).collect()
 }
 
 /// The legal moves as the game writes them, comma-separated.
@@ -259,6 +408,235 @@ fn read_move(view: &View<'_>, answer: &str) -> Reply {
 mod tests {
     use super::*;
     use games::load_game;
+
+    fn ok<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
+        result.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A tiny model (context 1024, so games' prompts fit) in a temporary directory and a factory.
+    fn tiny_model() -> (tempfile::TempDir, PathBuf, AgentFactory) {
+        use crate::llm::tiny::{TinyConfig, write_tiny_llama};
+        let dir = ok(tempfile::tempdir());
+        let path = dir.path().join("tiny.gguf");
+        ok(write_tiny_llama(&path, &TinyConfig { context: 1024, ..TinyConfig::default() }, 21));
+        (dir, path, AgentFactory::new())
+    }
+
+    fn scored_agent(factory: &AgentFactory, path: &Path, extra: &str) -> Box<dyn Agent> {
+        ok(factory.build(&format!("llm(model=\"{}\",choice=scored{extra})", path.display())))
+    }
+
+    /// `ln p(token)` from one row of logits, in f64.
+    fn log_softmax_at(logits: &[f32], token: u32) -> f64 {
+        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+        let log_sum = logits.iter().map(|&v| (v as f64 - max).exp()).sum::<f64>().ln();
+        logits[token as usize] as f64 - max - log_sum
+    }
+
+    /// Each reply's per-token log-probabilities, recomputed without the scoring code: the prompt
+    /// in one plain forward pass, then the reply one token at a time on a copy of its cache.
+    fn plain_logprobs(model: &crate::llm::LlmModel, messages: &[ChatMessage], reply: &str) -> Vec<f64> {
+        use crate::llm::SeqStep;
+        let tokenizer = model.tokenizer();
+        let prompt = ok(tokenizer.chat_prompt(messages));
+        let mut tokens = ok(tokenizer.encode_plain(reply));
+        tokens.push(ok(tokenizer.token_to_id("<|im_end|>").ok_or("no <|im_end|>")));
+        let mut cache = model.new_cache();
+        let mut logits = ok(model.forward(&mut [SeqStep { cache: &mut cache, tokens: &prompt }]));
+        let mut logprobs = Vec::new();
+        for (i, &token) in tokens.iter().enumerate() {
+            logprobs.push(log_softmax_at(&logits, token));
+            if i + 1 < tokens.len() {
+                logits = ok(model.forward(&mut [SeqStep { cache: &mut cache, tokens: &[token] }]));
+            }
+        }
+        logprobs
+    }
+
+    #[test]
+    fn scored_moves_are_legal_and_the_likeliest_by_an_independent_count() {
+        use rand::SeedableRng;
+        let (_dir, path, factory) = tiny_model();
+        let model = ok(factory.llm_model(&path));
+        let mut agent = scored_agent(&factory, &path, ",temperature=0");
+        let game = ok(load_game("tic_tac_toe"));
+        let mut decisions = 0;
+        for seed in 0..40u64 {
+            // A random position: up to 7 random plies.
+            let mut rng = AgentRng::seed_from_u64(seed);
+            let mut state = game.new_initial_state();
+            let mut legal = Vec::new();
+            for _ in 0..seed % 8 {
+                state.legal_actions(&mut legal);
+                if state.is_terminal() || legal.is_empty() {
+                    break;
+                }
+                let action = legal[rng.random_range(0..legal.len())];
+                ok(state.apply(action));
+            }
+            let Some(player) = state.current_player() else { continue };
+            state.legal_actions(&mut legal);
+            let view = View::new(game.as_ref(), state.as_ref(), player, &legal);
+            let decision = ok(agent.act(&view, &mut AgentRng::seed_from_u64(seed)));
+            decisions += 1;
+
+            let Reply::Action(action) = decision.reply else { panic!("a scored move is an action: {decision:?}") };
+            assert!(legal.contains(&action), "{action} is not legal in\n{}", state.render());
+            let policy = decision.policy.clone().unwrap_or_else(|| panic!("no policy"));
+            assert_eq!(policy.iter().map(|&(a, _)| a).collect::<Vec<_>>(), legal);
+            let total: f32 = policy.iter().map(|&(_, p)| p).sum();
+            assert!((total - 1.0).abs() < 1e-5 && policy.iter().all(|&(_, p)| p >= 0.0), "{policy:?}");
+
+            let trace = decision.trace.as_deref().unwrap_or_else(|| panic!("no trace"));
+            let text = view.action_to_string(action);
+            assert_eq!(trace.completion, text);
+            assert_eq!(trace.tokens, ok(model.tokenizer().reply_tokens(&text)));
+            assert_eq!(trace.tokens.last(), Some(&2), "the reply ends with <|im_end|>");
+
+            // The same scores, counted independently.
+            let scores: Vec<Vec<f64>> =
+                legal.iter().map(|&a| plain_logprobs(&model, &trace.messages, &view.action_to_string(a))).collect();
+            let totals: Vec<f64> = scores.iter().map(|s| s.iter().sum()).collect();
+            let best = totals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let chosen = legal.iter().position(|&a| a == action).unwrap_or_else(|| panic!("not legal"));
+            assert!(totals[chosen] >= best - 1e-4, "chose {text} ({}), the best scores {best}", totals[chosen]);
+            let runner_up = totals.iter().enumerate().filter(|&(i, _)| i != chosen).map(|(_, &t)| t);
+            if runner_up.fold(f64::NEG_INFINITY, f64::max) < best - 1e-3 {
+                let argmax = totals.iter().position(|&t| t == best).unwrap_or(usize::MAX);
+                assert_eq!(chosen, argmax);
+            }
+            for (logprob, expected) in trace.logprobs.iter().zip(&scores[chosen]) {
+                assert!((*logprob as f64 - expected).abs() < 1e-4, "{:?} against {:?}", trace.logprobs, scores[chosen]);
+            }
+            let norm = totals.iter().map(|t| (t - best).exp()).sum::<f64>();
+            for (&(_, p), t) in policy.iter().zip(&totals) {
+                assert!((p as f64 - (t - best).exp() / norm).abs() < 1e-4, "{policy:?} against {totals:?}");
+            }
+        }
+        assert!(decisions >= 30, "only {decisions} positions were tried");
+    }
+
+    #[test]
+    fn scored_choices_break_ties_by_the_lowest_action_and_sample_by_the_softmax() {
+        // Ties at temperature 0: the lowest action id, whatever the order given.
+        assert_eq!(choose_scored(&[3, 5, 7], &[-1.0, -0.5, -0.5], 0.0, 0), 1);
+        assert_eq!(choose_scored(&[7, 5, 3], &[-0.5, -0.5, -1.0], 0.0, 0), 1);
+        assert_eq!(choose_scored(&[0], &[-30.0], 2.0, 9), 0);
+        // With a temperature, draws follow softmax(score / temperature): here 1/4 and 3/4.
+        let scores = [0.0, 3f32.ln() * 2.0];
+        let draws = 4000;
+        let second = (0..draws).filter(|&seed| choose_scored(&[0, 1], &scores, 2.0, seed) == 1).count();
+        let share = second as f64 / draws as f64;
+        assert!((share - 0.75).abs() < 0.03, "{share}");
+        let probabilities = softmax(&scores, 2.0);
+        assert!((probabilities[0] - 0.25).abs() < 1e-6 && (probabilities[1] - 0.75).abs() < 1e-6);
+    }
+
+    #[test]
+    fn scored_sampling_is_seeded() {
+        use rand::SeedableRng;
+        let (_dir, path, factory) = tiny_model();
+        let mut agent = scored_agent(&factory, &path, ",temperature=3");
+        let mut again = scored_agent(&factory, &path, ",temperature=3");
+        let mut other_seed = scored_agent(&factory, &path, ",temperature=3,seed=5");
+        let game = ok(load_game("tic_tac_toe"));
+        let state = game.new_initial_state();
+        let mut legal = Vec::new();
+        state.legal_actions(&mut legal);
+        let view = View::new(game.as_ref(), state.as_ref(), 0, &legal);
+        let mut seen = std::collections::BTreeSet::new();
+        let mut differ = 0;
+        for seed in 0..24 {
+            let decision = ok(agent.act(&view, &mut AgentRng::seed_from_u64(seed)));
+            assert_eq!(decision, ok(again.act(&view, &mut AgentRng::seed_from_u64(seed))));
+            let other = ok(other_seed.act(&view, &mut AgentRng::seed_from_u64(seed)));
+            differ += usize::from(other.reply != decision.reply);
+            // The policy is the model's, whatever the draw.
+            assert_eq!(other.policy, decision.policy);
+            let Reply::Action(action) = decision.reply else { panic!("{decision:?}") };
+            seen.insert(action);
+        }
+        assert!(seen.len() > 1, "24 draws at temperature 3 all chose {seen:?}");
+        assert!(differ > 0, "the agent's seed does not change its draws");
+    }
+
+    #[test]
+    fn a_scored_judge_answers_pro_or_con_and_debaters_still_write() {
+        use rand::SeedableRng;
+        let (_dir, path, factory) = tiny_model();
+        let mut agent = scored_agent(&factory, &path, ",temperature=0,max_tokens=16");
+        let game = ok(load_game("debate(rounds=1,items=10)"));
+        let mut state = game.new_initial_state();
+        ok(state.apply(3));
+        let mut legal = Vec::new();
+        state.legal_actions(&mut legal);
+        // A debater's turn takes text: it is generated, as with choice=text.
+        let view = View::new(game.as_ref(), state.as_ref(), 0, &legal);
+        let argument = ok(agent.act(&view, &mut AgentRng::seed_from_u64(1)));
+        assert!(matches!(argument.reply, Reply::Text(_)), "{argument:?}");
+        assert!(argument.policy.is_none() && argument.trace.is_some());
+        ok(state.apply_text("It is true."));
+        ok(state.apply_text("It is false."));
+        state.legal_actions(&mut legal);
+        assert_eq!(legal, [games::debate::PRO, games::debate::CON]);
+        let view = View::new(game.as_ref(), state.as_ref(), games::debate::JUDGE_SEAT, &legal);
+        let verdict = ok(agent.act(&view, &mut AgentRng::seed_from_u64(1)));
+        let Reply::Action(action) = verdict.reply else { panic!("{verdict:?}") };
+        assert!(legal.contains(&action));
+        let completion = verdict.trace.as_ref().map(|t| t.completion.clone()).unwrap_or_default();
+        assert_eq!(completion, if action == games::debate::PRO { "pro" } else { "con" });
+        let policy = verdict.policy.unwrap_or_default();
+        assert_eq!(policy.len(), 2);
+        assert!((policy.iter().map(|&(_, p)| p).sum::<f32>() - 1.0).abs() < 1e-6);
+        // The engine takes the verdict.
+        ok(state.apply(action));
+        assert!(state.is_terminal());
+    }
+
+    #[test]
+    fn a_scored_decision_past_its_deadline_is_a_timeout() {
+        use rand::SeedableRng;
+        use std::time::{Duration, Instant};
+        let (_dir, path, factory) = tiny_model();
+        let mut agent = scored_agent(&factory, &path, ",temperature=0");
+        let game = ok(load_game("tic_tac_toe"));
+        let state = game.new_initial_state();
+        let mut legal = Vec::new();
+        state.legal_actions(&mut legal);
+        let view = View::new(game.as_ref(), state.as_ref(), 0, &legal);
+        let act = |agent: &mut Box<dyn Agent>, view: &View<'_>| agent.act(view, &mut AgentRng::seed_from_u64(2));
+        let answer = act(&mut agent, &view.with_deadline(Some(Instant::now())));
+        assert!(matches!(answer, Err(AgentError::Timeout(_))), "{answer:?}");
+        let without = ok(act(&mut agent, &view));
+        let later = view.with_deadline(Some(Instant::now() + Duration::from_secs(3600)));
+        assert_eq!(ok(act(&mut agent, &later)), without);
+        // The generator itself refuses scoring nobody waits for.
+        let generator = ok(factory.generator(&path, 8));
+        let answer =
+            generator.score_replies_until(&[ChatMessage::user("hi")], &["a1".to_string()], Some(Instant::now()));
+        assert!(matches!(answer, Err(LlmError::DeadlinePassed)), "{answer:?}");
+    }
+
+    #[test]
+    fn choice_text_is_the_default_and_answers_as_before() {
+        use rand::SeedableRng;
+        let (_dir, path, factory) = tiny_model();
+        let spec = |extra: &str| format!("llm(model=\"{}\",temperature=1,move_tokens=8{extra})", path.display());
+        let mut default = ok(factory.build(&spec("")));
+        let mut text = ok(factory.build(&spec(",choice=text")));
+        let game = ok(load_game("tic_tac_toe"));
+        let state = game.new_initial_state();
+        let mut legal = Vec::new();
+        state.legal_actions(&mut legal);
+        let view = View::new(game.as_ref(), state.as_ref(), 0, &legal);
+        for seed in 0..4 {
+            let a = ok(default.act(&view, &mut AgentRng::seed_from_u64(seed)));
+            assert_eq!(a, ok(text.act(&view, &mut AgentRng::seed_from_u64(seed))));
+            assert!(a.policy.is_none(), "a written move has no policy");
+        }
+        let error = factory.build(&spec(",choice=vote")).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.contains("choice") && error.contains("scored"), "{error}");
+    }
 
     fn reply_in_opening(game: &str, answer: &str) -> Reply {
         let game = load_game(game).unwrap_or_else(|e| panic!("{e}"));

@@ -1,7 +1,7 @@
 //! Small language models run in-process: GGUF llama models loaded with candle's quantized tensors,
 //! their tokenizer rebuilt from the GGUF metadata, our own forward pass (ragged batches of
-//! sequences, each with its own KV cache), seeded sampling, and a batching [`Generator`] thread
-//! that many agents share.
+//! sequences, each with its own KV cache), seeded sampling, the scoring of given replies by their
+//! log-probability, and a batching [`Generator`] thread that many agents share.
 //!
 //! Threads: the quantized matrix products run on candle's process-wide pool (`candle_core`'s
 //! barrier pool: the calling thread plus `CANDLE_NUM_THREADS - 1` workers, or
@@ -16,6 +16,7 @@ mod gguf;
 mod model;
 mod q8;
 mod sampling;
+mod score;
 mod server;
 #[cfg(test)]
 mod tests;
@@ -30,6 +31,7 @@ pub use convert::{ConvertSummary, convert_to_q8_0};
 pub use generate::{Completion, FinishReason, Timing};
 pub use model::{KvCache, LlmConfig, LlmModel, SeqStep};
 pub use sampling::{Sampler, SamplingParams};
+pub use score::ContinuationScore;
 pub use server::{Generator, GeneratorConfig, GeneratorStats};
 pub use tokenizer::LlmTokenizer;
 
@@ -69,7 +71,8 @@ pub enum LlmError {
     /// The forward pass failed.
     #[error("model computation failed: {0}")]
     Compute(String),
-    /// The answer was not finished by its deadline (see [`Generator::generate_until`]).
+    /// The answer was not finished by its deadline (see [`Generator::generate_until`] and
+    /// [`Generator::score_replies_until`]).
     #[error("the answer was not finished by its deadline")]
     DeadlinePassed,
     /// The generator's server thread is gone.

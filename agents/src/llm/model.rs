@@ -6,6 +6,11 @@
 //! The quantized matrix products quantize each activation row on its own and compute each output
 //! from that row alone, and everything else here works row by row or sequence by sequence, so a
 //! sequence's logits do not depend on what else is in the batch.
+//!
+//! Inside the crate a step may also continue a read-only *prefix* cache (a prompt that several
+//! continuations share, run once) and ask for the logits after every new token rather than the
+//! last only ([`Step`]); that is how candidate replies are scored (`score.rs`). A sequence with a
+//! prefix computes exactly what it would with the prefix's positions copied into its own cache.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -284,6 +289,36 @@ pub struct SeqStep<'a> {
     pub tokens: &'a [u32],
 }
 
+/// One sequence's part of a forward step, in full: a [`SeqStep`], plus the read-only cache of a
+/// prefix that comes before `cache`'s positions (a shared prompt: `cache` then holds only this
+/// sequence's own positions after it) and whether the step returns the logits after every one of
+/// `tokens` (`every_row`) or after the last only.
+#[derive(Debug)]
+pub(crate) struct Step<'a> {
+    pub cache: &'a mut KvCache,
+    pub tokens: &'a [u32],
+    pub prefix: Option<&'a KvCache>,
+    pub every_row: bool,
+}
+
+impl<'a> From<SeqStep<'a>> for Step<'a> {
+    fn from(step: SeqStep<'a>) -> Self {
+        Step { cache: step.cache, tokens: step.tokens, prefix: None, every_row: false }
+    }
+}
+
+impl Step<'_> {
+    /// Positions before this step's tokens: the prefix's and the sequence's own.
+    fn start(&self) -> usize {
+        self.prefix.map_or(0, |p| p.len) + self.cache.len
+    }
+
+    /// Rows of logits this step returns.
+    pub fn output_rows(&self) -> usize {
+        if self.every_row { self.tokens.len() } else { 1 }
+    }
+}
+
 /// A loaded llama model: weights, tokenizer and shape. Immutable, so one model serves any number
 /// of threads and sequences.
 #[derive(Debug)]
@@ -396,55 +431,76 @@ impl LlmModel {
     /// the logits after its last token, `[seqs.len(), vocab_size]` row-major. On error the
     /// caches are left as they were.
     pub fn forward(&self, seqs: &mut [SeqStep<'_>]) -> Result<Vec<f32>, LlmError> {
-        for seq in seqs.iter() {
-            self.check(seq)?;
+        let mut steps: Vec<Step<'_>> = seqs
+            .iter_mut()
+            .map(|s| Step { cache: &mut *s.cache, tokens: s.tokens, prefix: None, every_row: false })
+            .collect();
+        self.forward_steps(&mut steps)
+    }
+
+    /// [`LlmModel::forward`] over [`Step`]s: appends each step's tokens to its own cache (after
+    /// its prefix, if any) and returns, step after step, [`Step::output_rows`] rows of logits
+    /// (`vocab_size` each). On error the caches are left as they were.
+    pub(crate) fn forward_steps(&self, steps: &mut [Step<'_>]) -> Result<Vec<f32>, LlmError> {
+        for step in steps.iter() {
+            self.check(step)?;
         }
-        let starts: Vec<usize> = seqs.iter().map(|s| s.cache.len).collect();
-        let result = self.forward_unchecked(seqs);
+        let starts: Vec<usize> = steps.iter().map(|s| s.cache.len).collect();
+        let result = self.forward_unchecked(steps);
         match result {
             Ok(logits) => {
-                for seq in seqs.iter_mut() {
-                    seq.cache.len += seq.tokens.len();
+                for step in steps.iter_mut() {
+                    step.cache.len += step.tokens.len();
                 }
                 Ok(logits)
             }
             Err(error) => {
-                for (seq, &start) in seqs.iter_mut().zip(&starts) {
-                    seq.cache.len = start;
-                    seq.cache.truncate(start);
+                for (step, &start) in steps.iter_mut().zip(&starts) {
+                    step.cache.len = start;
+                    step.cache.truncate(start);
                 }
                 Err(error)
             }
         }
     }
 
-    fn check(&self, seq: &SeqStep<'_>) -> Result<(), LlmError> {
-        let cache = &seq.cache;
-        if cache.kv_dim != self.config.kv_dim() || cache.keys.len() != self.config.layers {
+    /// Whether `cache` was made by this model (or one of the same shape).
+    fn fits(&self, cache: &KvCache) -> bool {
+        cache.kv_dim == self.config.kv_dim() && cache.keys.len() == self.config.layers
+    }
+
+    fn check(&self, step: &Step<'_>) -> Result<(), LlmError> {
+        if !self.fits(step.cache) || step.prefix.is_some_and(|p| !self.fits(p)) {
             return Err(LlmError::BadRequest("the KV cache belongs to another model".to_string()));
         }
-        if seq.tokens.is_empty() {
+        if step.tokens.is_empty() {
             return Err(LlmError::BadRequest("a sequence in the step has no tokens".to_string()));
         }
-        if let Some(&bad) = seq.tokens.iter().find(|&&t| t as usize >= self.config.vocab_size) {
+        if let Some(&bad) = step.tokens.iter().find(|&&t| t as usize >= self.config.vocab_size) {
             return Err(LlmError::BadRequest(format!(
                 "token {bad} is outside the vocabulary of {}",
                 self.config.vocab_size
             )));
         }
-        if cache.len + seq.tokens.len() > self.config.context {
-            return Err(LlmError::PromptTooLong { prompt: cache.len + seq.tokens.len(), context: self.config.context });
+        let end = step.start() + step.tokens.len();
+        if end > self.config.context {
+            return Err(LlmError::PromptTooLong { prompt: end, context: self.config.context });
         }
         Ok(())
     }
 
-    fn forward_unchecked(&self, seqs: &mut [SeqStep<'_>]) -> Result<Vec<f32>, LlmError> {
+    fn forward_unchecked(&self, steps: &mut [Step<'_>]) -> Result<Vec<f32>, LlmError> {
         let c = &self.config;
         let (hidden, q_dim) = (c.hidden, c.q_dim());
-        let ids: Vec<u32> = seqs.iter().flat_map(|s| s.tokens.iter().copied()).collect();
+        let ids: Vec<u32> = steps.iter().flat_map(|s| s.tokens.iter().copied()).collect();
         let rows = ids.len();
-        let positions: Vec<usize> =
-            seqs.iter().flat_map(|s| (s.cache.len..s.cache.len + s.tokens.len()).collect::<Vec<_>>()).collect();
+        let positions: Vec<usize> = steps
+            .iter()
+            .flat_map(|s| {
+                let start = s.start();
+                start..start + s.tokens.len()
+            })
+            .collect();
         let rope = RopeTable::new(c, &positions);
         let ids = Tensor::from_vec(ids, rows, &Device::Cpu)?;
         let mut x: Vec<f32> = self.embedding.embedding(&ids)?.flatten_all()?.to_vec1()?;
@@ -452,22 +508,24 @@ impl LlmModel {
         for (l, layer) in self.layers.iter().enumerate() {
             let h = rms_norm(&x, &layer.attn_norm, c.rms_eps);
             let mut qkv = layer.qkv.forward(h, rows, hidden)?;
-            let attn = attention.run(l, seqs, &mut qkv, &rope);
+            let attn = attention.run(l, steps, &mut qkv, &rope);
             add_assign(&mut x, &layer.attn_output.forward(attn, rows, q_dim)?);
             let h = rms_norm(&x, &layer.ffn_norm, c.rms_eps);
             let gate_up = layer.gate_up.forward(h, rows, hidden)?;
             let act = swiglu(&gate_up, c.ffn);
             add_assign(&mut x, &layer.down.forward(act, rows, c.ffn)?);
         }
-        // Logits for each sequence's last position only.
-        let mut last = Vec::with_capacity(seqs.len() * hidden);
+        // Logits for each sequence's last position, or for all its positions if it asks.
+        let out_rows: usize = steps.iter().map(Step::output_rows).sum();
+        let mut last = Vec::with_capacity(out_rows * hidden);
         let mut end = 0;
-        for seq in seqs.iter() {
-            end += seq.tokens.len();
-            last.extend_from_slice(&x[(end - 1) * hidden..end * hidden]);
+        for step in steps.iter() {
+            end += step.tokens.len();
+            let first = end - step.output_rows();
+            last.extend_from_slice(&x[first * hidden..end * hidden]);
         }
         let last = rms_norm(&last, &self.output_norm, c.rms_eps);
-        Ok(self.output.forward(last, seqs.len(), hidden)?)
+        Ok(self.output.forward(last, out_rows, hidden)?)
     }
 }
 
@@ -590,13 +648,23 @@ impl Attention {
 
     /// Rotates queries and keys in `qkv` (`[rows, q_dim + 2 kv_dim]`), appends keys and values to
     /// layer `layer` of each sequence's cache and returns the attention output `[rows, q_dim]`.
-    fn run(&mut self, layer: usize, seqs: &mut [SeqStep<'_>], qkv: &mut [f32], rope: &RopeTable) -> Vec<f32> {
+    /// A sequence with a prefix attends to the prefix's positions first, then to its own, in the
+    /// order (and with the arithmetic) of one cache holding both.
+    fn run(&mut self, layer: usize, seqs: &mut [Step<'_>], qkv: &mut [f32], rope: &RopeTable) -> Vec<f32> {
         let (q_dim, kv_dim, hd) = (self.q_dim, self.kv_dim, self.head_dim);
         let width = q_dim + 2 * kv_dim;
         let group = self.heads / self.kv_heads;
         let mut out = vec![0.0; qkv.len() / width * q_dim];
         let mut row = 0;
         for seq in seqs.iter_mut() {
+            let (prefix_keys, prefix_values): (&[f32], &[f32]) = match seq.prefix {
+                Some(prefix) => {
+                    let held = prefix.len * kv_dim;
+                    (&prefix.keys[layer][..held], &prefix.values[layer][..held])
+                }
+                None => (&[], &[]),
+            };
+            let prefix_len = prefix_keys.len() / kv_dim;
             let start = seq.cache.len;
             let n = seq.tokens.len();
             let (keys, values) = (&mut seq.cache.keys[layer], &mut seq.cache.values[layer]);
@@ -620,11 +688,13 @@ impl Attention {
                     let q = &q_row[h * hd..(h + 1) * hd];
                     self.scores.clear();
                     let mut max = f32::NEG_INFINITY;
-                    for t in 0..visible {
-                        let k = &keys[t * kv_dim + kv_offset..t * kv_dim + kv_offset + hd];
-                        let score = dot(q, k) * self.scale;
-                        max = max.max(score);
-                        self.scores.push(score);
+                    for (cache, positions) in [(prefix_keys, prefix_len), (&keys[..], visible)] {
+                        for t in 0..positions {
+                            let k = &cache[t * kv_dim + kv_offset..t * kv_dim + kv_offset + hd];
+                            let score = dot(q, k) * self.scale;
+                            max = max.max(score);
+                            self.scores.push(score);
+                        }
                     }
                     let mut sum = 0.0;
                     for s in self.scores.iter_mut() {
@@ -632,11 +702,14 @@ impl Attention {
                         sum += *s;
                     }
                     let o = &mut out_row[h * hd..(h + 1) * hd];
-                    for (t, &weight) in self.scores.iter().enumerate() {
-                        let v = &values[t * kv_dim + kv_offset..t * kv_dim + kv_offset + hd];
-                        let weight = weight / sum;
-                        for (o, v) in o.iter_mut().zip(v) {
-                            *o += weight * v;
+                    let (prefix_weights, own_weights) = self.scores.split_at(prefix_len);
+                    for (cache, weights) in [(prefix_values, prefix_weights), (&values[..], own_weights)] {
+                        for (t, &weight) in weights.iter().enumerate() {
+                            let v = &cache[t * kv_dim + kv_offset..t * kv_dim + kv_offset + hd];
+                            let weight = weight / sum;
+                            for (o, v) in o.iter_mut().zip(v) {
+                                *o += weight * v;
+                            }
                         }
                     }
                 }

@@ -47,6 +47,36 @@ impl SamplingParams {
     }
 }
 
+/// What turns one row of logits into log-probabilities (temperature 1): its largest logit (the
+/// first, where several are largest) and `ln Σ exp(logit - max)`. Generated and scored tokens get
+/// their log-probabilities from it, so the two agree exactly.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Normalizer {
+    pub argmax: usize,
+    pub max: f32,
+    pub log_sum: f32,
+}
+
+impl Normalizer {
+    /// The normalizer of `logits`; an error if any is NaN or none is finite.
+    pub fn of(logits: &[f32]) -> Result<Self, LlmError> {
+        let (argmax, max) = logits
+            .iter()
+            .enumerate()
+            .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) });
+        if !max.is_finite() || logits.iter().any(|v| v.is_nan()) {
+            return Err(LlmError::Compute("the logits are not finite".to_string()));
+        }
+        let log_sum = logits.iter().map(|&v| ((v - max) as f64).exp()).sum::<f64>().ln() as f32;
+        Ok(Normalizer { argmax, max, log_sum })
+    }
+
+    /// The log-probability of `token` (an index into `logits`, which must be the row this was made of).
+    pub fn logprob(&self, logits: &[f32], token: usize) -> f32 {
+        logits[token] - self.max - self.log_sum
+    }
+}
+
 /// One sequence's sampler: its parameters and its random generator.
 #[derive(Clone, Debug)]
 pub struct Sampler {
@@ -69,16 +99,9 @@ impl Sampler {
 
     /// Picks a token from `logits` and returns it with its log-probability (temperature 1).
     pub fn sample(&mut self, logits: &[f32]) -> Result<(u32, f32), LlmError> {
-        let (argmax, max) = logits
-            .iter()
-            .enumerate()
-            .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) });
-        if !max.is_finite() || logits.iter().any(|v| v.is_nan()) {
-            return Err(LlmError::Compute("the logits are not finite".to_string()));
-        }
-        let log_sum = logits.iter().map(|&v| ((v - max) as f64).exp()).sum::<f64>().ln() as f32;
-        let token = if self.temperature == 0.0 { argmax } else { self.draw(logits, max) };
-        Ok((token as u32, logits[token] - max - log_sum))
+        let normalizer = Normalizer::of(logits)?;
+        let token = if self.temperature == 0.0 { normalizer.argmax } else { self.draw(logits, normalizer.max) };
+        Ok((token as u32, normalizer.logprob(logits, token)))
     }
 
     /// A token drawn with probabilities `exp((logit - max) / temperature)`, within the top-p nucleus.

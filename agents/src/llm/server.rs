@@ -3,8 +3,12 @@
 //! leave, and each step runs every active sequence's new tokens (a whole prompt for a newcomer,
 //! one token for the others) through one forward pass.
 //!
+//! It also scores given replies ([`Generator::score_replies_until`]): such a request runs its
+//! prompt in one step and its candidate continuations in the next (see `score.rs`), batched with
+//! whatever else is in flight, and counts as one sequence of the batch.
+//!
 //! A sequence's tokens do not depend on what it was batched with (see [`LlmModel::forward`]), so
-//! a seeded answer is the same alone or in a crowd.
+//! a seeded answer is the same alone or in a crowd, and so are a reply's scores.
 //!
 //! A request may carry a deadline ([`Generator::generate_until`]): its caller stops waiting at the
 //! deadline, and the server drops the sequence before its next step (or refuses it on admission),
@@ -21,8 +25,9 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
 use super::LlmError;
 use super::generate::{Completion, RawCompletion, Sequence, Timing};
-use super::model::LlmModel;
+use super::model::{LlmModel, Step};
 use super::sampling::SamplingParams;
+use super::score::{ContinuationScore, Scoring};
 use crate::chat::ChatMessage;
 
 /// How a [`Generator`] batches.
@@ -49,6 +54,8 @@ pub struct GeneratorStats {
     pub prompt_tokens: u64,
     /// Tokens generated.
     pub generated_tokens: u64,
+    /// Tokens of scored continuations fed (the prompts of scoring requests count as prompt tokens).
+    pub scored_tokens: u64,
 }
 
 #[derive(Debug, Default)]
@@ -57,6 +64,7 @@ struct Counters {
     sequences: AtomicU64,
     prompt_tokens: AtomicU64,
     generated_tokens: AtomicU64,
+    scored_tokens: AtomicU64,
     /// Set when the server thread ends, however it ends.
     ended: AtomicBool,
 }
@@ -84,11 +92,16 @@ impl EndedSignal {
 
 #[derive(Debug)]
 struct Job {
-    prompt: Vec<u32>,
-    params: SamplingParams,
+    request: Request,
     submitted: Instant,
     deadline: Option<Instant>,
-    reply: Sender<Result<RawCompletion, LlmError>>,
+}
+
+/// What a job asks for, and where its answer goes.
+#[derive(Debug)]
+enum Request {
+    Generate { prompt: Vec<u32>, params: SamplingParams, reply: Sender<Result<RawCompletion, LlmError>> },
+    Score { prompt: Vec<u32>, continuations: Vec<Vec<u32>>, reply: Sender<Result<Vec<ContinuationScore>, LlmError>> },
 }
 
 #[derive(Debug)]
@@ -198,7 +211,42 @@ impl Generator {
         self.submit(prompt, params, None)
     }
 
-    /// Sends a request to the server thread and waits for its answer, until `deadline` if any.
+    /// Scores each of `replies` as the whole answer to a chat (its text, then `<|im_end|>`; see
+    /// [`super::LlmTokenizer::reply_tokens`]) by its log-probability under the model, without
+    /// generating; blocks until done, or until `deadline` with [`LlmError::DeadlinePassed`].
+    /// The scores are those of [`LlmModel::score_replies`], whatever else the batch holds.
+    pub fn score_replies_until(
+        &self,
+        messages: &[ChatMessage],
+        replies: &[String],
+        deadline: Option<Instant>,
+    ) -> Result<Vec<ContinuationScore>, LlmError> {
+        let tokenizer = self.shared.model.tokenizer();
+        let prompt = tokenizer.chat_prompt(messages)?;
+        let continuations = replies.iter().map(|r| tokenizer.reply_tokens(r)).collect::<Result<_, _>>()?;
+        self.score_tokens_until(prompt, continuations, deadline)
+    }
+
+    /// Scores each of `continuations` as a continuation of the token sequence `prompt` (see
+    /// [`LlmModel::score_tokens`]), until `deadline` if any.
+    pub fn score_tokens_until(
+        &self,
+        prompt: Vec<u32>,
+        continuations: Vec<Vec<u32>>,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<ContinuationScore>, LlmError> {
+        let context = self.shared.model.config().context;
+        let longest = continuations.iter().map(Vec::len).max().unwrap_or(1).max(1);
+        if prompt.len() + longest - 1 > context {
+            return Err(LlmError::PromptTooLong { prompt: prompt.len() + longest - 1, context });
+        }
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        self.send(Request::Score { prompt, continuations, reply }, deadline)?;
+        wait(&answer, deadline)
+    }
+
+    /// Sends a generation request to the server thread and waits for its answer, until `deadline`
+    /// if any.
     fn submit(
         &self,
         prompt: Vec<u32>,
@@ -211,20 +259,16 @@ impl Generator {
             return Err(LlmError::PromptTooLong { prompt: prompt.len(), context });
         }
         let (reply, answer) = crossbeam_channel::bounded(1);
-        let job = Job { prompt, params: params.clone(), submitted: Instant::now(), deadline, reply };
-        let requests = self.shared.requests.as_ref().ok_or(LlmError::Stopped)?;
-        requests.send(job).map_err(|_| LlmError::Stopped)?;
-        // The server drops the reply sender if it dies without answering.
-        let raw = match deadline {
-            None => answer.recv().map_err(|_| LlmError::Stopped)??,
-            Some(deadline) => match answer.recv_deadline(deadline) {
-                Ok(raw) => raw?,
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => return Err(LlmError::DeadlinePassed),
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return Err(LlmError::Stopped),
-            },
-        };
+        self.send(Request::Generate { prompt, params: params.clone(), reply }, deadline)?;
+        let raw = wait(&answer, deadline)?;
         let timing = raw.timing;
         Ok((raw.decode(&self.shared.model)?, timing))
+    }
+
+    fn send(&self, request: Request, deadline: Option<Instant>) -> Result<(), LlmError> {
+        let job = Job { request, submitted: Instant::now(), deadline };
+        let requests = self.shared.requests.as_ref().ok_or(LlmError::Stopped)?;
+        requests.send(job).map_err(|_| LlmError::Stopped)
     }
 
     pub fn stats(&self) -> GeneratorStats {
@@ -234,15 +278,106 @@ impl Generator {
             sequences: c.sequences.load(Ordering::Relaxed),
             prompt_tokens: c.prompt_tokens.load(Ordering::Relaxed),
             generated_tokens: c.generated_tokens.load(Ordering::Relaxed),
+            scored_tokens: c.scored_tokens.load(Ordering::Relaxed),
         }
     }
 }
 
-/// An answer in progress and where to send it.
+/// Waits for the server's answer on `answer`, until `deadline` if any. (The server drops the
+/// reply sender if it dies without answering.)
+fn wait<T>(answer: &Receiver<Result<T, LlmError>>, deadline: Option<Instant>) -> Result<T, LlmError> {
+    match deadline {
+        None => answer.recv().map_err(|_| LlmError::Stopped)?,
+        Some(deadline) => match answer.recv_deadline(deadline) {
+            Ok(result) => result,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(LlmError::DeadlinePassed),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Err(LlmError::Stopped),
+        },
+    }
+}
+
+/// Work in progress and where to send its answer.
+enum Work {
+    Generate { sequence: Sequence, reply: Sender<Result<RawCompletion, LlmError>> },
+    Score { scoring: Scoring, reply: Sender<Result<Vec<ContinuationScore>, LlmError>> },
+}
+
+impl Work {
+    /// Starts the work of `request`, or answers it with the error that prevents it.
+    fn start(model: &LlmModel, request: Request, submitted: Instant) -> Option<Work> {
+        match request {
+            Request::Generate { prompt, params, reply } => match Sequence::new(model, prompt, &params, submitted) {
+                Ok(sequence) => Some(Work::Generate { sequence, reply }),
+                Err(error) => {
+                    let _ = reply.send(Err(error));
+                    None
+                }
+            },
+            Request::Score { prompt, continuations, reply } => match Scoring::new(model, prompt, continuations) {
+                Ok(scoring) => Some(Work::Score { scoring, reply }),
+                Err(error) => {
+                    let _ = reply.send(Err(error));
+                    None
+                }
+            },
+        }
+    }
+
+    /// Answers with `error` (nobody may be waiting any more: then nothing happens).
+    fn fail(&self, error: LlmError) {
+        match self {
+            Work::Generate { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
+            Work::Score { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
+        }
+    }
+
+    /// Rows of logits this work's part of the next step returns.
+    fn output_rows(&self) -> usize {
+        match self {
+            Work::Generate { .. } => 1,
+            Work::Score { scoring, .. } => scoring.output_rows(),
+        }
+    }
+
+    /// This work's part of the next step.
+    fn steps(&mut self) -> Vec<Step<'_>> {
+        match self {
+            Work::Generate { sequence, .. } => vec![sequence.step().into()],
+            Work::Score { scoring, .. } => scoring.steps(),
+        }
+    }
+
+    /// Takes the logits of its part of the step; `Some(self)` while it goes on, `None` once it
+    /// has answered (with its result or an error).
+    fn accept(mut self, model: &LlmModel, logits: &[f32]) -> Option<Work> {
+        let finished = match &mut self {
+            Work::Generate { sequence, .. } => sequence.accept(model, logits),
+            Work::Score { scoring, .. } => scoring.accept(model, logits),
+        };
+        match finished {
+            Ok(false) => return Some(self),
+            Err(error) => self.fail(error),
+            Ok(true) => match self {
+                Work::Generate { sequence, reply } => {
+                    let _ = reply.send(Ok(sequence.into_tokens()));
+                }
+                Work::Score { scoring, reply } => {
+                    let _ = reply.send(Ok(scoring.finish()));
+                }
+            },
+        }
+        None
+    }
+}
+
+/// Work in progress and its deadline.
 struct Active {
-    sequence: Sequence,
+    work: Work,
     deadline: Option<Instant>,
-    reply: Sender<Result<RawCompletion, LlmError>>,
 }
 
 /// Whether `deadline` is set and has passed.
@@ -250,21 +385,25 @@ fn passed(deadline: Option<Instant>) -> bool {
     deadline.is_some_and(|deadline| Instant::now() >= deadline)
 }
 
-/// The server thread's loop: admit waiting requests up to `max_batch`, drop the answers whose
+/// The server thread's loop: admit waiting requests up to `max_batch`, drop the work whose
 /// deadline has passed, run a step, hand out the finished answers; sleep on the channel when
 /// idle; end when every handle is gone.
 fn serve(model: &LlmModel, max_batch: usize, incoming: &Receiver<Job>, counters: &Counters) {
     let mut active: Vec<Active> = Vec::with_capacity(max_batch);
     let admit = |job: Job, active: &mut Vec<Active>| {
         if passed(job.deadline) {
-            let _ = job.reply.send(Err(LlmError::DeadlinePassed));
+            match job.request {
+                Request::Generate { reply, .. } => {
+                    let _ = reply.send(Err(LlmError::DeadlinePassed));
+                }
+                Request::Score { reply, .. } => {
+                    let _ = reply.send(Err(LlmError::DeadlinePassed));
+                }
+            }
             return;
         }
-        match Sequence::new(model, job.prompt, &job.params, job.submitted) {
-            Ok(sequence) => active.push(Active { sequence, deadline: job.deadline, reply: job.reply }),
-            Err(error) => {
-                let _ = job.reply.send(Err(error));
-            }
+        if let Some(work) = Work::start(model, job.request, job.submitted) {
+            active.push(Active { work, deadline: job.deadline });
         }
     };
     loop {
@@ -284,7 +423,7 @@ fn serve(model: &LlmModel, max_batch: usize, incoming: &Receiver<Job>, counters:
             active.retain(|a| {
                 let late = passed(a.deadline);
                 if late {
-                    let _ = a.reply.send(Err(LlmError::DeadlinePassed));
+                    a.work.fail(LlmError::DeadlinePassed);
                 }
                 !late
             });
@@ -292,40 +431,49 @@ fn serve(model: &LlmModel, max_batch: usize, incoming: &Receiver<Job>, counters:
         if active.is_empty() {
             continue;
         }
-        let prompt_tokens: usize =
-            active.iter().filter(|a| a.sequence.is_prefill()).map(|a| a.sequence.pending()).sum();
-        let generated = active.len();
+        let (mut prompt_tokens, mut generated, mut scored) = (0, 0, 0);
+        for a in &active {
+            match &a.work {
+                Work::Generate { sequence, .. } => {
+                    generated += 1;
+                    if sequence.is_prefill() {
+                        prompt_tokens += sequence.pending();
+                    }
+                }
+                Work::Score { scoring, .. } if scoring.is_prefill() => prompt_tokens += scoring.pending(),
+                Work::Score { scoring, .. } => scored += scoring.pending(),
+            }
+        }
+        let rows: Vec<usize> = active.iter().map(|a| a.work.output_rows()).collect();
         // A panic in a forward pass becomes an error for this step's answers, not a dead thread.
         let result = catch_unwind(AssertUnwindSafe(|| {
-            let mut steps: Vec<_> = active.iter_mut().map(|a| a.sequence.step()).collect();
-            model.forward(&mut steps)
+            let mut steps: Vec<Step<'_>> = active.iter_mut().flat_map(|a| a.work.steps()).collect();
+            model.forward_steps(&mut steps)
         }))
         .unwrap_or_else(|_| Err(LlmError::Compute("the forward pass panicked".to_string())));
         counters.steps.fetch_add(1, Ordering::Relaxed);
         counters.sequences.fetch_add(active.len() as u64, Ordering::Relaxed);
         counters.prompt_tokens.fetch_add(prompt_tokens as u64, Ordering::Relaxed);
         counters.generated_tokens.fetch_add(generated as u64, Ordering::Relaxed);
+        counters.scored_tokens.fetch_add(scored as u64, Ordering::Relaxed);
         let logits = match result {
             Ok(logits) => logits,
             Err(error) => {
                 let message = error.to_string();
                 for a in active.drain(..) {
-                    let _ = a.reply.send(Err(LlmError::Compute(message.clone())));
+                    a.work.fail(LlmError::Compute(message.clone()));
                 }
                 continue;
             }
         };
         let vocab = model.config().vocab_size;
         let mut kept = Vec::with_capacity(active.len());
-        for (i, mut a) in active.drain(..).enumerate() {
-            match a.sequence.accept(model, &logits[i * vocab..(i + 1) * vocab]) {
-                Ok(false) => kept.push(a),
-                Ok(true) => {
-                    let _ = a.reply.send(Ok(a.sequence.into_tokens()));
-                }
-                Err(error) => {
-                    let _ = a.reply.send(Err(error));
-                }
+        let mut offset = 0;
+        for (a, rows) in active.drain(..).zip(rows) {
+            let part = logits.get(offset * vocab..(offset + rows) * vocab).unwrap_or(&[]);
+            offset += rows;
+            if let Some(work) = a.work.accept(model, part) {
+                kept.push(Active { work, deadline: a.deadline });
             }
         }
         active = kept;

@@ -423,3 +423,210 @@ fn smollm2_answers_deterministically() {
     assert_eq!(a, b);
     println!("SmolLM2 checks took {:?}", start.elapsed());
 }
+
+/// Random continuations of 1 to 4 tokens (ids past the control tokens).
+fn continuations(count: usize, seed: u64) -> Vec<Vec<u32>> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+    (0..count).map(|_| (0..rng.random_range(1..=4)).map(|_| rng.random_range(3..270)).collect()).collect()
+}
+
+/// A continuation's log-probabilities by plain forward passes: the prompt, then one token at a time.
+fn plain_scores(model: &LlmModel, prompt: &[u32], continuation: &[u32]) -> Vec<f32> {
+    let mut cache = model.new_cache();
+    let mut logits = ok(model.forward(&mut [SeqStep { cache: &mut cache, tokens: prompt }]));
+    let mut logprobs = Vec::new();
+    for (i, &token) in continuation.iter().enumerate() {
+        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let log_sum = logits.iter().map(|&v| ((v - max) as f64).exp()).sum::<f64>().ln() as f32;
+        logprobs.push(logits[token as usize] - max - log_sum);
+        if i + 1 < continuation.len() {
+            logits = ok(model.forward(&mut [SeqStep { cache: &mut cache, tokens: &[token] }]));
+        }
+    }
+    logprobs
+}
+
+#[test]
+fn scores_equal_plain_forward_passes_however_the_continuations_are_grouped() {
+    let (_dir, model) = tiny_default();
+    let prompt = ok(model.tokenizer().chat_prompt(&chat("Choose one of these moves: a1, b2, c3.")));
+    // More continuation tokens than one scoring step feeds: several steps.
+    let many = continuations(250, 1);
+    assert!(many.iter().map(|c| c.len() - 1).sum::<usize>() > super::score::ROWS_PER_STEP);
+    let scores = ok(model.score_tokens(prompt.clone(), many.clone()));
+    assert_eq!(scores.len(), many.len());
+    for (score, continuation) in scores.iter().zip(&many) {
+        assert_eq!(&score.tokens, continuation);
+        assert_eq!(score.logprobs, plain_scores(&model, &prompt, continuation));
+        assert_eq!(score.logprob, score.logprobs.iter().sum::<f32>());
+        // Alone, or among others: the same.
+        assert_eq!(ok(model.score_tokens(prompt.clone(), vec![continuation.clone()]))[0], *score);
+    }
+}
+
+#[test]
+fn scoring_a_generated_answer_gives_its_generated_logprobs() {
+    let (_dir, model) = tiny_default();
+    let messages = chat("the cat is in the hall");
+    for seed in 0..3 {
+        let params = SamplingParams { temperature: 1.0, top_p: 0.9, max_tokens: 12, seed };
+        let answer = ok(model.generate(&messages, &params));
+        let prompt = ok(model.tokenizer().chat_prompt(&messages));
+        let scores = ok(model.score_tokens(prompt, vec![answer.tokens.clone()]));
+        assert_eq!(scores[0].logprobs, answer.logprobs);
+    }
+    // A reply is its text and the end of the turn.
+    let reply = ok(model.tokenizer().reply_tokens("b2"));
+    assert_eq!(reply.last(), Some(&2));
+    assert_eq!(ok(model.tokenizer().decode(&reply[..reply.len() - 1])), "b2");
+    let scores = ok(model.score_replies(&messages, &["b2".to_string(), "the hall".to_string()]));
+    assert_eq!(scores[0].tokens, reply);
+}
+
+#[test]
+fn scores_alone_equal_scores_batched_with_other_work() {
+    use super::generate::Sequence;
+    use super::model::Step;
+    use super::score::Scoring;
+    let (_dir, model) = tiny_default();
+    let t = model.tokenizer();
+    let prompt_a = ok(t.chat_prompt(&chat("the cat is in the hall")));
+    let prompt_b = ok(t.chat_prompt(&chat("a")));
+    let prompt_c = ok(t.chat_prompt(&chat("twelve 12 and some more words to make it longer than the others")));
+    let (conts_a, conts_c) = (continuations(40, 2), continuations(250, 3));
+    assert!(conts_c.iter().map(|c| c.len() - 1).sum::<usize>() > super::score::ROWS_PER_STEP);
+    let expected = ok(model.score_tokens(prompt_a.clone(), conts_a.clone()));
+    let vocab = model.config().vocab_size;
+
+    // In one forward pass at a time, in company: generation B decodes throughout; scoring C
+    // starts a step before A, and its continuations take two steps, so A's prompt and A's
+    // continuations each share a step with C's continuations and B.
+    let params = SamplingParams { temperature: 1.0, top_p: 1.0, max_tokens: 100, seed: 4 };
+    let mut b = ok(Sequence::new(&model, prompt_b, &params, std::time::Instant::now()));
+    let mut c = Some(ok(Scoring::new(&model, prompt_c, conts_c)));
+    let mut a: Option<Scoring> = None;
+    let mut a_scores = None;
+    let mut company = 0;
+    for step in 0..10 {
+        if step == 1 {
+            a = Some(ok(Scoring::new(&model, prompt_a.clone(), conts_a.clone())));
+        }
+        let rows_c = c.as_ref().map_or(0, Scoring::output_rows);
+        let rows_a = a.as_ref().map_or(0, Scoring::output_rows);
+        company += usize::from(a.is_some() && c.is_some());
+        let logits = {
+            let mut steps: Vec<Step<'_>> = vec![b.step().into()];
+            steps.extend(c.iter_mut().flat_map(Scoring::steps));
+            steps.extend(a.iter_mut().flat_map(Scoring::steps));
+            ok(model.forward_steps(&mut steps))
+        };
+        assert_eq!(logits.len(), (1 + rows_c + rows_a) * vocab);
+        if ok(b.accept(&model, &logits[..vocab])) {
+            b = ok(Sequence::new(&model, prompt_a.clone(), &params, std::time::Instant::now()));
+        }
+        if let Some(scoring) = c.as_mut()
+            && ok(scoring.accept(&model, &logits[vocab..(1 + rows_c) * vocab]))
+        {
+            c = None;
+        }
+        if let Some(scoring) = a.as_mut()
+            && ok(scoring.accept(&model, &logits[(1 + rows_c) * vocab..]))
+        {
+            a_scores = a.take().map(Scoring::finish);
+            break;
+        }
+    }
+    assert_eq!(company, 2, "A's prompt and continuations ran next to C's continuations");
+    assert_eq!(a_scores, Some(expected.clone()));
+
+    // Through the generator, among concurrent answers and other scorings.
+    let generator = ok(Generator::start(model.clone(), GeneratorConfig { max_batch: 8 }));
+    assert_eq!(ok(generator.score_tokens_until(prompt_a.clone(), conts_a.clone(), None)), expected);
+    for round in 0..3u64 {
+        let answers =
+            std::thread::scope(|scope| {
+                let mut others = Vec::new();
+                for i in 0..4u64 {
+                    let generator = generator.clone();
+                    let params = SamplingParams { temperature: 1.0, top_p: 1.0, max_tokens: 30, seed: i + round };
+                    others.push(scope.spawn(move || {
+                        generator.generate(&chat(&"word ".repeat(1 + i as usize)), &params).map(|_| ())
+                    }));
+                }
+                for i in 0..2u64 {
+                    let generator = generator.clone();
+                    let prompt = ok(model.tokenizer().chat_prompt(&chat(&"x ".repeat(3 + i as usize))));
+                    others.push(scope.spawn(move || {
+                        generator.score_tokens_until(prompt, continuations(30, 10 + i), None).map(|_| ())
+                    }));
+                }
+                let target = {
+                    let (generator, prompt, conts) = (generator.clone(), prompt_a.clone(), conts_a.clone());
+                    scope.spawn(move || generator.score_tokens_until(prompt, conts, None))
+                };
+                for other in others {
+                    ok(other.join().unwrap_or_else(|_| panic!("a client panicked")));
+                }
+                target.join().unwrap_or_else(|_| panic!("the scoring client panicked"))
+            });
+        assert_eq!(ok(answers), expected);
+    }
+    let stats = generator.stats();
+    println!("generator stats: {stats:?}");
+    assert!(stats.scored_tokens > 0 && stats.sequences > stats.steps, "{stats:?}");
+}
+
+#[test]
+fn bad_scoring_requests_give_errors() {
+    let (_dir, model) = tiny_default();
+    let prompt = ok(model.tokenizer().chat_prompt(&chat("hi")));
+    let vocab = model.config().vocab_size as u32;
+    let generator = ok(Generator::start(model.clone(), GeneratorConfig::default()));
+    // (prompt, continuations, what the error says)
+    let cases = [
+        (prompt.clone(), vec![], "no continuations"),
+        (prompt.clone(), vec![vec![5], vec![]], "continuation 1 has no tokens"),
+        (prompt.clone(), vec![vec![5, vocab]], "outside the vocabulary"),
+        (vec![], vec![vec![5]], "the prompt is empty"),
+        (prompt.clone(), vec![vec![5; 300]], "context holds 256"),
+    ];
+    for (prompt, continuations, needle) in cases {
+        let direct = model.score_tokens(prompt.clone(), continuations.clone()).err().map(|e| e.to_string());
+        assert!(direct.as_deref().is_some_and(|e| e.contains(needle)), "{direct:?} lacks {needle:?}");
+        let served = generator.score_tokens_until(prompt, continuations, None).err().map(|e| e.to_string());
+        assert!(served.as_deref().is_some_and(|e| e.contains(needle)), "{served:?} lacks {needle:?}");
+    }
+    // The generator goes on serving.
+    assert_eq!(ok(generator.score_tokens_until(prompt.clone(), vec![vec![5, 6]], None)).len(), 1);
+}
+
+#[test]
+fn smollm2_plays_legal_scored_moves() {
+    use crate::{AgentRng, Reply, View};
+    use rand::SeedableRng;
+    let Some(path) = fastest_real_model() else { return };
+    let factory = crate::AgentFactory::new();
+    let spec = format!("llm(model=\"{}\",choice=scored,temperature=0)", path.display());
+    let mut agent = ok(factory.build(&spec));
+    let game = ok(games::load_game("tic_tac_toe"));
+    let mut state = game.new_initial_state();
+    let mut legal = Vec::new();
+    for ply in 0..5 {
+        let Some(player) = state.current_player() else { break };
+        state.legal_actions(&mut legal);
+        let view = View::new(game.as_ref(), state.as_ref(), player, &legal);
+        let start = std::time::Instant::now();
+        let decision = ok(agent.act(&view, &mut AgentRng::seed_from_u64(ply)));
+        let Reply::Action(action) = decision.reply else { panic!("{decision:?}") };
+        assert!(legal.contains(&action), "{action} is illegal");
+        let best = decision.policy.iter().flatten().map(|&(_, p)| p).fold(0.0, f32::max);
+        println!(
+            "SmolLM2 scored ply {ply}: {} of {} moves (p {best:.3}) in {:?}",
+            view.action_to_string(action),
+            legal.len(),
+            start.elapsed()
+        );
+        ok(state.apply(action));
+    }
+}

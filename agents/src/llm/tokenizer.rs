@@ -194,6 +194,21 @@ impl LlmTokenizer {
         Ok(ids)
     }
 
+    /// The tokens of `text` given as a whole answer after [`LlmTokenizer::chat_prompt`]: the text
+    /// (plain) and the `<|im_end|>` that closes the turn. Scoring a reply with its end token makes
+    /// it mean "this and nothing more": a move that is a prefix of another (`a1` of `a10`) is not
+    /// favoured for being short.
+    pub fn reply_tokens(&self, text: &str) -> Result<Vec<u32>, LlmError> {
+        let Some(end) = self.im_end else {
+            return Err(
+                self.error(format!("the vocabulary has no {IM_END} token; only ChatML chat models are supported"))
+            );
+        };
+        let mut ids = self.encode_plain(text)?;
+        ids.push(end);
+        Ok(ids)
+    }
+
     /// The ChatML text of [`LlmTokenizer::chat_prompt`] (for display; encode it with
     /// [`LlmTokenizer::encode`] to get the same ids when no message spells a special token).
     pub fn chat_text(messages: &[ChatMessage]) -> String {
