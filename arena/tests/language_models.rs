@@ -159,6 +159,48 @@ fn a_model_that_cannot_answer_loses_by_forfeit_with_the_reason() {
 }
 
 #[test]
+fn a_model_choosing_by_scores_never_forfeits_and_its_rejected_free_text_answers_become_pairs() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let model = tiny_model(dir.path());
+    let db = dir.path().join("scored.db");
+    let scored = format!("llm(model={},choice=scored)", model.display());
+    let free = format!("llm(model={},temperature=1,retries=2)", model.display());
+    let report = json(&run_ok(&[
+        "play",
+        "--game",
+        "tic_tac_toe",
+        "--agents",
+        &scored,
+        &free,
+        "--games",
+        "4",
+        "--db",
+        db.to_str().unwrap_or_default(),
+        "--json",
+    ]));
+    assert_eq!(report["games"], 4);
+    let store = Store::open(&db).unwrap_or_else(|e| panic!("{e:#}"));
+    let finished = store.finished(1).unwrap_or_else(|e| panic!("{e:#}"));
+    let turns = store.turns(1).unwrap_or_else(|e| panic!("{e:#}"));
+    for m in &finished {
+        // Seats alternate: the scored agent (agent 0) never loses by a fault.
+        let scored_seat = m.seats.iter().position(|&agent| agent == 0);
+        assert!(m.fault_seat.is_none() || m.fault_seat != scored_seat, "{m:?}");
+        for turn in turns.get(&m.index).into_iter().flatten().filter(|t| Some(t.seat) == scored_seat) {
+            assert!(!turn.rejected, "a scored choice is always legal: {turn:?}");
+            assert_eq!(turn.trace.tokens.len(), turn.trace.logprobs.len());
+        }
+    }
+    // The free-text model's unreadable answers are kept, marked, and paired with the answers taken.
+    let rejected = turns.values().flatten().filter(|t| t.rejected).count();
+    let (summary, lines) = export(&db, "preference");
+    let pairs = lines.iter().filter(|l| l["meta"]["pair"] == "rejected_answer").count();
+    assert_eq!(summary["rejection_pairs"].as_u64(), Some(pairs as u64), "{summary}");
+    // A random tiny model seldom names a cell: there are rejected answers to pair.
+    assert!(rejected > 0 && pairs <= rejected, "{pairs} pairs from {rejected} rejected answers");
+}
+
+#[test]
 fn an_oracle_debate_needs_no_judge_and_refuses_one() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let model = tiny_model(dir.path());
