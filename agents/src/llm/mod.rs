@@ -24,6 +24,7 @@ mod tests;
 #[doc(hidden)]
 pub mod tiny;
 mod tokenizer;
+pub mod trainable;
 
 use std::path::{Path, PathBuf};
 

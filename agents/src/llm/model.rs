@@ -44,7 +44,7 @@ pub struct LlmConfig {
 }
 
 impl LlmConfig {
-    fn from_metadata(metadata: Metadata<'_>) -> Result<Self, LlmError> {
+    pub(crate) fn from_metadata(metadata: Metadata<'_>) -> Result<Self, LlmError> {
         let architecture = metadata.string("general.architecture")?.to_string();
         if architecture != "llama" {
             return Err(LlmError::Architecture { path: metadata.path.to_path_buf(), architecture });
@@ -109,11 +109,11 @@ impl LlmConfig {
         })
     }
 
-    fn q_dim(&self) -> usize {
+    pub(crate) fn q_dim(&self) -> usize {
         self.heads * self.head_dim
     }
 
-    fn kv_dim(&self) -> usize {
+    pub(crate) fn kv_dim(&self) -> usize {
         self.kv_heads * self.head_dim
     }
 }
@@ -529,7 +529,12 @@ impl LlmModel {
     }
 }
 
-fn read_matrix(file: &mut GgufFile, name: &str, rows: Option<usize>, cols: usize) -> Result<QTensor, LlmError> {
+pub(crate) fn read_matrix(
+    file: &mut GgufFile,
+    name: &str,
+    rows: Option<usize>,
+    cols: usize,
+) -> Result<QTensor, LlmError> {
     let tensor = file.tensor(name)?;
     match tensor.shape().dims2() {
         Ok((r, k)) if k == cols && rows.is_none_or(|rows| rows == r) => Ok(tensor),
@@ -545,7 +550,7 @@ fn read_matrix(file: &mut GgufFile, name: &str, rows: Option<usize>, cols: usize
     }
 }
 
-fn read_vector(file: &mut GgufFile, name: &str, len: usize) -> Result<Vec<f32>, LlmError> {
+pub(crate) fn read_vector(file: &mut GgufFile, name: &str, len: usize) -> Result<Vec<f32>, LlmError> {
     let tensor = file.tensor(name)?;
     if tensor.shape().dims() != [len] {
         return Err(LlmError::tensor(&file.path, name, format!("shape {:?}, expected [{len}]", tensor.shape().dims())));
