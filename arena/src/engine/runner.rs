@@ -419,18 +419,15 @@ impl Run<'_> {
                 state.observation_tensor(player, &mut tensor);
                 tensor
             });
-            match resolve(state, self.legal, decision) {
+            let resolved = resolve(state, self.legal, decision);
+            if keep >= Keep::Moves
+                && let Some(trace) = &decision.trace
+            {
+                let rejected = resolved.is_err();
+                self.turns.push(TextTurn { seat: player, ply: self.length, trace: (**trace).clone(), rejected });
+            }
+            match resolved {
                 Ok(played) => {
-                    if keep >= Keep::Moves
-                        && let Some(trace) = &decision.trace
-                    {
-                        self.turns.push(TextTurn {
-                            seat: player,
-                            ply: self.length,
-                            trace: (**trace).clone(),
-                            rejected: false,
-                        });
-                    }
                     if let (Some(observation), Ok(decision)) = (observation, answer) {
                         let action = match (played, decision.reply) {
                             (Some(action), _) | (None, Reply::Action(action)) => Move::Action(action),
@@ -442,16 +439,6 @@ impl Run<'_> {
                     return Ok(played);
                 }
                 Err(fault) => {
-                    if keep >= Keep::Moves
-                        && let Some(trace) = &decision.trace
-                    {
-                        self.turns.push(TextTurn {
-                            seat: player,
-                            ply: self.length,
-                            trace: (**trace).clone(),
-                            rejected: true,
-                        });
-                    }
                     rejected += 1;
                     if rejected > agent.retries() {
                         return Err(fault);

@@ -248,23 +248,11 @@ pub fn write_preference(
             side.push((m, turn));
         }
     }
+    let mut pairs = PairWriter { filter, out, report: &mut report };
     for group in &groups {
         for (&(wm, winner), &(lm, loser)) in group.winners.iter().zip(&group.losers) {
-            let (chosen, rejected) = (&winner.trace.completion, &loser.trace.completion);
-            if chosen == rejected {
-                report.identical_pairs += 1;
-                continue;
-            }
-            if !filter.apply(chosen, &mut report) {
-                continue;
-            }
-            let line = json!({
-                "prompt": group.prompt,
-                "chosen": [assistant(chosen)],
-                "rejected": [assistant(rejected)],
-                "meta": { "chosen": wm.source(winner), "rejected": lm.source(loser) },
-            });
-            write_line(out, &line, &mut report)?;
+            let meta = json!({ "chosen": wm.source(winner), "rejected": lm.source(loser) });
+            pairs.write(group.prompt, winner, loser, meta)?;
         }
     }
     for m in matches {
@@ -272,25 +260,49 @@ pub fn write_preference(
             // The answer the engine took at the same decision, after this one was rejected.
             let same_decision = |t: &&TextTurn| !t.rejected && t.seat == turn.seat && t.ply == turn.ply;
             let Some(accepted) = m.turns[i + 1..].iter().find(same_decision) else { continue };
-            let (chosen, rejected) = (&accepted.trace.completion, &turn.trace.completion);
-            if chosen == rejected {
-                report.identical_pairs += 1;
-                continue;
+            let meta = json!({ "chosen": m.source(accepted), "rejected": m.source(turn), "pair": "rejected_answer" });
+            if pairs.write(&turn.trace.messages, accepted, turn, meta)? {
+                pairs.report.rejection_pairs += 1;
             }
-            if !filter.apply(chosen, &mut report) {
-                continue;
-            }
-            let line = json!({
-                "prompt": turn.trace.messages,
-                "chosen": [assistant(chosen)],
-                "rejected": [assistant(rejected)],
-                "meta": { "chosen": m.source(accepted), "rejected": m.source(turn), "pair": "rejected_answer" },
-            });
-            write_line(out, &line, &mut report)?;
-            report.rejection_pairs += 1;
         }
     }
     Ok(report)
+}
+
+/// Writes preference pairs: identical texts are skipped (counted), the chosen text must pass the
+/// filter.
+struct PairWriter<'a, W: Write> {
+    filter: &'a TextFilter,
+    out: &'a mut W,
+    report: &'a mut FilterReport,
+}
+
+impl<W: Write> PairWriter<'_, W> {
+    /// Writes one pair; whether it was written.
+    fn write(
+        &mut self,
+        prompt: &[ChatMessage],
+        chosen: &TextTurn,
+        rejected: &TextTurn,
+        meta: Value,
+    ) -> io::Result<bool> {
+        let (chosen, rejected) = (&chosen.trace.completion, &rejected.trace.completion);
+        if chosen == rejected {
+            self.report.identical_pairs += 1;
+            return Ok(false);
+        }
+        if !self.filter.apply(chosen, self.report) {
+            return Ok(false);
+        }
+        let line = json!({
+            "prompt": prompt,
+            "chosen": [assistant(chosen)],
+            "rejected": [assistant(rejected)],
+            "meta": meta,
+        });
+        write_line(self.out, &line, self.report)?;
+        Ok(true)
+    }
 }
 
 /// `battles`: one line per match with two seats or more (faulted matches included, nothing filtered).
