@@ -14,7 +14,7 @@ use crate::agent::Agent;
 use crate::checkpoint::{CheckpointError, INFO_FILE, SharedCheckpoint, read_info};
 use crate::config::{AgentConfig, registration};
 use crate::jury::{JURY, Jury};
-use crate::llm::{Generator, GeneratorConfig, LlmError, LlmModel};
+use crate::llm::{Generator, GeneratorConfig, LlmError, LlmModel, finetuned};
 use crate::mcts::MctsAgent;
 use crate::random::{FirstLegalAgent, RandomAgent};
 use crate::registry::Error;
@@ -62,10 +62,25 @@ struct ModelKey {
 }
 
 impl ModelKey {
+    /// A GGUF file, or a fine-tuned checkpoint directory (known by its `checkpoint.json`, which
+    /// is written last).
     fn of(path: &Path) -> Result<ModelKey, LlmError> {
         let canonical = path.canonicalize().map_err(|e| LlmError::Io { path: path.to_path_buf(), source: e })?;
-        let metadata =
-            std::fs::metadata(&canonical).map_err(|e| LlmError::Io { path: path.to_path_buf(), source: e })?;
+        let file = if canonical.is_dir() {
+            if !finetuned::is_finetuned_dir(&canonical) {
+                return Err(LlmError::Format {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "a directory without {}: neither a GGUF file nor a fine-tuned checkpoint",
+                        finetuned::CHECKPOINT_FILE
+                    ),
+                });
+            }
+            canonical.join(finetuned::CHECKPOINT_FILE)
+        } else {
+            canonical.clone()
+        };
+        let metadata = std::fs::metadata(&file).map_err(|e| LlmError::Io { path: file.clone(), source: e })?;
         Ok(ModelKey { path: canonical, size: metadata.len(), modified: metadata.modified().ok() })
     }
 }
@@ -155,7 +170,7 @@ impl AgentFactory {
         Ok(checkpoint)
     }
 
-    /// The language model in the GGUF file `path`, loaded the first time and shared afterwards
+    /// The language model in the GGUF file or fine-tuned checkpoint directory `path`, loaded the first time and shared afterwards
     /// (while the file keeps its size and modification time).
     pub fn llm_model(&self, path: &Path) -> Result<Arc<LlmModel>, LlmError> {
         let key = ModelKey::of(path)?;
@@ -164,7 +179,7 @@ impl AgentFactory {
         if let Some(entry) = models.iter().find(|e| e.key == key) {
             return Ok(entry.model.clone());
         }
-        let model = LlmModel::load(path)?;
+        let model = if key.path.is_dir() { finetuned::load_finetuned(&key.path)? } else { LlmModel::load(path)? };
         models.retain(|e| e.key.path != key.path);
         models.push(ModelEntry { key, model: model.clone() });
         Ok(model)

@@ -34,7 +34,14 @@ pub struct ConvertSummary {
 /// Q8_0, vectors as F32, other tensors and all metadata copied. Written to a temporary file
 /// beside `output`, then renamed.
 pub fn convert_to_q8_0(input: &Path, output: &Path) -> Result<ConvertSummary, LlmError> {
-    let mut file = GgufFile::open(input)?;
+    write_q8_0(GgufFile::open(input)?, output)
+}
+
+/// Writes the tensors of `file` (with its in-memory replacements) to `output` as
+/// [`convert_to_q8_0`] does.
+pub(crate) fn write_q8_0(mut file: GgufFile, output: &Path) -> Result<ConvertSummary, LlmError> {
+    let input = file.path.clone();
+    let input = input.as_path();
     let mut names: Vec<(u64, String)> =
         file.content.tensor_infos.iter().map(|(name, info)| (info.offset, name.clone())).collect();
     names.sort();

@@ -1,6 +1,7 @@
 //! Reading GGUF files defensively: the header, typed metadata look-ups that name the file and the
 //! key in their errors, and tensors checked against the file's size before they are read.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -17,6 +18,9 @@ pub(crate) struct GgufFile {
     pub content: Content,
     reader: BufReader<File>,
     size: u64,
+    /// Tensors that replace the file's own (a fine-tuned model merged in memory), each handed out
+    /// once.
+    overrides: HashMap<String, QTensor>,
 }
 
 impl GgufFile {
@@ -27,7 +31,32 @@ impl GgufFile {
         reader.seek(SeekFrom::Start(0)).map_err(|e| LlmError::io(path, e))?;
         let content = Content::read(&mut reader)
             .map_err(|e| LlmError::Format { path: path.to_path_buf(), message: e.to_string() })?;
-        Ok(GgufFile { path: path.to_path_buf(), content, reader, size })
+        Ok(GgufFile { path: path.to_path_buf(), content, reader, size, overrides: HashMap::new() })
+    }
+
+    /// Replaces tensors of the file by `overrides` (each must be a tensor the file has, with
+    /// the same shape): [`GgufFile::tensor`] returns them instead of reading the file.
+    pub fn with_overrides(mut self, overrides: HashMap<String, QTensor>) -> Result<Self, LlmError> {
+        for (name, tensor) in &overrides {
+            let info = self
+                .content
+                .tensor_infos
+                .get(name)
+                .ok_or_else(|| LlmError::MissingTensor { path: self.path.clone(), name: name.clone() })?;
+            if info.shape.dims() != tensor.shape().dims() {
+                return Err(LlmError::tensor(
+                    &self.path,
+                    name,
+                    format!(
+                        "replaced by a tensor of shape {:?}; the file's is {:?}",
+                        tensor.shape().dims(),
+                        info.shape.dims()
+                    ),
+                ));
+            }
+        }
+        self.overrides = overrides;
+        Ok(self)
     }
 
     pub fn metadata(&self) -> Metadata<'_> {
@@ -40,6 +69,9 @@ impl GgufFile {
 
     /// Reads tensor `name`, after checking that its declared size fits in the file.
     pub fn tensor(&mut self, name: &str) -> Result<QTensor, LlmError> {
+        if let Some(tensor) = self.overrides.remove(name) {
+            return Ok(tensor);
+        }
         let info = self
             .content
             .tensor_infos

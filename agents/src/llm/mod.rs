@@ -11,6 +11,7 @@
 //! `CANDLE_NUM_THREADS`.
 
 mod convert;
+pub mod finetuned;
 mod generate;
 mod gguf;
 mod model;

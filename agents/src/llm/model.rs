@@ -336,8 +336,13 @@ pub struct LlmModel {
 impl LlmModel {
     /// Loads a llama GGUF model (weights stay quantized as stored).
     pub fn load(path: impl AsRef<Path>) -> Result<Arc<LlmModel>, LlmError> {
-        let path = path.as_ref();
-        let mut file = GgufFile::open(path)?;
+        LlmModel::from_file(GgufFile::open(path.as_ref())?)
+    }
+
+    /// Loads the model of an open GGUF file (whose tensors may be replaced in memory).
+    pub(crate) fn from_file(mut file: GgufFile) -> Result<Arc<LlmModel>, LlmError> {
+        let path = file.path.clone();
+        let path = path.as_path();
         let mut config = LlmConfig::from_metadata(file.metadata())?;
         let tokenizer = LlmTokenizer::from_metadata(file.metadata())?;
         let (hidden, q_dim, kv_dim, ffn) = (config.hidden, config.q_dim(), config.kv_dim(), config.ffn);

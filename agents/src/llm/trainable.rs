@@ -24,7 +24,7 @@
 //! GFLOP/s on those 2 cores).
 
 mod adamw;
-mod adapter;
+pub(crate) mod adapter;
 mod lora;
 mod ops;
 #[cfg(test)]

@@ -1,9 +1,11 @@
 //! Training networks on self-play: datasets of positions with search policies and outcomes,
 //! filtered for quality ([`dataset`]), and AdamW training of a child from its parent's weights
-//! ([`trainer`]).
+//! ([`trainer`]); fine-tuning language models, SFT and DPO with LoRA or all weights, or an
+//! external trainer ([`finetune`]).
 
 pub mod dataset;
 pub mod trainer;
 
 pub use dataset::{Dataset, DatasetStats};
 pub use trainer::{TrainConfig, TrainReport, train};
+pub mod finetune;

@@ -21,7 +21,7 @@ use crate::llm::LlmError;
 pub const ADAPTER_FILE: &str = "adapter.safetensors";
 
 /// The value of the `format` header key.
-pub(super) const FORMAT: &str = "arena-llm-adapter-1";
+pub(crate) const FORMAT: &str = "arena-llm-adapter-1";
 
 /// A tensor of an adapter file: its name and shape.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,22 +79,46 @@ pub(super) fn write(
     Ok(encoded.into_iter().map(|(name, shape, _, _)| AdapterTensor { name: name.to_string(), shape }).collect())
 }
 
-/// Reads the file at `path` for a model whose trainable tensors are `expected` and whose header
-/// would be `header`: every header key must be present with the same value (numbers compared as
-/// numbers; checked in `header`'s order, so the first difference named is the most telling), and the file must hold exactly the expected tensors, each with its shape. Returns
-/// the values in `expected`'s order, converted to each variable's float type; nothing is changed.
-pub(super) fn read(
-    path: &Path,
-    expected: &[(String, Var)],
-    header: &[(String, String)],
-) -> Result<Vec<Tensor>, LlmError> {
+/// Every tensor of the adapter file at `path` (f32 or f64 as stored) by name, and its header.
+pub(crate) fn read_all(path: &Path) -> Result<(HashMap<String, String>, Vec<(String, Tensor)>), LlmError> {
     let bytes = std::fs::read(path).map_err(|e| LlmError::io(path, e))?;
     let (_, metadata) = SafeTensors::read_metadata(&bytes)
         .map_err(|e| invalid(path, format!("not a readable safetensors file: {e}")))?;
     let file =
         SafeTensors::deserialize(&bytes).map_err(|e| invalid(path, format!("not a readable safetensors file: {e}")))?;
-    let found = metadata.metadata().clone().unwrap_or_default();
-    for (key, wanted) in header {
+    let header = metadata.metadata().clone().unwrap_or_default();
+    let mut tensors = Vec::new();
+    for (name, view) in file.tensors() {
+        let data = view.data();
+        let tensor = match view.dtype() {
+            Dtype::F32 => {
+                let values: Vec<f32> =
+                    data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+                Tensor::from_vec(values, view.shape(), &Device::Cpu)
+            }
+            Dtype::F64 => {
+                let values: Vec<f64> = data
+                    .chunks_exact(8)
+                    .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+                    .collect();
+                Tensor::from_vec(values, view.shape(), &Device::Cpu)
+            }
+            other => return Err(LlmError::tensor(path, &name, format!("type {other:?}; f32 or f64 expected"))),
+        };
+        tensors.push((name.clone(), tensor.map_err(|e| LlmError::tensor(path, &name, e))?));
+    }
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok((header, tensors))
+}
+
+/// Checks that `found` has every key of `wanted` with the same value (numbers compared as
+/// numbers; in `wanted`'s order, so the first difference named is the most telling).
+pub(crate) fn check_header(
+    path: &Path,
+    found: &HashMap<String, String>,
+    wanted: &[(String, String)],
+) -> Result<(), LlmError> {
+    for (key, wanted) in wanted {
         let Some(value) = found.get(key) else {
             return Err(LlmError::MissingKey { path: path.to_path_buf(), key: key.clone() });
         };
@@ -110,36 +134,32 @@ pub(super) fn read(
             });
         }
     }
-    let mut names: Vec<String> = file.names().into_iter().map(str::to_string).collect();
-    names.sort();
-    if let Some(extra) = names.iter().find(|name| !expected.iter().any(|(n, _)| n == *name)) {
+    Ok(())
+}
+
+/// Reads the file at `path` for a model whose trainable tensors are `expected` and whose header
+/// would be `header` (see [`check_header`]): the file must hold exactly the expected tensors,
+/// each with its shape. Returns the values in `expected`'s order, converted to each variable's
+/// float type; nothing is changed.
+pub(super) fn read(
+    path: &Path,
+    expected: &[(String, Var)],
+    header: &[(String, String)],
+) -> Result<Vec<Tensor>, LlmError> {
+    let (found, tensors) = read_all(path)?;
+    check_header(path, &found, header)?;
+    if let Some((extra, _)) = tensors.iter().find(|(name, _)| !expected.iter().any(|(n, _)| n == name)) {
         return Err(LlmError::tensor(path, extra, "not a tensor this model trains"));
     }
     let mut values = Vec::with_capacity(expected.len());
     for (name, var) in expected {
-        let view =
-            file.tensor(name).map_err(|_| LlmError::MissingTensor { path: path.to_path_buf(), name: name.clone() })?;
-        if view.shape() != var.dims() {
-            return Err(LlmError::tensor(path, name, format!("shape {:?}, expected {:?}", view.shape(), var.dims())));
-        }
-        let data = view.data();
-        let tensor = match view.dtype() {
-            Dtype::F32 => {
-                let values: Vec<f32> =
-                    data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-                Tensor::from_vec(values, view.shape(), &Device::Cpu)
-            }
-            Dtype::F64 => {
-                let values: Vec<f64> = data
-                    .chunks_exact(8)
-                    .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
-                    .collect();
-                Tensor::from_vec(values, view.shape(), &Device::Cpu)
-            }
-            other => return Err(LlmError::tensor(path, name, format!("type {other:?}; f32 or f64 expected"))),
+        let Some((_, tensor)) = tensors.iter().find(|(n, _)| n == name) else {
+            return Err(LlmError::MissingTensor { path: path.to_path_buf(), name: name.clone() });
         };
-        let tensor = tensor.and_then(|t| t.to_dtype(var.dtype())).map_err(|e| LlmError::tensor(path, name, e))?;
-        values.push(tensor);
+        if tensor.dims() != var.dims() {
+            return Err(LlmError::tensor(path, name, format!("shape {:?}, expected {:?}", tensor.dims(), var.dims())));
+        }
+        values.push(tensor.to_dtype(var.dtype()).map_err(|e| LlmError::tensor(path, name, e))?);
     }
     Ok(values)
 }
