@@ -7,13 +7,16 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use agents::ChatMessage;
-use agents::llm::{Completion, Generator, GeneratorConfig, LlmModel, SamplingParams, Timing, convert_to_q8_0};
+use agents::llm::{
+    Completion, Generator, GeneratorConfig, LlmModel, SamplingParams, Timing, convert_to_q8_0, finetuned,
+};
 use anyhow::{Result, bail};
 use clap::Args;
 
 #[derive(Args, Debug, Clone)]
 pub struct GenerateArgs {
-    /// The GGUF model file (llama architecture, ChatML chat format).
+    /// The GGUF model file (llama architecture, ChatML chat format), or a fine-tuned checkpoint
+    /// directory (`arena finetune --out`).
     #[arg(long)]
     pub model: PathBuf,
     /// The user's message.
@@ -77,7 +80,11 @@ pub fn generate(args: &GenerateArgs, out: &mut dyn Write) -> Result<()> {
         bail!("give a --prompt (and optionally a --system message)");
     }
     let loading = Instant::now();
-    let model = LlmModel::load(&args.model)?;
+    let model = if finetuned::is_finetuned_dir(&args.model) {
+        finetuned::load_finetuned(&args.model)?
+    } else {
+        LlmModel::load(&args.model)?
+    };
     let load_seconds = loading.elapsed().as_secs_f64();
     let generator = Generator::start(model.clone(), GeneratorConfig { max_batch: args.batch })?;
     let params = |i: usize| SamplingParams {

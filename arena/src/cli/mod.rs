@@ -5,6 +5,7 @@ mod bars;
 mod checkpoint;
 mod evolve;
 mod export;
+mod finetune;
 mod games;
 mod llm;
 mod ratings;
@@ -51,17 +52,28 @@ enum Command {
     Generate(llm::GenerateArgs),
     /// Re-quantize a GGUF model (to Q8_0, which runs faster here than Q4 formats).
     ConvertModel(llm::ConvertArgs),
+    /// Fine-tune a language model (GGUF) on SFT or preference data: LoRA or full, or an external trainer.
+    Finetune(finetune::FinetuneArgs),
     /// Write training data from a store: SFT chats, preference pairs or arena battles (filtered).
     Export(export::ExportArgs),
 }
 
 impl Cli {
-    /// The compute threads a command asked for, where it sets them (`generate --threads`).
+    /// The compute threads a command asked for, where it sets them (`generate --threads`,
+    /// `finetune --threads`).
     pub fn compute_threads(&self) -> Option<usize> {
         match &self.command {
             Command::Generate(args) => args.threads,
+            Command::Finetune(args) => args.threads,
             _ => None,
         }
+    }
+
+    /// Whether candle's element-wise pool should have one thread, unless the environment says
+    /// otherwise: in training its spinning workers compete with the matrix products' threads
+    /// (see `agents::llm::trainable`).
+    pub fn single_candle_thread(&self) -> bool {
+        matches!(self.command, Command::Finetune(_))
     }
 }
 
@@ -82,17 +94,26 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Generate(args) => llm::generate(args, out),
         Command::ConvertModel(args) => llm::convert(args, out),
         Command::Export(args) => export::export(args, out),
+        Command::Finetune(args) => finetune::finetune(args, out),
     }
 }
 
 /// Makes candle's thread count explicit before any thread starts: `threads` where a command set
 /// it, else the environment's, else the machine's cores. Without `RAYON_NUM_THREADS`, candle-core
 /// re-reads /proc/cpuinfo on every matrix product (about 40 µs each), which dominates training.
+/// With `single_candle_thread`, candle's element-wise pool gets one thread unless
+/// `CANDLE_NUM_THREADS` is set.
 #[allow(unsafe_code)]
-pub fn set_thread_budget(threads: Option<usize>) {
+pub fn set_thread_budget(threads: Option<usize>, single_candle_thread: bool) {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     for variable in ["RAYON_NUM_THREADS", "CANDLE_NUM_THREADS"] {
         let value = match threads {
+            _ if single_candle_thread && variable == "CANDLE_NUM_THREADS" => {
+                if std::env::var_os(variable).is_some() {
+                    continue;
+                }
+                "1".to_string()
+            }
             Some(threads) => threads.max(1).to_string(),
             None if std::env::var_os(variable).is_some() => continue,
             None => cores.to_string(),
