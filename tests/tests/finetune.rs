@@ -272,7 +272,7 @@ fn the_checkpoint_plays_with_the_trained_models_logits_merged_or_not() {
     ] {
         let config =
             FinetuneConfig { epochs: 10, mode: mode.clone(), merge: true, ..config(&base, &data, Method::Sft) };
-        let out = dir.path().join(format!("{}", if mode == TrainMode::Full { "full" } else { "lora" }));
+        let out = dir.path().join(if mode == TrainMode::Full { "full" } else { "lora" });
         let report = train(&config, &out);
         assert!(report.merged.is_some());
         let in_memory = dir.path().join(format!("{}-unmerged", out.display()));
@@ -286,7 +286,7 @@ fn the_checkpoint_plays_with_the_trained_models_logits_merged_or_not() {
         let tokens = ok(trained
             .tokenizer()
             .chat_prompt(&[ChatMessage::system("Answer with one cell."), ChatMessage::user("third?")]));
-        let expected = ok(ok(trained.forward(&[tokens.clone()])).to_vec3::<f32>())[0][tokens.len() - 1].clone();
+        let expected = ok(ok(trained.forward(std::slice::from_ref(&tokens))).to_vec3::<f32>())[0][tokens.len() - 1].clone();
         let factory = AgentFactory::new();
         let merged_file = ok(LlmModel::load(out.join("model.gguf")));
         let merged_in_memory = ok(factory.llm_model(&in_memory));

@@ -79,8 +79,11 @@ pub(super) fn write(
     Ok(encoded.into_iter().map(|(name, shape, _, _)| AdapterTensor { name: name.to_string(), shape }).collect())
 }
 
+/// An adapter file's header and its tensors by name (sorted).
+pub(crate) type AdapterContents = (HashMap<String, String>, Vec<(String, Tensor)>);
+
 /// Every tensor of the adapter file at `path` (f32 or f64 as stored) by name, and its header.
-pub(crate) fn read_all(path: &Path) -> Result<(HashMap<String, String>, Vec<(String, Tensor)>), LlmError> {
+pub(crate) fn read_all(path: &Path) -> Result<AdapterContents, LlmError> {
     let bytes = std::fs::read(path).map_err(|e| LlmError::io(path, e))?;
     let (_, metadata) = SafeTensors::read_metadata(&bytes)
         .map_err(|e| invalid(path, format!("not a readable safetensors file: {e}")))?;
