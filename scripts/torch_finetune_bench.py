@@ -28,8 +28,9 @@ The rate: each optimizer step (forward + backward + AdamW step) is timed with
 time.perf_counter; `tokens_per_second` counts the real (non-padding) tokens of every step but
 the first (warm-up) over their time; `tokens_per_second_all` includes the first step, as arena's
 own report does. The losses reported are the means of the first and the last --loss-window
-steps (arena prints the same with 5). Peak RSS is ru_maxrss of this process (model loading
-included).
+steps (arena prints the same with 5). `peak_rss_mb` is ru_maxrss of this process, model loading
+included (as in arena's report); `peak_rss_train_mb` is the peak during the training steps alone
+(the kernel's mark reset through /proc/self/clear_refs after loading; null where that fails).
 
 How to run it (the virtual environment is made once with
 `python3 -m venv /work/torchenv && /work/torchenv/bin/pip install torch transformers peft gguf numpy`):
@@ -45,6 +46,7 @@ of standard output is one JSON object with the measurements.
 """
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -198,6 +200,28 @@ def peak_rss_mb():
     return kb / 1024.0
 
 
+def reset_peak_rss():
+    """Resets the kernel's peak-RSS mark (Linux: /proc/self/clear_refs); False where it cannot."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def status_mb(field):
+    """A /proc/self/status memory field (VmRSS, VmHWM) in MB, or None."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -212,7 +236,10 @@ def main(argv=None):
     log(f"loading {model_path} (dequantized to f32) for {args.mode} training")
     started = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=name)
-    model = AutoModelForCausalLM.from_pretrained(directory, gguf_file=name, torch_dtype=torch.float32)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(directory, gguf_file=name, dtype=torch.float32)
+    except TypeError:  # transformers before 4.56 knows only `torch_dtype`
+        model = AutoModelForCausalLM.from_pretrained(directory, gguf_file=name, torch_dtype=torch.float32)
     load_seconds = time.perf_counter() - started
 
     chat = ChatTokenizer(tokenizer)
@@ -247,6 +274,13 @@ def main(argv=None):
     log(f"{trainable} trainable parameters of {total}; lr {args.lr}, weight decay {args.weight_decay}")
     optimizer = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=args.weight_decay)
 
+    # Peak memory: the whole process (loading included, as arena reports it), and the training
+    # steps alone (the peak mark reset after loading, where Linux allows it).
+    gc.collect()
+    load_peak_mb = peak_rss_mb()
+    rss_before_train_mb = status_mb("VmRSS")
+    train_peak_known = reset_peak_rss()
+
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else chat.im_end
     records = []
     for step in range(steps):
@@ -278,6 +312,8 @@ def main(argv=None):
     first_loss = sum(r["loss"] for r in records[:n]) / n
     last_loss = sum(r["loss"] for r in records[-n:]) / n
 
+    peak_mb = max(load_peak_mb, peak_rss_mb())
+    train_peak_mb = status_mb("VmHWM") if train_peak_known else None
     result = {
         "tool": "torch_finetune_bench",
         "mode": args.mode,
@@ -303,18 +339,21 @@ def main(argv=None):
         "first_loss": first_loss,
         "last_loss": last_loss,
         "losses": [r["loss"] for r in records],
-        "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_mb": peak_mb,
+        "peak_rss_train_mb": train_peak_mb,
+        "rss_before_train_mb": rss_before_train_mb,
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "peft": peft_version,
         "python": platform.python_version(),
     }
+    train_peak_text = f"{train_peak_mb:.0f}" if train_peak_mb is not None else "n/a"
     rate_text = f"{rate:.1f}" if rate is not None else "n/a (one step only)"
     log(
         f"{args.mode}: {len(records)} steps, {rate_text} real tok/s after the warm-up step "
         f"({rate_all:.1f} with it), loss {first_loss:.4f} -> {last_loss:.4f} (mean of the first and last {n} steps), "
-        f"peak RSS {result['peak_rss_mb']:.0f} MB, {result['threads']} threads, torch {torch.__version__}"
+        f"peak RSS {peak_mb:.0f} MB ({train_peak_text} MB in the steps), {result['threads']} threads, torch {torch.__version__}"
     )
     print(json.dumps(result), flush=True)
     return 0

@@ -294,7 +294,7 @@ fn facts_spec_and_parameters() {
     let seat = game("debate");
     assert_eq!(
         seat.spec().to_string(),
-        "debate(rounds=2,judge=seat,propositions=generated,items=2000,seed=0,max_chars=1200)"
+        "debate(rounds=2,judge=seat,propositions=generated,items=2000,seed=0,first=pro,max_chars=1200)"
     );
     let facts = seat.facts();
     assert_eq!((facts.name, facts.players, facts.chance), ("debate", 3, true));
@@ -316,6 +316,7 @@ fn facts_spec_and_parameters() {
 
     for (spec, needle) in [
         ("debate(judge=crowd)", "seat"),
+        ("debate(first=judge)", "`pro` or `con`"),
         ("debate(rounds=0)", "1..=10"),
         ("debate(rounds=11)", "1..=10"),
         ("debate(items=0)", "1..=100000"),
@@ -359,6 +360,34 @@ fn turns_run_draw_then_pro_con_rounds_then_judge() {
     assert!(state.is_terminal());
     assert_eq!(state.history().len(), game.facts().max_game_length);
     assert_eq!(state.history()[1], Move::Text("An argument.".to_string()));
+}
+
+#[test]
+fn with_first_con_con_opens_every_round_and_everyone_is_told() {
+    let game = game("debate(rounds=2,items=20,first=con)");
+    let mut state = game.new_initial_state();
+    ok(state.apply(3));
+    for (expected, text) in [(1, "Con opens."), (0, "Pro answers."), (1, "Con again."), (0, "Pro closes.")] {
+        assert_eq!(state.turn(), Turn::Player(expected));
+        let told = state.observation_string(expected);
+        assert!(told.contains("Con speaks first, then Pro"), "{told}");
+        ok(state.apply_text(text));
+    }
+    let judge_view = state.observation_string(2);
+    assert!(judge_view.contains("Con speaks first, then Pro"), "{judge_view}");
+    let con_line = judge_view.find("Con: Con opens.").unwrap_or(usize::MAX);
+    let pro_line = judge_view.find("Pro: Pro answers.").unwrap_or(0);
+    assert!(con_line < pro_line, "the transcript is in speaking order: {judge_view}");
+    ok(state.apply_text("con"));
+    assert_eq!(state.player_return(1), 1.0, "the verdict still scores by side, not by order");
+    let default_view = {
+        let mut state = games::load_game("debate(rounds=1,items=20)")
+            .map(|g| g.new_initial_state())
+            .unwrap_or_else(|e| panic!("{e}"));
+        ok(state.apply(3));
+        state.observation_string(0)
+    };
+    assert!(default_view.contains("Pro speaks first, then Con"), "{default_view}");
 }
 
 // ---------------------------------------------------------------------------------------------

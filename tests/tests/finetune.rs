@@ -286,7 +286,8 @@ fn the_checkpoint_plays_with_the_trained_models_logits_merged_or_not() {
         let tokens = ok(trained
             .tokenizer()
             .chat_prompt(&[ChatMessage::system("Answer with one cell."), ChatMessage::user("third?")]));
-        let expected = ok(ok(trained.forward(std::slice::from_ref(&tokens))).to_vec3::<f32>())[0][tokens.len() - 1].clone();
+        let expected =
+            ok(ok(trained.forward(std::slice::from_ref(&tokens))).to_vec3::<f32>())[0][tokens.len() - 1].clone();
         let factory = AgentFactory::new();
         let merged_file = ok(LlmModel::load(out.join("model.gguf")));
         let merged_in_memory = ok(factory.llm_model(&in_memory));

@@ -402,15 +402,23 @@ fn write_judge_table(out: &mut dyn std::io::Write, reports: &[JudgeReport]) -> s
     let width = reports.iter().map(|r| r.name.len()).max().unwrap_or(5).max(5);
     writeln!(
         out,
-        "{:<width$}  {:>8}  {:>20}  {:>20}  {:>9}  {:>8}  {:>8}  {:>11}",
-        "judge", "verdicts", "accuracy (95% CI)", "rating (95% CI)", "picks pro", "pro true", "pro bias", "consistent"
+        "{:<width$}  {:>8}  {:>20}  {:>20}  {:>9}  {:>8}  {:>8}  {:>10}  {:>11}",
+        "judge",
+        "verdicts",
+        "accuracy (95% CI)",
+        "rating (95% CI)",
+        "picks pro",
+        "pro true",
+        "pro bias",
+        "first bias",
+        "consistent"
     )?;
     let bound = |b: Option<f64>, unbounded: &str| b.map_or(unbounded.to_string(), |b| format!("{b:+.0}"));
     for r in reports {
         let rating = format!("{:+.0} [{}, {}]", r.rating, bound(r.rating_low, "-inf"), bound(r.rating_high, "+inf"));
         writeln!(
             out,
-            "{:<width$}  {:>8}  {:>5.1}% [{:>4.1}, {:>5.1}]  {:>20}  {:>8.1}%  {:>7.1}%  {:>+7.1}%  {:>5.1}% of {}",
+            "{:<width$}  {:>8}  {:>5.1}% [{:>4.1}, {:>5.1}]  {:>20}  {:>8.1}%  {:>7.1}%  {:>+7.1}%  {:>+9.1}%  {:>5.1}% of {}",
             r.name,
             r.verdicts,
             100.0 * r.accuracy,
@@ -420,6 +428,7 @@ fn write_judge_table(out: &mut dyn std::io::Write, reports: &[JudgeReport]) -> s
             100.0 * r.picked_pro,
             100.0 * r.pro_true,
             100.0 * r.pro_bias,
+            100.0 * r.first_bias,
             100.0 * r.consistent,
             r.pairs
         )?;

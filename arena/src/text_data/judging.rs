@@ -29,34 +29,58 @@ pub struct Verdict {
     pub picked_pro: bool,
     /// Whether the proposition is true.
     pub pro_true: bool,
+    /// Whether pro spoke first (`debate(first=pro)`, the default).
+    pub pro_first: bool,
 }
 
 impl Verdict {
     /// The verdict of a game that ended normally with returns `[pro, con, judge]`; `None` for a
     /// game without a judge seat or one decided by a fault (no verdict was given).
-    pub fn from_game(judge: Option<usize>, pair: u64, returns: &[f64], ended_normally: bool) -> Option<Verdict> {
+    pub fn from_game(
+        judge: Option<usize>,
+        pair: u64,
+        returns: &[f64],
+        ended_normally: bool,
+        pro_first: bool,
+    ) -> Option<Verdict> {
         let (judge, [pro, con, judge_return]) = (judge?, <[f64; 3]>::try_from(returns).ok()?);
         if !ended_normally || pro == con {
             return None;
         }
         let picked_pro = pro > con;
         let right = judge_return > 0.0;
-        Some(Verdict { judge, pair, picked_pro, pro_true: picked_pro == right })
+        Some(Verdict { judge, pair, picked_pro, pro_true: picked_pro == right, pro_first })
     }
 
     pub fn correct(&self) -> bool {
         self.picked_pro == self.pro_true
     }
+
+    /// Whether the judge decided for the side that spoke first.
+    pub fn picked_first(&self) -> bool {
+        self.picked_pro == self.pro_first
+    }
+
+    /// Whether the side that spoke first was right.
+    pub fn first_true(&self) -> bool {
+        self.pro_true == self.pro_first
+    }
+}
+
+/// Whether pro speaks first in the game `spec` (`debate(first=con)` makes con speak first).
+pub fn pro_speaks_first(spec: &str) -> bool {
+    games::Spec::parse(spec).ok().and_then(|s| s.get("first").map(|v| v != "con")).unwrap_or(true)
 }
 
 /// The verdicts of a tournament: from its store when there is one (a resumed run's earlier games
 /// count), else from the results the run collected.
 pub fn verdicts(config: &TournamentConfig, outcome: &TournamentOutcome, store: Option<&Store>) -> Result<Vec<Verdict>> {
+    let pro_first = pro_speaks_first(&outcome.game);
     Ok(match (store, outcome.tournament_id) {
         (Some(store), Some(id)) => store
             .finished(id)?
             .iter()
-            .filter_map(|m| Verdict::from_game(m.judge, m.pair, &m.returns, m.end == EndKind::Normal))
+            .filter_map(|m| Verdict::from_game(m.judge, m.pair, &m.returns, m.end == EndKind::Normal, pro_first))
             .collect(),
         _ => outcome
             .results
@@ -64,7 +88,7 @@ pub fn verdicts(config: &TournamentConfig, outcome: &TournamentOutcome, store: O
             .filter_map(|(index, result)| {
                 let pairing = outcome.planned.get(*index as usize)?;
                 let normal = result.end.kind() == EndKind::Normal;
-                Verdict::from_game(config.judge_of(pairing), pairing.opening, &result.returns, normal)
+                Verdict::from_game(config.judge_of(pairing), pairing.opening, &result.returns, normal, pro_first)
             })
             .collect(),
     })
@@ -99,11 +123,18 @@ pub struct JudgeReport {
     pub rating: f64,
     pub rating_low: Option<f64>,
     pub rating_high: Option<f64>,
-    /// How often it decided for the first speaker (pro), and how often pro was right.
+    /// How often it decided for pro, and how often pro was right.
     pub picked_pro: f64,
     pub pro_true: f64,
-    /// `picked_pro - pro_true`: positive when it leans to the first speaker.
+    /// `picked_pro - pro_true`: positive when it leans to pro.
     pub pro_bias: f64,
+    /// How often it decided for the side that spoke first, how often that side was right, and
+    /// the difference: positive when it leans to the first speaker. Equal to the pro figures
+    /// when pro always spoke first; tournaments with `debate(first=con)` tell the two leans apart
+    /// (with verdicts from both orders, `pro_bias` and `first_bias` are separate measurements).
+    pub picked_first: f64,
+    pub first_true: f64,
+    pub first_bias: f64,
     /// Pairs (both seat orders of a proposition) it judged twice, and the share where it gave the
     /// same verdict both times (the debaters swapped; the truth did not).
     pub pairs: u64,
@@ -127,6 +158,8 @@ pub fn report(names: &[String], verdicts: &[Verdict]) -> Vec<JudgeReport> {
                 |f: &dyn Fn(&Verdict) -> bool| verdicts.iter().filter(|v| f(v)).count() as f64 / n.max(1) as f64;
             let picked_pro = share(&|v| v.picked_pro);
             let pro_true = share(&|v| v.pro_true);
+            let picked_first = share(&|v| v.picked_first());
+            let first_true = share(&|v| v.first_true());
             let mut pairs: BTreeMap<u64, Vec<bool>> = BTreeMap::new();
             for v in &verdicts {
                 pairs.entry(v.pair).or_default().push(v.picked_pro);
@@ -148,6 +181,9 @@ pub fn report(names: &[String], verdicts: &[Verdict]) -> Vec<JudgeReport> {
                 picked_pro,
                 pro_true,
                 pro_bias: picked_pro - pro_true,
+                picked_first,
+                first_true,
+                first_bias: picked_first - first_true,
                 pairs: judged_twice.len() as u64,
                 consistent,
             }
@@ -160,20 +196,20 @@ mod tests {
     use super::*;
 
     fn verdict(judge: usize, pair: u64, picked_pro: bool, pro_true: bool) -> Verdict {
-        Verdict { judge, pair, picked_pro, pro_true }
+        Verdict { judge, pair, picked_pro, pro_true, pro_first: true }
     }
 
     #[test]
     fn verdicts_follow_the_debate_returns() {
         // Pro won and the judge was right: the proposition is true.
-        assert_eq!(Verdict::from_game(Some(1), 4, &[1.0, -1.0, 1.0], true), Some(verdict(1, 4, true, true)));
+        assert_eq!(Verdict::from_game(Some(1), 4, &[1.0, -1.0, 1.0], true, true), Some(verdict(1, 4, true, true)));
         // Pro won but the judge was wrong: it is false.
-        assert_eq!(Verdict::from_game(Some(0), 4, &[1.0, -1.0, -1.0], true), Some(verdict(0, 4, true, false)));
-        assert_eq!(Verdict::from_game(Some(0), 4, &[-1.0, 1.0, 1.0], true), Some(verdict(0, 4, false, false)));
+        assert_eq!(Verdict::from_game(Some(0), 4, &[1.0, -1.0, -1.0], true, true), Some(verdict(0, 4, true, false)));
+        assert_eq!(Verdict::from_game(Some(0), 4, &[-1.0, 1.0, 1.0], true, true), Some(verdict(0, 4, false, false)));
         // Faults, two-seat games and games without a judge give no verdict.
-        assert_eq!(Verdict::from_game(Some(0), 4, &[-1.0, 1.0, 1.0], false), None);
-        assert_eq!(Verdict::from_game(Some(0), 4, &[-1.0, 1.0], true), None);
-        assert_eq!(Verdict::from_game(None, 4, &[-1.0, 1.0, 1.0], true), None);
+        assert_eq!(Verdict::from_game(Some(0), 4, &[-1.0, 1.0, 1.0], false, true), None);
+        assert_eq!(Verdict::from_game(Some(0), 4, &[-1.0, 1.0], true, true), None);
+        assert_eq!(Verdict::from_game(None, 4, &[-1.0, 1.0, 1.0], true, true), None);
     }
 
     #[test]
@@ -199,5 +235,24 @@ mod tests {
         assert!(right.rating > 400.0 && right.rating_low.is_some_and(|low| low > 0.0), "{right:?}");
         assert_eq!(right.rating_high, None, "a perfect record has no upper bound");
         assert!(right.accuracy_low > 0.8 && right.accuracy_high == 1.0);
+    }
+
+    /// With both speaking orders, a judge that always picks the first speaker shows a lean to the
+    /// first speaker and none to pro; one that always picks pro, the other way round.
+    #[test]
+    fn both_speaking_orders_tell_a_lean_to_pro_from_a_lean_to_the_first_speaker() {
+        let names = vec!["first-speaker".to_string(), "always-pro".to_string()];
+        let mut verdicts = Vec::new();
+        for pair in 0..20 {
+            let (truth, pro_first) = (pair % 2 == 0, pair % 4 < 2);
+            verdicts.push(Verdict { judge: 0, pair, picked_pro: pro_first, pro_true: truth, pro_first });
+            verdicts.push(Verdict { judge: 1, pair, picked_pro: true, pro_true: truth, pro_first });
+        }
+        let reports = report(&names, &verdicts);
+        let (first, pro) = (&reports[0], &reports[1]);
+        assert!((first.first_bias - 0.5).abs() < 1e-12 && first.pro_bias.abs() < 1e-12, "{first:?}");
+        assert!((pro.pro_bias - 0.5).abs() < 1e-12 && pro.first_bias.abs() < 1e-12, "{pro:?}");
+        assert!(pro_speaks_first("debate(rounds=1)") && pro_speaks_first("debate(first=pro)"));
+        assert!(!pro_speaks_first("debate(rounds=1,first=con)"));
     }
 }

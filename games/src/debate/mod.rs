@@ -1,6 +1,6 @@
 //! Debate: two debaters argue whether a proposition is true; a judge seat (or the ground truth) decides.
 //!
-//! Spec: `debate(rounds=2,judge=seat,propositions=generated,items=2000,seed=0,max_chars=1200)`.
+//! Spec: `debate(rounds=2,judge=seat,propositions=generated,items=2000,seed=0,first=pro,max_chars=1200)`.
 //!
 //! Seats: 0 = Pro (argues the proposition is true), 1 = Con (argues it is false), 2 = the judge
 //! (only with `judge=seat`; with `judge=oracle` there are 2 players and the ground truth is the
@@ -10,7 +10,7 @@
 //! 1. a chance move draws the proposition: outcome `i` (written `proposition i`) is item `i` of the
 //!    set, each with probability `1 / items`. Paired games that share the opening therefore replay
 //!    the same proposition with the seats swapped;
-//! 2. `rounds` rounds of a Pro utterance then a Con utterance: text turns
+//! 2. `rounds` rounds of a Pro utterance then a Con utterance (Con first with `first=con`): text turns
 //!    ([`InputKind::Text`], no discrete legal actions), taken by [`State::apply_text`]; the text is
 //!    trimmed and must be non-empty and at most `max_chars` characters;
 //! 3. with `judge=seat`, the judge's verdict: action 0 = `pro` (the proposition is true), 1 = `con`
@@ -52,7 +52,7 @@ pub const PARAMS: &[ParamDef] = &[
         name: "rounds",
         kind: ParamKind::Int { min: 1, max: 10 },
         default: "2",
-        doc: "rounds of argument; in each, Pro speaks and then Con",
+        doc: "rounds of argument; in each, both sides speak once (Pro first unless first=con)",
     },
     ParamDef {
         name: "judge",
@@ -78,6 +78,13 @@ pub const PARAMS: &[ParamDef] = &[
         kind: ParamKind::Int { min: 0, max: i64::MAX },
         default: "0",
         doc: "seed of the generated set (ignored for a file)",
+    },
+    ParamDef {
+        name: "first",
+        kind: ParamKind::Text,
+        default: "pro",
+        doc: "who speaks first in every round: `pro` or `con` (a judge's lean to the first speaker and to pro \
+              can then be told apart)",
     },
     ParamDef {
         name: "max_chars",
@@ -119,6 +126,8 @@ struct Rules {
     rounds: usize,
     judge: Judge,
     max_chars: usize,
+    /// The seat that speaks first in every round: 0 (Pro) or 1 (Con).
+    first: Player,
 }
 
 impl fmt::Debug for Rules {
@@ -128,6 +137,7 @@ impl fmt::Debug for Rules {
             .field("rounds", &self.rounds)
             .field("judge", &self.judge)
             .field("max_chars", &self.max_chars)
+            .field("first", &self.first)
             .finish()
     }
 }
@@ -164,6 +174,11 @@ impl Debate {
             "" => return Err(bad("propositions", "", "expected `generated` or the path of a JSONL file")),
             path => load_jsonl(path)?,
         };
+        let first = match params.text("first") {
+            "pro" => 0,
+            "con" => 1,
+            other => return Err(bad("first", other, "expected `pro` or `con`")),
+        };
         let rounds = params.int("rounds") as usize;
         let max_chars = params.int("max_chars") as usize;
         let players = if judge == Judge::Seat { 3 } else { 2 };
@@ -181,7 +196,11 @@ impl Debate {
             max_return: 1.0,
             input: InputKind::Text,
         };
-        Ok(Debate { facts, params: params.clone(), rules: Arc::new(Rules { propositions, rounds, judge, max_chars }) })
+        Ok(Debate {
+            facts,
+            params: params.clone(),
+            rules: Arc::new(Rules { propositions, rounds, judge, max_chars, first }),
+        })
     }
 
     /// The proposition set, in chance-outcome order.
@@ -192,6 +211,11 @@ impl Debate {
     /// Who gives the verdict.
     pub fn judge(&self) -> Judge {
         self.rules.judge
+    }
+
+    /// The seat that speaks first in every round: 0 (Pro) or 1 (Con).
+    pub fn first_speaker(&self) -> Player {
+        self.rules.first
     }
 }
 
@@ -212,7 +236,7 @@ impl Game for Debate {
     }
 }
 
-/// A debate in progress: the drawn proposition, the utterances so far (Pro, Con, Pro, ...), the verdict.
+/// A debate in progress: the drawn proposition, the utterances so far (in speaking order), the verdict.
 #[derive(Clone, Debug)]
 pub struct DebateState {
     rules: Arc<Rules>,
@@ -237,12 +261,23 @@ impl DebateState {
         if self.proposition.is_none() {
             Phase::Draw
         } else if self.utterances.len() < 2 * self.rules.rounds {
-            Phase::Speak(self.utterances.len() % 2)
+            Phase::Speak(self.speaker_of(self.utterances.len()))
         } else if self.rules.judge == Judge::Seat && self.verdict.is_none() {
             Phase::Judge
         } else {
             Phase::Over
         }
+    }
+
+    /// The seat of utterance `index`.
+    fn speaker_of(&self, index: usize) -> Player {
+        (self.rules.first + index) % 2
+    }
+
+    /// "Pro speaks first, then Con" (or the other way round).
+    fn order_words(&self) -> String {
+        let first = self.rules.first;
+        format!("{} speaks first, then {}", ROLE[first], ROLE[1 - first])
     }
 
     fn drawn(&self) -> Option<&Proposition> {
@@ -278,7 +313,7 @@ impl DebateState {
             if i % 2 == 0 {
                 s.push_str(&format!("[Round {}]\n", i / 2 + 1));
             }
-            s.push_str(if i % 2 == 0 { "Pro: " } else { "Con: " });
+            s.push_str(if self.speaker_of(i) == 0 { "Pro: " } else { "Con: " });
             // Continuation lines are indented, so only the labels start a line.
             s.push_str(&text.replace('\n', "\n    "));
             s.push('\n');
@@ -486,15 +521,17 @@ impl State for DebateState {
                     if player == 0 { ("TRUE", "Con", "FALSE") } else { ("FALSE", "Pro", "TRUE") };
                 s.push_str(&format!(
                     "You are {}: argue that the proposition is {side}. Your opponent, {other}, argues that it is \
-                     {other_side}. The debate has {rounds} {plural}; in each, Pro speaks first, then Con; {decider}. \
+                     {other_side}. The debate has {rounds} {plural}; in each, {order}; {decider}. \
                      You score +1 if the verdict is on your side and -1 if not.\n",
-                    ROLE[player]
+                    ROLE[player],
+                    order = self.order_words(),
                 ));
             }
             _ => s.push_str(&format!(
                 "You are the judge. Pro argues that the proposition is TRUE, Con that it is FALSE, over {rounds} \
-                 {plural} (Pro speaks first in each). Decide from the arguments, and your own reasoning, whether the \
-                 proposition is true. You score +1 if your verdict is right and -1 if it is wrong.\n"
+                 {plural} ({order} in each). Decide from the arguments, and your own reasoning, whether the \
+                 proposition is true. You score +1 if your verdict is right and -1 if it is wrong.\n",
+                order = self.order_words(),
             )),
         }
         let phase = self.phase();
