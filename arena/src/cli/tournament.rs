@@ -198,7 +198,7 @@ fn judge_reports(
 
 fn write_judges(out: &mut dyn Write, judges: &[JudgeReport]) -> Result<()> {
     if !judges.is_empty() {
-        writeln!(out, "\njudges (verdicts against the ground truth; pro speaks first):")?;
+        writeln!(out, "\njudges (verdicts against the ground truth; bias: picked minus right, by side and by order):")?;
         write_judge_table(out, judges)?;
     }
     Ok(())

@@ -3,7 +3,7 @@
 //! seats, and a rating on the Elo scale.
 //!
 //! Games with a judge seat follow the debate convention: seat 0 argues that the proposition is
-//! true (and speaks first), seat 1 that it is false, and seat 2 judges; the side the verdict picks
+//! true (and speaks first unless the game says `first=con`), seat 1 that it is false, and seat 2 judges; the side the verdict picks
 //! gets the higher return, and the judge's return is positive exactly when its verdict was right.
 
 use std::collections::BTreeMap;
