@@ -33,9 +33,9 @@ included (as in arena's report); `peak_rss_train_mb` is the peak during the trai
 (the kernel's mark reset through /proc/self/clear_refs after loading; null where that fails).
 
 How to run it (the virtual environment is made once with
-`python3 -m venv /work/torchenv && /work/torchenv/bin/pip install torch transformers peft gguf numpy`):
+`python3 -m venv .venv-torch && .venv-torch/bin/pip install torch transformers peft gguf numpy`):
 
-    /work/torchenv/bin/python scripts/torch_finetune_bench.py \\
+    .venv-torch/bin/python scripts/torch_finetune_bench.py \\
         --model ~/.cache/arena/models/SmolLM2-135M-Instruct.Q4_1.gguf \\
         --data sft.jsonl --mode lora --lora-rank 8 --lora-alpha 16 \\
         --batch-tokens 512 --steps 20 --threads 2
