@@ -60,7 +60,8 @@ pub fn train_external(
         .arg("-c")
         .arg(&command)
         .stdin(Stdio::null())
-        .stdout(Stdio::inherit())
+        // Its chatter goes to our stderr, never into our stdout (which may be a JSON report).
+        .stdout(Stdio::from(std::io::stderr()))
         .stderr(Stdio::piped())
         .output()
         .map_err(|e| Error::io("cannot start the trainer command (sh -c)", Path::new("sh"), e))?;
@@ -71,8 +72,9 @@ pub fn train_external(
         let tail: Vec<&str> = tail.into_iter().rev().collect();
         bail!("the trainer command `{command}` failed ({}); its last words:\n{}", output.status, tail.join("\n"));
     }
-    // Whatever the program printed on stderr is shown, as it would have been in a terminal.
-    eprint!("{}", String::from_utf8_lossy(&output.stderr));
+    for line in String::from_utf8_lossy(&output.stderr).lines() {
+        progress.log(line);
+    }
 
     let adapter_path = out.join(ADAPTER_FILE);
     let merged_path = out.join(MERGED_FILE);
