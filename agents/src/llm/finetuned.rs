@@ -194,7 +194,15 @@ pub fn check_adapter(base: &Path, adapter_path: &Path) -> Result<(String, Option
 /// `W + (alpha / rank) · B A` for each adapted projection, in full mode every stored weight.
 /// Matrices whose rows are a multiple of 32 long become Q8_0, the rest F32.
 fn merged_tensors(file: &mut GgufFile, adapter_path: &Path) -> Result<HashMap<String, QTensor>, LlmError> {
-    let (header, tensors) = adapter::read_all(adapter_path)?;
+    merged_from(file, adapter_path, adapter::read_all(adapter_path)?)
+}
+
+/// [`merged_tensors`] from the adapter file's contents, already read.
+fn merged_from(
+    file: &mut GgufFile,
+    adapter_path: &Path,
+    (header, tensors): adapter::AdapterContents,
+) -> Result<HashMap<String, QTensor>, LlmError> {
     let format = [("format".to_string(), adapter::FORMAT.to_string())];
     adapter::check_header(adapter_path, &header, &format)?;
     let bad = |key: &str, message: String| LlmError::BadMetadata {
