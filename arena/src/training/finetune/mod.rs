@@ -416,20 +416,36 @@ struct StepOutcome {
     accuracy: Option<f64>,
 }
 
-fn tokens_of(sequences: &[&data::Sequence]) -> usize {
-    sequences.iter().map(|s| s.len()).sum()
+/// The sequences of some examples, in order (a pair's chosen then rejected), as the model takes
+/// them.
+struct BatchSequences<'a> {
+    tokens: Vec<&'a [u32]>,
+    targets: Vec<&'a [bool]>,
+}
+
+impl<'a> BatchSequences<'a> {
+    fn of(examples: &[&'a Example]) -> Self {
+        let sequences: Vec<&data::Sequence> = examples.iter().flat_map(|e| e.sequences()).collect();
+        BatchSequences {
+            tokens: sequences.iter().map(|s| s.tokens.as_slice()).collect(),
+            targets: sequences.iter().map(|s| s.targets.as_slice()).collect(),
+        }
+    }
+
+    /// Real tokens (no padding).
+    fn token_count(&self) -> usize {
+        self.tokens.iter().map(|t| t.len()).sum()
+    }
 }
 
 fn sft_step(model: &TrainableLlama, examples: &[&Example]) -> Result<StepOutcome> {
-    let sequences: Vec<&data::Sequence> = examples.iter().flat_map(|e| e.sequences()).collect();
-    let tokens: Vec<&[u32]> = sequences.iter().map(|s| s.tokens.as_slice()).collect();
-    let targets: Vec<&[bool]> = sequences.iter().map(|s| s.targets.as_slice()).collect();
-    let loss = model.sft_loss(&tokens, &targets)?;
+    let batch = BatchSequences::of(examples);
+    let loss = model.sft_loss(&batch.tokens, &batch.targets)?;
     let gradients = loss.backward()?;
     Ok(StepOutcome {
         loss: loss.to_scalar::<f32>()? as f64,
         gradients,
-        tokens: tokens_of(&sequences),
+        tokens: batch.token_count(),
         margin: None,
         accuracy: None,
     })
@@ -452,7 +468,8 @@ impl Reference {
         progress.begin("batches", batches.len() as u64);
         for (done, batch) in batches.iter().enumerate() {
             let batch_examples: Vec<&Example> = batch.iter().map(|&i| &examples[i]).collect();
-            let values = pair_logprobs(model, &batch_examples)?.detach().to_vec1::<f32>()?;
+            let sequences = BatchSequences::of(&batch_examples);
+            let values = pair_logprobs(model, &sequences, batch_examples.len())?.detach().to_vec1::<f32>()?;
             for (k, &i) in batch.iter().enumerate() {
                 reference.chosen[i] = values[2 * k] as f64;
                 reference.rejected[i] = values[2 * k + 1] as f64;
@@ -487,14 +504,11 @@ impl Reference {
 }
 
 /// `[2 × pairs]`: chosen, rejected, chosen, rejected, ... log-probabilities of the answers.
-fn pair_logprobs(model: &TrainableLlama, examples: &[&Example]) -> Result<Tensor> {
-    let sequences: Vec<&data::Sequence> = examples.iter().flat_map(|e| e.sequences()).collect();
-    if sequences.len() != 2 * examples.len() {
+fn pair_logprobs(model: &TrainableLlama, batch: &BatchSequences<'_>, pairs: usize) -> Result<Tensor> {
+    if batch.tokens.len() != 2 * pairs {
         bail!("DPO needs preference pairs");
     }
-    let tokens: Vec<&[u32]> = sequences.iter().map(|s| s.tokens.as_slice()).collect();
-    let targets: Vec<&[bool]> = sequences.iter().map(|s| s.targets.as_slice()).collect();
-    Ok(model.sequence_logprobs(&tokens, &targets)?)
+    Ok(model.sequence_logprobs(&batch.tokens, &batch.targets)?)
 }
 
 /// DPO: `−log σ(β ((π_c − ref_c) − (π_r − ref_r)))`, averaged over the pairs.
@@ -506,7 +520,8 @@ fn dpo_step(
     beta: f64,
 ) -> Result<StepOutcome> {
     let pairs = examples.len();
-    let logprobs = pair_logprobs(model, examples)?.reshape((pairs, 2))?;
+    let batch = BatchSequences::of(examples);
+    let logprobs = pair_logprobs(model, &batch, pairs)?.reshape((pairs, 2))?;
     let chosen = logprobs.narrow(1, 0, 1)?.squeeze(1)?;
     let rejected = logprobs.narrow(1, 1, 1)?.squeeze(1)?;
     let reference_difference: Vec<f32> =
@@ -518,11 +533,10 @@ fn dpo_step(
     let loss = losses.mean_all()?;
     let gradients = loss.backward()?;
     let margin_values = margins.detach().to_vec1::<f32>()?;
-    let sequences: Vec<&data::Sequence> = examples.iter().flat_map(|e| e.sequences()).collect();
     Ok(StepOutcome {
         loss: loss.to_scalar::<f32>()? as f64,
         gradients,
-        tokens: tokens_of(&sequences),
+        tokens: batch.token_count(),
         margin: Some(margin_values.iter().map(|&m| m as f64).sum::<f64>() / pairs as f64),
         accuracy: Some(margin_values.iter().filter(|&&m| m > 0.0).count() as f64 / pairs as f64),
     })
