@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use arena::Resources;
-use arena::evolve::{EvolveConfig, EvolveOptions, GenerationSummary};
+use arena::evolve::{EvolveConfig, EvolveOptions, GenerationSummary, LanguageGeneration};
 
 use super::{Bars, default_threads};
 
@@ -39,6 +39,9 @@ pub struct EvolveArgs {
     pub selfplay_games: Option<u32>,
     #[arg(long)]
     pub seed: Option<u64>,
+    /// The base GGUF of a language-model run (the config's `[llm] model`).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
     /// Worker threads (game workers, each running its own forward passes; training uses as many).
     #[arg(long, default_value_t = default_threads())]
     pub threads: usize,
@@ -65,6 +68,12 @@ impl EvolveArgs {
         config.tournament_games_per_pairing = self.games_per_pairing.unwrap_or(config.tournament_games_per_pairing);
         config.selfplay_games = self.selfplay_games.unwrap_or(config.selfplay_games);
         config.seed = self.seed.unwrap_or(config.seed);
+        if let Some(model) = &self.model {
+            match config.llm.as_mut() {
+                Some(language) => language.model = model.clone(),
+                None => anyhow::bail!("--model is for language-model runs: give a config with an [llm] section"),
+            }
+        }
         Ok(config)
     }
 }
@@ -135,13 +144,83 @@ fn write_history(out: &mut dyn Write, summaries: &[GenerationSummary]) -> Result
         let promoted = s.gates.iter().filter(|g| g.promoted()).count();
         let gates =
             if s.gates.is_empty() { "—".to_string() } else { format!("{promoted}/{} promoted", s.gates.len()) };
-        let data = s.dataset.as_ref().map(|d| d.positions.to_string()).unwrap_or_else(|| "—".to_string());
+        let language_data = s.language.as_ref().and_then(|l| l.data.as_ref()).map(|d| d.kept);
+        let data = match (&s.dataset, language_data) {
+            (Some(d), _) => d.positions.to_string(),
+            (None, Some(kept)) => kept.to_string(),
+            (None, None) => "—".to_string(),
+        };
         let seconds: f64 = s.seconds.iter().map(|(_, t)| t).sum();
         writeln!(out, "  {:>6}  {:>8}  {:>15}  {:>7.0}", s.tournament_games, data, gates, seconds)?;
     }
+    write_language_history(out, summaries)?;
     if let Some(last) = summaries.iter().rev().find(|s| !s.seconds.is_empty()) {
         let parts: Vec<String> = last.seconds.iter().map(|(step, t)| format!("{step} {t:.0} s")).collect();
         writeln!(out, "time in generation {}: {}", last.generation, parts.join(", "))?;
+    }
+    Ok(())
+}
+
+/// A language-model run's generations: the champion's rating against the base model, its
+/// held-out scores and forfeit rates against the fixed opponents, the judge's held-out accuracy,
+/// the training data kept and the fine-tuning loss.
+fn write_language_history(out: &mut dyn Write, summaries: &[GenerationSummary]) -> Result<()> {
+    let rows: Vec<(&GenerationSummary, &LanguageGeneration)> =
+        summaries.iter().filter_map(|s| s.language.as_ref().map(|l| (s, l))).collect();
+    let Some(opponents) = rows.iter().find_map(|(_, l)| l.held_out.as_ref()).map(|h| {
+        let mut names: Vec<String> = h.scores.iter().map(|s| s.opponent.clone()).collect();
+        for (_, l) in &rows {
+            for score in l.held_out.iter().flat_map(|h| &h.scores) {
+                if !names.contains(&score.opponent) {
+                    names.push(score.opponent.clone());
+                }
+            }
+        }
+        names
+    }) else {
+        return Ok(());
+    };
+    let judged = rows.iter().any(|(_, l)| l.held_out.as_ref().is_some_and(|h| h.judge.is_some()));
+    writeln!(out, "held-out evaluation (score / forfeit rate of the champion against each fixed opponent):")?;
+    write!(out, "{:>4}  {:<8}  {:>17}", "gen", "champion", "rating vs base")?;
+    for opponent in &opponents {
+        write!(out, "  {:>17}", format!("vs {opponent}"))?;
+    }
+    if judged {
+        write!(out, "  {:>20}", "judge accuracy")?;
+    }
+    writeln!(out, "  {:>6}  {:>15}", "data", "loss")?;
+    for (s, language) in rows {
+        write!(
+            out,
+            "{:>4}  {:<8}  {:>17}",
+            s.generation,
+            s.champion,
+            format!("{:+.0} [{:+.0}, {:+.0}]", s.champion_rating, s.champion_ci.0, s.champion_ci.1)
+        )?;
+        let held_out = language.held_out.as_ref();
+        for opponent in &opponents {
+            let cell = held_out
+                .and_then(|h| h.scores.iter().find(|score| &score.opponent == opponent))
+                .map(|score| format!("{:.0}% / {:.0}%", 100.0 * score.score, 100.0 * score.forfeit_rate()))
+                .unwrap_or_else(|| "—".to_string());
+            write!(out, "  {cell:>17}")?;
+        }
+        if judged {
+            let cell = held_out
+                .and_then(|h| h.judge.as_ref())
+                .map(|j| {
+                    format!("{:.0}% [{:.0}, {:.0}]", 100.0 * j.accuracy, 100.0 * j.accuracy_low, 100.0 * j.accuracy_high)
+                })
+                .unwrap_or_else(|| "—".to_string());
+            write!(out, "  {cell:>20}")?;
+        }
+        let data = language.data.as_ref().map(|d| d.kept.to_string()).unwrap_or_else(|| "—".to_string());
+        let loss = match language.training.first() {
+            Some(t) => format!("{:.3} → {:.3}", t.first_loss, t.last_loss),
+            None => "—".to_string(),
+        };
+        writeln!(out, "  {data:>6}  {loss:>15}")?;
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ const OPENING: u64 = 0x6f70_656e;
 const SELF_PLAY: u64 = 0x5e1f;
 const GATE: u64 = 0x6a7e;
 const BOOTSTRAP: u64 = 0x626f_6f74_0000_0000;
+const HELD_OUT: u64 = 0x6865_6c64_6f75_7400;
 
 /// The seed of match `index` in a tournament seeded with `tournament_seed`.
 pub fn match_seed(tournament_seed: u64, index: u64) -> u64 {
@@ -45,6 +46,8 @@ pub enum EvolveStream {
     Training { parent: usize, child: usize },
     /// Gate batch `batch`.
     Gate { batch: u32 },
+    /// The held-out evaluation: the same games every generation, apart from every training stream.
+    HeldOut,
 }
 
 /// The seed of `stream` in `generation` of an evolve run seeded with `run_seed`.
@@ -57,6 +60,7 @@ pub fn evolve_seed(run_seed: u64, generation: u32, stream: EvolveStream) -> u64 
         EvolveStream::DatasetShuffle => mix(run_seed ^ g),
         EvolveStream::Training { parent, child } => mix(run_seed ^ mix(g * 1000 + (parent * 100 + child) as u64)),
         EvolveStream::Gate { batch } => mix(run_seed ^ mix(g ^ GATE ^ (batch as u64) << 40)),
+        EvolveStream::HeldOut => mix(run_seed ^ mix(HELD_OUT)),
     }
 }
 
@@ -78,6 +82,9 @@ mod tests {
         let mut count = 0;
         for generation in 1..=40 {
             let mut streams = vec![EvolveStream::Tournament, EvolveStream::Bootstrap, EvolveStream::DatasetShuffle];
+            if generation == 1 {
+                streams.push(EvolveStream::HeldOut);
+            }
             streams.extend((0..3).map(|parent| EvolveStream::SelfPlay { parent }));
             streams.extend((0..3).flat_map(|parent| (0..3).map(move |child| EvolveStream::Training { parent, child })));
             streams.extend((0..6).map(|batch| EvolveStream::Gate { batch }));

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::language::LanguageConfig;
 use crate::error::{Context, Result, bail};
 use crate::training::TrainConfig;
 
@@ -49,6 +50,11 @@ pub struct EvolveConfig {
     pub gate_threshold: f64,
     /// Bootstrap replicates for the rating intervals.
     pub bootstrap: usize,
+    /// A language-model run: GGUF models fine-tuned on their own games instead of networks
+    /// trained by self-play (`architecture`, `anchor_sims`, `tournament_sims`, `selfplay_*`,
+    /// `replay_window` and `train` are then unused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llm: Option<LanguageConfig>,
 }
 
 impl Default for EvolveConfig {
@@ -76,6 +82,7 @@ impl Default for EvolveConfig {
             gate_sprt: "elo0=0,elo1=60,alpha=0.1,beta=0.1".to_string(),
             gate_threshold: 0.55,
             bootstrap: 200,
+            llm: None,
         }
     }
 }
@@ -89,6 +96,9 @@ pub fn check_config(config: &EvolveConfig) -> Result<()> {
         bail!("tournament_games_per_pairing, selfplay_games and gate_games must be at least 1");
     }
     config.gate_test()?;
+    if let Some(language) = &config.llm {
+        language.check()?;
+    }
     Ok(())
 }
 

@@ -24,8 +24,9 @@ impl Generation<'_> {
         let mut state = SprtState { llr: 0.0, decision: Decision::Continue };
         for batch in 0..batches {
             let games = GATE_BATCH.min(config.gate_games - batch * GATE_BATCH);
-            let agents = vec![self.tournament_agent(child), self.tournament_agent(parent)];
+            let agents = vec![self.tournament_agent(child)?, self.tournament_agent(parent)?];
             let match_config = TournamentConfig {
+                judges: self.judges(false, &agents)?,
                 games_per_pairing: games,
                 openings: OpeningSource::RandomPlies(config.opening_plies),
                 seed: evolve_seed(config.seed, generation, EvolveStream::Gate { batch }),

@@ -3,7 +3,10 @@
 //! ([`selection`]); self-play of the selected parents with PUCT search into a filtered dataset
 //! ([`selfplay`]); children trained from their parents' weights; a gate match of each child
 //! against its parent ([`gate`]); lineage ([`lineage`]) and a summary ([`summary`]), in the run
-//! directory ([`run_dir`]) and the run's store.
+//! directory ([`run_dir`]) and the run's store. With an `[llm]` section the population is language
+//! models ([`language`]): the base model is the zero anchor, the data are the winners' turns of
+//! the generation's games through the text filter, children are LoRA fine-tunes, and the champion
+//! is measured on a held-out evaluation every generation.
 //!
 //! Every step leaves an artifact, written atomically; a resumed run skips the steps whose
 //! artifacts exist and redoes the rest, deterministically, so it ends in the same state as an
@@ -11,6 +14,7 @@
 
 pub mod config;
 pub mod gate;
+pub mod language;
 pub mod lineage;
 pub mod run_dir;
 pub mod selection;
@@ -25,6 +29,7 @@ use agents::network::Architecture;
 use agents::{AgentConfig, CheckpointAgentConfig};
 
 pub use config::EvolveConfig;
+pub use language::{LanguageConfig, LanguageGeneration};
 pub use summary::{GateDecision, GateResult, GenerationSummary, RatedAgent, history};
 
 use crate::engine::seeds::{EvolveStream, evolve_seed};
@@ -36,6 +41,9 @@ use crate::store::{GenerationRow, RatingRow, Store};
 use crate::training::{Dataset, TrainReport, train};
 use lineage::{Entry, Lineage, Status};
 use run_dir::RunDir;
+
+/// The first checkpoint of every run: a new network, or the base language model.
+pub const FIRST: &str = "g0";
 
 /// How to run (none of it changes the results, except that training is reproducible only with
 /// the same thread count).
@@ -55,25 +63,36 @@ pub fn evolve(
     progress: &dyn Progress,
 ) -> Result<Vec<GenerationSummary>> {
     let game = resources.load_game(&config.game)?;
-    let architecture =
-        Architecture::parse(&config.architecture).with_context(|| format!("architecture `{}`", config.architecture))?;
-    architecture.check_fits(game.facts())?;
     config::check_config(config)?;
+    let architecture = match config.llm {
+        Some(_) => None,
+        None => {
+            let architecture = Architecture::parse(&config.architecture)
+                .with_context(|| format!("architecture `{}`", config.architecture))?;
+            architecture.check_fits(game.facts())?;
+            Some(architecture)
+        }
+    };
     let run = RunDir::open(&options.run_dir, config, options.threads, options.resume)?;
     let context = Generation { config, options, resources, run: &run, progress };
     let mut store = Store::open(&run.db())?;
 
     let mut lineage = Lineage::load(run.path())?;
-    let first = "g0";
-    if lineage.entry(first).is_none() {
-        let mut checkpoint = Checkpoint::init(&game, architecture, config.seed)?;
-        checkpoint.set_lineage(0, Vec::new());
-        let hash = checkpoint.save(&run.checkpoint_dir(first))?;
+    if lineage.entry(FIRST).is_none() {
+        let (hash, path) = match (&config.llm, architecture) {
+            (Some(language), _) => (context.language_hash(FIRST)?, language::lineage_path(language, FIRST)),
+            (None, Some(architecture)) => {
+                let mut checkpoint = Checkpoint::init(&game, architecture, config.seed)?;
+                checkpoint.set_lineage(0, Vec::new());
+                (checkpoint.save(&run.checkpoint_dir(FIRST))?, RunDir::checkpoint_relative(FIRST))
+            }
+            (None, None) => unreachable!("a run without [llm] has an architecture"),
+        };
         let entry = Entry {
-            name: first.into(),
+            name: FIRST.into(),
             generation: 0,
             hash,
-            path: RunDir::checkpoint_relative(first),
+            path,
             status: Status::Initial,
             dataset: None,
             gate: None,
@@ -84,7 +103,7 @@ pub fn evolve(
     }
 
     let mut summaries = Vec::new();
-    let mut population = vec![first.to_string()];
+    let mut population = vec![FIRST.to_string()];
     let mut champions: Vec<String> = Vec::new();
     for generation in 1..=config.generations + 1 {
         if let Some(summary) = run.summary(generation)? {
@@ -132,26 +151,58 @@ pub fn evolve(
             gates: Vec::new(),
             population: population.clone(),
             seconds: Vec::new(),
+            language: None,
         };
+        if config.llm.is_some() {
+            // The champion on the held-out evaluation, every generation (the first: the base model).
+            let held_out = context.held_out(&champion.name)?;
+            progress.log(&format!("generation {generation}: held-out {}", language::describe(&held_out)));
+            summary.language = Some(LanguageGeneration { held_out: Some(held_out), ..LanguageGeneration::default() });
+            lap("held-out", &mut clock);
+        }
         if !last {
             // 2. Selection.
             let parents = rated.parents(config.parents);
             summary.parents = parents.clone();
 
-            // 3. Self-play data.
-            summary.dataset = Some(context.selfplay(generation, &parents, &game)?);
-            lap("selfplay", &mut clock);
-
-            // 4. Training.
-            let window = context.replay_window(generation)?;
+            // 3. Data and 4. training.
             let mut children = Vec::new();
-            for (p, parent) in parents.iter().enumerate() {
-                for k in 0..config.children_per_parent {
-                    let name = format!("g{generation}c{}", p * config.children_per_parent + k);
-                    let seed = evolve_seed(config.seed, generation, EvolveStream::Training { parent: p, child: k });
-                    let report = context.train_child(generation, parent, &name, &window, seed)?;
-                    summary.training.push((name.clone(), report));
-                    children.push((name, parent.clone()));
+            let dataset_path;
+            if let Some(generation_summary) = summary.language.as_mut() {
+                let data = context.language_data(generation, &parents, rated.tournament_id)?;
+                lap("data", &mut clock);
+                dataset_path = Some(data.path.clone());
+                if data.kept == 0 {
+                    progress.log(&format!(
+                        "generation {generation}: no training data ({} matches, {} faulted, {} texts checked, {} passed the filter); no child this generation",
+                        data.filter.matches, data.filter.faulted_matches, data.filter.total, data.filter.kept
+                    ));
+                } else {
+                    for (p, parent) in parents.iter().enumerate() {
+                        for k in 0..config.children_per_parent {
+                            let name = format!("g{generation}c{}", p * config.children_per_parent + k);
+                            let seed =
+                                evolve_seed(config.seed, generation, EvolveStream::Training { parent: p, child: k });
+                            let training = context.finetune_child(generation, parent, &name, &data, seed)?;
+                            generation_summary.training.push(training);
+                            children.push((name, parent.clone()));
+                        }
+                    }
+                }
+                generation_summary.data = Some(data);
+            } else {
+                summary.dataset = Some(context.selfplay(generation, &parents, &game)?);
+                lap("selfplay", &mut clock);
+                dataset_path = Some(RunDir::dataset_relative(generation));
+                let window = context.replay_window(generation)?;
+                for (p, parent) in parents.iter().enumerate() {
+                    for k in 0..config.children_per_parent {
+                        let name = format!("g{generation}c{}", p * config.children_per_parent + k);
+                        let seed = evolve_seed(config.seed, generation, EvolveStream::Training { parent: p, child: k });
+                        let report = context.train_child(generation, parent, &name, &window, seed)?;
+                        summary.training.push((name.clone(), report));
+                        children.push((name, parent.clone()));
+                    }
                 }
             }
             lap("training", &mut clock);
@@ -161,14 +212,19 @@ pub fn evolve(
             for (child, parent) in &children {
                 let gate = context.gate(generation, child, parent)?;
                 if lineage.entry(child).is_none() {
-                    let hash = Checkpoint::load_in(&run.checkpoint_dir(child), resources.games())?.hash().to_string();
+                    let hash = match config.llm {
+                        Some(_) => context.language_hash(child)?,
+                        None => {
+                            Checkpoint::load_in(&run.checkpoint_dir(child), resources.games())?.hash().to_string()
+                        }
+                    };
                     let entry = Entry {
                         name: child.clone(),
                         generation,
                         hash,
                         path: RunDir::checkpoint_relative(child),
                         status: if gate.promoted() { Status::Promoted } else { Status::Rejected },
-                        dataset: Some(RunDir::dataset_relative(generation)),
+                        dataset: dataset_path.clone(),
                         gate: Some(gate.clone()),
                     };
                     store.record_checkpoint(&entry.row(), &[parent.as_str()], Some(&serde_json::to_string(&gate)?))?;
@@ -239,8 +295,11 @@ impl Generation<'_> {
     }
 
     /// A checkpoint of the run as it plays in tournaments and gates.
-    fn tournament_agent(&self, name: &str) -> AgentEntry {
-        AgentEntry::new(name, AgentConfig::Checkpoint(self.checkpoint(name, self.config.tournament_sims)))
+    fn tournament_agent(&self, name: &str) -> Result<AgentEntry> {
+        if self.config.llm.is_some() {
+            return self.language_agent(name);
+        }
+        Ok(AgentEntry::new(name, AgentConfig::Checkpoint(self.checkpoint(name, self.config.tournament_sims))))
     }
 
     /// Trains `name` from `parent` on `data` (or reads the report of a child trained before a kill).

@@ -1,11 +1,13 @@
 //! Rating a generation and selecting from it: a round robin of the population, the league of
-//! earlier champions and the fixed anchors (`random` at 0 and `mcts(sims=N)`), Bradley–Terry
+//! earlier champions and the fixed anchors (`random` at 0 and `mcts(sims=N)`; for language models
+//! the base model at 0 and `random` where it can play), Bradley–Terry
 //! ratings with one virtual draw per pairing and bootstrap intervals; the champion and parents
 //! are the best by the lower end of their interval.
 
 use agents::AgentConfig;
 use agents::mcts::MctsConfig;
 
+use super::language::BASE;
 use super::{Generation, RatedAgent};
 use crate::engine::openings::OpeningSource;
 use crate::engine::seeds::{EvolveStream, evolve_seed};
@@ -71,15 +73,33 @@ impl Generation<'_> {
     pub(super) fn rate(&self, generation: u32, population: &[String], league: &[String]) -> Result<RatedGeneration> {
         let config = self.config;
         let mut agents: Vec<AgentEntry> =
-            population.iter().chain(league).map(|name| self.tournament_agent(name)).collect();
-        // The anchors follow the checkpoints; `random` is the first of them.
-        let random = agents.len();
-        let anchor_entries = anchors(config.anchor_sims);
-        agents.extend(anchor_entries.iter().cloned());
+            population.iter().chain(league).map(|name| self.tournament_agent(name)).collect::<Result<_>>()?;
+        // The anchors follow the checkpoints. Networks: `random` (the rating zero) and
+        // `mcts(sims=N)`. Language models: the base model (the rating zero; it plays as an anchor
+        // even while `g0`, the same model, is in the population, so that no member of the
+        // population has the anchor's zero-width interval) and `random` where the game has moves
+        // to choose from.
+        let zero = agents.len();
+        let mut references = Vec::new();
+        if self.config.llm.is_some() {
+            references.push((BASE.to_string(), agents.len()));
+            agents.push(self.base_agent()?);
+            if !self.text_only_game()? {
+                references.push(("random".to_string(), agents.len()));
+                agents.push(AgentEntry::new("random", AgentConfig::Random));
+            }
+        } else {
+            for anchor in anchors(config.anchor_sims) {
+                references.push((anchor.name.clone(), agents.len()));
+                agents.push(anchor);
+            }
+        }
+        let judges = self.judges(true, &agents)?;
         let tournament = TournamentConfig {
             openings: OpeningSource::RandomPlies(config.opening_plies),
             games_per_pairing: config.tournament_games_per_pairing,
             seed: evolve_seed(config.seed, generation, EvolveStream::Tournament),
+            judges,
             ..TournamentConfig::new(config.game.clone(), agents)
         };
         self.progress.log(&format!("generation {generation}: tournament of {} agents", tournament.agents.len()));
@@ -93,7 +113,7 @@ impl Generation<'_> {
                 seed: evolve_seed(config.seed, generation, EvolveStream::Bootstrap),
             },
         };
-        let fit = fit_with_intervals(&counts, &anchored_at_zero(Some(random)), intervals)
+        let fit = fit_with_intervals(&counts, &anchored_at_zero(Some(zero)), intervals)
             .context("rating the generation's tournament")?;
         let ratings: Vec<RatedAgent> = outcome
             .names
@@ -114,10 +134,9 @@ impl Generation<'_> {
         let mut ranked: Vec<RatedAgent> = ratings[..population.len()].to_vec();
         ranked.sort_by(|a, b| b.ci_low.total_cmp(&a.ci_low).then(b.rating.total_cmp(&a.rating)));
         let champion = ratings.iter().position(|r| r.name == ranked[0].name).context("the champion is not rated")?;
-        let vs_anchors = anchor_entries
+        let vs_anchors = references
             .iter()
-            .enumerate()
-            .filter_map(|(k, anchor)| Some((anchor.name.clone(), score(&outcome.tally, champion, random + k)?)))
+            .filter_map(|(name, index)| Some((name.clone(), score(&outcome.tally, champion, *index)?)))
             .collect();
         Ok(RatedGeneration {
             ratings,

@@ -98,6 +98,9 @@ pub struct GenerationSummary {
     pub population: Vec<String>,
     /// Seconds spent in each step.
     pub seconds: Vec<(String, f64)>,
+    /// A language-model run's data, fine-tuning and held-out evaluation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<super::LanguageGeneration>,
 }
 
 /// Reads every generation summary of a run directory, in order.

@@ -199,8 +199,36 @@ fn unfaulted<'a>(matches: &'a [ExportedMatch], report: &mut FilterReport) -> Vec
 
 /// `sft`: one line per turn of a winning seat whose completion passes the filter.
 pub fn write_sft(matches: &[ExportedMatch], filter: &TextFilter, out: &mut impl Write) -> io::Result<FilterReport> {
+    write_sft_from(matches, Forfeits::Skip, filter, out)
+}
+
+/// What `sft` does with matches that ended by a fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Forfeits {
+    /// Leave them out (the export's default: a forfeit says little about the turns before it).
+    Skip,
+    /// Keep the accepted turns of the seat that won by the opponent's forfeit: where a model
+    /// forfeits most games (a small model that cannot yet answer in the game's notation), they
+    /// are the only examples of answers the game accepts.
+    KeepWinners,
+}
+
+/// `sft` with a choice of what to do with faulted matches (they are counted either way).
+pub fn write_sft_from(
+    matches: &[ExportedMatch],
+    forfeits: Forfeits,
+    filter: &TextFilter,
+    out: &mut impl Write,
+) -> io::Result<FilterReport> {
     let mut report = FilterReport::default();
-    for m in unfaulted(matches, &mut report) {
+    let kept: Vec<&ExportedMatch> = match forfeits {
+        Forfeits::Skip => unfaulted(matches, &mut report),
+        Forfeits::KeepWinners => {
+            unfaulted(matches, &mut report);
+            matches.iter().collect()
+        }
+    };
+    for m in kept {
         for turn in m.turns.iter().filter(|t| m.won(t.seat) && !t.rejected) {
             if !filter.apply(&turn.trace.completion, &mut report) {
                 continue;

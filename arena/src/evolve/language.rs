@@ -1,0 +1,580 @@
+//! The language-model side of `arena evolve`: GGUF models are the population (`g0` is the base
+//! model; each child is a fine-tuned checkpoint directory holding its merged model), a
+//! generation's training data is exported from its own tournament (the winners' turns for SFT,
+//! winner-versus-loser and rejected-answer pairs for DPO) through the text filter, each child is
+//! fine-tuned with LoRA from its parent, and the champion is measured every generation on a
+//! held-out evaluation that no training sees.
+
+use std::path::{Path, PathBuf};
+
+use agents::AgentConfig;
+use agents::llm::finetuned::{FinetuneRecord, MERGED_FILE, sha256_file};
+use agents::llm::trainable::{LoraConfig, TrainMode, parse_targets};
+use games::Spec;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+use super::Generation;
+use super::run_dir::RunDir;
+use crate::engine::openings::OpeningSource;
+use crate::engine::seeds::{EvolveStream, evolve_seed};
+use crate::engine::tally::Tally;
+use crate::engine::tournament::{AgentEntry, TournamentConfig, run_tournament};
+use crate::error::{Context, Error, Result, bail, read_text};
+use crate::files::write_atomically;
+use crate::store::Store;
+use crate::text_data::export::{Forfeits, exported_matches, write_preference, write_sft_from};
+use crate::text_data::judging::tournament_report;
+use crate::text_data::text_filter::{FilterReport, TextFilter};
+use crate::training::finetune::{FinetuneConfig, FinetuneOptions, FinetuneReport, Method, finetune};
+
+/// The name of the base model among the fixed opponents and in the ratings.
+pub const BASE: &str = "base";
+
+/// How judges are chosen for the rating tournament of a game with a judge seat.
+pub const POPULATION_JUDGES: &str = "population";
+
+/// What decides the language-model part of a run (`[llm]` in the config).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LanguageConfig {
+    /// The base GGUF: the first checkpoint `g0`, and the fixed opponent `base` of every generation.
+    pub model: PathBuf,
+    /// How every model of the run plays: an `llm(...)` spec without `model`.
+    pub agent: String,
+    /// The judges of the rating tournament in games with a judge seat: `base` (the base model),
+    /// `population` (the tournament's models in turn, so their right verdicts become training data)
+    /// or an agent spec. Gates and the held-out evaluation are always judged by the base model.
+    pub judge: String,
+    /// `sft` (the winners' turns) or `dpo` (winner-versus-loser and rejected-answer pairs).
+    pub method: Method,
+    pub lora_rank: usize,
+    pub lora_alpha: f64,
+    /// The adapted projections, e.g. `q,k,v,o,gate,up,down`.
+    pub lora_targets: String,
+    pub epochs: u32,
+    pub learning_rate: f64,
+    /// The most tokens in one optimizer step.
+    pub batch_tokens: usize,
+    /// Longer examples are left out.
+    pub max_len: usize,
+    /// DPO's inverse temperature.
+    pub beta: f64,
+    /// At most this many training examples per generation (a seeded sample of the export), which
+    /// bounds the training time.
+    pub max_examples: usize,
+    /// SFT also learns from the accepted answers of the seat that won by its opponent's forfeit
+    /// (see [`Forfeits::KeepWinners`]); the export leaves forfeited matches out otherwise.
+    pub sft_forfeit_wins: bool,
+    /// The text filter's settings (a TOML file, as `arena export --filter` reads); the default
+    /// filter when absent.
+    pub filter: Option<PathBuf>,
+    /// Held-out games against each fixed opponent (and held-out judged debates), per generation.
+    pub heldout_games: u32,
+    /// The fixed opponents of the held-out evaluation: `base`, or agent specs such as `random`.
+    pub heldout_opponents: Vec<String>,
+    /// The game of the held-out evaluation; by default the run's game. For debates, name another
+    /// proposition seed so that no training ever sees the held-out propositions.
+    pub heldout_game: Option<String>,
+}
+
+impl Default for LanguageConfig {
+    fn default() -> Self {
+        LanguageConfig {
+            model: PathBuf::from("~/.cache/arena/models/SmolLM2-135M-Instruct.Q8_0.gguf"),
+            agent: "llm(temperature=0.7)".to_string(),
+            judge: BASE.to_string(),
+            method: Method::Sft,
+            lora_rank: 8,
+            lora_alpha: 16.0,
+            lora_targets: "q,k,v,o,gate,up,down".to_string(),
+            epochs: 1,
+            learning_rate: 5e-4,
+            batch_tokens: 512,
+            max_len: 512,
+            beta: 0.1,
+            max_examples: 64,
+            sft_forfeit_wins: true,
+            filter: None,
+            heldout_games: 20,
+            heldout_opponents: vec![BASE.to_string(), "random".to_string()],
+            heldout_game: None,
+        }
+    }
+}
+
+impl LanguageConfig {
+    /// The base model's path, `~` expanded.
+    pub fn base_model(&self) -> PathBuf {
+        expand_home(&self.model)
+    }
+
+    /// Rejects settings that cannot run, before any work starts.
+    pub fn check(&self) -> Result<()> {
+        let base = self.base_model();
+        if !base.is_file() {
+            bail!(
+                "[llm] model: {} is not a file; fetch SmolLM2 with `scripts/fetch-model.sh target/release/arena` (its Q8_0 copy) or name a GGUF",
+                base.display()
+            );
+        }
+        let spec = Spec::parse(&self.agent).with_context(|| format!("[llm] agent `{}`", self.agent))?;
+        if spec.name != "llm" {
+            bail!("[llm] agent `{}`: the run's models play as an `llm(...)` agent", self.agent);
+        }
+        if spec.get("model").is_some() {
+            bail!("[llm] agent `{}`: leave out `model`; the run sets it for each checkpoint", self.agent);
+        }
+        self.agent_spec(&base)?;
+        if self.judge != BASE && self.judge != POPULATION_JUDGES {
+            AgentConfig::parse(&self.judge).with_context(|| format!("[llm] judge `{}`", self.judge))?;
+        }
+        for opponent in &self.heldout_opponents {
+            if opponent != BASE {
+                AgentConfig::parse(opponent).with_context(|| format!("[llm] heldout_opponents `{opponent}`"))?;
+            }
+        }
+        parse_targets(&self.lora_targets).with_context(|| format!("[llm] lora_targets `{}`", self.lora_targets))?;
+        if self.lora_rank == 0 || self.max_examples == 0 || self.epochs == 0 {
+            bail!("[llm] lora_rank, max_examples and epochs must be at least 1");
+        }
+        if let Some(filter) = &self.filter {
+            TextFilter::load(filter).with_context(|| format!("[llm] filter {}", filter.display()))?;
+        }
+        Ok(())
+    }
+
+    /// The run's agent playing `model`.
+    pub fn agent_spec(&self, model: &Path) -> Result<AgentConfig> {
+        let mut spec = Spec::parse(&self.agent).with_context(|| format!("[llm] agent `{}`", self.agent))?;
+        spec.args.insert(0, ("model".to_string(), model.display().to_string()));
+        let text = spec.to_string();
+        AgentConfig::parse(&text).with_context(|| format!("[llm] agent `{text}`"))
+    }
+
+    fn lora(&self, seed: u64) -> Result<TrainMode> {
+        let targets =
+            parse_targets(&self.lora_targets).with_context(|| format!("[llm] lora_targets `{}`", self.lora_targets))?;
+        Ok(TrainMode::Lora(LoraConfig { rank: self.lora_rank, alpha: self.lora_alpha, targets, seed }))
+    }
+
+    fn forfeit_wins(&self) -> Forfeits {
+        if self.sft_forfeit_wins { Forfeits::KeepWinners } else { Forfeits::Skip }
+    }
+
+    /// The data file's name for the method: `sft` or `preference` lines.
+    fn data_kind(&self) -> &'static str {
+        match self.method {
+            Method::Sft => "sft",
+            Method::Dpo => "preference",
+        }
+    }
+}
+
+/// `~/...` as the home directory's path.
+fn expand_home(path: &Path) -> PathBuf {
+    match (path.strip_prefix("~"), std::env::var_os("HOME")) {
+        (Ok(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// A generation's training data: what the export read and wrote, and what was kept.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LanguageData {
+    /// The data file, relative to the run directory.
+    pub path: String,
+    /// `sft` or `preference`.
+    pub kind: String,
+    /// The export's counts: matches read, faulted matches, texts removed by each filter rule,
+    /// identical pairs, rejected-answer pairs and lines written.
+    pub filter: FilterReport,
+    /// Lines kept for training (at most `max_examples`, a seeded sample of those written).
+    pub kept: usize,
+}
+
+/// A child's fine-tuning, in brief (the full report is in its `checkpoint.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LanguageTraining {
+    pub child: String,
+    pub parent: String,
+    pub method: Method,
+    pub examples: usize,
+    pub steps: u64,
+    /// The mean loss of the first and of the last few steps.
+    pub first_loss: f64,
+    pub last_loss: f64,
+    /// DPO: the last step's reward margin and share of pairs preferred rightly.
+    pub margin: Option<f64>,
+    pub accuracy: Option<f64>,
+    pub tokens_per_second: f64,
+    pub train_seconds: f64,
+}
+
+impl LanguageTraining {
+    fn new(child: &str, parent: &str, report: &FinetuneReport) -> Self {
+        let window = (report.loss_curve.len() / 2).clamp(1, 5);
+        let (first_loss, last_loss) = report.loss_change(window).unwrap_or((f64::NAN, f64::NAN));
+        let last = report.loss_curve.last();
+        LanguageTraining {
+            child: child.to_string(),
+            parent: parent.to_string(),
+            method: report.settings.method,
+            examples: report.examples,
+            steps: report.steps,
+            first_loss,
+            last_loss,
+            margin: last.and_then(|p| p.margin),
+            accuracy: last.and_then(|p| p.accuracy),
+            tokens_per_second: report.tokens_per_second,
+            train_seconds: report.train_seconds,
+        }
+    }
+}
+
+/// The champion's games against one fixed opponent in the held-out evaluation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HeldOutScore {
+    pub opponent: String,
+    pub games: u64,
+    /// The champion's score, 0 to 1 (a draw is half).
+    pub score: f64,
+    /// Games the champion lost by a fault (an illegal or unreadable answer), and the opponent.
+    pub forfeits: u64,
+    pub opponent_forfeits: u64,
+}
+
+impl HeldOutScore {
+    pub fn forfeit_rate(&self) -> f64 {
+        self.forfeits as f64 / self.games.max(1) as f64
+    }
+}
+
+/// The champion as a judge of held-out debates between fixed debaters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HeldOutJudge {
+    pub verdicts: u64,
+    pub correct: u64,
+    pub accuracy: f64,
+    /// The 95% Wilson interval of the accuracy.
+    pub accuracy_low: f64,
+    pub accuracy_high: f64,
+    /// How much more often it picked pro than pro was right.
+    pub pro_bias: f64,
+}
+
+/// The held-out evaluation of a generation's champion.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HeldOut {
+    pub champion: String,
+    pub game: String,
+    pub scores: Vec<HeldOutScore>,
+    pub judge: Option<HeldOutJudge>,
+}
+
+/// The language-model part of a generation's summary.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LanguageGeneration {
+    pub data: Option<LanguageData>,
+    pub training: Vec<LanguageTraining>,
+    pub held_out: Option<HeldOut>,
+}
+
+impl Generation<'_> {
+    pub(super) fn language(&self) -> Result<&LanguageConfig> {
+        self.config.llm.as_ref().context("this run has no [llm] section")
+    }
+
+    /// The model file of a checkpoint of a language-model run: the base GGUF for `g0`, else the
+    /// merged model of the checkpoint directory.
+    pub(super) fn model_file(&self, name: &str) -> Result<PathBuf> {
+        let language = self.language()?;
+        Ok(if name == super::FIRST { language.base_model() } else { self.run.checkpoint_dir(name).join(MERGED_FILE) })
+    }
+
+    /// A checkpoint of a language-model run as an agent (the checkpoint directory, so the
+    /// base-hash checks of `llm(model=DIR)` apply).
+    pub(super) fn language_agent(&self, name: &str) -> Result<AgentEntry> {
+        let language = self.language()?;
+        let model = if name == super::FIRST { language.base_model() } else { self.run.checkpoint_dir(name) };
+        Ok(AgentEntry::new(name, language.agent_spec(&model)?))
+    }
+
+    /// The base model as a fixed opponent.
+    pub(super) fn base_agent(&self) -> Result<AgentEntry> {
+        let language = self.language()?;
+        Ok(AgentEntry::new(BASE, language.agent_spec(&language.base_model())?))
+    }
+
+    /// Whether the run's game is played in free text only (a debate), where `random` cannot play.
+    pub(super) fn text_only_game(&self) -> Result<bool> {
+        Ok(self.resources.load_game(&self.config.game)?.facts().input == games::InputKind::Text)
+    }
+
+    /// The judges of a tournament in the run's game: none for games without a judge seat; for
+    /// the rating tournament the configured ones, otherwise the base model.
+    pub(super) fn judges(&self, rating: bool, players: &[AgentEntry]) -> Result<Vec<AgentEntry>> {
+        let Some(language) = &self.config.llm else { return Ok(Vec::new()) };
+        let game = self.resources.load_game(&self.config.game)?;
+        if game.spec().get("judge") != Some("seat") {
+            return Ok(Vec::new());
+        }
+        Ok(match language.judge.as_str() {
+            POPULATION_JUDGES if rating => players.iter().filter(|p| p.name != "random").cloned().collect(),
+            spec if rating && spec != BASE && spec != POPULATION_JUDGES => {
+                vec![AgentEntry::new(spec, AgentConfig::parse(spec).with_context(|| format!("[llm] judge `{spec}`"))?)]
+            }
+            _ => vec![self.base_agent()?],
+        })
+    }
+
+    /// The generation's training data: each parent plays `selfplay_games` games against itself,
+    /// then the winners' turns (or the pairs, for DPO) of those games and of the rating tournament
+    /// are exported through the text filter, at most `max_examples` lines (a seeded sample), into
+    /// `datasets/gen-N.{sft,preference}.jsonl`; read back after a kill.
+    pub(super) fn language_data(
+        &self,
+        generation: u32,
+        parents: &[String],
+        tournament: Option<i64>,
+    ) -> Result<LanguageData> {
+        let language = self.language()?;
+        let relative = format!("datasets/gen-{generation}.{}.jsonl", language.data_kind());
+        let stats_path = self.run.path().join(format!("datasets/gen-{generation}.json"));
+        if stats_path.exists() {
+            let text = read_text(&stats_path)?;
+            return serde_json::from_str(&text).with_context(|| format!("data summary {}", stats_path.display()));
+        }
+        let mut tournaments = vec![tournament.context("the generation's tournament is not in the run's store")?];
+        for (p, parent) in parents.iter().enumerate() {
+            let entry = self.language_agent(parent)?;
+            let twin = AgentEntry::new(format!("{parent}#2"), entry.agent.clone());
+            let players = vec![entry, twin];
+            let selfplay = TournamentConfig {
+                games_per_pairing: self.config.selfplay_games,
+                openings: OpeningSource::RandomPlies(self.config.opening_plies),
+                seed: evolve_seed(self.config.seed, generation, EvolveStream::SelfPlay { parent: p }),
+                judges: self.judges(true, &players)?,
+                ..TournamentConfig::new(self.config.game.clone(), players)
+            };
+            self.progress.log(&format!(
+                "generation {generation}: self-play of {parent}, {} games",
+                self.config.selfplay_games
+            ));
+            let outcome = run_tournament(&selfplay, self.resources, &self.stored_run(), self.progress)?;
+            tournaments.extend(outcome.tournament_id);
+        }
+        let store = Store::open(&self.run.db())?;
+        let mut matches = Vec::new();
+        for id in tournaments {
+            matches.extend(exported_matches(&store, Some(id))?);
+        }
+        let filter = match &language.filter {
+            Some(path) => TextFilter::load(path)?,
+            None => TextFilter::default(),
+        };
+        let mut written = Vec::new();
+        let report = match language.method {
+            Method::Sft => write_sft_from(&matches, language.forfeit_wins(), &filter, &mut written),
+            Method::Dpo => write_preference(&matches, &filter, &mut written),
+        }
+        .map_err(|e| Error::Invalid(format!("cannot export the generation's data: {e}")))?;
+        let text = String::from_utf8(written).map_err(|e| Error::Invalid(format!("exported data: {e}")))?;
+        let mut lines: Vec<&str> = text.lines().collect();
+        if lines.len() > language.max_examples {
+            let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(evolve_seed(
+                self.config.seed,
+                generation,
+                EvolveStream::DatasetShuffle,
+            ));
+            let mut chosen: Vec<usize> = (0..lines.len()).collect();
+            chosen.shuffle(&mut rng);
+            chosen.truncate(language.max_examples);
+            chosen.sort_unstable();
+            lines = chosen.into_iter().map(|i| lines[i]).collect();
+        }
+        let mut data = lines.join("\n");
+        if !data.is_empty() {
+            data.push('\n');
+        }
+        let path = self.run.path().join(&relative);
+        write_atomically(&path, data.as_bytes())?;
+        let summary = LanguageData { path: relative, kind: language.data_kind().to_string(), filter: report, kept: lines.len() };
+        write_atomically(&stats_path, serde_json::to_string_pretty(&summary)?.as_bytes())?;
+        self.progress.log(&format!(
+            "generation {generation}: {} {} examples from {} matches ({} faulted; {} texts checked, {} passed the filter; {} kept for training)",
+            summary.filter.written,
+            summary.kind,
+            summary.filter.matches,
+            summary.filter.faulted_matches,
+            summary.filter.total,
+            summary.filter.kept,
+            summary.kept,
+        ));
+        Ok(summary)
+    }
+
+    /// Fine-tunes `name` from `parent` on the generation's data with LoRA, merged into a Q8_0
+    /// model (or reads the report of a child finished before a kill; an unfinished one resumes).
+    pub(super) fn finetune_child(
+        &self,
+        generation: u32,
+        parent: &str,
+        name: &str,
+        data: &LanguageData,
+        seed: u64,
+    ) -> Result<LanguageTraining> {
+        let language = self.language()?;
+        let out = self.run.checkpoint_dir(name);
+        if agents::llm::finetuned::is_finetuned_dir(&out) {
+            let record = FinetuneRecord::read(&out)?;
+            let report: FinetuneReport = serde_json::from_value(record.training)
+                .with_context(|| format!("the training report in {}", out.display()))?;
+            return Ok(LanguageTraining::new(name, parent, &report));
+        }
+        let base = self.model_file(parent)?;
+        let config = FinetuneConfig {
+            mode: language.lora(seed)?,
+            epochs: language.epochs,
+            learning_rate: language.learning_rate,
+            batch_tokens: language.batch_tokens,
+            max_len: language.max_len,
+            beta: language.beta,
+            seed,
+            merge: true,
+            save_every: 10,
+            ..FinetuneConfig::new(&base, self.run.path().join(&data.path), language.method)
+        };
+        self.progress.log(&format!(
+            "generation {generation}: fine-tuning {name} from {parent} ({} LoRA r{}) on {} examples",
+            language.method.as_str(),
+            language.lora_rank,
+            data.kept
+        ));
+        let options = FinetuneOptions { out: out.clone(), resume: out.exists() };
+        let report =
+            finetune(&config, &options, self.progress).with_context(|| format!("fine-tuning {name} from {parent}"))?;
+        let training = LanguageTraining::new(name, parent, &report);
+        self.progress.log(&format!(
+            "generation {generation}: {name} trained: {} steps, loss {:.3} → {:.3}, {:.0} tokens/s",
+            training.steps, training.first_loss, training.last_loss, training.tokens_per_second
+        ));
+        Ok(training)
+    }
+
+    /// The content hash of a language-model checkpoint: its model file's SHA-256.
+    pub(super) fn language_hash(&self, name: &str) -> Result<String> {
+        let path = self.model_file(name)?;
+        Ok(sha256_file(&path).with_context(|| format!("hashing {}", path.display()))?.0)
+    }
+
+    /// The held-out evaluation of `champion`: games against each fixed opponent (judged by the
+    /// base model where the game has a judge seat) and, in games with a judge seat, the
+    /// champion judging debates of the base model against itself. Seeded apart from every
+    /// training stream and the same every generation, so generations compare.
+    pub(super) fn held_out(&self, champion: &str) -> Result<HeldOut> {
+        let language = self.language()?;
+        let game = language.heldout_game.clone().unwrap_or_else(|| self.config.game.clone());
+        let seed = evolve_seed(self.config.seed, 0, EvolveStream::HeldOut);
+        let champion_entry = self.language_agent(champion)?;
+        let mut scores = Vec::new();
+        for opponent in &language.heldout_opponents {
+            let opponent_entry = if opponent == BASE {
+                self.base_agent()?
+            } else {
+                AgentEntry::new(opponent.clone(), AgentConfig::parse(opponent)?)
+            };
+            if opponent == BASE && champion == super::FIRST {
+                // The base model against itself: nothing to learn from, so it is not played.
+                continue;
+            }
+            let players = vec![champion_entry.clone(), opponent_entry];
+            let tournament = TournamentConfig {
+                games_per_pairing: language.heldout_games,
+                openings: OpeningSource::RandomPlies(self.config.opening_plies),
+                seed,
+                judges: self.judges(false, &players)?,
+                ..TournamentConfig::new(game.clone(), players)
+            };
+            let outcome = run_tournament(&tournament, self.resources, &self.stored_run(), self.progress)?;
+            scores.push(held_out_score(opponent, &outcome.tally));
+        }
+        let judge = if self.judges(false, &[])?.is_empty() {
+            None
+        } else {
+            let debaters = vec![self.base_agent()?, AgentEntry::new(format!("{BASE}#2"), self.base_agent()?.agent)];
+            let tournament = TournamentConfig {
+                games_per_pairing: language.heldout_games,
+                openings: OpeningSource::RandomPlies(self.config.opening_plies),
+                seed,
+                judges: vec![champion_entry.clone()],
+                ..TournamentConfig::new(game.clone(), debaters)
+            };
+            let options = self.stored_run();
+            let outcome = run_tournament(&tournament, self.resources, &options, self.progress)?;
+            let store = Store::open(&self.run.db())?;
+            let report = tournament_report(&tournament, &outcome, Some(&store))?;
+            report.first().map(|r| HeldOutJudge {
+                verdicts: r.verdicts,
+                correct: r.correct,
+                accuracy: r.accuracy,
+                accuracy_low: r.accuracy_low,
+                accuracy_high: r.accuracy_high,
+                pro_bias: r.pro_bias,
+            })
+        };
+        Ok(HeldOut { champion: champion.to_string(), game, scores, judge })
+    }
+}
+
+/// The champion's (agent 0) record against the opponent (agent 1).
+fn held_out_score(opponent: &str, tally: &Tally) -> HeldOutScore {
+    let t = tally.head_to_head(0, 1);
+    HeldOutScore {
+        opponent: opponent.to_string(),
+        games: t.games(),
+        score: (t.wins as f64 + 0.5 * t.draws as f64) / t.games().max(1) as f64,
+        forfeits: tally.totals(0).faults,
+        opponent_forfeits: tally.totals(1).faults,
+    }
+}
+
+/// The run directory's path of a language-model checkpoint, as the lineage records it: the base
+/// model's own path for `g0`, else the checkpoint directory relative to the run.
+pub(super) fn lineage_path(language: &LanguageConfig, name: &str) -> String {
+    if name == super::FIRST {
+        language.base_model().display().to_string()
+    } else {
+        RunDir::checkpoint_relative(name)
+    }
+}
+
+/// One line about a held-out evaluation: the score and forfeit rate against each opponent, and
+/// the judge's accuracy.
+pub fn describe(held_out: &HeldOut) -> String {
+    let mut parts: Vec<String> = held_out
+        .scores
+        .iter()
+        .map(|s| {
+            format!(
+                "vs {} {:.0}% ({} games, forfeits {:.0}% vs {:.0}%)",
+                s.opponent,
+                100.0 * s.score,
+                s.games,
+                100.0 * s.forfeit_rate(),
+                100.0 * s.opponent_forfeits as f64 / s.games.max(1) as f64
+            )
+        })
+        .collect();
+    if let Some(judge) = &held_out.judge {
+        parts.push(format!(
+            "judge accuracy {:.0}% [{:.0}, {:.0}] over {} verdicts",
+            100.0 * judge.accuracy,
+            100.0 * judge.accuracy_low,
+            100.0 * judge.accuracy_high,
+            judge.verdicts
+        ));
+    }
+    format!("{} on {}: {}", held_out.champion, held_out.game, parts.join("; "))
+}

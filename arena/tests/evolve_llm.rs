@@ -1,0 +1,322 @@
+//! `arena evolve` with language models, on a tiny random GGUF the test writes: one generation end
+//! to end (tournament with the base model and `random`, held-out games, self-play, data through the
+//! filter, LoRA fine-tuning, gate, lineage, history); a debate run with the population as judges;
+//! and a run killed with kill -9 and resumed that ends in the same state as one never interrupted.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use agents::llm::finetuned::{MERGED_FILE, sha256_file};
+use agents::llm::tiny::{TinyConfig, write_tiny_llama};
+use common::{arena, run_ok};
+use serde_json::json;
+
+fn ok<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
+    result.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A tiny model whose context holds a tic-tac-toe prompt (its tokenizer spends a token per byte).
+fn tiny_model(dir: &Path) -> PathBuf {
+    let model = dir.join("tiny.gguf");
+    ok(write_tiny_llama(&model, &TinyConfig { context: 2048, ..TinyConfig::default() }, 11));
+    model
+}
+
+/// One generation of tic-tac-toe: scored moves (a random tiny model cannot write a cell), so the
+/// games end normally and have winners whose turns become SFT data.
+fn tictactoe_config(dir: &Path, model: &Path) -> PathBuf {
+    let text = format!(
+        r#"
+game = "tic_tac_toe"
+generations = 1
+population = 2
+league = 1
+tournament_games_per_pairing = 4
+opening_plies = 1
+selfplay_games = 6
+gate_games = 4
+bootstrap = 20
+
+[llm]
+model = "{}"
+agent = "llm(choice=scored,temperature=1)"
+method = "sft"
+lora_rank = 4
+lora_targets = "q,v"
+epochs = 2
+learning_rate = 0.002
+batch_tokens = 4096
+max_len = 2048
+max_examples = 12
+heldout_games = 4
+heldout_opponents = ["base", "random"]
+"#,
+        model.display()
+    );
+    let path = dir.join("llm-ttt.toml");
+    ok(std::fs::write(&path, text));
+    path
+}
+
+fn evolve(config: &Path, run: &Path, resume: bool) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_arena"));
+    command.args(["evolve", "--quiet", "--threads", "2", "--config"]).arg(config).arg("--run-dir").arg(run);
+    if resume {
+        command.arg("--resume");
+    }
+    command
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    ok(serde_json::from_str(&text))
+}
+
+/// A stored game: tournament, index, returns, moves.
+type StoredGame = (i64, i64, String, Option<String>);
+
+/// Everything a run decided: the generation summaries without their timings, the lineage (names,
+/// model hashes, gates), every stored game and every stored turn's text.
+fn final_state(run: &Path) -> (Vec<serde_json::Value>, serde_json::Value, Vec<StoredGame>, Vec<String>) {
+    let mut summaries = Vec::new();
+    for generation in 1.. {
+        let path = run.join("generations").join(format!("gen-{generation}.json"));
+        if !path.exists() {
+            break;
+        }
+        let mut summary = read_json(&path);
+        summary["seconds"] = serde_json::Value::Null;
+        for training in summary["language"]["training"].as_array_mut().into_iter().flatten() {
+            training["tokens_per_second"] = serde_json::Value::Null;
+            training["train_seconds"] = serde_json::Value::Null;
+        }
+        summaries.push(summary);
+    }
+    let lineage = read_json(&run.join("lineage.json"));
+    let conn = ok(rusqlite::Connection::open(run.join("arena.db")));
+    let games = ok(conn
+        .prepare("SELECT tournament_id, idx, returns, moves FROM matches ORDER BY tournament_id, idx")
+        .and_then(|mut s| {
+            s.query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, Option<String>>(2)?.unwrap_or_default(), r.get(3)?))
+            })?
+            .collect()
+        }));
+    let turns = ok(conn
+        .prepare("SELECT completion FROM turns ORDER BY tournament_id, match_idx, ordinal")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect()));
+    (summaries, lineage, games, turns)
+}
+
+#[test]
+fn one_language_model_generation_goes_end_to_end() {
+    let dir = ok(tempfile::tempdir());
+    let model = tiny_model(dir.path());
+    let config = tictactoe_config(dir.path(), &model);
+    let run = dir.path().join("run");
+    let output = ok(evolve(&config, &run, false).output());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}\n{stdout}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("held-out evaluation") && stdout.contains("vs random"), "{stdout}");
+
+    // The first generation: the base model (g0) rated with the base model at zero, data from its
+    // tournament and self-play, one LoRA child merged into a GGUF, a gate against g0.
+    let first = read_json(&run.join("generations/gen-1.json"));
+    let ratings = first["ratings"].as_array().cloned().unwrap_or_default();
+    let rating_of = |name: &str| ratings.iter().find(|r| r["name"] == name).map(|r| r["rating"].clone());
+    assert_eq!(rating_of("base"), Some(json!(0.0)), "{first}");
+    assert!(rating_of("g0").is_some() && rating_of("random").is_some(), "{first}");
+    let language = &first["language"];
+    let data = &language["data"];
+    assert_eq!(data["kind"], "sft");
+    assert!(data["filter"]["matches"].as_u64().is_some_and(|n| n >= 10), "tournament and self-play: {data}");
+    let kept = data["kept"].as_u64().unwrap_or(0);
+    assert!(kept > 0 && kept <= 12, "at most max_examples lines kept: {data}");
+    let lines = ok(std::fs::read_to_string(run.join("datasets/gen-1.sft.jsonl")));
+    assert_eq!(lines.lines().count() as u64, kept);
+    for line in lines.lines() {
+        let value: serde_json::Value = ok(serde_json::from_str(line));
+        let messages = value["messages"].as_array().cloned().unwrap_or_default();
+        assert_eq!(messages.last().map(|m| m["role"].clone()), Some(json!("assistant")), "{line}");
+    }
+    let training = &language["training"][0];
+    assert_eq!((training["child"].as_str(), training["parent"].as_str()), (Some("g1c0"), Some("g0")));
+    assert!(training["steps"].as_u64().is_some_and(|n| n >= 2), "{training}");
+    assert!(
+        training["last_loss"].as_f64() < training["first_loss"].as_f64(),
+        "two epochs on the same lines lower the loss: {training}"
+    );
+    let held_out = &language["held_out"];
+    assert_eq!(held_out["champion"], first["champion"]);
+    let random = held_out["scores"].as_array().and_then(|s| s.iter().find(|s| s["opponent"] == "random")).cloned();
+    assert_eq!(random.map(|r| r["games"].clone()), Some(json!(4)), "{held_out}");
+    let gate = &first["gates"][0];
+    assert_eq!((gate["child"].as_str(), gate["parent"].as_str()), (Some("g1c0"), Some("g0")));
+    assert!(gate["games"].as_u64().is_some_and(|n| n > 0), "{gate}");
+
+    // The lineage: g0 is the base model file, the child its checkpoint with the merged model's hash.
+    let lineage = read_json(&run.join("lineage.json"));
+    let nodes = lineage["nodes"].as_array().cloned().unwrap_or_default();
+    assert_eq!(nodes.len(), 2, "{lineage}");
+    assert_eq!(nodes[0]["hash"].as_str(), Some(ok(sha256_file(&model)).0.as_str()));
+    let child = run.join("checkpoints/g1c0");
+    assert_eq!(nodes[1]["hash"].as_str(), Some(ok(sha256_file(&child.join(MERGED_FILE))).0.as_str()));
+    assert_eq!(lineage["edges"], common::json("[[0, 1]]"));
+
+    // The final rating generation, the history, and the child playing as a checkpoint directory.
+    let last = read_json(&run.join("generations/gen-2.json"));
+    assert!(last["language"]["held_out"]["scores"].as_array().is_some_and(|s| !s.is_empty()), "{last}");
+    let history = run_ok(&["history", "--run", run.to_str().unwrap_or_default()]);
+    assert!(history.contains("held-out evaluation") && history.contains("rating vs base"), "{history}");
+    let spec = format!("llm(model={},choice=scored)", child.display());
+    let played = run_ok(&["play", "--game", "tic_tac_toe", "--agents", &spec, "random", "--games", "2"]);
+    assert!(played.contains("games 2"), "{played}");
+}
+
+#[test]
+fn a_debate_run_rates_debaters_and_measures_the_champion_as_a_judge() {
+    let dir = ok(tempfile::tempdir());
+    let model = tiny_model(dir.path());
+    let text = format!(
+        r#"
+game = "debate(rounds=1,max_chars=200)"
+generations = 1
+population = 1
+league = 0
+tournament_games_per_pairing = 2
+opening_plies = 0
+selfplay_games = 2
+gate_games = 2
+bootstrap = 10
+
+[llm]
+model = "{}"
+agent = "llm(choice=scored,temperature=1,max_tokens=8)"
+judge = "population"
+method = "sft"
+lora_rank = 2
+lora_targets = "q"
+batch_tokens = 4096
+max_len = 2048
+max_examples = 8
+heldout_games = 4
+heldout_opponents = ["base"]
+heldout_game = "debate(rounds=1,max_chars=200,seed=99)"
+"#,
+        model.display()
+    );
+    let config = dir.path().join("llm-debate.toml");
+    ok(std::fs::write(&config, text));
+    let run = dir.path().join("run");
+    let output = ok(evolve(&config, &run, false).output());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let first = read_json(&run.join("generations/gen-1.json"));
+    // No `random` in a free-text game; the base model is the anchor.
+    let names: Vec<String> =
+        first["ratings"].as_array().into_iter().flatten().filter_map(|r| r["name"].as_str().map(String::from)).collect();
+    assert_eq!(names, ["g0", "base"], "{first}");
+    let judge = &first["language"]["held_out"]["judge"];
+    assert_eq!(judge["verdicts"], json!(4), "the champion judged the four held-out debates: {first}");
+    let accuracy = judge["accuracy"].as_f64().unwrap_or(-1.0);
+    assert!((0.0..=1.0).contains(&accuracy) && judge["accuracy_low"].as_f64() <= Some(accuracy), "{judge}");
+    assert_eq!(first["language"]["held_out"]["game"], "debate(rounds=1,max_chars=200,seed=99)");
+    // The judged games are in the store with their judges: the population judged the rating games.
+    let conn = ok(rusqlite::Connection::open(run.join("arena.db")));
+    let judged: i64 = ok(conn.query_row("SELECT count(*) FROM matches WHERE judge IS NOT NULL", [], |r| r.get(0)));
+    assert!(judged >= 2 + 2 + 4, "rating, self-play and held-out games were judged: {judged}");
+}
+
+#[test]
+fn a_killed_language_model_run_resumes_to_the_same_final_state() {
+    let dir = ok(tempfile::tempdir());
+    let model = tiny_model(dir.path());
+    let config = tictactoe_config(dir.path(), &model);
+    let reference = dir.path().join("reference");
+    let status = ok(evolve(&config, &reference, false).stderr(Stdio::null()).stdout(Stdio::null()).status());
+    assert!(status.success());
+
+    // Kill the run (SIGKILL) as each of these artifacts appears, then resume.
+    let run = dir.path().join("killed");
+    let mut kills = 0;
+    for (k, marker) in ["datasets/gen-1.json", "checkpoints/g1c0/training-state.json", "lineage.dot"]
+        .into_iter()
+        .enumerate()
+    {
+        let mut child = ok(evolve(&config, &run, k > 0).stderr(Stdio::null()).stdout(Stdio::null()).spawn());
+        let started = Instant::now();
+        let seen = |path: &Path| match marker {
+            // The lineage is written once at the start; wait for the child's entry.
+            "lineage.dot" => std::fs::read_to_string(path).is_ok_and(|t| t.contains("g1c0")),
+            _ => path.exists(),
+        };
+        while !seen(&run.join(marker)) && started.elapsed() < Duration::from_secs(300) {
+            if child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if child.try_wait().ok().flatten().is_none() {
+            ok(child.kill());
+            kills += 1;
+        }
+        let _ = child.wait();
+    }
+    assert!(kills >= 1, "the run was killed at least once");
+    let (ok_run, _, stderr) = arena(&[
+        "evolve",
+        "--quiet",
+        "--threads",
+        "2",
+        "--config",
+        config.to_str().unwrap_or_default(),
+        "--run-dir",
+        run.to_str().unwrap_or_default(),
+        "--resume",
+    ]);
+    assert!(ok_run, "{stderr}");
+    let expected = final_state(&reference);
+    let resumed = final_state(&run);
+    assert_eq!(resumed.0, expected.0, "the same generation summaries");
+    assert_eq!(resumed.1, expected.1, "the same checkpoints, bit for bit (same model hashes)");
+    assert_eq!(resumed.2, expected.2, "the same games");
+    assert_eq!(resumed.3, expected.3, "the same turns");
+}
+
+#[test]
+fn language_model_configs_are_checked_before_any_work() {
+    let dir = ok(tempfile::tempdir());
+    let model = tiny_model(dir.path());
+    let config = tictactoe_config(dir.path(), &model);
+    let text = ok(std::fs::read_to_string(&config));
+    let cases = [
+        (text.replace(&model.display().to_string(), "/nowhere/model.gguf"), "/nowhere/model.gguf"),
+        (text.replace("llm(choice=scored,temperature=1)", "mcts(sims=10)"), "llm(...)"),
+        (text.replace("llm(choice=scored,temperature=1)", "llm(model=x.gguf)"), "leave out `model`"),
+        (text.replace("lora_targets = \"q,v\"", "lora_targets = \"q,nose\""), "nose"),
+        (text.replace("heldout_opponents = [\"base\", \"random\"]", "heldout_opponents = [\"nobody\"]"), "nobody"),
+    ];
+    for (k, (bad, expected)) in cases.into_iter().enumerate() {
+        let path = dir.path().join(format!("bad-{k}.toml"));
+        ok(std::fs::write(&path, bad));
+        let run = dir.path().join(format!("bad-run-{k}"));
+        let (success, _, stderr) = arena(&[
+            "evolve",
+            "--quiet",
+            "--config",
+            path.to_str().unwrap_or_default(),
+            "--run-dir",
+            run.to_str().unwrap_or_default(),
+        ]);
+        assert!(!success && stderr.contains(expected), "case {k}: {stderr}");
+        assert!(!run.join("run.json").exists(), "case {k}: nothing is started");
+    }
+    // --model is for language-model runs only.
+    let board = dir.path().join("board.toml");
+    ok(std::fs::write(&board, "game = \"tic_tac_toe\"\n"));
+    let (success, _, stderr) =
+        arena(&["evolve", "--config", board.to_str().unwrap_or_default(), "--model", "x.gguf", "--run-dir", "unused"]);
+    assert!(!success && stderr.contains("--model is for language-model runs"), "{stderr}");
+}
