@@ -73,11 +73,7 @@ impl Cli {
     /// otherwise: in training its spinning workers compete with the matrix products' threads
     /// (see `agents::llm::trainable`).
     pub fn single_candle_thread(&self) -> bool {
-        match &self.command {
-            Command::Finetune(_) => true,
-            Command::Evolve(args) => args.config().is_ok_and(|config| config.llm.is_some()),
-            _ => false,
-        }
+        matches!(self.command, Command::Finetune(_))
     }
 }
 

@@ -24,7 +24,7 @@ use crate::engine::tournament::{AgentEntry, TournamentConfig, run_tournament};
 use crate::error::{Context, Error, Result, bail, read_text};
 use crate::files::write_atomically;
 use crate::store::Store;
-use crate::text_data::export::{Forfeits, exported_matches, write_preference, write_sft_from};
+use crate::text_data::export::{Forfeits, canonical_answers, exported_matches, write_preference, write_sft_from};
 use crate::text_data::judging::tournament_report;
 use crate::text_data::text_filter::{FilterReport, TextFilter};
 use crate::training::finetune::{FinetuneConfig, FinetuneOptions, FinetuneReport, Method, finetune};
@@ -67,6 +67,10 @@ pub struct LanguageConfig {
     /// SFT also learns from the accepted answers of the seat that won by its opponent's forfeit
     /// (see [`Forfeits::KeepWinners`]); the export leaves forfeited matches out otherwise.
     pub sft_forfeit_wins: bool,
+    /// Train on each accepted move's canonical text (`b2`) instead of the words the model wrote
+    /// around it (`I will play b2.`): the model's own choice, in the notation its prompt asks
+    /// for. Free-text turns (arguments) are always kept as written.
+    pub canonical_moves: bool,
     /// The text filter's settings (a TOML file, as `arena export --filter` reads); the default
     /// filter when absent.
     pub filter: Option<PathBuf>,
@@ -96,6 +100,7 @@ impl Default for LanguageConfig {
             beta: 0.1,
             max_examples: 64,
             sft_forfeit_wins: true,
+            canonical_moves: true,
             filter: None,
             heldout_games: 20,
             heldout_opponents: vec![BASE.to_string(), "random".to_string()],
@@ -192,6 +197,9 @@ pub struct LanguageData {
     pub filter: FilterReport,
     /// Lines kept for training (at most `max_examples`, a seeded sample of those written).
     pub kept: usize,
+    /// Accepted answers rewritten as their move's canonical text (`canonical_moves`).
+    #[serde(default)]
+    pub canonical_answers: usize,
 }
 
 /// A child's fine-tuning, in brief (the full report is in its `checkpoint.json`).
@@ -370,6 +378,7 @@ impl Generation<'_> {
         for id in tournaments {
             matches.extend(exported_matches(&store, Some(id))?);
         }
+        let canonical = if language.canonical_moves { canonical_answers(&mut matches, self.resources.games())? } else { 0 };
         let filter = match &language.filter {
             Some(path) => TextFilter::load(path)?,
             None => TextFilter::default(),
@@ -400,14 +409,21 @@ impl Generation<'_> {
         }
         let path = self.run.path().join(&relative);
         write_atomically(&path, data.as_bytes())?;
-        let summary = LanguageData { path: relative, kind: language.data_kind().to_string(), filter: report, kept: lines.len() };
+        let summary = LanguageData {
+            path: relative,
+            kind: language.data_kind().to_string(),
+            filter: report,
+            kept: lines.len(),
+            canonical_answers: canonical,
+        };
         write_atomically(&stats_path, serde_json::to_string_pretty(&summary)?.as_bytes())?;
         self.progress.log(&format!(
-            "generation {generation}: {} {} examples from {} matches ({} faulted; {} texts checked, {} passed the filter; {} kept for training)",
+            "generation {generation}: {} {} examples from {} matches ({} faulted; {} answers rewritten as their move; {} texts checked, {} passed the filter; {} kept for training)",
             summary.filter.written,
             summary.kind,
             summary.filter.matches,
             summary.filter.faulted_matches,
+            summary.canonical_answers,
             summary.filter.total,
             summary.filter.kept,
             summary.kept,

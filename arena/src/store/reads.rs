@@ -124,6 +124,22 @@ impl Store {
         Ok(finished)
     }
 
+    /// The moves of every finished match of a tournament that kept them, by match index.
+    pub fn match_moves(&self, tournament: i64) -> Result<BTreeMap<u64, Vec<games::Move>>> {
+        let mut statement = self.conn.prepare(
+            "SELECT idx, moves FROM matches WHERE tournament_id = ?1 AND finished = 1 AND moves IS NOT NULL",
+        )?;
+        let rows = statement.query_map([tournament], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+        let mut moves = BTreeMap::new();
+        for row in rows {
+            let (index, text) = row?;
+            let list: Vec<games::Move> = serde_json::from_str(&text)
+                .with_context(|| format!("store {}: match {index} has unreadable moves", self.path.display()))?;
+            moves.insert(index as u64, list);
+        }
+        Ok(moves)
+    }
+
     /// The language-model turns of every finished match of a tournament, by match index, in play order.
     pub fn turns(&self, tournament: i64) -> Result<BTreeMap<u64, Vec<TextTurn>>> {
         let mut statement = self.conn.prepare(

@@ -26,7 +26,8 @@
 //!   (the judge's name, "oracle", or "rules"), "game", "tournament", "match", "fault", "turns":
 //!   [{"seat", "agent", "content", "rejected"}]}`. Not filtered.
 //!
-//! Rejected answers are never `sft` targets. Matches that ended by a fault are left out of `sft`
+//! Rejected answers are never `sft` targets: an answer accepted after retries is written with its
+//! decision's first prompt (the rejected answers and the engine's replies left out). Matches that ended by a fault are left out of `sft`
 //! and of the winner-versus-loser pairs (a forfeit says little about the turns before it) and kept
 //! in `battles` (a forfeit is a result); the report counts them.
 
@@ -61,6 +62,9 @@ pub struct ExportedMatch {
     pub fault: Option<String>,
     /// The language-model turns in play order.
     pub turns: Vec<TextTurn>,
+    /// The moves from the start (opening and chance moves included), where the store kept them.
+    #[serde(default)]
+    pub moves: Vec<games::Move>,
 }
 
 impl ExportedMatch {
@@ -135,6 +139,7 @@ pub fn exported_matches(store: &Store, tournament: Option<i64>) -> crate::error:
         let judges = store.judges(t.id)?;
         let oracle = Spec::parse(&t.game).is_ok_and(|spec| spec.get("judge") == Some("oracle"));
         let mut turns = store.turns(t.id)?;
+        let mut moves = store.match_moves(t.id)?;
         for m in store.finished(t.id)? {
             let name = |index: usize| agents.get(index).map(|a| a.name.clone()).unwrap_or_else(|| format!("#{index}"));
             let mut seat_agents = vec![name(m.seats[0]), name(m.seats[1])];
@@ -150,6 +155,7 @@ pub fn exported_matches(store: &Store, tournament: Option<i64>) -> crate::error:
                 .fault_seat
                 .map(|seat| format!("{} by seat {seat}: {}", m.end, m.fault_detail.clone().unwrap_or_default()));
             let turns = turns.remove(&m.index).unwrap_or_default().into_iter().collect();
+            let moves = moves.remove(&m.index).unwrap_or_default();
             matches.push(ExportedMatch {
                 tournament: t.id,
                 index: m.index,
@@ -159,6 +165,7 @@ pub fn exported_matches(store: &Store, tournament: Option<i64>) -> crate::error:
                 returns: m.returns,
                 fault,
                 turns,
+                moves,
             });
         }
     }
@@ -233,12 +240,48 @@ pub fn write_sft_from(
             if !filter.apply(&turn.trace.completion, &mut report) {
                 continue;
             }
-            let mut messages = turn.trace.messages.clone();
+            let mut messages = first_prompt(&turn.trace.messages).to_vec();
             messages.push(assistant(&turn.trace.completion));
             write_line(out, &json!({ "messages": messages, "meta": m.source(turn) }), &mut report)?;
         }
     }
     Ok(report)
+}
+
+/// The prompt of a decision as first asked: an answer accepted after retries carries the rejected
+/// answers and the engine's replies in its messages, and every assistant message of an SFT line is
+/// a target, so they are left out.
+fn first_prompt(messages: &[ChatMessage]) -> &[ChatMessage] {
+    let end = messages.iter().position(|m| m.role == "assistant").unwrap_or(messages.len());
+    &messages[..end]
+}
+
+/// Rewrites the answer of every accepted turn at a move (not a free-text turn) as the move's
+/// canonical text, as the game writes it (`b2`, `bet`): the model's own choice in the notation
+/// its prompt asks for, without the words around it. Needs the matches' moves (a match without
+/// them is left as it is). Returns how many answers changed.
+pub fn canonical_answers(matches: &mut [ExportedMatch], games: &games::Registry) -> crate::error::Result<usize> {
+    let mut changed = 0;
+    for m in matches.iter_mut().filter(|m| !m.moves.is_empty()) {
+        let game = games.load(&m.game)?;
+        let mut state = game.new_initial_state();
+        for (ply, played) in m.moves.iter().enumerate() {
+            if let games::Move::Action(action) = played {
+                let text = state.action_to_string(*action);
+                for turn in m.turns.iter_mut().filter(|t| t.ply == ply && !t.rejected) {
+                    if turn.trace.completion != text {
+                        turn.trace.completion = text.clone();
+                        changed += 1;
+                    }
+                }
+            }
+            match played {
+                games::Move::Action(action) => state.apply(*action)?,
+                games::Move::Text(text) => state.apply_text(text)?,
+            }
+        }
+    }
+    Ok(changed)
 }
 
 /// One prompt's winners' and losers' turns, in order.
@@ -408,6 +451,7 @@ mod tests {
             returns: returns.to_vec(),
             fault: None,
             turns,
+            moves: Vec::new(),
         }
     }
 
@@ -581,6 +625,7 @@ mod tests {
             returns,
             fault: fault.map(Into::into),
             turns: vec![turn(0, 0, PRO, "4"), turn(1, 1, CON, "0")],
+            moves: Vec::new(),
         };
         let matches = vec![
             board(0, vec![1.0, -1.0], None),
@@ -678,5 +723,55 @@ mod tests {
         let m = debate(0, [1.0, -1.0, 1.0], vec![turn(0, 0, PRO, "yes")]);
         assert!(write_sft(std::slice::from_ref(&m), &TextFilter::default(), &mut Broken).is_err());
         assert!(write_battles(&[m], &mut Broken).is_err());
+    }
+
+    #[test]
+    fn an_answer_accepted_after_retries_is_exported_with_its_first_prompt_only() {
+        let retried = [
+            ("system", "Play."),
+            ("user", "Your move?"),
+            ("assistant", "Basketball."),
+            ("user", "Your answer was rejected. Your move?"),
+        ];
+        let m = debate(0, [1.0, -1.0, 1.0], vec![rejected_turn(0, 0, &retried[..2], "Basketball."), turn(0, 0, &retried, "b2")]);
+        let (lines, _) = run(Format::Sft, &[m], &TextFilter::default());
+        assert_eq!(lines.len(), 1);
+        assert_eq!(
+            lines[0]["messages"],
+            json!([
+                {"role": "system", "content": "Play."},
+                {"role": "user", "content": "Your move?"},
+                {"role": "assistant", "content": "b2"},
+            ]),
+            "the rejected answer is no target"
+        );
+    }
+
+    #[test]
+    fn canonical_answers_replace_the_words_around_a_move_with_the_move() {
+        let registry = games::Registry::default();
+        let mut m = ExportedMatch {
+            tournament: 1,
+            index: 0,
+            game: "tic_tac_toe".into(),
+            seat_agents: vec!["llm".into(), "random".into()],
+            judge: None,
+            returns: vec![1.0, -1.0],
+            fault: None,
+            turns: vec![
+                rejected_turn(0, 1, PRO, "I think so."),
+                turn(0, 1, PRO, "I will play b2, the centre."),
+                turn(0, 3, PRO, "a1"),
+            ],
+            // An opening move (c1), then the model's b2, random's c3, the model's a1.
+            moves: [2, 4, 8, 0].into_iter().map(games::Move::Action).collect(),
+        };
+        let changed = canonical_answers(std::slice::from_mut(&mut m), &registry).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(changed, 1);
+        let texts: Vec<&str> = m.turns.iter().map(|t| t.trace.completion.as_str()).collect();
+        assert_eq!(texts, ["I think so.", "b2", "a1"], "rejected answers stay as written");
+        // A move list the game refuses is an error naming the problem, not a silent skip.
+        m.moves = vec![games::Move::Action(4), games::Move::Action(4)];
+        assert!(canonical_answers(std::slice::from_mut(&mut m), &registry).is_err());
     }
 }
