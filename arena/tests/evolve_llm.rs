@@ -320,3 +320,20 @@ fn language_model_configs_are_checked_before_any_work() {
         arena(&["evolve", "--config", board.to_str().unwrap_or_default(), "--model", "x.gguf", "--run-dir", "unused"]);
     assert!(!success && stderr.contains("--model is for language-model runs"), "{stderr}");
 }
+
+#[test]
+fn kuhn_poker_evolves_as_a_text_game_too() {
+    let dir = ok(tempfile::tempdir());
+    let model = tiny_model(dir.path());
+    let config = tictactoe_config(dir.path(), &model);
+    let text = ok(std::fs::read_to_string(&config)).replace("game = \"tic_tac_toe\"", "game = \"kuhn_poker\"");
+    ok(std::fs::write(&config, text));
+    let run = dir.path().join("run");
+    let output = ok(evolve(&config, &run, false).output());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let first = read_json(&run.join("generations/gen-1.json"));
+    assert!(first["language"]["data"]["kept"].as_u64().is_some_and(|n| n > 0), "{first}");
+    assert!(run.join("checkpoints/g1c0").join(MERGED_FILE).exists());
+    let names: Vec<&str> = first["ratings"].as_array().into_iter().flatten().filter_map(|r| r["name"].as_str()).collect();
+    assert_eq!(names, ["g0", "base", "random"]);
+}
