@@ -316,7 +316,7 @@ fn facts_spec_and_parameters() {
 
     for (spec, needle) in [
         ("debate(judge=crowd)", "seat"),
-        ("debate(first=judge)", "`pro` or `con`"),
+        ("debate(first=judge)", "`pro`, `con` or `random`"),
         ("debate(rounds=0)", "1..=10"),
         ("debate(rounds=11)", "1..=10"),
         ("debate(items=0)", "1..=100000"),
@@ -388,6 +388,26 @@ fn with_first_con_con_opens_every_round_and_everyone_is_told() {
         state.observation_string(0)
     };
     assert!(default_view.contains("Pro speaks first, then Con"), "{default_view}");
+}
+
+#[test]
+fn with_first_random_the_order_follows_the_proposition_and_both_orders_occur() {
+    use games::debate::FirstSpeaker;
+    let game = game("debate(rounds=1,items=40,first=random)");
+    let mut seen = [0usize; 2];
+    for proposition in 0..40u32 {
+        let mut state = game.new_initial_state();
+        ok(state.apply(proposition as games::Action));
+        let first = FirstSpeaker::Random.seat(u64::from(proposition));
+        assert_eq!(state.turn(), Turn::Player(first), "proposition {proposition}");
+        let words = if first == 0 { "Pro speaks first, then Con" } else { "Con speaks first, then Pro" };
+        assert!(state.observation_string(2).contains(words));
+        ok(state.apply_text("First."));
+        assert_eq!(state.turn(), Turn::Player(1 - first));
+        seen[first] += 1;
+    }
+    assert!(seen[0] >= 10 && seen[1] >= 10, "both orders are drawn: {seen:?}");
+    assert!(games::load_game("debate(first=last)").is_err_and(|e| e.to_string().contains("random")));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -67,27 +67,44 @@ impl Verdict {
     }
 }
 
-/// Whether pro speaks first in the game `spec` (`debate(first=con)` makes con speak first).
-pub fn pro_speaks_first(spec: &str) -> bool {
-    games::Spec::parse(spec).ok().and_then(|s| s.get("first").map(|v| v != "con")).unwrap_or(true)
+/// Whether pro speaks first in a game of `spec` whose moves begin with `moves` (the first is the
+/// drawn proposition, which decides the order under `first=random`).
+pub fn pro_speaks_first(spec: &str, moves: &[games::Move]) -> bool {
+    let first = games::Spec::parse(spec)
+        .ok()
+        .and_then(|s| s.get("first").and_then(games::debate::FirstSpeaker::parse))
+        .unwrap_or(games::debate::FirstSpeaker::Pro);
+    let proposition = match moves.first() {
+        Some(games::Move::Action(index)) => *index as u64,
+        _ => 0,
+    };
+    first.seat(proposition) == 0
 }
 
 /// The verdicts of a tournament: from its store when there is one (a resumed run's earlier games
-/// count), else from the results the run collected.
+/// count), else from the results the run collected. Under `first=random` the speaking order of a
+/// game comes from its moves; a game without them counts pro as first.
 pub fn verdicts(config: &TournamentConfig, outcome: &TournamentOutcome, store: Option<&Store>) -> Result<Vec<Verdict>> {
-    let pro_first = pro_speaks_first(&outcome.game);
+    let game = &outcome.game;
     Ok(match (store, outcome.tournament_id) {
-        (Some(store), Some(id)) => store
-            .finished(id)?
-            .iter()
-            .filter_map(|m| Verdict::from_game(m.judge, m.pair, &m.returns, m.end == EndKind::Normal, pro_first))
-            .collect(),
+        (Some(store), Some(id)) => {
+            let moves = store.match_moves(id)?;
+            store
+                .finished(id)?
+                .iter()
+                .filter_map(|m| {
+                    let pro_first = pro_speaks_first(game, moves.get(&m.index).map_or(&[], Vec::as_slice));
+                    Verdict::from_game(m.judge, m.pair, &m.returns, m.end == EndKind::Normal, pro_first)
+                })
+                .collect()
+        }
         _ => outcome
             .results
             .iter()
             .filter_map(|(index, result)| {
                 let pairing = outcome.planned.get(*index as usize)?;
                 let normal = result.end.kind() == EndKind::Normal;
+                let pro_first = pro_speaks_first(game, &result.moves);
                 Verdict::from_game(config.judge_of(pairing), pairing.opening, &result.returns, normal, pro_first)
             })
             .collect(),
@@ -252,7 +269,20 @@ mod tests {
         let (first, pro) = (&reports[0], &reports[1]);
         assert!((first.first_bias - 0.5).abs() < 1e-12 && first.pro_bias.abs() < 1e-12, "{first:?}");
         assert!((pro.pro_bias - 0.5).abs() < 1e-12 && pro.first_bias.abs() < 1e-12, "{pro:?}");
-        assert!(pro_speaks_first("debate(rounds=1)") && pro_speaks_first("debate(first=pro)"));
-        assert!(!pro_speaks_first("debate(rounds=1,first=con)"));
+        assert!(pro_speaks_first("debate(rounds=1)", &[]) && pro_speaks_first("debate(first=pro)", &[]));
+        assert!(!pro_speaks_first("debate(rounds=1,first=con)", &[]));
+    }
+
+    #[test]
+    fn the_speaking_order_comes_from_the_spec_and_under_random_from_the_drawn_proposition() {
+        use games::Move;
+        assert!(pro_speaks_first("debate(rounds=2)", &[]));
+        assert!(!pro_speaks_first("debate(first=con)", &[Move::Action(5)]));
+        let orders: Vec<bool> =
+            (0..20).map(|p| pro_speaks_first("debate(first=random)", &[Move::Action(p)])).collect();
+        assert!(orders.contains(&true) && orders.contains(&false), "{orders:?}");
+        for (p, &pro_first) in orders.iter().enumerate() {
+            assert_eq!(pro_first, games::debate::FirstSpeaker::Random.seat(p as u64) == 0);
+        }
     }
 }

@@ -83,8 +83,9 @@ pub const PARAMS: &[ParamDef] = &[
         name: "first",
         kind: ParamKind::Text,
         default: "pro",
-        doc: "who speaks first in every round: `pro` or `con` (a judge's lean to the first speaker and to pro \
-              can then be told apart)",
+        doc: "who speaks first in every round: `pro`, `con`, or `random` (drawn from the proposition's index, so \
+              both games of a pair share it; a judge's lean to the first speaker and to pro can then be told \
+              apart in one tournament)",
     },
     ParamDef {
         name: "max_chars",
@@ -126,8 +127,39 @@ struct Rules {
     rounds: usize,
     judge: Judge,
     max_chars: usize,
-    /// The seat that speaks first in every round: 0 (Pro) or 1 (Con).
-    first: Player,
+    /// Who speaks first in every round.
+    first: FirstSpeaker,
+}
+
+/// Who speaks first in every round of a debate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FirstSpeaker {
+    Pro,
+    Con,
+    /// Drawn per proposition: a fixed function of its index, so both games of a pair (the same
+    /// proposition, seats swapped) have the same order, and a replay gives it back.
+    Random,
+}
+
+impl FirstSpeaker {
+    /// `pro`, `con` or `random`, as the spec's `first` parameter says.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "pro" => Some(FirstSpeaker::Pro),
+            "con" => Some(FirstSpeaker::Con),
+            "random" => Some(FirstSpeaker::Random),
+            _ => None,
+        }
+    }
+
+    /// The seat that speaks first (0 Pro, 1 Con) in the debate of proposition `index`.
+    pub fn seat(self, proposition: u64) -> Player {
+        match self {
+            FirstSpeaker::Pro => 0,
+            FirstSpeaker::Con => 1,
+            FirstSpeaker::Random => (crate::playout::mix_seed(proposition ^ 0x6669_7273_74) & 1) as Player,
+        }
+    }
 }
 
 impl fmt::Debug for Rules {
@@ -174,10 +206,9 @@ impl Debate {
             "" => return Err(bad("propositions", "", "expected `generated` or the path of a JSONL file")),
             path => load_jsonl(path)?,
         };
-        let first = match params.text("first") {
-            "pro" => 0,
-            "con" => 1,
-            other => return Err(bad("first", other, "expected `pro` or `con`")),
+        let first = match FirstSpeaker::parse(params.text("first")) {
+            Some(first) => first,
+            None => return Err(bad("first", params.text("first"), "expected `pro`, `con` or `random`")),
         };
         let rounds = params.int("rounds") as usize;
         let max_chars = params.int("max_chars") as usize;
@@ -213,8 +244,8 @@ impl Debate {
         self.rules.judge
     }
 
-    /// The seat that speaks first in every round: 0 (Pro) or 1 (Con).
-    pub fn first_speaker(&self) -> Player {
+    /// Who speaks first in every round.
+    pub fn first_speaker(&self) -> FirstSpeaker {
         self.rules.first
     }
 }
@@ -271,12 +302,17 @@ impl DebateState {
 
     /// The seat of utterance `index`.
     fn speaker_of(&self, index: usize) -> Player {
-        (self.rules.first + index) % 2
+        (self.first() + index) % 2
+    }
+
+    /// The seat that speaks first in this debate (Pro before the draw).
+    fn first(&self) -> Player {
+        self.rules.first.seat(u64::from(self.proposition.unwrap_or(0)))
     }
 
     /// "Pro speaks first, then Con" (or the other way round).
     fn order_words(&self) -> String {
-        let first = self.rules.first;
+        let first = self.first();
         format!("{} speaks first, then {}", ROLE[first], ROLE[1 - first])
     }
 
