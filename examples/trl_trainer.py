@@ -123,6 +123,7 @@ def main():
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--beta", type=float, default=0.1)
     parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--save-peft", help="also save the PEFT adapter here (to compare outputs)")
     args = parser.parse_args()
 
     import trl
@@ -160,6 +161,8 @@ def main():
         trainer = trl.DPOTrainer(model=model, args=config, train_dataset=data, processing_class=tokenizer)
     trainer.train()
 
+    if args.save_peft:
+        trainer.model.save_pretrained(args.save_peft)
     tensors, header = arena_adapter(trainer.model, args.rank, args.alpha)
     os.makedirs(args.out, exist_ok=True)
     save_file(tensors, os.path.join(args.out, "adapter.safetensors"), metadata=header)

@@ -1,9 +1,13 @@
 //! The evolve loop end to end on a tiny configuration, and a run killed (kill -9) and resumed that
 //! ends in the same state as one that was never interrupted.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
+
+use common::{StoredGame, evolve_command, stored_games};
 
 const TINY: &str = r#"
 game = "tic_tac_toe"
@@ -30,17 +34,6 @@ fn write_config(dir: &Path) -> PathBuf {
     path
 }
 
-fn evolve(config: &Path, run: &Path, resume: bool) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_arena"));
-    command.args(["evolve", "--quiet", "--threads", "2", "--config"]).arg(config).arg("--run-dir").arg(run);
-    if resume {
-        command.arg("--resume");
-    }
-    command
-}
-
-/// A stored game: tournament, index, returns, moves.
-type StoredGame = (i64, i64, String, Option<String>);
 
 /// Everything a run decided: generation summaries without their timings, the lineage (names,
 /// weight hashes, gates), and every stored game.
@@ -60,16 +53,7 @@ fn final_state(run: &Path) -> (Vec<serde_json::Value>, serde_json::Value, Vec<St
     }
     let lineage = std::fs::read_to_string(run.join("lineage.json")).unwrap_or_else(|e| panic!("{e}"));
     let lineage: serde_json::Value = serde_json::from_str(&lineage).unwrap_or_else(|e| panic!("{e}"));
-    let conn = rusqlite::Connection::open(run.join("arena.db")).unwrap_or_else(|e| panic!("{e}"));
-    let games = conn
-        .prepare("SELECT tournament_id, idx, returns, moves FROM matches ORDER BY tournament_id, idx")
-        .and_then(|mut s| {
-            s.query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get::<_, Option<String>>(2)?.unwrap_or_default(), r.get(3)?))
-            })?
-            .collect()
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
+    let games = stored_games(run);
     (summaries, lineage, games)
 }
 
@@ -78,7 +62,7 @@ fn a_tiny_evolve_run_goes_end_to_end() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let config = write_config(dir.path());
     let run = dir.path().join("run");
-    let output = evolve(&config, &run, false).output().unwrap_or_else(|e| panic!("{e}"));
+    let output = evolve_command(&config, &run, false).output().unwrap_or_else(|e| panic!("{e}"));
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("vs random") && stdout.contains("champion"), "{stdout}");
@@ -140,7 +124,7 @@ fn a_tiny_evolve_run_goes_end_to_end() {
     let report = &first["training"][0][1];
     assert!(report["last_epoch_policy_loss"].as_f64() < report["first_epoch_policy_loss"].as_f64(), "{report}");
 
-    let history = Command::new(env!("CARGO_BIN_EXE_arena"))
+    let history = std::process::Command::new(env!("CARGO_BIN_EXE_arena"))
         .args(["history", "--json", "--run"])
         .arg(&run)
         .output()
@@ -150,7 +134,7 @@ fn a_tiny_evolve_run_goes_end_to_end() {
     assert_eq!(history.as_array().map(Vec::len), Some(3));
 
     // A second start in the same directory without --resume is refused.
-    let again = evolve(&config, &run, false).output().unwrap_or_else(|e| panic!("{e}"));
+    let again = evolve_command(&config, &run, false).output().unwrap_or_else(|e| panic!("{e}"));
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("--resume"));
 }
@@ -160,7 +144,7 @@ fn a_killed_evolve_run_resumes_to_the_same_final_state() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let config = write_config(dir.path());
     let reference = dir.path().join("reference");
-    let status = evolve(&config, &reference, false)
+    let status = evolve_command(&config, &reference, false)
         .stderr(Stdio::null())
         .stdout(Stdio::null())
         .status()
@@ -174,7 +158,7 @@ fn a_killed_evolve_run_resumes_to_the_same_final_state() {
         .into_iter()
         .enumerate()
     {
-        let mut child = evolve(&config, &run, k > 0)
+        let mut child = evolve_command(&config, &run, k > 0)
             .stderr(Stdio::null())
             .stdout(Stdio::null())
             .spawn()
@@ -193,7 +177,7 @@ fn a_killed_evolve_run_resumes_to_the_same_final_state() {
         let _ = child.wait();
     }
     assert!(kills >= 1, "the run was killed at least once");
-    let status = evolve(&config, &run, true)
+    let status = evolve_command(&config, &run, true)
         .stderr(Stdio::null())
         .stdout(Stdio::null())
         .status()

@@ -6,12 +6,12 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use agents::llm::finetuned::{MERGED_FILE, sha256_file};
 use agents::llm::tiny::{TinyConfig, write_tiny_llama};
-use common::{arena, run_ok};
+use common::{StoredGame, arena, evolve_command, run_ok, stored_games};
 use serde_json::json;
 
 fn ok<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
@@ -61,22 +61,11 @@ heldout_opponents = ["base", "random"]
     path
 }
 
-fn evolve(config: &Path, run: &Path, resume: bool) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_arena"));
-    command.args(["evolve", "--quiet", "--threads", "2", "--config"]).arg(config).arg("--run-dir").arg(run);
-    if resume {
-        command.arg("--resume");
-    }
-    command
-}
 
 fn read_json(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     ok(serde_json::from_str(&text))
 }
-
-/// A stored game: tournament, index, returns, moves.
-type StoredGame = (i64, i64, String, Option<String>);
 
 /// Everything a run decided: the generation summaries without their timings, the lineage (names,
 /// model hashes, gates), every stored game and every stored turn's text.
@@ -97,14 +86,7 @@ fn final_state(run: &Path) -> (Vec<serde_json::Value>, serde_json::Value, Vec<St
     }
     let lineage = read_json(&run.join("lineage.json"));
     let conn = ok(rusqlite::Connection::open(run.join("arena.db")));
-    let games = ok(conn
-        .prepare("SELECT tournament_id, idx, returns, moves FROM matches ORDER BY tournament_id, idx")
-        .and_then(|mut s| {
-            s.query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get::<_, Option<String>>(2)?.unwrap_or_default(), r.get(3)?))
-            })?
-            .collect()
-        }));
+    let games = stored_games(run);
     let turns = ok(conn
         .prepare("SELECT completion FROM turns ORDER BY tournament_id, match_idx, ordinal")
         .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect()));
@@ -117,7 +99,7 @@ fn one_language_model_generation_goes_end_to_end() {
     let model = tiny_model(dir.path());
     let config = tictactoe_config(dir.path(), &model);
     let run = dir.path().join("run");
-    let output = ok(evolve(&config, &run, false).output());
+    let output = ok(evolve_command(&config, &run, false).output());
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{}\n{stdout}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("held-out evaluation") && stdout.contains("vs random"), "{stdout}");
@@ -211,7 +193,7 @@ heldout_game = "debate(rounds=1,max_chars=200,seed=99)"
     let config = dir.path().join("llm-debate.toml");
     ok(std::fs::write(&config, text));
     let run = dir.path().join("run");
-    let output = ok(evolve(&config, &run, false).output());
+    let output = ok(evolve_command(&config, &run, false).output());
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let first = read_json(&run.join("generations/gen-1.json"));
     // No `random` in a free-text game; the base model is the anchor.
@@ -235,7 +217,7 @@ fn a_killed_language_model_run_resumes_to_the_same_final_state() {
     let model = tiny_model(dir.path());
     let config = tictactoe_config(dir.path(), &model);
     let reference = dir.path().join("reference");
-    let status = ok(evolve(&config, &reference, false).stderr(Stdio::null()).stdout(Stdio::null()).status());
+    let status = ok(evolve_command(&config, &reference, false).stderr(Stdio::null()).stdout(Stdio::null()).status());
     assert!(status.success());
 
     // Kill the run (SIGKILL) as each of these artifacts appears, then resume.
@@ -245,7 +227,7 @@ fn a_killed_language_model_run_resumes_to_the_same_final_state() {
         .into_iter()
         .enumerate()
     {
-        let mut child = ok(evolve(&config, &run, k > 0).stderr(Stdio::null()).stdout(Stdio::null()).spawn());
+        let mut child = ok(evolve_command(&config, &run, k > 0).stderr(Stdio::null()).stdout(Stdio::null()).spawn());
         let started = Instant::now();
         let seen = |path: &Path| match marker {
             // The lineage is written once at the start; wait for the child's entry.
@@ -329,7 +311,7 @@ fn kuhn_poker_evolves_as_a_text_game_too() {
     let text = ok(std::fs::read_to_string(&config)).replace("game = \"tic_tac_toe\"", "game = \"kuhn_poker\"");
     ok(std::fs::write(&config, text));
     let run = dir.path().join("run");
-    let output = ok(evolve(&config, &run, false).output());
+    let output = ok(evolve_command(&config, &run, false).output());
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let first = read_json(&run.join("generations/gen-1.json"));
     assert!(first["language"]["data"]["kept"].as_u64().is_some_and(|n| n > 0), "{first}");

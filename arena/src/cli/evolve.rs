@@ -167,7 +167,9 @@ fn write_history(out: &mut dyn Write, summaries: &[GenerationSummary]) -> Result
 fn write_language_history(out: &mut dyn Write, summaries: &[GenerationSummary]) -> Result<()> {
     let rows: Vec<(&GenerationSummary, &LanguageGeneration)> =
         summaries.iter().filter_map(|s| s.language.as_ref().map(|l| (s, l))).collect();
-    let Some(opponents) = rows.iter().find_map(|(_, l)| l.held_out.as_ref()).map(|h| {
+    // The opponents in the order of the latest evaluation (the first generation's champion, the
+    // base model itself, does not play the base model).
+    let Some(opponents) = rows.iter().rev().find_map(|(_, l)| l.held_out.as_ref()).map(|h| {
         let mut names: Vec<String> = h.scores.iter().map(|s| s.opponent.clone()).collect();
         for (_, l) in &rows {
             for score in l.held_out.iter().flat_map(|h| &h.scores) {
