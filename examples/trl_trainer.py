@@ -131,6 +131,13 @@ def main():
     folder, name = os.path.split(os.path.abspath(args.base))
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
     model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    # transformers dequantizes a GGUF file as it reads it: the weights are plain float32 tensors,
+    # but the model still names GGUF as its quantization, which the Trainer refuses to train.
+    model.hf_quantizer = None
+    model.is_quantized = False
+    model.quantization_method = None
+    if getattr(model.config, "quantization_config", None) is not None:
+        del model.config.quantization_config
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     lora = LoraConfig(
