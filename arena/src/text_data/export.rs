@@ -19,7 +19,10 @@
 //!   turns are zipped with the losers' in order, each used once. Then, from every match (faulted ones
 //!   too), each answer the engine rejected (an illegal or unreadable move; `meta.pair` is
 //!   `"rejected_answer"`) against the answer it took at the same decision, with the rejected
-//!   answer's prompt. A pair whose two texts are identical is skipped (counted); then the chosen
+//!   answer's prompt. Then, from every judged debate that ended normally, each verdict of the judge
+//!   seat against the verdict the truth calls for (`meta.pair` is `"verdict"`): chosen the right
+//!   verdict (`pro` or `con`), rejected the judge's answer when it was wrong, else the wrong
+//!   verdict. A pair whose two texts are identical is skipped (counted); then the chosen
 //!   text must pass the filter (the rejected one is not checked).
 //! - `battles` (FastChat arena-battle fields plus ours): one line per match with two seats or more,
 //!   `{"model_a", "model_b", "winner": "model_a"|"model_b"|"tie" (returns[0] vs returns[1]), "judge"
@@ -96,6 +99,19 @@ impl ExportedMatch {
         self.seat_agents.get(seat).map_or("", String::as_str)
     }
 
+    /// In a judged debate that ended normally, the right verdict and the wrong one (`pro`/`con`),
+    /// as the returns `[pro, con, judge]` tell them: the judge's return is positive when its
+    /// verdict was right.
+    fn right_verdict(&self) -> Option<(&'static str, &'static str)> {
+        self.judge.as_ref().filter(|j| *j != "oracle")?;
+        let [pro, con, judge] = <[f64; 3]>::try_from(self.returns.as_slice()).ok()?;
+        if pro == con {
+            return None;
+        }
+        let pro_right = (pro > con) == (judge > 0.0);
+        Some(if pro_right { ("pro", "con") } else { ("con", "pro") })
+    }
+
     /// Where a turn came from, for the `meta` fields.
     fn source(&self, turn: &TextTurn) -> Value {
         json!({
@@ -108,6 +124,9 @@ impl ExportedMatch {
         })
     }
 }
+
+/// The judge's seat in debates.
+const JUDGE_SEAT: usize = 2;
 
 /// The export formats of `arena export --format`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -323,7 +342,7 @@ pub fn write_preference(
     for group in &groups {
         for (&(wm, winner), &(lm, loser)) in group.winners.iter().zip(&group.losers) {
             let meta = json!({ "chosen": wm.source(winner), "rejected": lm.source(loser) });
-            pairs.write(group.prompt, winner, loser, meta)?;
+            pairs.write(group.prompt, &winner.trace.completion, &loser.trace.completion, meta)?;
         }
     }
     for m in matches {
@@ -332,8 +351,19 @@ pub fn write_preference(
             let same_decision = |t: &&TextTurn| !t.rejected && t.seat == turn.seat && t.ply == turn.ply;
             let Some(accepted) = m.turns[i + 1..].iter().find(same_decision) else { continue };
             let meta = json!({ "chosen": m.source(accepted), "rejected": m.source(turn), "pair": "rejected_answer" });
-            if pairs.write(&turn.trace.messages, accepted, turn, meta)? {
+            if pairs.write(&turn.trace.messages, &accepted.trace.completion, &turn.trace.completion, meta)? {
                 pairs.report.rejection_pairs += 1;
+            }
+        }
+    }
+    for m in matches.iter().filter(|m| m.fault.is_none()) {
+        let Some((right, wrong)) = m.right_verdict() else { continue };
+        for turn in m.turns.iter().filter(|t| t.seat == JUDGE_SEAT && !t.rejected) {
+            let answer = turn.trace.completion.trim();
+            let rejected = if answer.eq_ignore_ascii_case(right) { wrong } else { answer };
+            let meta = json!({ "chosen": "truth", "rejected": m.source(turn), "pair": "verdict" });
+            if pairs.write(&turn.trace.messages, right, rejected, meta)? {
+                pairs.report.verdict_pairs += 1;
             }
         }
     }
@@ -350,14 +380,7 @@ struct PairWriter<'a, W: Write> {
 
 impl<W: Write> PairWriter<'_, W> {
     /// Writes one pair; whether it was written.
-    fn write(
-        &mut self,
-        prompt: &[ChatMessage],
-        chosen: &TextTurn,
-        rejected: &TextTurn,
-        meta: Value,
-    ) -> io::Result<bool> {
-        let (chosen, rejected) = (&chosen.trace.completion, &rejected.trace.completion);
+    fn write(&mut self, prompt: &[ChatMessage], chosen: &str, rejected: &str, meta: Value) -> io::Result<bool> {
         if chosen == rejected {
             self.report.identical_pairs += 1;
             return Ok(false);
@@ -773,5 +796,33 @@ mod tests {
         // A move list the game refuses is an error naming the problem, not a silent skip.
         m.moves = vec![games::Move::Action(4), games::Move::Action(4)];
         assert!(canonical_answers(std::slice::from_mut(&mut m), &registry).is_err());
+    }
+
+    #[test]
+    fn judged_debates_give_the_right_verdict_against_the_wrong_one() {
+        let matches = vec![
+            // The judge picked pro and was right: chosen "pro", rejected "con".
+            debate(0, [1.0, -1.0, 1.0], vec![turn(2, 4, JUDGE, "pro")]),
+            // The judge picked pro and was wrong: chosen "con", rejected its answer as written.
+            debate(1, [1.0, -1.0, -1.0], vec![turn(2, 4, JUDGE, "Pro, clearly.")]),
+            // A draw, a faulted match and an oracle decide nothing.
+            debate(2, [0.0, 0.0, 0.0], vec![turn(2, 4, JUDGE, "pro")]),
+            ExportedMatch { fault: Some("timeout".into()), ..debate(3, [1.0, -1.0, 1.0], vec![turn(2, 4, JUDGE, "pro")]) },
+            ExportedMatch { judge: Some("oracle".into()), ..debate(4, [1.0, -1.0, 1.0], vec![turn(2, 4, JUDGE, "pro")]) },
+        ];
+        let (lines, report) = run(Format::Preference, &matches, &TextFilter::default());
+        assert_eq!(report.verdict_pairs, 2);
+        // The two judges' turns share a prompt: the right one against the wrong one is also a
+        // winner-versus-loser pair, first; then the verdict pairs.
+        assert_eq!(lines.len(), 3);
+        let lines: Vec<_> = lines.into_iter().filter(|l| l["meta"]["pair"] == "verdict").collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!((lines[0]["chosen"][0]["content"].as_str(), lines[0]["rejected"][0]["content"].as_str()), (Some("pro"), Some("con")));
+        assert_eq!(
+            (lines[1]["chosen"][0]["content"].as_str(), lines[1]["rejected"][0]["content"].as_str()),
+            (Some("con"), Some("Pro, clearly."))
+        );
+        assert_eq!(lines[1]["meta"]["pair"], "verdict");
+        assert_eq!(lines[1]["prompt"], json!([{"role": "system", "content": "You judge."}, {"role": "user", "content": "Who is right?"}]));
     }
 }

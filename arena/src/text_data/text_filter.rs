@@ -410,6 +410,9 @@ pub struct FilterReport {
     /// Preference pairs written from an answer the engine rejected (illegal or unreadable) against
     /// the one it took at the same decision.
     pub rejection_pairs: usize,
+    /// Preference pairs written from a judged debate: the right verdict against the wrong one.
+    #[serde(default)]
+    pub verdict_pairs: usize,
     /// JSON lines written.
     pub written: usize,
 }
@@ -424,6 +427,7 @@ impl Default for FilterReport {
             kept: 0,
             identical_pairs: 0,
             rejection_pairs: 0,
+            verdict_pairs: 0,
             written: 0,
         }
     }
@@ -463,6 +467,7 @@ impl fmt::Display for FilterReport {
             ("kept".into(), self.kept),
             ("identical pairs".into(), self.identical_pairs),
             ("rejection pairs".into(), self.rejection_pairs),
+            ("verdict pairs".into(), self.verdict_pairs),
             ("lines written".into(), self.written),
         ]);
         let label_width = rows.iter().map(|(l, _)| l.len() + 1).max().unwrap_or(0);
