@@ -47,7 +47,7 @@ use super::gguf::GgufFile;
 use super::model::{LlmConfig, read_matrix, read_vector};
 use super::tokenizer::LlmTokenizer;
 use lora::Adapter;
-use ops::{FrozenLinear, Rope, TargetLogProb};
+use ops::{CausalAttention, FrozenLinear, Rope, TargetLogProb};
 
 /// What a [`TrainableLlama`] trains.
 #[derive(Clone, Debug, PartialEq)]
@@ -424,7 +424,6 @@ impl TrainableLlama {
         let (heads, kv_heads, head_dim) = (c.heads, c.kv_heads, c.head_dim);
         let group = heads / kv_heads;
         let rope = Rope::new(&self.rope_frequencies, t, head_dim);
-        let mask = causal_mask(t, group, self.dtype)?;
         let scale = 1.0 / (head_dim as f64).sqrt();
         let mut x = self.embedding.tensor().embedding(&batch.ids)?;
         for layer in &self.layers {
@@ -443,8 +442,7 @@ impl TrainableLlama {
             ))?;
             let k = k.reshape((b, t, kv_heads, head_dim))?.transpose(1, 2)?.contiguous()?;
             let v = v.reshape((b, t, kv_heads, head_dim))?.transpose(1, 2)?.contiguous()?;
-            let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(&mask)?;
-            let attention = softmax_last_dim(&scores)?.matmul(&v)?;
+            let attention = q.apply_op2(&k, CausalAttention::new(t, scale))?.matmul(&v)?;
             let attention = attention
                 .reshape((b, kv_heads, group, t, head_dim))?
                 .permute((0, 3, 1, 2, 4))?
@@ -510,22 +508,6 @@ fn picked_targets<S: AsRef<[u32]>, M: AsRef<[bool]>>(
         }
     }
     Ok(picked)
-}
-
-/// `[group × t, t]`: 0 where a query row (at position `row % t`) may see a key, -∞ after it.
-fn causal_mask(t: usize, group: usize, dtype: DType) -> Result<Tensor, candle_core::Error> {
-    let mask: Vec<f32> = (0..group * t)
-        .flat_map(|row| (0..t).map(move |key| if key <= row % t { 0.0 } else { f32::NEG_INFINITY }))
-        .collect();
-    Tensor::from_vec(mask, (group * t, t), &Device::Cpu)?.to_dtype(dtype)
-}
-
-/// Softmax over the last dimension; the maximum subtracted for stability is a constant to the
-/// gradient (the result does not depend on it).
-fn softmax_last_dim(x: &Tensor) -> Result<Tensor, candle_core::Error> {
-    let max = x.max_keepdim(D::Minus1)?.detach();
-    let exp = x.broadcast_sub(&max)?.exp()?;
-    exp.broadcast_div(&exp.sum_keepdim(D::Minus1)?)
 }
 
 fn matrix(file: &mut GgufFile, name: &str, rows: Option<usize>, cols: usize, dtype: DType) -> Result<Tensor, LlmError> {

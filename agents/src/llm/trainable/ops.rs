@@ -1,14 +1,18 @@
 //! Differentiable operations the trainable model needs that candle lacks or computes wastefully:
 //! a product with a frozen weight (the gradient flows to the input only), interleaved RoPE with
-//! its backward pass (the inverse rotation), and the log-probability of given target tokens (a
-//! fused log-softmax and gather, whose backward pass is `one-hot - softmax`).
+//! its backward pass (the inverse rotation), causal attention weights (the scaled, masked
+//! softmax of `q kᵀ` in one node, keeping one `t × t` block per head instead of six), and the
+//! log-probability of given target tokens (a fused log-softmax and gather, whose backward pass is
+//! `one-hot - softmax`).
 //!
 //! Each works on f32 and f64 CPU tensors (f64 for the finite-difference gradient checks).
 
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Result, Shape, Tensor, WithDType, bail};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Device, Layout, Result, Shape, Tensor, WithDType, bail};
 
 /// The float types the operations accept.
 trait Real: WithDType {
@@ -255,5 +259,121 @@ impl CustomOp1 for TargetLogProb {
             other => bail!("{}: f32 or f64 input expected, found {other:?}", self.name()),
         };
         Ok(Some(gradient))
+    }
+}
+
+/// Causal attention weights: `softmax(scale · q kᵀ + mask)` for queries `[b, kv_heads, group ×
+/// t, head_dim]` (each key/value head's `group` query heads one after another, the row `r` at
+/// position `r % t`) against keys `[b, kv_heads, t, head_dim]`, giving `[b, kv_heads, group × t,
+/// t]` with zeros where a key comes after the query.
+///
+/// Why one node: written as candle operations (product, scale, mask, maximum, exponential,
+/// division) the graph kept six `t × t` blocks per head and layer alive until the backward pass,
+/// most of the memory of a step on long sequences. This node keeps only its result `P`, from
+/// which the backward pass gets the scores' gradient `scale · P ⊙ (G - Σⱼ G P)` and through it the
+/// gradients of `q` and `k`.
+#[derive(Clone, Debug)]
+pub(super) struct CausalAttention {
+    seq_len: usize,
+    scale: f64,
+}
+
+impl CausalAttention {
+    pub fn new(seq_len: usize, scale: f64) -> Self {
+        CausalAttention { seq_len, scale }
+    }
+
+    /// The softmax of each row of `scores` (`t` wide) in place, scaled and masked.
+    fn softmax<T: Real>(&self, scores: &mut [T]) {
+        let (t, scale) = (self.seq_len, T::from_f64(self.scale));
+        let rows_per_task = (4096 / t).max(1);
+        scores.par_chunks_mut(rows_per_task * t).enumerate().for_each(|(task, rows)| {
+            for (i, row) in rows.chunks_exact_mut(t).enumerate() {
+                let visible = (task * rows_per_task + i) % t + 1;
+                let (seen, hidden) = row.split_at_mut(visible);
+                let mut max = T::from_f64(f64::NEG_INFINITY);
+                for v in seen.iter_mut() {
+                    *v *= scale;
+                    if *v > max {
+                        max = *v;
+                    }
+                }
+                let mut sum = T::from_f64(0.0);
+                for v in seen.iter_mut() {
+                    *v = (*v - max).exp();
+                    sum += *v;
+                }
+                for v in seen.iter_mut() {
+                    *v /= sum;
+                }
+                hidden.fill(T::from_f64(0.0));
+            }
+        });
+    }
+
+    /// The scores' gradient from the weights `p` and their gradient `g`, row by row.
+    fn scores_gradient<T: Real>(&self, p: &[T], g: &[T]) -> Vec<T> {
+        let (t, scale) = (self.seq_len, T::from_f64(self.scale));
+        let mut out = vec![T::from_f64(0.0); p.len()];
+        out.par_chunks_mut(t).zip(p.par_chunks(t).zip(g.par_chunks(t))).for_each(|(out, (p, g))| {
+            let mut dot = T::from_f64(0.0);
+            for (&p, &g) in p.iter().zip(g) {
+                dot += p * g;
+            }
+            for ((o, &p), &g) in out.iter_mut().zip(p).zip(g) {
+                *o = scale * p * (g - dot);
+            }
+        });
+        out
+    }
+}
+
+impl CustomOp2 for CausalAttention {
+    fn name(&self) -> &'static str {
+        "causal-attention"
+    }
+
+    fn cpu_fwd(&self, q: &CpuStorage, q_layout: &Layout, k: &CpuStorage, k_layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (b, kv_heads, rows, head_dim) = q_layout.shape().dims4()?;
+        if k_layout.shape().dims4()? != (b, kv_heads, self.seq_len, head_dim) || !rows.is_multiple_of(self.seq_len) {
+            bail!("{}: queries {:?} against keys {:?}", self.name(), q_layout.shape(), k_layout.shape());
+        }
+        let tensor = |storage: &CpuStorage, layout: &Layout| -> Result<Tensor> {
+            let shape = layout.shape().clone();
+            match storage {
+                CpuStorage::F32(data) => Tensor::from_slice(contiguous(data, layout, self.name())?, shape, &Device::Cpu),
+                CpuStorage::F64(data) => Tensor::from_slice(contiguous(data, layout, self.name())?, shape, &Device::Cpu),
+                other => bail!("{}: f32 or f64 input expected, found {:?}", self.name(), other.dtype()),
+            }
+        };
+        let scores = tensor(q, q_layout)?.matmul(&tensor(k, k_layout)?.t()?)?;
+        let shape = scores.shape().clone();
+        let scores = scores.flatten_all()?;
+        let storage = match scores.dtype() {
+            DType::F32 => {
+                let mut data = scores.to_vec1::<f32>()?;
+                self.softmax(&mut data);
+                f32::to_storage(data)
+            }
+            _ => {
+                let mut data = scores.to_vec1::<f64>()?;
+                self.softmax(&mut data);
+                f64::to_storage(data)
+            }
+        };
+        Ok((storage, shape))
+    }
+
+    fn bwd(&self, q: &Tensor, k: &Tensor, res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let shape = res.shape().clone();
+        let (p, g) = (res.flatten_all()?, grad.flatten_all()?);
+        let scores_gradient = match res.dtype() {
+            DType::F32 => Tensor::from_vec(self.scores_gradient(&p.to_vec1::<f32>()?, &g.to_vec1::<f32>()?), shape, res.device())?,
+            DType::F64 => Tensor::from_vec(self.scores_gradient(&p.to_vec1::<f64>()?, &g.to_vec1::<f64>()?), shape, res.device())?,
+            other => bail!("{}: f32 or f64 input expected, found {other:?}", self.name()),
+        };
+        let q_gradient = scores_gradient.matmul(k)?;
+        let k_gradient = scores_gradient.t()?.matmul(q)?;
+        Ok((Some(q_gradient), Some(k_gradient)))
     }
 }
