@@ -20,10 +20,10 @@
 //! With both at the core count a spinning worker can compete with the product's threads: on 2
 //! cores a LoRA step on SmolLM2-135M once took 1.7× as long with `CANDLE_NUM_THREADS=2` as with
 //! `CANDLE_NUM_THREADS=1` (benches/benches/finetune.rs); after the batch copies were removed,
-//! `arena finetune` measured 92–101 training tokens/s either way (SFT, 48 chats, 512-token
-//! batches). `arena finetune` trains with `CANDLE_NUM_THREADS=1`; a process that also runs
-//! inference (an `arena evolve` of language models) keeps candle's pool at the core count,
-//! which the quantized products of inference need. A step is bound by the f32 products (about
+//! the two settings measured the same in `arena finetune`. `arena finetune` trains with
+//! `CANDLE_NUM_THREADS=1`; a process that also runs inference (an `arena evolve` of language
+//! models) keeps candle's pool at the core count, which the quantized products of inference
+//! need. A step is bound by the f32 products (about
 //! 40 GFLOP/s on those 2 cores).
 
 mod adamw;
