@@ -360,7 +360,11 @@ pub fn write_preference(
         let Some((right, wrong)) = m.right_verdict() else { continue };
         for turn in m.turns.iter().filter(|t| t.seat == JUDGE_SEAT && !t.rejected) {
             let answer = turn.trace.completion.trim();
-            let rejected = if answer.eq_ignore_ascii_case(right) { wrong } else { answer };
+            // The judge's answer as the debate read it (a jury member may dissent from the
+            // verdict the returns score): a right answer, however worded, is never the rejected side.
+            let answered_right = games::debate::parse_verdict(answer)
+                .is_ok_and(|side| (side == games::debate::PRO) == (right == "pro"));
+            let rejected = if answered_right { wrong } else { answer };
             let meta = json!({ "chosen": "truth", "rejected": m.source(turn), "pair": "verdict" });
             if pairs.write(&turn.trace.messages, right, rejected, meta)? {
                 pairs.report.verdict_pairs += 1;
@@ -805,23 +809,26 @@ mod tests {
             debate(0, [1.0, -1.0, 1.0], vec![turn(2, 4, JUDGE, "pro")]),
             // The judge picked pro and was wrong: chosen "con", rejected its answer as written.
             debate(1, [1.0, -1.0, -1.0], vec![turn(2, 4, JUDGE, "Pro, clearly.")]),
+            // The judge was right in other words: chosen "pro", rejected "con".
+            debate(5, [1.0, -1.0, 1.0], vec![turn(2, 4, JUDGE, "It is true.")]),
             // A draw, a faulted match and an oracle decide nothing.
             debate(2, [0.0, 0.0, 0.0], vec![turn(2, 4, JUDGE, "pro")]),
             ExportedMatch { fault: Some("timeout".into()), ..debate(3, [1.0, -1.0, 1.0], vec![turn(2, 4, JUDGE, "pro")]) },
             ExportedMatch { judge: Some("oracle".into()), ..debate(4, [1.0, -1.0, 1.0], vec![turn(2, 4, JUDGE, "pro")]) },
         ];
         let (lines, report) = run(Format::Preference, &matches, &TextFilter::default());
-        assert_eq!(report.verdict_pairs, 2);
-        // The two judges' turns share a prompt: the right one against the wrong one is also a
+        assert_eq!(report.verdict_pairs, 3);
+        // The judges' turns share a prompt: a right one against the wrong one is also a
         // winner-versus-loser pair, first; then the verdict pairs.
-        assert_eq!(lines.len(), 3);
+        assert_eq!(lines.len(), 4);
         let lines: Vec<_> = lines.into_iter().filter(|l| l["meta"]["pair"] == "verdict").collect();
-        assert_eq!(lines.len(), 2);
+        assert_eq!(lines.len(), 3);
         assert_eq!((lines[0]["chosen"][0]["content"].as_str(), lines[0]["rejected"][0]["content"].as_str()), (Some("pro"), Some("con")));
         assert_eq!(
             (lines[1]["chosen"][0]["content"].as_str(), lines[1]["rejected"][0]["content"].as_str()),
             (Some("con"), Some("Pro, clearly."))
         );
+        assert_eq!((lines[2]["chosen"][0]["content"].as_str(), lines[2]["rejected"][0]["content"].as_str()), (Some("pro"), Some("con")));
         assert_eq!(lines[1]["meta"]["pair"], "verdict");
         assert_eq!(lines[1]["prompt"], json!([{"role": "system", "content": "You judge."}, {"role": "user", "content": "Who is right?"}]));
     }
