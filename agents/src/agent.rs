@@ -213,6 +213,12 @@ pub enum AgentError {
     /// The agent does not support this game.
     #[error("not supported: {0}")]
     NotSupported(String),
+    /// The agent's answer could not be read at all (bytes that are not text).
+    #[error("unreadable answer: {0}")]
+    Garbled(String),
+    /// The agent's answer was longer than it may be (`limit` bytes); `excerpt` is its beginning.
+    #[error("answer too long: over {limit} bytes (it began `{excerpt}`)")]
+    TooLong { limit: usize, excerpt: String },
 }
 
 /// A player: chooses moves from its own view, with an RNG the engine seeded.
@@ -221,6 +227,15 @@ pub enum AgentError {
 /// feedback, for agents that allow retries), and `observe` after every move so agents that keep
 /// state can follow the game. An agent lives in one worker thread at a time.
 pub trait Agent: Send + std::fmt::Debug {
+    /// Whether this agent can play seat `player` of `game`, asked once before a tournament's
+    /// first game: an agent that cannot (free text it cannot write, hidden information its search
+    /// needs, a network trained for another game) is refused with this reason rather than losing
+    /// every game. Agents that can play anything keep the default.
+    fn check_seat(&self, game: &dyn Game, player: Player) -> Result<(), AgentError> {
+        let _ = (game, player);
+        Ok(())
+    }
+
     /// Called before each game, with the agent's seat.
     fn start(&mut self, game: &GameRef, player: Player) -> Result<(), AgentError> {
         let _ = (game, player);

@@ -3,7 +3,7 @@
 //! ([`View::deadline`]) the jury stops asking members once it has passed, and answers
 //! [`AgentError::Timeout`].
 
-use games::{Action, GameRef, Player, Spec, Turn};
+use games::{Action, Game, GameRef, Player, Spec, Turn};
 use rand::{RngCore, SeedableRng};
 
 use crate::agent::{Agent, AgentError, AgentRng, Deadline, Decision, Reply, View};
@@ -62,6 +62,11 @@ pub(crate) fn check_members(spec: &Spec) -> Result<(), Error> {
 }
 
 impl Agent for Jury {
+    fn check_seat(&self, game: &dyn Game, player: Player) -> Result<(), AgentError> {
+        crate::random::discrete_seat_only("jury", game, player)?;
+        self.members.iter().try_for_each(|m| m.check_seat(game, player))
+    }
+
     fn start(&mut self, game: &GameRef, player: Player) -> Result<(), AgentError> {
         self.members.iter_mut().try_for_each(|m| m.start(game, player))
     }

@@ -9,7 +9,7 @@
 //! [`DEADLINE_CHECK_INTERVAL`] simulations and answers [`AgentError::Timeout`] once it has passed;
 //! the check draws nothing from the RNG, so a search that finishes in time is the same as without.
 
-use games::{Action, ParamDef, ParamKind, Player, State, Turn};
+use games::{Action, Game, Information, ParamDef, ParamKind, Player, State, Turn};
 use rand::{Rng, RngCore, SeedableRng};
 
 use crate::agent::{Agent, AgentError, AgentRng, Deadline, Decision, View};
@@ -247,13 +247,25 @@ impl MctsAgent {
     }
 }
 
+/// Why `mcts` cannot search `game`, if it cannot.
+fn unsearchable(game: &dyn Game) -> AgentError {
+    AgentError::NotSupported(format!(
+        "mcts searches the full state, which {} hides (imperfect information); information-set MCTS is not supported yet",
+        game.spec()
+    ))
+}
+
 impl Agent for MctsAgent {
+    fn check_seat(&self, game: &dyn Game, player: Player) -> Result<(), AgentError> {
+        if game.facts().information != Information::Perfect {
+            return Err(unsearchable(game));
+        }
+        crate::random::discrete_seat_only("mcts", game, player)
+    }
+
     fn act(&mut self, view: &View<'_>, rng: &mut AgentRng) -> Result<Decision, AgentError> {
         let Some(state) = view.full_state() else {
-            return Err(AgentError::NotSupported(format!(
-                "mcts searches the full state, which {} hides (imperfect information); information-set MCTS is not supported yet",
-                view.game().spec()
-            )));
+            return Err(unsearchable(view.game()));
         };
         let deadline = Deadline::of(view);
         let mut search_rng = AgentRng::seed_from_u64(rng.next_u64() ^ games::playout::mix_seed(self.config.seed));

@@ -473,6 +473,10 @@ impl PuctAgent {
 }
 
 impl Agent for PuctAgent {
+    fn check_seat(&self, game: &dyn Game, _player: Player) -> Result<(), AgentError> {
+        self.check_game(game)
+    }
+
     fn start(&mut self, game: &games::GameRef, _player: Player) -> Result<(), AgentError> {
         self.check_game(game.as_ref())
     }

@@ -1,13 +1,30 @@
 //! Simple fixed agents: `random` (uniform over legal actions) and `first` (the lowest legal action).
 
-use crate::agent::{Agent, AgentError, AgentRng, Decision, View};
+use games::{Game, InputKind, Player};
 use rand::Rng;
+
+use crate::agent::{Agent, AgentError, AgentRng, Decision, View};
+
+/// Refuses a seat that takes free text, which an agent choosing among legal moves cannot write.
+pub(crate) fn discrete_seat_only(name: &str, game: &dyn Game, player: Player) -> Result<(), AgentError> {
+    match game.seat_input(player) {
+        InputKind::Discrete => Ok(()),
+        InputKind::Text => Err(AgentError::NotSupported(format!(
+            "`{name}` chooses among legal moves and cannot write the free text that seat {player} of {} takes",
+            game.spec()
+        ))),
+    }
+}
 
 /// Plays a uniformly random legal action: the anchor every rating starts from.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RandomAgent;
 
 impl Agent for RandomAgent {
+    fn check_seat(&self, game: &dyn Game, player: Player) -> Result<(), AgentError> {
+        discrete_seat_only("random", game, player)
+    }
+
     fn act(&mut self, view: &View<'_>, rng: &mut AgentRng) -> Result<Decision, AgentError> {
         let legal = view.legal_actions();
         if legal.is_empty() {
@@ -22,6 +39,10 @@ impl Agent for RandomAgent {
 pub struct FirstLegalAgent;
 
 impl Agent for FirstLegalAgent {
+    fn check_seat(&self, game: &dyn Game, player: Player) -> Result<(), AgentError> {
+        discrete_seat_only("first", game, player)
+    }
+
     fn act(&mut self, view: &View<'_>, _rng: &mut AgentRng) -> Result<Decision, AgentError> {
         view.legal_actions()
             .first()

@@ -3,9 +3,9 @@
 //! them between workers. Dropping the handle frees the models; nothing is cached process-wide.
 
 use agents::{Agent, AgentConfig, AgentFactory};
-use games::{GameRef, Registry};
+use games::{Game, GameRef, Player, Registry};
 
-use crate::error::{Context, Result};
+use crate::error::{Context, Error, Result};
 
 /// The games and loaded models of a run; tournaments and evolve runs receive it.
 #[derive(Debug, Default)]
@@ -44,10 +44,16 @@ impl Resources {
         Ok(self.agents.build_config(agent)?)
     }
 
-    /// Builds an agent once to check it before a run starts (a bad spec or model fails at once);
-    /// returns the content hash of a checkpoint agent's weights.
-    pub fn check_agent(&self, agent: &AgentConfig) -> Result<Option<String>> {
-        self.build_agent(agent)?;
+    /// Builds an agent once to check it before a run starts: a bad spec or model, or an agent that
+    /// cannot play one of `seats` of `game`, fails at once. Returns the content hash of a
+    /// checkpoint agent's weights.
+    pub fn check_agent(&self, agent: &AgentConfig, game: &dyn Game, seats: &[Player]) -> Result<Option<String>> {
+        let built = self.build_agent(agent)?;
+        for &seat in seats {
+            built.check_seat(game, seat).map_err(|reason| {
+                Error::Invalid(format!("cannot play seat {seat} of {}: {reason}", game.spec()))
+            })?;
+        }
         Ok(match agent {
             AgentConfig::Checkpoint(checkpoint) => {
                 Some(self.agents.checkpoint(&checkpoint.path)?.info.model_sha256.clone())

@@ -87,7 +87,7 @@ fn sprt_stops_a_match_once_it_decides() {
     assert!(ok, "{err}");
     let report = json(&out);
     assert!(report["games"].as_u64().is_some_and(|g| g < 20000), "{report}");
-    assert_eq!(report["sprt"]["decision"], "AcceptH1", "{report}");
+    assert_eq!(report["sprt"]["decision"], "accept_h1", "{report}");
     assert!(report["stopped"].as_str().is_some_and(|s| s.contains("SPRT")));
     let (ok, _, err) = arena(&["play", "--game", "connect_four", "--agents", "first", "random", "--sprt", "elo0=0"]);
     assert!(!ok);
@@ -125,7 +125,7 @@ agents = ["random", "first", { name = "python", spec = "random" }, "random"]
 
     let (ok, out, err) = arena(&["tournament", "--config", &config_text, "--schedule", "knockout"]);
     assert!(ok, "{err}");
-    assert!(out.contains("Knockout") && out.contains("crosstable"), "{out}");
+    assert!(out.contains("knockout tournament") && out.contains("crosstable"), "{out}");
 }
 
 #[test]

@@ -115,6 +115,16 @@ fn fingerprint(game: &dyn Game, state: &dyn State) -> Fingerprint {
 
 /// Runs the kit on `game`: `config.playouts` seeded random games, every rule checked at every move.
 pub fn check(game: &dyn Game, config: &Config) -> Result<Report, Violation> {
+    check_with_progress(game, config, &mut |_| {})
+}
+
+/// [`check`], calling `done` with the number of playouts finished after each one (for a progress
+/// display).
+pub fn check_with_progress(
+    game: &dyn Game,
+    config: &Config,
+    done: &mut dyn FnMut(usize),
+) -> Result<Report, Violation> {
     let facts = game.facts();
     let mut report = Report {
         game: game.spec().to_string(),
@@ -140,6 +150,7 @@ pub fn check(game: &dyn Game, config: &Config) -> Result<Report, Violation> {
             [only] => report.wins_by_player[*only] += 1,
             _ => report.ties += 1,
         }
+        done(playout + 1);
     }
     Ok(report)
 }

@@ -96,6 +96,13 @@ pub trait Game: Send + Sync + fmt::Debug {
 
     /// The starting position.
     fn new_initial_state(&self) -> Box<dyn State>;
+
+    /// What `player`'s decisions take: free text if any of them does (a debater), else discrete
+    /// actions. Lets the engine refuse, before the first game, an agent that cannot fill a seat.
+    fn seat_input(&self, player: Player) -> InputKind {
+        let _ = player;
+        self.facts().input
+    }
 }
 
 /// One position of a game: cheap to clone, applies actions, reports returns and observations.

@@ -41,6 +41,26 @@ pub enum Decision {
     Continue,
 }
 
+impl Decision {
+    /// `accept_h0`, `accept_h1` or `continue`: the label JSON output uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::AcceptH0 => "accept_h0",
+            Decision::AcceptH1 => "accept_h1",
+            Decision::Continue => "continue",
+        }
+    }
+
+    /// The decision in words, with the test's hypotheses.
+    pub fn describe(self, config: &Config) -> String {
+        match self {
+            Decision::AcceptH0 => format!("H0 accepted: the difference is {} Elo or less", config.elo0),
+            Decision::AcceptH1 => format!("H1 accepted: the difference is {} Elo or more", config.elo1),
+            Decision::Continue => "undecided: more games needed".to_string(),
+        }
+    }
+}
+
 impl Config {
     /// A test of elo0 against elo1 with error rates alpha and beta, checked for sense.
     pub fn new(elo0: f64, elo1: f64, alpha: f64, beta: f64) -> Result<Self> {

@@ -1,13 +1,14 @@
 //! `arena evolve` (the self-evolution loop) and `arena history` (its rating progress).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use arena::Resources;
+use arena::evolve::run_dir::RunDir;
 use arena::evolve::{EvolveConfig, EvolveOptions, GenerationSummary, LanguageGeneration};
 
-use super::{Bars, default_threads};
+use super::{Bars, at_least_one, default_threads};
 
 /// Arguments of `arena evolve`.
 #[derive(Debug, clap::Args)]
@@ -15,14 +16,16 @@ pub struct EvolveArgs {
     /// A TOML config with every setting (see `EvolveConfig`); flags below override it.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// The run's name: it lives in `runs/NAME/`.
+    /// The run's name, a plain name: the run lives in `runs/NAME/`.
     #[arg(long, default_value = "default")]
     pub name: String,
-    /// The run directory (default `runs/NAME`).
-    #[arg(long)]
+    /// The run directory, any path (instead of `runs/NAME`); `arena history --run` reads it.
+    #[arg(long = "run", visible_alias = "run-dir", value_name = "DIR")]
     pub run_dir: Option<PathBuf>,
+    /// The game of a board-game run, e.g. `connect_four` (the config's `game`).
     #[arg(long)]
     pub game: Option<String>,
+    /// Generations to run (the config's `generations`).
     #[arg(long)]
     pub generations: Option<u32>,
     /// Checkpoints kept in the population.
@@ -37,20 +40,25 @@ pub struct EvolveArgs {
     /// Self-play games per parent.
     #[arg(long)]
     pub selfplay_games: Option<u32>,
+    /// The match and run seed (the config's `seed`).
     #[arg(long)]
     pub seed: Option<u64>,
     /// The base GGUF of a language-model run (the config's `[llm] model`).
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Worker threads (game workers, each running its own forward passes; training uses as many).
-    #[arg(long, default_value_t = default_threads())]
+    /// Worker threads (game workers, each running its own forward passes; training uses as many;
+    /// default: this machine's cores).
+    #[arg(long, default_value_t = default_threads(), value_parser = at_least_one::<usize>)]
     pub threads: usize,
-    /// Continue a killed run.
+    /// Continue the killed run in the run directory (an error if there is none).
     #[arg(long)]
     pub resume: bool,
-    /// No progress bars.
+    /// No progress bars or progress lines.
     #[arg(long)]
     pub quiet: bool,
+    /// Print the generations' summaries as one JSON document instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 impl EvolveArgs {
@@ -81,10 +89,24 @@ impl EvolveArgs {
 /// Runs the evolve loop and prints the rating history.
 pub fn evolve(args: &EvolveArgs, resources: &Resources, out: &mut dyn Write) -> Result<()> {
     let config = args.config()?;
-    let run_dir = args.run_dir.clone().unwrap_or_else(|| PathBuf::from("runs").join(&args.name));
-    let options = EvolveOptions { run_dir: run_dir.clone(), threads: args.threads.max(1), resume: args.resume };
+    let run_dir = match &args.run_dir {
+        Some(dir) => dir.clone(),
+        None => RunDir::named(Path::new("runs"), &args.name)?,
+    };
+    let options = EvolveOptions { run_dir: run_dir.clone(), threads: args.threads, resume: args.resume };
     let started = std::time::Instant::now();
-    let summaries = arena::evolve::evolve(&config, &options, resources, &Bars::new(!args.quiet))?;
+    let summaries = arena::evolve::evolve(&config, &options, resources, &Bars::new(!args.quiet && !args.json))?;
+    if args.json {
+        let document = serde_json::json!({
+            "run": run_dir,
+            "game": config.game,
+            "seconds": started.elapsed().as_secs_f64(),
+            "threads": options.threads,
+            "generations": summaries,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&document)?)?;
+        return Ok(());
+    }
     writeln!(
         out,
         "evolve run {} — {} in {:.0} s on {} threads",
@@ -102,8 +124,9 @@ pub fn evolve(args: &EvolveArgs, resources: &Resources, out: &mut dyn Write) -> 
 #[derive(Debug, clap::Args)]
 pub struct HistoryArgs {
     /// The run directory.
-    #[arg(long, default_value = "runs/default")]
+    #[arg(long, visible_alias = "run-dir", value_name = "DIR", default_value = "runs/default")]
     pub run: PathBuf,
+    /// Print the summaries as JSON instead of the table.
     #[arg(long)]
     pub json: bool,
 }

@@ -20,7 +20,8 @@ pub struct ExportArgs {
     /// `sft`, `preference` or `battles`.
     #[arg(long, value_parser = named(&Format::NAMES))]
     pub format: Format,
-    /// Where to write the JSON lines (written whole, then renamed into place).
+    /// Where to write the JSON lines (written whole, then renamed into place), or `-` for
+    /// standard output. Never one of the inputs, and never anything but a regular file.
     #[arg(long)]
     pub out: PathBuf,
     /// Only this tournament (default: every tournament in the store).
@@ -42,6 +43,12 @@ pub fn export(args: &ExportArgs, out: &mut dyn Write) -> Result<()> {
     if !args.db.exists() {
         bail!("store {} does not exist", args.db.display());
     }
+    let to_stdout = args.out.as_os_str() == "-";
+    if !to_stdout {
+        let mut inputs = vec![args.db.as_path()];
+        inputs.extend(args.filter.as_deref());
+        arena::files::check_output_file(&args.out, &inputs)?;
+    }
     let store = Store::open(&args.db)?;
     let filter = match (&args.filter, args.no_filter) {
         (_, true) => TextFilter::off(),
@@ -52,6 +59,12 @@ pub fn export(args: &ExportArgs, out: &mut dyn Write) -> Result<()> {
     let mut buffer = Vec::new();
     let report = write_export(args.format, &matches, &filter, &mut buffer)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
+    if to_stdout {
+        // The data is the output; the report goes to stderr.
+        out.write_all(&buffer)?;
+        eprintln!("{report}");
+        return Ok(());
+    }
     arena::files::write_atomically(&args.out, &buffer)?;
     if args.json {
         writeln!(out, "{}", serde_json::to_string(&report)?)?;

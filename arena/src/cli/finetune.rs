@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use agents::llm::trainable::{LoraConfig, TrainMode, parse_targets};
-use anyhow::{Result, bail};
+use anyhow::Result;
 use arena::training::finetune::{FinetuneConfig, FinetuneOptions, Method, external, finetune as run_finetune};
 use clap::Args;
 
@@ -40,7 +40,8 @@ pub struct FinetuneArgs {
     /// the model's f32 size in memory).
     #[arg(long)]
     pub full: bool,
-    #[arg(long, default_value_t = 1)]
+    /// Passes over the data.
+    #[arg(long, default_value_t = 1, value_parser = super::at_least_one::<u32>)]
     pub epochs: u32,
     /// Learning rate (constant). Default: 2e-4 for LoRA, 1e-5 with --full.
     #[arg(long)]
@@ -76,7 +77,7 @@ pub struct FinetuneArgs {
     /// Threads for the matrix products (rayon). Default: RAYON_NUM_THREADS, else the cores.
     /// Candle's element-wise pool gets 1 thread unless CANDLE_NUM_THREADS says otherwise (its
     /// spinning workers slow training down).
-    #[arg(long)]
+    #[arg(long, value_parser = super::at_least_one::<usize>)]
     pub threads: Option<usize>,
     /// Hide the progress bar.
     #[arg(long)]
@@ -88,9 +89,6 @@ pub struct FinetuneArgs {
 
 /// `arena finetune`.
 pub fn finetune(args: &FinetuneArgs, out: &mut dyn Write) -> Result<()> {
-    if args.threads == Some(0) {
-        bail!("--threads must be at least 1");
-    }
     let bars = Bars::new(!args.quiet && !args.json);
     if let Some(template) = &args.trainer_cmd {
         let report = external::train_external(template, &args.model, &args.data, args.method, &args.out, &bars)?;

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use arena::Progress;
 use games::perft::{EndedGames, perft as count_moves};
 use games::{Registry, State, Turn, apply_move_list, record_of};
 use serde_json::json;
@@ -241,7 +242,17 @@ pub fn check(args: &CheckArgs, registry: &Registry, out: &mut dyn Write) -> Resu
     let game = registry.load(&args.game)?;
     let config = games::conformance::Config { playouts: args.playouts, seed: args.seed };
     let started = Instant::now();
-    let report = games::conformance::check(game.as_ref(), &config)?;
+    let bars = super::Bars::new(!args.json);
+    bars.begin("playouts", args.playouts as u64);
+    // Reporting every playout would cost more than a fast game's playout.
+    let step = (args.playouts / 200).max(1);
+    let report = games::conformance::check_with_progress(game.as_ref(), &config, &mut |done| {
+        if done % step == 0 {
+            bars.set_done(done as u64);
+        }
+    });
+    bars.end();
+    let report = report?;
     let seconds = started.elapsed().as_secs_f64();
     if args.json {
         writeln!(out, "{}", serde_json::to_string(&report)?)?;

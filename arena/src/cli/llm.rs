@@ -42,7 +42,7 @@ pub struct GenerateArgs {
     pub batch: usize,
     /// Compute threads (candle's pool, set before it starts). Default: the environment's
     /// CANDLE_NUM_THREADS, else the cores.
-    #[arg(long)]
+    #[arg(long, value_parser = super::at_least_one::<usize>)]
     pub threads: Option<usize>,
     /// Print one JSON document instead of text.
     #[arg(long)]
@@ -56,16 +56,16 @@ pub struct ConvertArgs {
     pub to: String,
     /// The GGUF model to read.
     pub input: PathBuf,
-    /// Where to write the converted model.
+    /// Where to write the converted model (a new file, or a regular file other than the input).
     pub output: PathBuf,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `arena generate`.
 pub fn generate(args: &GenerateArgs, out: &mut dyn Write) -> Result<()> {
     // `main` gave candle this many threads before anything started.
-    if args.threads == Some(0) {
-        bail!("--threads must be at least 1");
-    }
     if args.batch == 0 {
         bail!("--batch must be at least 1");
     }
@@ -161,15 +161,18 @@ pub fn generate(args: &GenerateArgs, out: &mut dyn Write) -> Result<()> {
         if args.batch > 1 {
             writeln!(out, "--- stream {i} (seed {}) ---", params(i).seed)?;
         }
-        writeln!(out, "{}", completion.text)?;
+        writeln!(out, "{}", super::printable_text(&completion.text, false))?;
         writeln!(
             out,
-            "[{} prompt tokens at {:.1}/s, {} generated at {:.1}/s, finish {:?}]",
+            "[{} prompt tokens at {:.1}/s, {} generated at {:.1}/s, {}]",
             completion.prompt_tokens,
             rate(completion.prompt_tokens, timing.prompt),
             completion.tokens.len(),
             decode_rate(completion, timing),
-            completion.finish
+            match completion.finish {
+                agents::llm::FinishReason::Stop => "ended by the model",
+                agents::llm::FinishReason::Length => "cut at the token limit",
+            }
         )?;
     }
     writeln!(
@@ -201,8 +204,27 @@ pub fn convert(args: &ConvertArgs, out: &mut dyn Write) -> Result<()> {
     if !args.to.eq_ignore_ascii_case("q8_0") {
         bail!("converting to {:?} is not supported yet (only q8_0)", args.to);
     }
+    if args.output.as_os_str() == "-" {
+        bail!("convert-model writes a model file; give its path (standard output is not supported)");
+    }
+    arena::files::check_output_file(&args.output, &[args.input.as_path()])?;
     let start = Instant::now();
     let summary = convert_to_q8_0(&args.input, &args.output)?;
+    if args.json {
+        let document = serde_json::json!({
+            "input": args.input,
+            "output": args.output,
+            "tensors": summary.tensors,
+            "requantized": summary.requantized,
+            "vectors": summary.vectors,
+            "kept": summary.kept,
+            "bytes_in": summary.bytes_in,
+            "bytes_out": summary.bytes_out,
+            "seconds": start.elapsed().as_secs_f64(),
+        });
+        writeln!(out, "{document}")?;
+        return Ok(());
+    }
     writeln!(
         out,
         "wrote {}: {} tensors ({} re-quantized to Q8_0, {} vectors as F32, {} kept), {:.1} MB -> {:.1} MB in {:.1} s",

@@ -124,9 +124,25 @@ pub fn set_thread_budget(threads: Option<usize>, single_candle_thread: bool) {
     }
 }
 
-/// The cores of this machine: never more compute threads than cores.
+/// The cores of this machine: never more compute threads than cores. Every command's
+/// `--threads` defaults to it (the results never depend on the thread count, except training's
+/// last bits).
 pub fn default_threads() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// A flag parser for a count that must be at least 1 (`--threads`, `--games`, `--rounds`, limits):
+/// 0 is refused with the reason rather than run as something else.
+pub fn at_least_one<T>(text: &str) -> Result<T, String>
+where
+    T: std::str::FromStr + From<u8> + PartialOrd,
+    T::Err: std::fmt::Display,
+{
+    let value: T = text.trim().parse().map_err(|e| format!("`{text}` is not a whole number: {e}"))?;
+    if value < T::from(1) {
+        return Err("must be at least 1 (leave the flag out for the default)".to_string());
+    }
+    Ok(value)
 }
 
 /// A flag parser for one of the library's enums, from its table of names (which `--help` lists).
@@ -139,7 +155,73 @@ where
     })
 }
 
-/// `text` cut to `width` characters, with an ellipsis when cut.
+/// `text` cut to `width` characters, with an ellipsis when cut (control characters shown escaped).
 pub fn truncate(text: &str, width: usize) -> String {
-    if text.chars().count() <= width { text.to_string() } else { text.chars().take(width - 1).chain(['…']).collect() }
+    let text = printable(text);
+    if text.chars().count() <= width { text } else { text.chars().take(width - 1).chain(['…']).collect() }
+}
+
+/// Untrusted text (agent names, model output, fault details) made safe for a terminal: control
+/// characters (an escape sequence, a carriage return, a bell) are shown escaped, `\u{1b}`, instead
+/// of reaching the terminal raw. Line breaks and tabs are kept unless `single_line`.
+pub fn printable_text(text: &str, single_line: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let kept = !c.is_control() || (!single_line && (c == '\n' || c == '\t'));
+        if kept {
+            out.push(c);
+        } else {
+            out.extend(c.escape_default());
+        }
+    }
+    out
+}
+
+/// [`printable_text`] on one line: for names and table cells.
+pub fn printable(text: &str) -> String {
+    printable_text(text, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// Every flag of every command says what it is for, and `--json` and `--threads` are offered
+    /// wherever results are printed or work is spread.
+    #[test]
+    fn every_flag_has_help_text() {
+        let cli = Cli::command();
+        let mut missing = Vec::new();
+        for command in cli.get_subcommands() {
+            let mut commands = vec![(command.get_name().to_string(), command)];
+            while let Some((path, command)) = commands.pop() {
+                for sub in command.get_subcommands() {
+                    commands.push((format!("{path} {}", sub.get_name()), sub));
+                }
+                for arg in command.get_arguments() {
+                    let id = arg.get_id().as_str();
+                    if id == "help" || id == "version" {
+                        continue;
+                    }
+                    if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                        missing.push(format!("{path} {id}"));
+                    }
+                }
+            }
+        }
+        assert!(missing.is_empty(), "flags without help text: {missing:?}");
+    }
+
+    #[test]
+    fn counts_of_zero_are_refused_and_terminal_text_is_escaped() {
+        assert_eq!(at_least_one::<usize>("3"), Ok(3));
+        assert!(at_least_one::<usize>("0").is_err_and(|e| e.contains("at least 1")));
+        assert!(at_least_one::<u32>("-1").is_err());
+        assert_eq!(printable("a\u{1b}[31mb\r"), "a\\u{1b}[31mb\\r");
+        assert_eq!(printable_text("line 1\nline 2\tx", false), "line 1\nline 2\tx");
+        assert_eq!(printable("line 1\nline 2"), "line 1\\nline 2");
+        assert_eq!(truncate("abcdef", 4), "abc…");
+    }
 }

@@ -10,7 +10,7 @@ use arena::standings::report::{DRAW_MODELS, Method, RatingsRequest, Report, repo
 use arena::standings::results;
 use ratings::bradley_terry::DrawModel;
 
-use super::named;
+use super::{named, printable};
 
 /// Arguments of `arena ratings`.
 #[derive(Debug, Clone, clap::Args)]
@@ -43,9 +43,9 @@ pub struct RatingsArgs {
     /// Seed of the bootstrap.
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
-    /// Worker threads for the bootstrap (default: all cores); results do not depend on it.
-    #[arg(long, value_name = "T")]
-    pub threads: Option<usize>,
+    /// Worker threads for the bootstrap (default: this machine's cores); results do not depend on it.
+    #[arg(long, value_name = "T", default_value_t = super::default_threads(), value_parser = super::at_least_one::<usize>)]
+    pub threads: usize,
     /// Also give the likelihood of superiority of each player over each other (bt only): a
     /// matrix after the table, or a `los` object per player in JSON.
     #[arg(long)]
@@ -74,15 +74,11 @@ pub fn ratings(args: &RatingsArgs, out: &mut dyn Write) -> Result<()> {
         los: args.los,
     };
     let compute = || report(&results, &request);
-    let report = match args.threads {
-        None => compute(),
-        Some(0) => bail!("--threads must be at least 1"),
-        Some(threads) => rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .context("cannot start the worker threads")?
-            .install(compute),
-    }?;
+    let report = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads)
+        .build()
+        .context("cannot start the worker threads")?
+        .install(compute)?;
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&report.players)?)?;
     } else {
@@ -93,7 +89,8 @@ pub fn ratings(args: &RatingsArgs, out: &mut dyn Write) -> Result<()> {
 
 /// The plain aligned table.
 fn table(report: &Report) -> String {
-    let name_width = report.players.iter().map(|p| p.name.chars().count()).max().unwrap_or(4).max(4);
+    let names: Vec<String> = report.players.iter().map(|p| printable(&p.name)).collect();
+    let name_width = names.iter().map(|n| n.chars().count()).max().unwrap_or(4).max(4);
     let has_ci = report.players.iter().any(|p| p.ci_low.is_some());
     let has_ranks = report.players.iter().any(|p| p.rank_low.is_some());
     let mut out = String::new();
@@ -107,8 +104,8 @@ fn table(report: &Report) -> String {
         let _ = write!(out, "  {:>7}", "ranks");
     }
     out.push('\n');
-    for p in &report.players {
-        let _ = write!(out, "{:>4}  {:<name_width$}  {:>8.1}", p.rank, p.name, p.rating);
+    for (p, name) in report.players.iter().zip(&names) {
+        let _ = write!(out, "{:>4}  {:<name_width$}  {:>8.1}", p.rank, name, p.rating);
         if has_ci {
             match (p.ci_low, p.ci_high) {
                 (Some(low), Some(high)) => {
@@ -126,14 +123,16 @@ fn table(report: &Report) -> String {
         out.push('\n');
     }
     if report.players.iter().any(|p| p.los.is_some()) {
-        let _ = writeln!(out, "\nlikelihood of superiority (row stronger than column):");
-        let _ = write!(out, "{:<name_width$}", "");
-        for p in &report.players {
-            let _ = write!(out, "  {:>6}", p.name.chars().take(6).collect::<String>());
+        // Columns are numbered like the rows: cut-off names could collide.
+        let _ = writeln!(out, "\nlikelihood of superiority (row stronger than column #n, the n-th row):");
+        let label_width = name_width + 5;
+        let _ = write!(out, "{:<label_width$}", "");
+        for n in 1..=report.players.len() {
+            let _ = write!(out, "  {:>6}", format!("#{n}"));
         }
         out.push('\n');
-        for row in &report.players {
-            let _ = write!(out, "{:<name_width$}", row.name);
+        for (n, (row, name)) in report.players.iter().zip(&names).enumerate() {
+            let _ = write!(out, "{:<label_width$}", format!("{:>3}. {name}", format!("#{}", n + 1)));
             for column in &report.players {
                 let cell = row.los.as_ref().and_then(|los| los.get(&column.name));
                 let _ = match cell {

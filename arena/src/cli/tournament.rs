@@ -9,17 +9,17 @@ use arena::Resources;
 use arena::engine::openings::OpeningSource;
 use arena::engine::schedule::ScheduleKind;
 use arena::engine::sprt::{sprt_state, stop_when_decided};
-use arena::engine::tally::Tally;
+use arena::engine::tally::{FaultExample, Tally};
 use arena::engine::tournament::{AgentEntry, RunOptions, TournamentConfig, TournamentOutcome, run_tournament};
 use arena::standings::standings;
 use arena::store::Store;
 use arena::text_data::judging::{self, JudgeReport};
 use ratings::normal::Z_95;
-use ratings::paired::{Pentanomial, Trinomial};
+use ratings::paired::{MatchStats, Pentanomial, Trinomial};
 use ratings::sprt;
 use serde_json::json;
 
-use super::{Bars, named, truncate};
+use super::{Bars, at_least_one, default_threads, named, printable, truncate};
 
 /// Arguments of `arena play`.
 #[derive(Debug, clap::Args)]
@@ -31,11 +31,13 @@ pub struct PlayArgs {
     #[arg(long, num_args = 2, required = true)]
     pub agents: Vec<String>,
     /// Number of games (seats alternate; pairs of games share an opening).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = at_least_one::<u32>)]
     pub games: u32,
-    /// Worker threads.
-    #[arg(long, default_value_t = 1)]
+    /// Worker threads, each playing whole games (default: this machine's cores); the games are the
+    /// same for any count.
+    #[arg(long, default_value_t = default_threads(), value_parser = at_least_one::<usize>)]
     pub threads: usize,
+    /// The match seed: every game's seed derives from it and the game's number.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// `none`, `random:K` (K random plies), or a file of move lists.
@@ -51,16 +53,16 @@ pub struct PlayArgs {
     #[arg(long)]
     pub resume: bool,
     /// Stop games at this many moves (scored as they stand).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one::<usize>)]
     pub max_moves: Option<usize>,
-    /// Time allowed per move, in milliseconds.
-    #[arg(long)]
+    /// Time allowed per move, in milliseconds (a slower answer loses the game).
+    #[arg(long, value_parser = at_least_one::<u64>)]
     pub time_per_move_ms: Option<u64>,
     /// The agent in the judge seat of games that have one (debate); repeat for several judges,
     /// who take turns by game pair.
     #[arg(long = "judge")]
     pub judges: Vec<String>,
-    /// Print JSON.
+    /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -90,17 +92,14 @@ pub fn play(args: &PlayArgs, resources: &Resources, out: &mut dyn Write) -> Resu
     let tally = &outcome.tally;
     let trinomial = tally.head_to_head(0, 1);
     let pentanomial = tally.game_pairs(0, 1);
-    let stats = trinomial.stats().ok();
-    let pair_stats = (pentanomial.pairs() > 0).then(|| pentanomial.stats().ok()).flatten();
-    let best = pair_stats.or(stats);
-    let score_error = score_error_95(&trinomial, &pentanomial);
+    let summary = MatchSummary::of(&trinomial, &pentanomial);
     let sprt_report = sprt.map(|test| {
         let state = sprt_state(&test, tally);
         json!({
             "llr": state.llr,
             "lower": test.bounds().0,
             "upper": test.bounds().1,
-            "decision": format!("{:?}", state.decision),
+            "decision": state.decision.as_str(),
         })
     });
     if args.json {
@@ -111,13 +110,16 @@ pub fn play(args: &PlayArgs, resources: &Resources, out: &mut dyn Write) -> Resu
             "wins": trinomial.wins,
             "draws": trinomial.draws,
             "losses": trinomial.losses,
-            "score": best.map(|s| s.score),
-            "score_error_95": score_error,
-            "elo": best.map(|s| finite(s.elo)),
-            "elo_error_95": best.map(|s| finite(s.elo_error_95)),
-            "los": best.map(|s| s.los),
+            "score": summary.score,
+            "score_error_95": summary.score_error_95,
+            "elo": summary.stats.map(|s| finite(s.elo)),
+            "elo_error_95": summary.stats.map(|s| finite(s.elo_error_95)),
+            "elo_bound_95": summary.elo_bound_95(),
+            "los": summary.stats.map(|s| s.los),
+            "intervals_from": if summary.from_pairs { "game_pairs" } else { "games" },
             "pentanomial": pentanomial.counts,
             "end_reasons": tally.end_reason_labels(),
+            "faults": faults_json(tally, &config),
             "games_per_s": outcome.games_per_second(),
             "seconds": outcome.seconds,
             "threads": args.threads,
@@ -129,7 +131,7 @@ pub fn play(args: &PlayArgs, resources: &Resources, out: &mut dyn Write) -> Resu
         writeln!(out, "{value}")?;
         return Ok(());
     }
-    let [a, b] = [&outcome.names[0], &outcome.names[1]];
+    let [a, b] = [printable(&outcome.names[0]), printable(&outcome.names[1])];
     writeln!(out, "{} — {a} vs {b}", outcome.game)?;
     writeln!(
         out,
@@ -139,22 +141,13 @@ pub fn play(args: &PlayArgs, resources: &Resources, out: &mut dyn Write) -> Resu
         trinomial.draws,
         trinomial.losses
     )?;
-    if let Some(s) = best {
-        writeln!(
-            out,
-            "score {:.1}% ± {:.1}%   elo {:+.1} ± {:.1}   LOS {:.1}%{}",
-            100.0 * s.score,
-            100.0 * score_error.unwrap_or(f64::NAN),
-            s.elo,
-            s.elo_error_95,
-            100.0 * s.los,
-            if pair_stats.is_some() { "   (from game pairs)" } else { "" }
-        )?;
+    if trinomial.games() > 0 {
+        writeln!(out, "{}", summary.line())?;
     }
     if pentanomial.pairs() > 0 {
         writeln!(out, "game pairs [LL LD DD/WL WD WW]: {:?}", pentanomial.counts)?;
     }
-    write_end_reasons(out, tally)?;
+    write_end_reasons(out, tally, &config)?;
     write_judges(out, &judges)?;
     if let Some(reason) = &outcome.stopped {
         writeln!(out, "stopped early: {reason}")?;
@@ -167,20 +160,81 @@ fn finite(x: f64) -> Option<f64> {
     x.is_finite().then_some(x)
 }
 
-/// Half-width of the 95% interval of the score, from game pairs where there are any.
-fn score_error_95(trinomial: &Trinomial, pentanomial: &Pentanomial) -> Option<f64> {
-    let (counts, scores): (Vec<f64>, Vec<f64>) = if pentanomial.pairs() > 0 {
-        (pentanomial.counts.iter().map(|&c| c as f64).collect(), vec![0.0, 0.25, 0.5, 0.75, 1.0])
-    } else {
-        (vec![trinomial.losses as f64, trinomial.draws as f64, trinomial.wins as f64], vec![0.0, 0.5, 1.0])
-    };
-    let n: f64 = counts.iter().sum();
-    if n == 0.0 {
-        return None;
+/// A head-to-head result in numbers that agree with its wins, draws and losses: the score is
+/// always the games' own; its interval, Elo and LOS come from game pairs when every game is in a
+/// finished pair (the pairs' variance is the honest one), else from the games.
+#[derive(Debug)]
+struct MatchSummary {
+    games: u64,
+    wins: u64,
+    losses: u64,
+    /// Points per game.
+    score: Option<f64>,
+    /// Half-width of the score's 95% interval (`None` below two samples: no variance to speak of).
+    score_error_95: Option<f64>,
+    stats: Option<MatchStats>,
+    from_pairs: bool,
+}
+
+impl MatchSummary {
+    fn of(trinomial: &Trinomial, pentanomial: &Pentanomial) -> Self {
+        let games = trinomial.games();
+        let from_pairs = pentanomial.pairs() >= 2 && 2 * pentanomial.pairs() == games;
+        let stats = if from_pairs { pentanomial.stats().ok() } else { trinomial.stats().ok() };
+        let score = trinomial.stats().ok().map(|s| s.score);
+        let (counts, scores): (Vec<f64>, Vec<f64>) = if from_pairs {
+            (pentanomial.counts.iter().map(|&c| c as f64).collect(), vec![0.0, 0.25, 0.5, 0.75, 1.0])
+        } else {
+            (vec![trinomial.losses as f64, trinomial.draws as f64, trinomial.wins as f64], vec![0.0, 0.5, 1.0])
+        };
+        let n: f64 = counts.iter().sum();
+        let score_error_95 = (n >= 2.0).then(|| {
+            let mean = counts.iter().zip(&scores).map(|(c, s)| c * s).sum::<f64>() / n;
+            let variance = counts.iter().zip(&scores).map(|(c, s)| c * (s - mean).powi(2)).sum::<f64>() / n;
+            Z_95 * (variance / n).sqrt()
+        });
+        MatchSummary { games, wins: trinomial.wins, losses: trinomial.losses, score, score_error_95, stats, from_pairs }
     }
-    let mean = counts.iter().zip(&scores).map(|(c, s)| c * s).sum::<f64>() / n;
-    let variance = counts.iter().zip(&scores).map(|(c, s)| c * (s - mean).powi(2)).sum::<f64>() / n;
-    Some(Z_95 * (variance / n).sqrt())
+
+    /// Where the Elo difference is unbounded (every game won or every game lost): the one-sided
+    /// 95% bound from the Wilson interval of the games won, as `{"above": x}` or `{"below": x}`.
+    fn elo_bound_95(&self) -> Option<serde_json::Value> {
+        let proportion = ratings::proportion::wilson(self.wins, self.games, 0.95);
+        if self.games > 0 && self.wins == self.games {
+            Some(json!({"above": ratings::logistic::elo_difference(proportion.low)}))
+        } else if self.games > 0 && self.losses == self.games {
+            Some(json!({"below": ratings::logistic::elo_difference(proportion.high)}))
+        } else {
+            None
+        }
+    }
+
+    /// `score 62.5% ± 5.1%   elo +88.7 ± 37.2   LOS 99.9%`, in words where a number is unbounded.
+    fn line(&self) -> String {
+        let Some(score) = self.score else { return "no games".to_string() };
+        let score_text = match self.score_error_95 {
+            Some(error) => format!("score {:.1}% ± {:.1}%", 100.0 * score, 100.0 * error),
+            None => format!("score {:.1}% (one game: no interval)", 100.0 * score),
+        };
+        let proportion = ratings::proportion::wilson(self.wins, self.games, 0.95);
+        let elo_text = match self.stats {
+            _ if self.wins == self.games => format!(
+                "elo above {:+.0} (95%; won every game, so no upper bound)",
+                ratings::logistic::elo_difference(proportion.low)
+            ),
+            _ if self.losses == self.games => format!(
+                "elo below {:+.0} (95%; lost every game, so no lower bound)",
+                ratings::logistic::elo_difference(proportion.high)
+            ),
+            Some(s) if s.elo_error_95.is_finite() && self.score_error_95.is_some() => {
+                format!("elo {:+.1} ± {:.1}   LOS {:.1}%", s.elo, s.elo_error_95, 100.0 * s.los)
+            }
+            Some(s) => format!("elo {:+.1} (too few games for a bounded interval)", s.elo),
+            None => String::new(),
+        };
+        let source = if self.from_pairs { "   (intervals from game pairs)" } else { "" };
+        format!("{score_text}   {elo_text}{source}")
+    }
 }
 
 /// The judges' report, from the store when there is one (a resumed run's earlier games count).
@@ -204,10 +258,58 @@ fn write_judges(out: &mut dyn Write, judges: &[JudgeReport]) -> Result<()> {
     Ok(())
 }
 
-fn write_end_reasons(out: &mut dyn Write, tally: &Tally) -> Result<()> {
-    let reasons: Vec<String> = tally.end_reasons().iter().map(|(kind, n)| format!("{kind} {n}")).collect();
+/// How the games ended, then each kind of fault with its count and the earliest game lost so.
+fn write_end_reasons(out: &mut dyn Write, tally: &Tally, config: &TournamentConfig) -> Result<()> {
+    let reasons: Vec<String> = tally.end_reasons().iter().map(|(kind, n)| format!("{} {n}", kind.describe())).collect();
     writeln!(out, "endings: {}", reasons.join(", "))?;
+    for (kind, count, example) in tally.faults() {
+        writeln!(
+            out,
+            "  {} in {count} game{}; e.g. match {}, {} (seat {}): {}",
+            kind.describe(),
+            if count == 1 { "" } else { "s" },
+            example.match_index,
+            fault_owner(example, config),
+            example.seat,
+            printable(&example.detail)
+        )?;
+    }
     Ok(())
+}
+
+/// Who lost a game by a fault: the agent's or judge's name.
+fn fault_owner(example: &FaultExample, config: &TournamentConfig) -> String {
+    let named = match (example.agent, example.judge) {
+        (Some(agent), _) => config.agents.get(agent).map(|a| a.name.as_str()),
+        (None, Some(judge)) => config.judges.get(judge).map(|j| j.name.as_str()),
+        (None, None) => None,
+    };
+    match (named, example.judge) {
+        (Some(name), Some(_)) => format!("judge {}", printable(name)),
+        (Some(name), None) => printable(name),
+        (None, _) => "the judge".to_string(),
+    }
+}
+
+/// The faults as JSON: by label, with the count and the earliest game lost so.
+fn faults_json(tally: &Tally, config: &TournamentConfig) -> serde_json::Value {
+    let faults: serde_json::Map<String, serde_json::Value> = tally
+        .faults()
+        .into_iter()
+        .map(|(kind, count, example)| {
+            let value = json!({
+                "games": count,
+                "example": {
+                    "match": example.match_index,
+                    "seat": example.seat,
+                    "agent": fault_owner(example, config),
+                    "detail": example.detail,
+                },
+            });
+            (kind.as_str().to_string(), value)
+        })
+        .collect();
+    serde_json::Value::Object(faults)
 }
 
 fn write_speed(out: &mut dyn Write, outcome: &TournamentOutcome, threads: usize) -> Result<()> {
@@ -229,37 +331,48 @@ pub struct TournamentArgs {
     /// A TOML config with every setting (flags below override it).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// The game, e.g. `connect_four` or `debate(judge=seat)`.
     #[arg(long)]
     pub game: Option<String>,
-    /// The agents' specs.
+    /// The agents' specs (a name is given to each; the same spec twice gets `#2`).
     #[arg(long, num_args = 1..)]
     pub agents: Vec<String>,
+    /// Who meets whom.
     #[arg(long, value_parser = named(&ScheduleKind::NAMES))]
     pub schedule: Option<ScheduleKind>,
-    #[arg(long)]
+    /// Games between each pairing (seats alternate; pairs of games share an opening).
+    #[arg(long, value_parser = at_least_one::<u32>)]
     pub games_per_pairing: Option<u32>,
-    /// Swiss rounds.
-    #[arg(long)]
+    /// Rounds of a swiss schedule (at most agents − 1, or agents when odd; default log2 + 1).
+    #[arg(long, value_parser = at_least_one::<u32>)]
     pub rounds: Option<u32>,
     /// `none`, `random:K`, or a file of move lists.
     #[arg(long)]
     pub openings: Option<String>,
+    /// The tournament seed: every game's seed derives from it and the game's number.
     #[arg(long)]
     pub seed: Option<u64>,
-    #[arg(long)]
+    /// Stop games at this many moves (scored as they stand).
+    #[arg(long, value_parser = at_least_one::<usize>)]
     pub max_moves: Option<usize>,
-    #[arg(long)]
+    /// Time allowed per move, in milliseconds (a slower answer loses the game).
+    #[arg(long, value_parser = at_least_one::<u64>)]
     pub time_per_move_ms: Option<u64>,
-    #[arg(long, default_value_t = 1)]
+    /// Worker threads, each playing whole games (default: this machine's cores); the games are the
+    /// same for any count.
+    #[arg(long, default_value_t = default_threads(), value_parser = at_least_one::<usize>)]
     pub threads: usize,
+    /// Store every game (and its moves) in this SQLite file.
     #[arg(long)]
     pub db: Option<PathBuf>,
+    /// Continue the unfinished tournament with the same config in `--db`.
     #[arg(long)]
     pub resume: bool,
     /// The agent in the judge seat of games that have one (debate); repeat for several judges,
     /// who take turns by game pair.
     #[arg(long = "judge")]
     pub judges: Vec<String>,
+    /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -283,7 +396,13 @@ impl TournamentArgs {
         if !self.judges.is_empty() {
             config.judges = AgentEntry::from_specs(&self.judges)?;
         }
-        config.schedule = self.schedule.unwrap_or(config.schedule);
+        if let Some(schedule) = self.schedule
+            && schedule != config.schedule
+        {
+            // The file's swiss rounds do not carry over to the schedule the flag chose instead.
+            config.rounds = None;
+            config.schedule = schedule;
+        }
         config.games_per_pairing = self.games_per_pairing.unwrap_or(config.games_per_pairing);
         config.rounds = self.rounds.or(config.rounds);
         if let Some(openings) = &self.openings {
@@ -334,6 +453,7 @@ pub fn tournament(args: &TournamentArgs, resources: &Resources, out: &mut dyn Wr
             "rating_note": rating_note,
             "crosstable": {"agents": outcome.names, "wins_draws_losses": crosstable},
             "end_reasons": outcome.tally.end_reason_labels(),
+            "faults": faults_json(&outcome.tally, &config),
             "games_per_s": outcome.games_per_second(),
             "judges": judges,
             "tournament_id": outcome.tournament_id,
@@ -341,8 +461,9 @@ pub fn tournament(args: &TournamentArgs, resources: &Resources, out: &mut dyn Wr
         writeln!(out, "{value}")?;
         return Ok(());
     }
-    writeln!(out, "{} — {:?} tournament, {} games", outcome.game, config.schedule, outcome.tally.games())?;
-    let width = outcome.names.iter().map(|s| s.len()).max().unwrap_or(4).max(4);
+    writeln!(out, "{} — {} tournament, {} games", outcome.game, config.schedule, outcome.tally.games())?;
+    let names: Vec<String> = outcome.names.iter().map(|name| printable(name)).collect();
+    let width = names.iter().map(|s| s.chars().count()).max().unwrap_or(4).max(4);
     writeln!(
         out,
         "{:>4}  {:<width$}  {:>8}  {:>17}  {:>6}  {:>7}  {:>6}  {:>6}  {:>6}",
@@ -358,7 +479,7 @@ pub fn tournament(args: &TournamentArgs, resources: &Resources, out: &mut dyn Wr
             out,
             "{:>4}  {:<width$}  {:>8}  {:>17}  {:>6}  {:>7.1}  {:>5.1}%  {:>5.1}%  {:>6}",
             s.rank,
-            s.name,
+            printable(&s.name),
             rating,
             ci,
             s.games,
@@ -375,11 +496,11 @@ pub fn tournament(args: &TournamentArgs, resources: &Resources, out: &mut dyn Wr
     let cell = 11;
     write!(out, "{:<width$}", "")?;
     for j in 0..n {
-        write!(out, "  {:>cell$}", truncate(&outcome.names[j], cell))?;
+        write!(out, "  {:>cell$}", truncate(&names[j], cell))?;
     }
     writeln!(out)?;
     for i in 0..n {
-        write!(out, "{:<width$}", outcome.names[i])?;
+        write!(out, "{:<width$}", names[i])?;
         for j in 0..n {
             let text = if i == j {
                 "—".to_string()
@@ -391,7 +512,7 @@ pub fn tournament(args: &TournamentArgs, resources: &Resources, out: &mut dyn Wr
         }
         writeln!(out)?;
     }
-    write_end_reasons(out, &outcome.tally)?;
+    write_end_reasons(out, &outcome.tally, &config)?;
     write_judges(out, &judges)?;
     write_speed(out, &outcome, args.threads)?;
     Ok(())
@@ -399,7 +520,7 @@ pub fn tournament(args: &TournamentArgs, resources: &Resources, out: &mut dyn Wr
 
 /// The report as an aligned table.
 fn write_judge_table(out: &mut dyn std::io::Write, reports: &[JudgeReport]) -> std::io::Result<()> {
-    let width = reports.iter().map(|r| r.name.len()).max().unwrap_or(5).max(5);
+    let width = reports.iter().map(|r| printable(&r.name).chars().count()).max().unwrap_or(5).max(5);
     writeln!(
         out,
         "{:<width$}  {:>8}  {:>20}  {:>20}  {:>9}  {:>8}  {:>8}  {:>10}  {:>11}",
@@ -415,11 +536,11 @@ fn write_judge_table(out: &mut dyn std::io::Write, reports: &[JudgeReport]) -> s
     )?;
     let bound = |b: Option<f64>, unbounded: &str| b.map_or(unbounded.to_string(), |b| format!("{b:+.0}"));
     for r in reports {
-        let rating = format!("{:+.0} [{}, {}]", r.rating, bound(r.rating_low, "-inf"), bound(r.rating_high, "+inf"));
+        let rating = format!("{:+.0} [{}, {}]", r.rating, bound(r.rating_low, "no bound"), bound(r.rating_high, "no bound"));
         writeln!(
             out,
             "{:<width$}  {:>8}  {:>5.1}% [{:>4.1}, {:>5.1}]  {:>20}  {:>8.1}%  {:>7.1}%  {:>+7.1}%  {:>+9.1}%  {:>5.1}% of {}",
-            r.name,
+            printable(&r.name),
             r.verdicts,
             100.0 * r.accuracy,
             100.0 * r.accuracy_low,

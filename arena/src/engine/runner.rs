@@ -58,6 +58,8 @@ pub enum FaultKind {
     Crash,
     /// Too slow.
     Timeout,
+    /// An answer longer than the agent may give (an external program's line over its cap).
+    TooLong,
 }
 
 impl FaultKind {
@@ -67,6 +69,7 @@ impl FaultKind {
             FaultKind::Unparseable => "unparseable",
             FaultKind::Crash => "crash",
             FaultKind::Timeout => "timeout",
+            FaultKind::TooLong => "too_long",
         }
     }
 }
@@ -81,13 +84,14 @@ pub enum EndKind {
 
 impl EndKind {
     /// Every kind, in report order.
-    pub const ALL: [EndKind; 6] = [
+    pub const ALL: [EndKind; 7] = [
         EndKind::Normal,
         EndKind::MaxLength,
         EndKind::Fault(FaultKind::IllegalAction),
         EndKind::Fault(FaultKind::Unparseable),
         EndKind::Fault(FaultKind::Crash),
         EndKind::Fault(FaultKind::Timeout),
+        EndKind::Fault(FaultKind::TooLong),
     ];
 
     /// The position in [`EndKind::ALL`].
@@ -99,6 +103,7 @@ impl EndKind {
             EndKind::Fault(FaultKind::Unparseable) => 3,
             EndKind::Fault(FaultKind::Crash) => 4,
             EndKind::Fault(FaultKind::Timeout) => 5,
+            EndKind::Fault(FaultKind::TooLong) => 6,
         }
     }
 
@@ -108,6 +113,19 @@ impl EndKind {
             EndKind::Normal => "normal",
             EndKind::MaxLength => "max_length",
             EndKind::Fault(kind) => kind.as_str(),
+        }
+    }
+
+    /// The kind in words, for people: `finished`, `move limit`, `illegal move`, ...
+    pub fn describe(self) -> &'static str {
+        match self {
+            EndKind::Normal => "finished",
+            EndKind::MaxLength => "move limit",
+            EndKind::Fault(FaultKind::IllegalAction) => "illegal move",
+            EndKind::Fault(FaultKind::Unparseable) => "unreadable answer",
+            EndKind::Fault(FaultKind::Crash) => "crash",
+            EndKind::Fault(FaultKind::Timeout) => "out of time",
+            EndKind::Fault(FaultKind::TooLong) => "answer too long",
         }
     }
 
@@ -261,9 +279,7 @@ pub fn play_match_with(
     let end = match played {
         Ok(end) => end,
         Err(panic) => match in_agent {
-            Some(seat) => {
-                EndReason::Fault { seat, kind: FaultKind::Crash, detail: format!("panicked: {}", panic_text(&panic)) }
-            }
+            Some(seat) => Fault { kind: FaultKind::Crash, detail: format!("panicked: {}", panic_text(&panic)) }.at(seat),
             None => return Err(MatchError::GamePanicked(panic_text(&panic))),
         },
     };
@@ -286,8 +302,27 @@ struct Fault {
 
 impl Fault {
     fn at(self, seat: usize) -> EndReason {
-        EndReason::Fault { seat, kind: self.kind, detail: self.detail }
+        EndReason::Fault { seat, kind: self.kind, detail: bounded_detail(self.detail) }
     }
+}
+
+/// The most of a fault's detail kept (in bytes): a 5 MB garbage answer is recorded as its
+/// beginning and its length, not whole.
+pub const FAULT_DETAIL_MAX_BYTES: usize = 2048;
+
+/// `detail` cut to [`FAULT_DETAIL_MAX_BYTES`] (at a character boundary), saying how long it was.
+pub fn bounded_detail(mut detail: String) -> String {
+    if detail.len() <= FAULT_DETAIL_MAX_BYTES {
+        return detail;
+    }
+    let total = detail.len();
+    let mut cut = FAULT_DETAIL_MAX_BYTES;
+    while !detail.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    detail.truncate(cut);
+    detail.push_str(&format!("… ({total} bytes in all)"));
+    detail
 }
 
 impl From<AgentError> for Fault {
@@ -299,6 +334,8 @@ impl From<AgentError> for Fault {
                 kind: FaultKind::Timeout,
                 detail: format!("no answer within {:.0} ms", after.as_secs_f64() * 1e3),
             },
+            error @ AgentError::TooLong { .. } => Fault { kind: FaultKind::TooLong, detail: error.to_string() },
+            AgentError::Garbled(detail) => Fault { kind: FaultKind::Unparseable, detail },
             error => Fault { kind: FaultKind::Crash, detail: error.to_string() },
         }
     }
@@ -443,7 +480,7 @@ impl Run<'_> {
                     if rejected > agent.retries() {
                         return Err(fault);
                     }
-                    feedback = Some(fault.detail);
+                    feedback = Some(bounded_detail(fault.detail));
                 }
             }
         }

@@ -18,7 +18,8 @@ pub enum ScheduleKind {
     RoundRobin,
     /// The first agent meets each of the others.
     Gauntlet,
-    /// Rounds pairing agents of similar score, never twice the same pairing; an odd one out gets a bye.
+    /// Rounds pairing agents of similar score, avoiding repeated pairings (at most agents − 1
+    /// rounds, or `agents` when odd); an odd one out gets a bye.
     Swiss,
     /// A seeded single-elimination bracket; tied pairings play tie-break game pairs.
     Knockout,
@@ -32,6 +33,17 @@ impl ScheduleKind {
         ("swiss", ScheduleKind::Swiss),
         ("knockout", ScheduleKind::Knockout),
     ];
+
+    /// The name in configs and on the command line (`round-robin`, ...).
+    pub fn name(self) -> &'static str {
+        ScheduleKind::NAMES.iter().find(|(_, kind)| *kind == self).map_or("", |(name, _)| name)
+    }
+}
+
+impl std::fmt::Display for ScheduleKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// Tie-break game pairs a knockout pairing plays at most before the higher seed goes through.

@@ -29,7 +29,8 @@ pub fn stop_when_decided(test: Config) -> StopRule {
         match state.decision {
             Decision::Continue => None,
             decided => Some(format!(
-                "SPRT {decided:?} (LLR {:.3}, bounds {:.3}..{:.3})",
+                "SPRT {} (LLR {:.3}, bounds {:.3}..{:.3})",
+                decided.describe(&test),
                 state.llr,
                 test.bounds().0,
                 test.bounds().1

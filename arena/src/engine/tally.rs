@@ -29,6 +29,21 @@ pub struct AgentTotals {
     pub faults: u64,
 }
 
+/// One game lost by a fault, shown as the example of its kind.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct FaultExample {
+    /// The match's index in its tournament.
+    pub match_index: u64,
+    /// The seat that lost by the fault.
+    pub seat: usize,
+    /// The faulty player (an index into the tournament's agents), `None` for a judge.
+    pub agent: Option<usize>,
+    /// The faulty judge (an index into the tournament's judges), when the judge seat faulted.
+    pub judge: Option<usize>,
+    /// What went wrong (bounded, as stored).
+    pub detail: String,
+}
+
 /// Finished matches, summed.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Tally {
@@ -44,6 +59,9 @@ pub struct Tally {
     half_pairs: Vec<(u64, usize, usize, f64)>,
     /// Games per way of ending, counted by [`EndKind::index`].
     end_reasons: [u64; EndKind::ALL.len()],
+    /// For each way of ending by a fault, the game with the lowest match index that ended so: the
+    /// lowest, so the example is the same whatever order the games finished in.
+    fault_examples: [Option<FaultExample>; EndKind::ALL.len()],
     games: u64,
 }
 
@@ -90,6 +108,14 @@ impl Tally {
         self.join_pair(pair_key, low, seats[0].max(seats[1]), score_low);
     }
 
+    /// Keeps `example` as the example of `kind` if it is the earliest game seen that ended so.
+    pub fn note_fault(&mut self, kind: EndKind, example: FaultExample) {
+        let slot = &mut self.fault_examples[kind.index()];
+        if slot.as_ref().is_none_or(|kept| example.match_index < kept.match_index) {
+            *slot = Some(example);
+        }
+    }
+
     fn join_pair(&mut self, key: u64, low: usize, high: usize, score_low: f64) {
         match self.half_pairs.iter().rposition(|&(k, ..)| k == key) {
             Some(position) => {
@@ -129,6 +155,11 @@ impl Tally {
         for (mine, theirs) in self.end_reasons.iter_mut().zip(other.end_reasons) {
             *mine += theirs;
         }
+        for (kind, example) in EndKind::ALL.into_iter().zip(other.fault_examples) {
+            if let Some(example) = example {
+                self.note_fault(kind, example);
+            }
+        }
         for (key, low, high, score) in other.half_pairs {
             self.join_pair(key, low, high, score);
         }
@@ -165,6 +196,17 @@ impl Tally {
     /// How many games ended each way, in [`EndKind::ALL`] order; ways no game ended are left out.
     pub fn end_reasons(&self) -> Vec<(EndKind, u64)> {
         EndKind::ALL.into_iter().zip(self.end_reasons).filter(|&(_, n)| n > 0).collect()
+    }
+
+    /// The ways games were lost by faults, with how many and the earliest game of each, in
+    /// [`EndKind::ALL`] order.
+    pub fn faults(&self) -> Vec<(EndKind, u64, &FaultExample)> {
+        EndKind::ALL
+            .into_iter()
+            .zip(self.end_reasons)
+            .zip(&self.fault_examples)
+            .filter_map(|((kind, n), example)| Some((kind, n, example.as_ref()?)))
+            .collect()
     }
 
     /// [`Tally::end_reasons`] by label (`normal`, `max_length`, `timeout`, ...), for JSON.

@@ -29,6 +29,30 @@ pub struct RunDir {
 }
 
 impl RunDir {
+    /// The directory of the run called `name` under `root` (`runs/NAME`). A name is a plain
+    /// name: not empty, no path separator, not `.` or `..`, no control character — so a run can
+    /// neither write into `root` itself nor outside it.
+    pub fn named(root: &Path, name: &str) -> Result<PathBuf> {
+        let problem = if name.trim().is_empty() {
+            Some("it is empty")
+        } else if name == "." || name == ".." {
+            Some("it names a directory, not a run")
+        } else if name.contains(['/', '\\']) {
+            Some("it holds a path separator")
+        } else if name.chars().any(char::is_control) {
+            Some("it holds a control character")
+        } else {
+            None
+        };
+        match problem {
+            Some(problem) => bail!(
+                "run name {name:?}: {problem}; a run name is a plain name such as `c4-big` \
+                 (give a path with --run DIR instead)"
+            ),
+            None => Ok(root.join(name)),
+        }
+    }
+
     /// The run directory at `dir`, without checking it.
     pub fn at(dir: &Path) -> Self {
         RunDir { dir: dir.to_path_buf() }
@@ -55,6 +79,11 @@ impl RunDir {
                     serde_json::to_string(config)?
                 );
             }
+        } else if resume {
+            bail!(
+                "--resume: no run to resume in {} (it has no {RECORD_FILE}); start the run without --resume",
+                dir.display()
+            );
         } else {
             std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create run directory", dir, e))?;
             let record = RunRecord { config: config.clone(), threads };

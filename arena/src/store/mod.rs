@@ -31,10 +31,16 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (or creates) a store; a file that is not an Arena store is refused, untouched.
+    /// Opens (or creates) a store; a file that is not an Arena store is refused, untouched, and a
+    /// damaged one (SQLite's `quick_check` finds a bad page or index) is refused with an error
+    /// that says so, before anything reads half its rows.
     pub fn open(path: &Path) -> Result<Store> {
         let store_error = |source| Error::Store { path: path.to_path_buf(), source };
+        let existed = std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
         let conn = Connection::open(path).map_err(store_error)?;
+        if existed {
+            check_integrity(&conn, path)?;
+        }
         schema::init(&conn)
             .map_err(|e| Error::Context { context: format!("store {}", path.display()), source: Box::new(e) })?;
         Ok(Store { conn, path: path.to_path_buf() })
@@ -43,6 +49,33 @@ impl Store {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Runs SQLite's `quick_check` (every page and index, not the cross-checks of `integrity_check`);
+/// a damaged store is an error naming the first problems found.
+fn check_integrity(conn: &Connection, path: &Path) -> Result<()> {
+    let damaged = |detail: String| {
+        Error::Invalid(format!(
+            "store {} is damaged ({detail}); nothing was read from it. Restore it from a backup, or save what \
+             is readable with `sqlite3 {} .recover | sqlite3 recovered.db`",
+            path.display(),
+            path.display()
+        ))
+    };
+    let problems: Vec<String> = match conn.prepare("PRAGMA quick_check(5)").and_then(|mut statement| {
+        statement.query_map([], |row| row.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<String>>>()
+    }) {
+        Ok(problems) => problems,
+        // Not a database at all is the schema check's to report; a damaged one says so here.
+        Err(rusqlite::Error::SqliteFailure(e, message)) if e.code == rusqlite::ErrorCode::DatabaseCorrupt => {
+            return Err(damaged(message.unwrap_or_else(|| e.to_string())));
+        }
+        Err(_) => return Ok(()),
+    };
+    if problems.len() == 1 && problems[0] == "ok" {
+        return Ok(());
+    }
+    Err(damaged(format!("SQLite's check: {}", problems.join("; "))))
 }
 
 /// A tournament as stored.

@@ -160,11 +160,20 @@ pub fn exported_matches(store: &Store, tournament: Option<i64>) -> crate::error:
         let mut turns = store.turns(t.id)?;
         let mut moves = store.match_moves(t.id)?;
         for m in store.finished(t.id)? {
-            let name = |index: usize| agents.get(index).map(|a| a.name.clone()).unwrap_or_else(|| format!("#{index}"));
-            let mut seat_agents = vec![name(m.seats[0]), name(m.seats[1])];
+            let missing = |what: &str, index: usize| {
+                crate::error::Error::Invalid(format!(
+                    "store {} is inconsistent (damaged?): tournament {} match {} names {what} {index}, which the \
+                     tournament does not list",
+                    store.path().display(),
+                    t.id,
+                    m.index
+                ))
+            };
+            let name = |index: usize| agents.get(index).map(|a| a.name.clone()).ok_or_else(|| missing("agent", index));
+            let mut seat_agents = vec![name(m.seats[0])?, name(m.seats[1])?];
             let judge = match m.judge {
                 Some(j) => {
-                    let judge = judges.get(j).map(|a| a.name.clone()).unwrap_or_else(|| format!("judge #{j}"));
+                    let judge = judges.get(j).map(|a| a.name.clone()).ok_or_else(|| missing("judge", j))?;
                     seat_agents.push(judge.clone());
                     Some(judge)
                 }

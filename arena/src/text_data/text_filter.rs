@@ -175,7 +175,21 @@ impl FilterConfig {
 
     /// Parses a config from TOML text; `origin` names the source in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
-        toml::from_str(text).map_err(|e| Error::Invalid(format!("{origin}: {e}")))
+        let config: FilterConfig = toml::from_str(text).map_err(|e| Error::Invalid(format!("{origin}: {e}")))?;
+        config.check().map_err(|e| Error::Invalid(format!("{origin}: {e}")))?;
+        Ok(config)
+    }
+
+    /// Refuses settings that keep no text at all.
+    pub fn check(&self) -> Result<()> {
+        if self.min_chars > 0 && self.max_chars > 0 && self.min_chars > self.max_chars {
+            bail!(
+                "min_chars ({}) is above max_chars ({}): no text could pass; lower min_chars or raise max_chars",
+                self.min_chars,
+                self.max_chars
+            );
+        }
+        Ok(())
     }
 
     /// Reads a config file.
@@ -246,6 +260,7 @@ impl Default for TextFilter {
 impl TextFilter {
     /// Builds a filter, reading `blocklist_file` (a relative path is joined to `base_dir`).
     pub fn new(config: FilterConfig, base_dir: &Path) -> Result<Self> {
+        config.check()?;
         let mut blocklist = Blocklist::default();
         for (i, phrase) in config.blocklist.iter().enumerate() {
             if !blocklist.add(phrase) {
@@ -628,6 +643,12 @@ mod tests {
         let err =
             FilterConfig::from_toml("min_chars = 1\nrefusals = true\n", "my-filter.toml").unwrap_err().to_string();
         assert!(err.contains("my-filter.toml") && err.contains("line 2"), "{err}");
+        let err = FilterConfig::from_toml("min_chars = 50\nmax_chars = 10\n", "f.toml").unwrap_err().to_string();
+        assert!(err.contains("f.toml") && err.contains("min_chars (50) is above max_chars (10)"), "{err}");
+        let made_in_code = FilterConfig { min_chars: 50, max_chars: 10, ..FilterConfig::default() };
+        assert!(TextFilter::new(made_in_code, Path::new(".")).is_err());
+        // Either bound off (0) is fine.
+        assert!(FilterConfig::from_toml("min_chars = 50\nmax_chars = 0\n", "f.toml").is_ok());
     }
 
     #[test]

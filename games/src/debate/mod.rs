@@ -265,6 +265,10 @@ impl Game for Debate {
             verdict: None,
         })
     }
+    fn seat_input(&self, player: Player) -> InputKind {
+        // The debaters speak; the judge seat (2) picks a verdict.
+        if player == 2 { InputKind::Discrete } else { InputKind::Text }
+    }
 }
 
 /// A debate in progress: the drawn proposition, the utterances so far (in speaking order), the verdict.

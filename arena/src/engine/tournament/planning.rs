@@ -9,9 +9,9 @@ use super::workers::Batch;
 use super::{AgentEntry, RunOptions, TournamentConfig, TournamentOutcome};
 use crate::engine::openings::Openings;
 use crate::engine::runner::MatchResult;
-use crate::engine::schedule::{Pairing, ScheduleSpec, plan};
+use crate::engine::schedule::{Pairing, ScheduleKind, ScheduleSpec, plan};
 use crate::engine::seeds::match_seed;
-use crate::engine::tally::Tally;
+use crate::engine::tally::{FaultExample, Tally};
 use crate::error::{Context, Result, bail};
 use crate::progress::Progress;
 use crate::resources::Resources;
@@ -32,13 +32,15 @@ pub fn run_tournament(
     if config.games_per_pairing == 0 {
         bail!("games_per_pairing must be at least 1");
     }
+    check_limits(config)?;
     for (i, entry) in config.agents.iter().enumerate() {
         if config.agents[..i].iter().any(|other| other.name == entry.name) {
             bail!("two agents are named `{}`: names identify agents in standings and the store", entry.name);
         }
     }
-    let rows = agent_rows(resources, &config.agents, "agent")?;
-    let judge_rows = agent_rows(resources, &config.judges, "judge")?;
+    // Players take seats 0 and 1 in turn; judges sit in seat 2.
+    let rows = agent_rows(resources, game.as_ref(), &config.agents, &[0, 1], "agent")?;
+    let judge_rows = agent_rows(resources, game.as_ref(), &config.judges, &[2], "judge")?;
     let openings = Openings::resolve(&config.openings, game.as_ref(), config.seed)?;
     let spec = ScheduleSpec {
         kind: config.schedule,
@@ -159,17 +161,57 @@ pub fn run_tournament(
     })
 }
 
-/// Builds every agent once before the first game, so a bad spec or model fails the run at once;
-/// the store's rows, with the content hash of checkpoint agents' weights.
-fn agent_rows(resources: &Resources, entries: &[AgentEntry], role: &str) -> Result<Vec<AgentRow>> {
+/// Builds every agent once before the first game, so a bad spec or model, or an agent that cannot
+/// fill its `seats`, fails the run at once; the store's rows, with the content hash of checkpoint
+/// agents' weights.
+fn agent_rows(
+    resources: &Resources,
+    game: &dyn Game,
+    entries: &[AgentEntry],
+    seats: &[games::Player],
+    role: &str,
+) -> Result<Vec<AgentRow>> {
     entries
         .iter()
         .map(|entry| {
-            let checkpoint_hash =
-                resources.check_agent(&entry.agent).with_context(|| format!("{role} `{}`", entry.name))?;
+            let checkpoint_hash = resources
+                .check_agent(&entry.agent, game, seats)
+                .with_context(|| format!("{role} `{}`", entry.name))?;
             Ok(AgentRow { name: entry.name.clone(), spec: entry.agent.to_string(), checkpoint_hash })
         })
         .collect()
+}
+
+/// Refuses settings that make no sense rather than running them: limits of zero (every game
+/// lost on time, or over before it starts), rounds for a schedule that has none, or more Swiss
+/// rounds than there are rounds without a repeated pairing.
+fn check_limits(config: &TournamentConfig) -> Result<()> {
+    if config.max_moves == Some(0) {
+        bail!("max_moves must be at least 1 (leave it out for no limit)");
+    }
+    if config.time_per_move_ms == Some(0) {
+        bail!("time_per_move_ms must be at least 1 (leave it out for no limit)");
+    }
+    let Some(rounds) = config.rounds else { return Ok(()) };
+    if config.schedule != ScheduleKind::Swiss {
+        bail!(
+            "rounds is a setting of the swiss schedule; the {} schedule sets its own rounds (leave rounds out)",
+            config.schedule.name()
+        );
+    }
+    if rounds == 0 {
+        bail!("rounds must be at least 1");
+    }
+    let agents = config.agents.len() as u32;
+    // Every pairing once: agents − 1 rounds, or `agents` rounds with a bye each when odd.
+    let most = if agents % 2 == 0 { agents - 1 } else { agents };
+    if rounds > most {
+        bail!(
+            "a swiss tournament of {agents} agents has at most {most} rounds without a repeated pairing; \
+             {rounds} were asked (use round-robin to play every pairing more often)"
+        );
+    }
+    Ok(())
 }
 
 /// Two players, or two players and a judge seat (seat 2) that the config's judges fill.
@@ -204,6 +246,16 @@ pub fn tally_from_store(store: &Store, tournament: i64, agents: usize) -> Result
             );
         }
         tally.add(m.seats, m.score0, m.end, m.fault_seat, m.pair);
+        if let Some(seat) = m.fault_seat {
+            let example = FaultExample {
+                match_index: m.index,
+                seat,
+                agent: m.seats.get(seat).copied(),
+                judge: m.judge.filter(|_| seat == 2),
+                detail: m.fault_detail.clone().unwrap_or_default(),
+            };
+            tally.note_fault(m.end, example);
+        }
     }
     Ok(tally)
 }
@@ -222,10 +274,16 @@ fn open_store(
         }
         return Ok((None, None));
     };
+    if options.resume && !options.start_if_missing && !path.exists() {
+        bail!("--resume: there is no store {} to resume from (nothing to resume); run without --resume", path.display());
+    }
     let mut store = Store::open(path)?;
     let canonical = config.canonical();
     let existing = store.tournaments()?;
     if options.resume {
+        if existing.is_empty() && !options.start_if_missing {
+            bail!("--resume: store {} holds no tournament (nothing to resume); run without --resume", path.display());
+        }
         if let Some(found) = existing.iter().rev().find(|t| t.config == canonical) {
             return Ok((Some(store), Some(found.id)));
         }

@@ -13,7 +13,7 @@ use crate::engine::openings::Openings;
 use crate::engine::runner::{EndReason, FaultKind, Keep, MatchResult, MatchScratch, MatchSetup, play_match_with};
 use crate::engine::schedule::Pairing;
 use crate::engine::seeds::match_seed;
-use crate::engine::tally::{Tally, score_of_seat0};
+use crate::engine::tally::{FaultExample, Tally, score_of_seat0};
 use crate::error::{Context, Error, Result};
 use crate::resources::Resources;
 use crate::store::Store;
@@ -135,6 +135,16 @@ impl Batch<'_> {
             };
             let score = score_of_seat0(&result.returns);
             done.tally.add(pairing.seats, score, result.end.kind(), result.end.fault_seat(), pairing.opening);
+            if let EndReason::Fault { seat, detail, .. } = &result.end {
+                let example = FaultExample {
+                    match_index: index,
+                    seat: *seat,
+                    agent: pairing.seats.get(*seat).copied(),
+                    judge: self.config.judge_of(&pairing).filter(|_| *seat == 2),
+                    detail: detail.clone(),
+                };
+                done.tally.note_fault(result.end.kind(), example);
+            }
             done.scores.push((index, score));
             if keep_results {
                 done.results.push((index, result));
