@@ -236,7 +236,10 @@ fn sequential_report(
     let shift = match anchors.as_slice() {
         [] => 0.0,
         [anchor] => anchor.rating - rated[anchor.player].rating,
-        _ => bail!("--method {:?} takes at most one --anchor (it shifts all ratings)", request.method),
+        _ => bail!(
+            "--method {} takes at most one --anchor (it shifts all ratings)",
+            Method::NAMES.iter().find(|(_, m)| *m == request.method).map_or("", |(name, _)| name)
+        ),
     };
     let ratings: Vec<f64> = rated.iter().map(|r| r.rating + shift).collect();
     let standard_errors: Vec<Option<f64>> = rated.iter().map(|r| r.uncertainty).collect();
