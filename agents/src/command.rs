@@ -94,9 +94,13 @@ pub struct CommandAgent {
 enum Line {
     Text(String),
     /// Over the limit: the line's beginning (the rest is skipped, never buffered).
-    TooLong { excerpt: String },
+    TooLong {
+        excerpt: String,
+    },
     /// Not UTF-8: the line read lossily.
-    NotUtf8 { lossy: String },
+    NotUtf8 {
+        lossy: String,
+    },
 }
 
 #[derive(Debug)]
@@ -136,11 +140,7 @@ impl Drop for Running {
 fn read_bounded_line(reader: &mut impl BufRead, limit: usize) -> std::io::Result<Option<Line>> {
     let mut line = Vec::new();
     loop {
-        let available = match reader.fill_buf() {
-            Ok(available) => available,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
+        let available = fill(reader)?;
         if available.is_empty() {
             return Ok((!line.is_empty()).then(|| finish_line(line)));
         }
@@ -162,14 +162,22 @@ fn read_bounded_line(reader: &mut impl BufRead, limit: usize) -> std::io::Result
     }
 }
 
+/// The reader's buffered bytes, read again after an interrupted read (empty at the end).
+fn fill(reader: &mut impl BufRead) -> std::io::Result<&[u8]> {
+    loop {
+        match reader.fill_buf() {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // Re-borrowed here: returning the match's borrow would hold it across the loop.
+            Ok(_) => return reader.fill_buf(),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Discards input up to and including the next newline.
 fn skip_line(reader: &mut impl BufRead) -> std::io::Result<()> {
     loop {
-        let available = match reader.fill_buf() {
-            Ok(available) => available,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
+        let available = fill(reader)?;
         if available.is_empty() {
             return Ok(());
         }
@@ -258,7 +266,8 @@ impl CommandAgent {
             .spawn()
             .map_err(|e| AgentError::Crashed(format!("cannot start `{}`: {e}", self.program)))?;
         live_groups().push(child.id());
-        let (Some(mut stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        let (Some(mut stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
             kill_group(child.id());
             let _ = child.wait();

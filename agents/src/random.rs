@@ -10,8 +10,8 @@ pub(crate) fn discrete_seat_only(name: &str, game: &dyn Game, player: Player) ->
     match game.seat_input(player) {
         InputKind::Discrete => Ok(()),
         InputKind::Text => Err(AgentError::NotSupported(format!(
-            "`{name}` chooses among legal moves and cannot write the free text that seat {player} of {} takes",
-            game.spec()
+            "`{name}` chooses among legal moves and cannot write the free text that seat {player} of `{}` takes",
+            game.facts().name
         ))),
     }
 }

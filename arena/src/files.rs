@@ -52,7 +52,11 @@ pub fn check_output_file(output: &Path, inputs: &[&Path]) -> Result<()> {
     }
     for input in inputs {
         let name = input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let companions = [input.to_path_buf(), input.with_file_name(format!("{name}-wal")), input.with_file_name(format!("{name}-shm"))];
+        let companions = [
+            input.to_path_buf(),
+            input.with_file_name(format!("{name}-wal")),
+            input.with_file_name(format!("{name}-shm")),
+        ];
         for candidate in companions {
             let Ok(other) = std::fs::metadata(&candidate) else { continue };
             if other.dev() == metadata.dev() && other.ino() == metadata.ino() {

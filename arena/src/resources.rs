@@ -50,9 +50,9 @@ impl Resources {
     pub fn check_agent(&self, agent: &AgentConfig, game: &dyn Game, seats: &[Player]) -> Result<Option<String>> {
         let built = self.build_agent(agent)?;
         for &seat in seats {
-            built.check_seat(game, seat).map_err(|reason| {
-                Error::Invalid(format!("cannot play seat {seat} of {}: {reason}", game.spec()))
-            })?;
+            built
+                .check_seat(game, seat)
+                .map_err(|reason| Error::Invalid(format!("cannot play seat {seat} of {}: {reason}", game.spec())))?;
         }
         Ok(match agent {
             AgentConfig::Checkpoint(checkpoint) => {

@@ -34,7 +34,6 @@ fn write_config(dir: &Path) -> PathBuf {
     path
 }
 
-
 /// Everything a run decided: generation summaries without their timings, the lineage (names,
 /// weight hashes, gates), and every stored game.
 fn final_state(run: &Path) -> (Vec<serde_json::Value>, serde_json::Value, Vec<StoredGame>) {

@@ -61,7 +61,6 @@ heldout_opponents = ["base", "random"]
     path
 }
 
-
 fn read_json(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     ok(serde_json::from_str(&text))
@@ -197,8 +196,12 @@ heldout_game = "debate(rounds=1,max_chars=200,seed=99)"
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let first = read_json(&run.join("generations/gen-1.json"));
     // No `random` in a free-text game; the base model is the anchor.
-    let names: Vec<String> =
-        first["ratings"].as_array().into_iter().flatten().filter_map(|r| r["name"].as_str().map(String::from)).collect();
+    let names: Vec<String> = first["ratings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["name"].as_str().map(String::from))
+        .collect();
     assert_eq!(names, ["g0", "base"], "{first}");
     let judge = &first["language"]["held_out"]["judge"];
     assert_eq!(judge["verdicts"], json!(4), "the champion judged the four held-out debates: {first}");
@@ -223,9 +226,8 @@ fn a_killed_language_model_run_resumes_to_the_same_final_state() {
     // Kill the run (SIGKILL) as each of these artifacts appears, then resume.
     let run = dir.path().join("killed");
     let mut kills = 0;
-    for (k, marker) in ["datasets/gen-1.json", "checkpoints/g1c0/training-state.json", "lineage.dot"]
-        .into_iter()
-        .enumerate()
+    for (k, marker) in
+        ["datasets/gen-1.json", "checkpoints/g1c0/training-state.json", "lineage.dot"].into_iter().enumerate()
     {
         let mut child = ok(evolve_command(&config, &run, k > 0).stderr(Stdio::null()).stdout(Stdio::null()).spawn());
         let started = Instant::now();
@@ -316,6 +318,7 @@ fn kuhn_poker_evolves_as_a_text_game_too() {
     let first = read_json(&run.join("generations/gen-1.json"));
     assert!(first["language"]["data"]["kept"].as_u64().is_some_and(|n| n > 0), "{first}");
     assert!(run.join("checkpoints/g1c0").join(MERGED_FILE).exists());
-    let names: Vec<&str> = first["ratings"].as_array().into_iter().flatten().filter_map(|r| r["name"].as_str()).collect();
+    let names: Vec<&str> =
+        first["ratings"].as_array().into_iter().flatten().filter_map(|r| r["name"].as_str()).collect();
     assert_eq!(names, ["g0", "base", "random"]);
 }

@@ -19,7 +19,10 @@ fn refused(args: &[&str]) -> String {
 fn agents_that_cannot_fill_their_seat_are_refused_before_the_first_game() {
     for (args, expected) in [
         (vec!["--game", "kuhn_poker", "--agents", "mcts(sims=10)", "random"], vec!["mcts", "imperfect information"]),
-        (vec!["--game", "debate(judge=oracle)", "--agents", "random", "first"], vec!["`random`", "free text", "seat 0"]),
+        (
+            vec!["--game", "debate(judge=oracle)", "--agents", "random", "first"],
+            vec!["`random`", "free text", "seat 0"],
+        ),
         (
             vec!["--game", "debate(judge=seat)", "--agents", "jury(a=random,b=first)", "random", "--judge", "first"],
             vec!["jury", "free text"],
@@ -170,7 +173,8 @@ fn score_lines_agree_with_the_results_and_unbounded_elo_is_said_in_words() {
     // Three games: one pair and a half; the score is the games' own.
     let (ok, out, err) = arena(&["play", "--game", "tic_tac_toe", "--agents", "random", "first", "--games", "3"]);
     assert!(ok, "{err}");
-    let report = json(&arena(&["play", "--game", "tic_tac_toe", "--agents", "random", "first", "--games", "3", "--json"]).1);
+    let report =
+        json(&arena(&["play", "--game", "tic_tac_toe", "--agents", "random", "first", "--games", "3", "--json"]).1);
     let (w, d, l) = (report["wins"].as_f64(), report["draws"].as_f64(), report["losses"].as_f64());
     let expected = w.zip(d).zip(l).map(|((w, d), l)| (w + d / 2.0) / (w + d + l)).unwrap_or(f64::NAN);
     assert!(report["score"].as_f64().is_some_and(|s| (s - expected).abs() < 1e-12), "{report}");
@@ -178,16 +182,21 @@ fn score_lines_agree_with_the_results_and_unbounded_elo_is_said_in_words() {
     assert!(out.contains(&format!("score {:.1}%", 100.0 * expected)), "{out}");
 
     // `first` against itself-like weakness: mcts wins every game of tic-tac-toe against `first`.
-    let (ok, out, err) = arena(&["play", "--game", "tic_tac_toe", "--agents", "mcts(sims=400)", "first", "--games", "6"]);
+    let (ok, out, err) =
+        arena(&["play", "--game", "tic_tac_toe", "--agents", "mcts(sims=400)", "first", "--games", "6"]);
     assert!(ok, "{err}");
     if out.contains("losses 0") && out.contains("draws 0") {
         assert!(out.contains("elo above +") && out.contains("won every game"), "{out}");
     }
     assert!(!out.contains("inf") && !out.contains("NaN"), "{out}");
-    let report =
-        json(&arena(&["play", "--game", "tic_tac_toe", "--agents", "first", "mcts(sims=400)", "--games", "6", "--json"]).1);
+    let report = json(
+        &arena(&["play", "--game", "tic_tac_toe", "--agents", "first", "mcts(sims=400)", "--games", "6", "--json"]).1,
+    );
     if report["wins"] == 0 && report["draws"] == 0 {
-        assert!(report["elo"].is_null() && report["elo_bound_95"]["below"].as_f64().is_some_and(|b| b < 0.0), "{report}");
+        assert!(
+            report["elo"].is_null() && report["elo_bound_95"]["below"].as_f64().is_some_and(|b| b < 0.0),
+            "{report}"
+        );
     }
 }
 
@@ -246,7 +255,8 @@ fn a_damaged_store_is_named_as_damaged() {
     assert!(ok, "{err}");
     // Fold the WAL into the file, then overwrite a page in the middle with garbage.
     let conn = rusqlite::Connection::open(&db).unwrap_or_else(|e| panic!("{e}"));
-    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;").unwrap_or_else(|e| panic!("{e}"));
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;")
+        .unwrap_or_else(|e| panic!("{e}"));
     drop(conn);
     let mut bytes = std::fs::read(&db).unwrap_or_default();
     let pages = bytes.len() / 4096;
@@ -256,10 +266,9 @@ fn a_damaged_store_is_named_as_damaged() {
         *byte = (i * 37 % 251) as u8;
     }
     std::fs::write(&db, &bytes).unwrap_or_else(|e| panic!("{e}"));
-    for args in [
-        vec!["export", "--db", &db_text, "--format", "battles", "--out", "-"],
-        vec!["ratings", "--db", &db_text],
-    ] {
+    for args in
+        [vec!["export", "--db", &db_text, "--format", "battles", "--out", "-"], vec!["ratings", "--db", &db_text]]
+    {
         let err = refused(&args);
         assert!(err.contains("is damaged"), "{args:?}: {err}");
     }
@@ -327,22 +336,7 @@ fn ctrl_c_ends_the_programs_the_bots_started() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let pids = dir.path().join("pids");
     let bot = dir.path().join("slow.py");
-    std::fs::write(
-        &bot,
-        format!(
-            r#"import json, subprocess, sys, time
-child = subprocess.Popen(["sleep", "1000"])
-with open({pids:?}, "a") as f:
-    f.write(str(child.pid) + "\n")
-for line in sys.stdin:
-    m = json.loads(line)
-    if m["type"] == "move":
-        time.sleep(0.05)
-        print(json.dumps({{"id": m["legal"][0]["id"]}}), flush=True)
-"#
-        ),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    arena_tests::write_spawning_bot(&bot, &pids, "        time.sleep(0.05)");
     let spec = format!("cmd(program=\"python3 {}\")", bot.display());
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_arena"))
         .args(["play", "--game", "tic_tac_toe", "--agents", "random", &spec, "--games", "1000", "--threads", "1"])
@@ -360,13 +354,8 @@ for line in sys.stdin:
     assert!(interrupted.is_ok_and(|s| s.success()));
     let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(status.code(), Some(130), "{status:?}");
-    let gone = |pid: &str| match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')),
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while !gone(&sleeper) && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    assert!(gone(&sleeper), "the bot's background process {sleeper} outlived the arena");
+    assert!(
+        arena_tests::still_running(&[&sleeper]).is_empty(),
+        "the bot's background process {sleeper} outlived the arena"
+    );
 }

@@ -161,11 +161,8 @@ fn the_readme_s_tournament_and_ratings_commands_run_as_written() {
         if command.words.iter().any(|w| w.contains("runs/default") || w.contains(".gguf") || w == "battles.jsonl") {
             continue;
         }
-        let output = Command::new(binary())
-            .args(&command.words)
-            .current_dir(root)
-            .output()
-            .unwrap_or_else(|e| panic!("{e}"));
+        let output =
+            Command::new(binary()).args(&command.words).current_dir(root).output().unwrap_or_else(|e| panic!("{e}"));
         assert!(
             output.status.success(),
             "{}\n{}{}",
@@ -185,7 +182,8 @@ fn shell_words_split_as_a_shell_does() {
         shell_words(r#"play --agents "llm(model=$M,t=0)" 'cmd(program="x y")' a\ b # note"#, &vars),
         vec!["play", "--agents", "llm(model=/m.gguf,t=0)", r#"cmd(program="x y")"#, "a b"]
     );
-    let readme = "# S\n```sh\narena play --game x \\\n    --agents a b   # c\narena tournament ... --resume\necho no\n```\n";
+    let readme =
+        "# S\n```sh\narena play --game x \\\n    --agents a b   # c\narena tournament ... --resume\necho no\n```\n";
     let found = documented(readme, &[]);
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].words, vec!["play", "--game", "x", "--agents", "a", "b"]);

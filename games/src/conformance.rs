@@ -120,11 +120,7 @@ pub fn check(game: &dyn Game, config: &Config) -> Result<Report, Violation> {
 
 /// [`check`], calling `done` with the number of playouts finished after each one (for a progress
 /// display).
-pub fn check_with_progress(
-    game: &dyn Game,
-    config: &Config,
-    done: &mut dyn FnMut(usize),
-) -> Result<Report, Violation> {
+pub fn check_with_progress(game: &dyn Game, config: &Config, done: &mut dyn FnMut(usize)) -> Result<Report, Violation> {
     let facts = game.facts();
     let mut report = Report {
         game: game.spec().to_string(),

@@ -184,36 +184,12 @@ for line in sys.stdin:
     }
 }
 
-/// Whether process `pid` is gone (or a zombie waiting for its reaper).
-fn gone(pid: &str) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')),
-    }
-}
-
 #[test]
 fn what_a_program_starts_in_the_background_ends_with_it() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let pids = dir.path().join("pids");
     let bot = dir.path().join("spawner.py");
-    std::fs::write(
-        &bot,
-        format!(
-            r#"import json, subprocess, sys, time
-child = subprocess.Popen(["sleep", "1000"])
-with open({pids:?}, "a") as f:
-    f.write(str(child.pid) + "\n")
-for line in sys.stdin:
-    m = json.loads(line)
-    if m["type"] == "move":
-        if m["seed"] % 4 == 0:
-            time.sleep(30)
-        print(json.dumps({{"id": m["legal"][0]["id"]}}), flush=True)
-"#
-        ),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    arena_tests::write_spawning_bot(&bot, &pids, "        if m[\"seed\"] % 4 == 0:\n            time.sleep(30)");
     // Also through a shell line that starts something itself.
     let program = format!("sleep 1000 & echo $! >> {} && python3 {}", pids.display(), bot.display());
     let spec = format!("cmd(program=\"{}\",timeout_ms=300)", program.replace('"', "\\\""));
@@ -226,10 +202,6 @@ for line in sys.stdin:
     assert!(started.len() >= 2, "{started:?}");
     // Every process any of the program's runs started is gone once the tournament is over (the
     // ones of a timed-out run already when it timed out).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while !started.iter().all(|pid| gone(pid)) && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let alive: Vec<_> = started.iter().filter(|pid| !gone(pid)).collect();
+    let alive = arena_tests::still_running(&started);
     assert!(alive.is_empty(), "still running: {alive:?}");
 }

@@ -36,7 +36,11 @@ struct PlainProgress {
 impl PlainProgress {
     fn line(&self) -> String {
         let elapsed = self.started.elapsed().as_secs_f64();
-        let share = if self.total > 0 { format!(" ({:.0}%)", 100.0 * self.done as f64 / self.total as f64) } else { String::new() };
+        let share = if self.total > 0 {
+            format!(" ({:.0}%)", 100.0 * self.done as f64 / self.total as f64)
+        } else {
+            String::new()
+        };
         let left = if self.done > 0 && self.total > self.done {
             format!(", about {:.0} s left", elapsed * (self.total - self.done) as f64 / self.done as f64)
         } else {
@@ -55,12 +59,7 @@ impl Bars {
     /// Progress on stderr when `visible` (`--quiet` and `--json` hide it): a bar on a terminal,
     /// plain lines otherwise. Log lines are printed either way.
     pub fn new(visible: bool) -> Self {
-        Bars {
-            visible,
-            terminal: std::io::stderr().is_terminal(),
-            bar: Mutex::new(None),
-            plain: Mutex::new(None),
-        }
+        Bars { visible, terminal: std::io::stderr().is_terminal(), bar: Mutex::new(None), plain: Mutex::new(None) }
     }
 
     fn with_bar(&self, action: impl FnOnce(&ProgressBar)) {

@@ -235,7 +235,12 @@ fn write_language_history(out: &mut dyn Write, summaries: &[GenerationSummary]) 
             let cell = held_out
                 .and_then(|h| h.judge.as_ref())
                 .map(|j| {
-                    format!("{:.0}% [{:.0}, {:.0}]", 100.0 * j.accuracy, 100.0 * j.accuracy_low, 100.0 * j.accuracy_high)
+                    format!(
+                        "{:.0}% [{:.0}, {:.0}]",
+                        100.0 * j.accuracy,
+                        100.0 * j.accuracy_low,
+                        100.0 * j.accuracy_high
+                    )
                 })
                 .unwrap_or_else(|| "—".to_string());
             write!(out, "  {cell:>20}")?;

@@ -155,12 +155,6 @@ where
     })
 }
 
-/// `text` cut to `width` characters, with an ellipsis when cut (control characters shown escaped).
-pub fn truncate(text: &str, width: usize) -> String {
-    let text = printable(text);
-    if text.chars().count() <= width { text } else { text.chars().take(width - 1).chain(['…']).collect() }
-}
-
 /// Untrusted text (agent names, model output, fault details) made safe for a terminal: control
 /// characters (an escape sequence, a carriage return, a bell) are shown escaped, `\u{1b}`, instead
 /// of reaching the terminal raw. Line breaks and tabs are kept unless `single_line`.
@@ -222,6 +216,5 @@ mod tests {
         assert_eq!(printable("a\u{1b}[31mb\r"), "a\\u{1b}[31mb\\r");
         assert_eq!(printable_text("line 1\nline 2\tx", false), "line 1\nline 2\tx");
         assert_eq!(printable("line 1\nline 2"), "line 1\\nline 2");
-        assert_eq!(truncate("abcdef", 4), "abc…");
     }
 }

@@ -19,7 +19,7 @@ use ratings::paired::{MatchStats, Pentanomial, Trinomial};
 use ratings::sprt;
 use serde_json::json;
 
-use super::{Bars, at_least_one, default_threads, named, printable, truncate};
+use super::{Bars, at_least_one, default_threads, named, printable};
 
 /// Arguments of `arena play`.
 #[derive(Debug, clap::Args)]
@@ -111,7 +111,8 @@ pub fn play(args: &PlayArgs, resources: &Resources, out: &mut dyn Write) -> Resu
             "draws": trinomial.draws,
             "losses": trinomial.losses,
             "score": summary.score,
-            "score_error_95": summary.score_error_95,
+            "score_error_95": summary.score_error_95.filter(|_| !summary.one_sided()),
+            "score_interval_95": summary.score_interval_95(),
             "elo": summary.stats.map(|s| finite(s.elo)),
             "elo_error_95": summary.stats.map(|s| finite(s.elo_error_95)),
             "elo_bound_95": summary.elo_bound_95(),
@@ -196,6 +197,21 @@ impl MatchSummary {
         MatchSummary { games, wins: trinomial.wins, losses: trinomial.losses, score, score_error_95, stats, from_pairs }
     }
 
+    /// Whether every game was won, or every game lost: no spread for a normal interval.
+    fn one_sided(&self) -> bool {
+        self.games > 0 && (self.wins == self.games || self.losses == self.games)
+    }
+
+    /// The score's 95% interval: Wilson's where every game went one way, else score ± error.
+    fn score_interval_95(&self) -> Option<[f64; 2]> {
+        let score = self.score?;
+        if self.one_sided() {
+            let proportion = ratings::proportion::wilson(self.wins, self.games, 0.95);
+            return Some([proportion.low, proportion.high]);
+        }
+        self.score_error_95.map(|error| [(score - error).max(0.0), (score + error).min(1.0)])
+    }
+
     /// Where the Elo difference is unbounded (every game won or every game lost): the one-sided
     /// 95% bound from the Wilson interval of the games won, as `{"above": x}` or `{"below": x}`.
     fn elo_bound_95(&self) -> Option<serde_json::Value> {
@@ -212,11 +228,19 @@ impl MatchSummary {
     /// `score 62.5% ± 5.1%   elo +88.7 ± 37.2   LOS 99.9%`, in words where a number is unbounded.
     fn line(&self) -> String {
         let Some(score) = self.score else { return "no games".to_string() };
+        let proportion = ratings::proportion::wilson(self.wins, self.games, 0.95);
+        let one_sided = self.one_sided();
         let score_text = match self.score_error_95 {
+            // Every game won (or lost): no spread to measure, so the interval is Wilson's.
+            Some(_) if one_sided => format!(
+                "score {:.1}% (95%: {:.1}%–{:.1}%)",
+                100.0 * score,
+                100.0 * proportion.low,
+                100.0 * proportion.high
+            ),
             Some(error) => format!("score {:.1}% ± {:.1}%", 100.0 * score, 100.0 * error),
             None => format!("score {:.1}% (one game: no interval)", 100.0 * score),
         };
-        let proportion = ratings::proportion::wilson(self.wins, self.games, 0.95);
         let elo_text = match self.stats {
             _ if self.wins == self.games => format!(
                 "elo above {:+.0} (95%; won every game, so no upper bound)",
@@ -492,15 +516,17 @@ pub fn tournament(args: &TournamentArgs, resources: &Resources, out: &mut dyn Wr
     if let Some(note) = &rating_note {
         writeln!(out, "ratings: {note}")?;
     }
-    writeln!(out, "\ncrosstable (row's wins-draws-losses against column):")?;
+    // Columns are numbered like the rows: names cut to fit could collide.
+    writeln!(out, "\ncrosstable (row's wins-draws-losses against column #n, the n-th row):")?;
     let cell = 11;
-    write!(out, "{:<width$}", "")?;
-    for j in 0..n {
-        write!(out, "  {:>cell$}", truncate(&names[j], cell))?;
+    let label = width + 5;
+    write!(out, "{:<label$}", "")?;
+    for j in 1..=n {
+        write!(out, "  {:>cell$}", format!("#{j}"))?;
     }
     writeln!(out)?;
-    for i in 0..n {
-        write!(out, "{:<width$}", names[i])?;
+    for (i, name) in names.iter().enumerate() {
+        write!(out, "{:<label$}", format!("{:>3}. {name}", format!("#{}", i + 1)))?;
         for j in 0..n {
             let text = if i == j {
                 "—".to_string()
@@ -536,7 +562,8 @@ fn write_judge_table(out: &mut dyn std::io::Write, reports: &[JudgeReport]) -> s
     )?;
     let bound = |b: Option<f64>, unbounded: &str| b.map_or(unbounded.to_string(), |b| format!("{b:+.0}"));
     for r in reports {
-        let rating = format!("{:+.0} [{}, {}]", r.rating, bound(r.rating_low, "no bound"), bound(r.rating_high, "no bound"));
+        let rating =
+            format!("{:+.0} [{}, {}]", r.rating, bound(r.rating_low, "no bound"), bound(r.rating_high, "no bound"));
         writeln!(
             out,
             "{:<width$}  {:>8}  {:>5.1}% [{:>4.1}, {:>5.1}]  {:>20}  {:>8.1}%  {:>7.1}%  {:>+7.1}%  {:>+9.1}%  {:>5.1}% of {}",

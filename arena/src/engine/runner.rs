@@ -279,7 +279,9 @@ pub fn play_match_with(
     let end = match played {
         Ok(end) => end,
         Err(panic) => match in_agent {
-            Some(seat) => Fault { kind: FaultKind::Crash, detail: format!("panicked: {}", panic_text(&panic)) }.at(seat),
+            Some(seat) => {
+                Fault { kind: FaultKind::Crash, detail: format!("panicked: {}", panic_text(&panic)) }.at(seat)
+            }
             None => return Err(MatchError::GamePanicked(panic_text(&panic))),
         },
     };

@@ -366,10 +366,8 @@ impl Generation<'_> {
                 judges: self.judges(true, &players)?,
                 ..TournamentConfig::new(self.config.game.clone(), players)
             };
-            self.progress.log(&format!(
-                "generation {generation}: self-play of {parent}, {} games",
-                self.config.selfplay_games
-            ));
+            self.progress
+                .log(&format!("generation {generation}: self-play of {parent}, {} games", self.config.selfplay_games));
             let outcome = run_tournament(&selfplay, self.resources, &self.stored_run(), self.progress)?;
             tournaments.extend(outcome.tournament_id);
         }
@@ -378,7 +376,8 @@ impl Generation<'_> {
         for id in tournaments {
             matches.extend(exported_matches(&store, Some(id))?);
         }
-        let canonical = if language.canonical_moves { canonical_answers(&mut matches, self.resources.games())? } else { 0 };
+        let canonical =
+            if language.canonical_moves { canonical_answers(&mut matches, self.resources.games())? } else { 0 };
         let filter = match &language.filter {
             Some(path) => TextFilter::load(path)?,
             None => TextFilter::default(),
@@ -559,11 +558,7 @@ fn held_out_score(opponent: &str, tally: &Tally) -> HeldOutScore {
 /// The run directory's path of a language-model checkpoint, as the lineage records it: the base
 /// model's own path for `g0`, else the checkpoint directory relative to the run.
 pub(super) fn lineage_path(language: &LanguageConfig, name: &str) -> String {
-    if name == super::FIRST {
-        language.base_model().display().to_string()
-    } else {
-        RunDir::checkpoint_relative(name)
-    }
+    if name == super::FIRST { language.base_model().display().to_string() } else { RunDir::checkpoint_relative(name) }
 }
 
 /// One line about a held-out evaluation: the score and forfeit rate against each opponent, and

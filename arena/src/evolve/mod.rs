@@ -88,15 +88,8 @@ pub fn evolve(
             }
             (None, None) => unreachable!("a run without [llm] has an architecture"),
         };
-        let entry = Entry {
-            name: FIRST.into(),
-            generation: 0,
-            hash,
-            path,
-            status: Status::Initial,
-            dataset: None,
-            gate: None,
-        };
+        let entry =
+            Entry { name: FIRST.into(), generation: 0, hash, path, status: Status::Initial, dataset: None, gate: None };
         store.record_checkpoint(&entry.row(), &[], None)?;
         lineage.add(entry, &[]);
         lineage.save(run.path())?;
@@ -214,9 +207,7 @@ pub fn evolve(
                 if lineage.entry(child).is_none() {
                     let hash = match config.llm {
                         Some(_) => context.language_hash(child)?,
-                        None => {
-                            Checkpoint::load_in(&run.checkpoint_dir(child), resources.games())?.hash().to_string()
-                        }
+                        None => Checkpoint::load_in(&run.checkpoint_dir(child), resources.games())?.hash().to_string(),
                     };
                     let entry = Entry {
                         name: child.clone(),

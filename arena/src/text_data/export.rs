@@ -371,8 +371,8 @@ pub fn write_preference(
             let answer = turn.trace.completion.trim();
             // The judge's answer as the debate read it (a jury member may dissent from the
             // verdict the returns score): a right answer, however worded, is never the rejected side.
-            let answered_right = games::debate::parse_verdict(answer)
-                .is_ok_and(|side| (side == games::debate::PRO) == (right == "pro"));
+            let answered_right =
+                games::debate::parse_verdict(answer).is_ok_and(|side| (side == games::debate::PRO) == (right == "pro"));
             let rejected = if answered_right { wrong } else { answer };
             let meta = json!({ "chosen": "truth", "rejected": m.source(turn), "pair": "verdict" });
             if pairs.write(&turn.trace.messages, right, rejected, meta)? {
@@ -769,7 +769,11 @@ mod tests {
             ("assistant", "Basketball."),
             ("user", "Your answer was rejected. Your move?"),
         ];
-        let m = debate(0, [1.0, -1.0, 1.0], vec![rejected_turn(0, 0, &retried[..2], "Basketball."), turn(0, 0, &retried, "b2")]);
+        let m = debate(
+            0,
+            [1.0, -1.0, 1.0],
+            vec![rejected_turn(0, 0, &retried[..2], "Basketball."), turn(0, 0, &retried, "b2")],
+        );
         let (lines, _) = run(Format::Sft, &[m], &TextFilter::default());
         assert_eq!(lines.len(), 1);
         assert_eq!(
@@ -822,8 +826,14 @@ mod tests {
             debate(5, [1.0, -1.0, 1.0], vec![turn(2, 4, JUDGE, "It is true.")]),
             // A draw, a faulted match and an oracle decide nothing.
             debate(2, [0.0, 0.0, 0.0], vec![turn(2, 4, JUDGE, "pro")]),
-            ExportedMatch { fault: Some("timeout".into()), ..debate(3, [1.0, -1.0, 1.0], vec![turn(2, 4, JUDGE, "pro")]) },
-            ExportedMatch { judge: Some("oracle".into()), ..debate(4, [1.0, -1.0, 1.0], vec![turn(2, 4, JUDGE, "pro")]) },
+            ExportedMatch {
+                fault: Some("timeout".into()),
+                ..debate(3, [1.0, -1.0, 1.0], vec![turn(2, 4, JUDGE, "pro")])
+            },
+            ExportedMatch {
+                judge: Some("oracle".into()),
+                ..debate(4, [1.0, -1.0, 1.0], vec![turn(2, 4, JUDGE, "pro")])
+            },
         ];
         let (lines, report) = run(Format::Preference, &matches, &TextFilter::default());
         assert_eq!(report.verdict_pairs, 3);
@@ -832,13 +842,22 @@ mod tests {
         assert_eq!(lines.len(), 4);
         let lines: Vec<_> = lines.into_iter().filter(|l| l["meta"]["pair"] == "verdict").collect();
         assert_eq!(lines.len(), 3);
-        assert_eq!((lines[0]["chosen"][0]["content"].as_str(), lines[0]["rejected"][0]["content"].as_str()), (Some("pro"), Some("con")));
+        assert_eq!(
+            (lines[0]["chosen"][0]["content"].as_str(), lines[0]["rejected"][0]["content"].as_str()),
+            (Some("pro"), Some("con"))
+        );
         assert_eq!(
             (lines[1]["chosen"][0]["content"].as_str(), lines[1]["rejected"][0]["content"].as_str()),
             (Some("con"), Some("Pro, clearly."))
         );
-        assert_eq!((lines[2]["chosen"][0]["content"].as_str(), lines[2]["rejected"][0]["content"].as_str()), (Some("pro"), Some("con")));
+        assert_eq!(
+            (lines[2]["chosen"][0]["content"].as_str(), lines[2]["rejected"][0]["content"].as_str()),
+            (Some("pro"), Some("con"))
+        );
         assert_eq!(lines[1]["meta"]["pair"], "verdict");
-        assert_eq!(lines[1]["prompt"], json!([{"role": "system", "content": "You judge."}, {"role": "user", "content": "Who is right?"}]));
+        assert_eq!(
+            lines[1]["prompt"],
+            json!([{"role": "system", "content": "You judge."}, {"role": "user", "content": "Who is right?"}])
+        );
     }
 }

@@ -278,8 +278,7 @@ mod tests {
         use games::Move;
         assert!(pro_speaks_first("debate(rounds=2)", &[]));
         assert!(!pro_speaks_first("debate(first=con)", &[Move::Action(5)]));
-        let orders: Vec<bool> =
-            (0..20).map(|p| pro_speaks_first("debate(first=random)", &[Move::Action(p)])).collect();
+        let orders: Vec<bool> = (0..20).map(|p| pro_speaks_first("debate(first=random)", &[Move::Action(p)])).collect();
         assert!(orders.contains(&true) && orders.contains(&false), "{orders:?}");
         for (p, &pro_first) in orders.iter().enumerate() {
             assert_eq!(pro_first, games::debate::FirstSpeaker::Random.seat(p as u64) == 0);

@@ -157,7 +157,7 @@ impl FirstSpeaker {
         match self {
             FirstSpeaker::Pro => 0,
             FirstSpeaker::Con => 1,
-            FirstSpeaker::Random => (crate::playout::mix_seed(proposition ^ 0x6669_7273_74) & 1) as Player,
+            FirstSpeaker::Random => (crate::playout::mix_seed(proposition ^ 0x0066_6972_7374) & 1) as Player,
         }
     }
 }

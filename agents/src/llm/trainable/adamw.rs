@@ -200,9 +200,18 @@ struct FusedUpdate<'a> {
 const CHUNK: usize = 1 << 15;
 
 fn update<T: WithDType>(parameters: &mut [T], gradient: &[T], first: &mut [T], second: &mut [T], c: &Coefficients) {
-    let [beta1, one_minus_beta1, beta2, one_minus_beta2, inverse1, inverse2, epsilon, learning_rate, decay] =
-        [c.beta1, 1.0 - c.beta1, c.beta2, 1.0 - c.beta2, c.inverse_correction1, c.inverse_correction2, c.epsilon, c.learning_rate, c.decay]
-            .map(T::from_f64);
+    let [beta1, one_minus_beta1, beta2, one_minus_beta2, inverse1, inverse2, epsilon, learning_rate, decay] = [
+        c.beta1,
+        1.0 - c.beta1,
+        c.beta2,
+        1.0 - c.beta2,
+        c.inverse_correction1,
+        c.inverse_correction2,
+        c.epsilon,
+        c.learning_rate,
+        c.decay,
+    ]
+    .map(T::from_f64);
     parameters
         .par_chunks_mut(CHUNK)
         .zip(gradient.par_chunks(CHUNK))
@@ -264,7 +273,9 @@ impl InplaceOp2 for FusedUpdate<'_> {
                 }
                 update(p, g, first, second, c);
             }
-            (p, g, _) => bail!("adamw-update: parameters {:?}, gradient {:?}: one float type expected", p.dtype(), g.dtype()),
+            (p, g, _) => {
+                bail!("adamw-update: parameters {:?}, gradient {:?}: one float type expected", p.dtype(), g.dtype())
+            }
         }
         Ok(())
     }

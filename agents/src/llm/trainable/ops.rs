@@ -333,7 +333,13 @@ impl CustomOp2 for CausalAttention {
         "causal-attention"
     }
 
-    fn cpu_fwd(&self, q: &CpuStorage, q_layout: &Layout, k: &CpuStorage, k_layout: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        q: &CpuStorage,
+        q_layout: &Layout,
+        k: &CpuStorage,
+        k_layout: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let (b, kv_heads, rows, head_dim) = q_layout.shape().dims4()?;
         if k_layout.shape().dims4()? != (b, kv_heads, self.seq_len, head_dim) || !rows.is_multiple_of(self.seq_len) {
             bail!("{}: queries {:?} against keys {:?}", self.name(), q_layout.shape(), k_layout.shape());
@@ -341,8 +347,12 @@ impl CustomOp2 for CausalAttention {
         let tensor = |storage: &CpuStorage, layout: &Layout| -> Result<Tensor> {
             let shape = layout.shape().clone();
             match storage {
-                CpuStorage::F32(data) => Tensor::from_slice(contiguous(data, layout, self.name())?, shape, &Device::Cpu),
-                CpuStorage::F64(data) => Tensor::from_slice(contiguous(data, layout, self.name())?, shape, &Device::Cpu),
+                CpuStorage::F32(data) => {
+                    Tensor::from_slice(contiguous(data, layout, self.name())?, shape, &Device::Cpu)
+                }
+                CpuStorage::F64(data) => {
+                    Tensor::from_slice(contiguous(data, layout, self.name())?, shape, &Device::Cpu)
+                }
                 other => bail!("{}: f32 or f64 input expected, found {:?}", self.name(), other.dtype()),
             }
         };
@@ -368,8 +378,12 @@ impl CustomOp2 for CausalAttention {
         let shape = res.shape().clone();
         let (p, g) = (res.flatten_all()?, grad.flatten_all()?);
         let scores_gradient = match res.dtype() {
-            DType::F32 => Tensor::from_vec(self.scores_gradient(&p.to_vec1::<f32>()?, &g.to_vec1::<f32>()?), shape, res.device())?,
-            DType::F64 => Tensor::from_vec(self.scores_gradient(&p.to_vec1::<f64>()?, &g.to_vec1::<f64>()?), shape, res.device())?,
+            DType::F32 => {
+                Tensor::from_vec(self.scores_gradient(&p.to_vec1::<f32>()?, &g.to_vec1::<f32>()?), shape, res.device())?
+            }
+            DType::F64 => {
+                Tensor::from_vec(self.scores_gradient(&p.to_vec1::<f64>()?, &g.to_vec1::<f64>()?), shape, res.device())?
+            }
             other => bail!("{}: f32 or f64 input expected, found {other:?}", self.name()),
         };
         let q_gradient = scores_gradient.matmul(k)?;

@@ -174,9 +174,8 @@ fn agent_rows(
     entries
         .iter()
         .map(|entry| {
-            let checkpoint_hash = resources
-                .check_agent(&entry.agent, game, seats)
-                .with_context(|| format!("{role} `{}`", entry.name))?;
+            let checkpoint_hash =
+                resources.check_agent(&entry.agent, game, seats).with_context(|| format!("{role} `{}`", entry.name))?;
             Ok(AgentRow { name: entry.name.clone(), spec: entry.agent.to_string(), checkpoint_hash })
         })
         .collect()
@@ -204,7 +203,7 @@ fn check_limits(config: &TournamentConfig) -> Result<()> {
     }
     let agents = config.agents.len() as u32;
     // Every pairing once: agents − 1 rounds, or `agents` rounds with a bye each when odd.
-    let most = if agents % 2 == 0 { agents - 1 } else { agents };
+    let most = if agents.is_multiple_of(2) { agents - 1 } else { agents };
     if rounds > most {
         bail!(
             "a swiss tournament of {agents} agents has at most {most} rounds without a repeated pairing; \
@@ -275,7 +274,10 @@ fn open_store(
         return Ok((None, None));
     };
     if options.resume && !options.start_if_missing && !path.exists() {
-        bail!("--resume: there is no store {} to resume from (nothing to resume); run without --resume", path.display());
+        bail!(
+            "--resume: there is no store {} to resume from (nothing to resume); run without --resume",
+            path.display()
+        );
     }
     let mut store = Store::open(path)?;
     let canonical = config.canonical();
