@@ -19,6 +19,7 @@ pub mod network;
 pub mod puct;
 pub mod random;
 mod registry;
+pub mod solver_agent;
 
 pub use agent::{Agent, AgentError, AgentRng, Deadline, Decision, Reply, View};
 pub use chat::{ChatMessage, TextTrace};

@@ -57,6 +57,12 @@ pub const BUILTIN: &[AgentRegistration] = &[
         create: |params, factory| factory.build_config(&AgentConfig::Mcts(MctsConfig::from_params(params))),
     },
     AgentRegistration {
+        name: "solver",
+        summary: "perfect play from an exact solver (connect four, tic-tac-toe); depth=N: exact within N plies",
+        params: crate::solver_agent::SOLVER_PARAMS,
+        create: |params, _| Ok(Box::new(crate::solver_agent::SolverAgent::from_params(params))),
+    },
+    AgentRegistration {
         name: "cmd",
         summary: "an external program speaking JSON lines on stdin/stdout (see examples/random_bot.py)",
         params: &[

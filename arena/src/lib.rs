@@ -13,6 +13,7 @@ pub mod progress;
 pub mod resources;
 pub mod standings;
 pub mod store;
+pub mod suite;
 pub mod text_data;
 pub mod training;
 

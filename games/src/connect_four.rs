@@ -156,7 +156,8 @@ impl ConnectFourState {
             } else {
                 let mut run = discs;
                 for k in 1..n {
-                    run &= discs >> (k * d);
+                    // A line longer than the board is wide (or tall) shifts past 64 bits: nothing left.
+                    run &= discs.checked_shr(k * d).unwrap_or(0);
                 }
                 run != 0
             }

@@ -23,6 +23,7 @@ pub mod perft;
 pub mod playout;
 mod record;
 mod registry;
+pub mod solver;
 mod spec;
 pub mod tic_tac_toe;
 

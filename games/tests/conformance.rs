@@ -26,6 +26,9 @@ fn parameter_variants_pass_the_conformance_kit() {
         "connect_four(rows=4,columns=5,connect=3)",
         "connect_four(rows=7,columns=8,connect=5)",
         "connect_four(rows=3,columns=16,connect=3)",
+        // Lines as long as the board is tall: the line check shifts past 64 bits.
+        "connect_four(rows=16,columns=3,connect=16)",
+        "connect_four(rows=2,columns=16,connect=16)",
         "hex(size=5,swap=true)",
         "hex(size=2)",
         "debate(judge=oracle)",

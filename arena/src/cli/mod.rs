@@ -9,6 +9,7 @@ mod finetune;
 mod games;
 mod llm;
 mod ratings;
+mod suite;
 mod tournament;
 
 use std::io::Write;
@@ -56,6 +57,8 @@ enum Command {
     Finetune(finetune::FinetuneArgs),
     /// Write training data from a store: SFT chats, preference pairs or arena battles (filtered).
     Export(export::ExportArgs),
+    /// Score an agent's moves on a solver-labelled position suite (or `suite make` one).
+    Suite(suite::SuiteArgs),
 }
 
 impl Cli {
@@ -95,6 +98,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::ConvertModel(args) => llm::convert(args, out),
         Command::Export(args) => export::export(args, out),
         Command::Finetune(args) => finetune::finetune(args, out),
+        Command::Suite(args) => suite::suite(args, &resources, out),
     }
 }
 

@@ -256,7 +256,7 @@ impl MatchSummary {
             Some(s) => format!("elo {:+.1} (too few games for a bounded interval)", s.elo),
             None => String::new(),
         };
-        let source = if self.from_pairs { "   (intervals from game pairs)" } else { "" };
+        let source = if self.from_pairs && !one_sided { "   (intervals from game pairs)" } else { "" };
         format!("{score_text}   {elo_text}{source}")
     }
 }
