@@ -3,8 +3,8 @@
 //! known strength between `random` and perfect. Among equally good moves it draws one with the
 //! match's RNG, so its games vary and stay reproducible.
 
-use games::solver::{ConnectFourSolver, SmallGameSolver};
-use games::{Action, Game, Move, ParamDef, ParamKind, Params, Player};
+use games::solver::{ConnectFourSolver, SmallGameSolver, action_history};
+use games::{Action, Game, ParamDef, ParamKind, Params, Player};
 use rand::Rng;
 
 use crate::agent::{Agent, AgentError, AgentRng, Deadline, Decision, Reply, View};
@@ -62,8 +62,7 @@ impl SolverAgent {
                 self.connect_four = Some((spec, Box::new(solver)));
             }
             let Some((_, solver)) = self.connect_four.as_mut() else { return Ok(None) };
-            let history: Vec<Action> =
-                state.history().iter().filter_map(|m| if let Move::Action(a) = m { Some(*a) } else { None }).collect();
+            let history = action_history(state);
             let scores = solver
                 .move_scores_until(&history, self.depth, deadline.map(Deadline::at))
                 .map_err(|e| AgentError::Crashed(format!("the solver refused the position: {e}")))?;

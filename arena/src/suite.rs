@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use agents::{AgentConfig, AgentRng, Reply, View};
-use games::solver::{ConnectFourSolver, SmallGameSolver};
+use games::solver::{ConnectFourSolver, SmallGameSolver, action_history};
 use games::{Action, Game, GameRef, Move, State, Turn, apply_move_list};
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
@@ -359,11 +359,7 @@ impl Labeller {
     fn values(&mut self, state: &dyn State, legal: &[Action]) -> Result<Vec<(Action, f64)>> {
         match self {
             Labeller::ConnectFour(solver) => {
-                let history: Vec<Action> = state
-                    .history()
-                    .iter()
-                    .filter_map(|m| if let Move::Action(a) = m { Some(*a) } else { None })
-                    .collect();
+                let history = action_history(state);
                 let scores = solver.move_scores(&history, None)?;
                 Ok(legal
                     .iter()
@@ -426,11 +422,7 @@ pub fn make_suite(game: &GameRef, options: &MakeOptions, progress: &dyn Progress
             }
             let action = match guide.as_mut() {
                 Some(solver) if rng.random_bool(0.5) => {
-                    let history: Vec<Action> = state
-                        .history()
-                        .iter()
-                        .filter_map(|m| if let Move::Action(a) = m { Some(*a) } else { None })
-                        .collect();
+                    let history = action_history(state.as_ref());
                     let scores = solver.move_scores(&history, Some(4))?;
                     let best = legal.iter().filter_map(|&a| scores[a as usize]).max().unwrap_or(0);
                     let choices: Vec<Action> =

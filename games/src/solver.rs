@@ -16,6 +16,11 @@ use std::time::Instant;
 use crate::error::{Error, Result};
 use crate::game::{Action, Game, State, Turn};
 
+/// The discrete moves of a position's history (a solver's input), text moves left out.
+pub fn action_history(state: &dyn State) -> Vec<Action> {
+    state.history().iter().filter_map(|m| if let crate::Move::Action(a) = m { Some(*a) } else { None }).collect()
+}
+
 /// A connect four board as the solver sees it (Pons' layout: column-major, `rows + 1` bits a
 /// column, the top bit of each column a sentinel).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -467,11 +472,7 @@ mod tests {
             let mut state = game.new_initial_state();
             // The empty board and a few positions along a game.
             for ply in 0..4u32 {
-                let history: Vec<Action> = state
-                    .history()
-                    .iter()
-                    .filter_map(|m| if let crate::Move::Action(a) = m { Some(*a) } else { None })
-                    .collect();
+                let history = action_history(state.as_ref());
                 let scores = bitboard.move_scores(&history, None).unwrap_or_else(|e| panic!("{e}"));
                 let mut legal = Vec::new();
                 state.legal_actions(&mut legal);
