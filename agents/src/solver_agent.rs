@@ -63,6 +63,15 @@ impl SolverAgent {
             }
             let Some((_, solver)) = self.connect_four.as_mut() else { return Ok(None) };
             let history = action_history(state);
+            if self.depth.is_none() {
+                // Perfect play needs the optimal moves only, not every move's score.
+                let found = solver
+                    .best_moves_until(&history, deadline.map(Deadline::at))
+                    .map_err(|e| AgentError::Crashed(format!("the solver refused the position: {e}")))?;
+                return Ok(found.map(|(score, best)| {
+                    legal.iter().map(|&a| (a, if best.contains(&a) { f64::from(score) } else { f64::MIN })).collect()
+                }));
+            }
             let scores = solver
                 .move_scores_until(&history, self.depth, deadline.map(Deadline::at))
                 .map_err(|e| AgentError::Crashed(format!("the solver refused the position: {e}")))?;

@@ -286,6 +286,48 @@ impl ConnectFourSolver {
         Ok(Some(scores))
     }
 
+    /// The position's exact score and its optimal moves after `moves` (those whose score equals
+    /// the position's), given up at `deadline` (`Ok(None)`). Cheaper than [`move_scores`]
+    /// (`ConnectFourSolver::move_scores`): the position is solved once and each move only tested
+    /// against that score with a null window.
+    pub fn best_moves_until(
+        &mut self,
+        moves: &[Action],
+        deadline: Option<Instant>,
+    ) -> Result<Option<(i32, Vec<Action>)>> {
+        self.deadline = deadline;
+        self.interrupted = false;
+        let board = self.board(moves)?;
+        let playable: Vec<u32> = self.order.iter().copied().filter(|&c| board.can_play(c)).collect();
+        let winning: Vec<Action> = playable.iter().copied().filter(|&c| board.wins_with(c)).collect();
+        if !winning.is_empty() {
+            return Ok(Some((board.win_now_score(), winning)));
+        }
+        let score = self.solve(&board, None);
+        let mut best = Vec::new();
+        for column in playable {
+            let mut child = board;
+            child.play(column);
+            let optimal = if child.moves == child.cells() {
+                score == 0
+            } else if child.possible() & child.winning_cells(child.current) != 0 {
+                -child.win_now_score() == score
+            } else {
+                // The child's score is at least -score (the position's score is the best move's);
+                // it is exactly that when it is not above it.
+                self.negamax(&child, -score, -score + 1, None) <= -score
+            };
+            if self.interrupted {
+                return Ok(None);
+            }
+            if optimal {
+                best.push(column);
+            }
+        }
+        best.sort_unstable();
+        Ok(Some((score, best)))
+    }
+
     /// The exact score (or within `depth` plies) of a position where the side to move cannot win
     /// at once and the game is not over.
     fn solve(&mut self, board: &Board, depth: Option<u32>) -> i32 {

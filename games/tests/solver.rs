@@ -27,6 +27,11 @@ fn connect_four_scores_match_the_solved_test_positions() {
         let scores = solver.move_scores(&moves, None).unwrap_or_else(|e| panic!("{e}"));
         let expected: Vec<Option<i32>> = expected.iter().map(|s| s.as_i64().map(|s| s as i32)).collect();
         assert_eq!(scores, expected, "move scores of {}", position["moves"]);
+        // The cheaper search for the optimal moves alone finds the same ones.
+        let top = scores.iter().flatten().copied().max();
+        let best: Vec<u32> = (0..7).filter(|&c| scores[c as usize].is_some() && scores[c as usize] == top).collect();
+        let found = solver.best_moves_until(&moves, None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(found, top.map(|t| (t, best)), "best moves of {}", position["moves"]);
         checked_moves += 1;
     }
     assert!(checked_moves >= 18, "{checked_moves}");
