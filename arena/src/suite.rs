@@ -146,7 +146,7 @@ pub struct Answer {
 }
 
 /// A share with its 95% Wilson interval.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Share {
     pub hits: u64,
     pub positions: u64,
@@ -177,7 +177,7 @@ impl std::fmt::Display for Share {
 }
 
 /// The scores of one group of positions (all of them, or one stage).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SuiteScore {
     pub stage: String,
     pub optimal: Share,

@@ -189,3 +189,47 @@ fn a_killed_evolve_run_resumes_to_the_same_final_state() {
     assert_eq!(games.len(), expected_games.len());
     assert_eq!(games, expected_games);
 }
+
+#[test]
+fn a_run_with_a_suite_measures_every_champion_on_it() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let suite = dir.path().join("ttt.jsonl");
+    let (ok, _, err) = common::arena(&[
+        "suite",
+        "make",
+        "--game",
+        "tic_tac_toe",
+        "--positions",
+        "30",
+        "--plies",
+        "1..5",
+        "--out",
+        &suite.to_string_lossy(),
+    ]);
+    assert!(ok, "{err}");
+    let config = dir.path().join("one.toml");
+    let one_generation = TINY.replace("generations = 2", "generations = 1");
+    std::fs::write(&config, format!("suite = {:?}\n{one_generation}", suite.to_string_lossy()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let run = dir.path().join("run");
+    let output = evolve_command(&config, &run, false).output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let (summaries, _, _) = final_state(&run);
+    assert_eq!(summaries.len(), 2);
+    for summary in &summaries {
+        for measured in ["raw", "search"] {
+            let optimal = &summary["suite"][measured]["optimal"];
+            assert_eq!(optimal["positions"], 30, "{summary}");
+            let share = optimal["share"].as_f64().unwrap_or(-1.0);
+            assert!((0.0..=1.0).contains(&share), "{optimal}");
+        }
+    }
+    let history = common::run_ok(&["history", "--run", &run.to_string_lossy()]);
+    assert!(history.contains("suite (the champion's optimal moves"), "{history}");
+    // A suite that does not fit the game stops the run before any work.
+    std::fs::write(&suite, "{\"moves\": \"\", \"best\": [\"z9\"]}\n").unwrap_or_else(|e| panic!("{e}"));
+    let output = evolve_command(&config, &dir.path().join("other"), false).output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("line 1"));
+    assert!(!dir.path().join("other").exists());
+}

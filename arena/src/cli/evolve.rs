@@ -46,6 +46,9 @@ pub struct EvolveArgs {
     /// The base GGUF of a language-model run (the config's `[llm] model`).
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// A position suite the champion is measured on every generation (the config's `suite`).
+    #[arg(long)]
+    pub suite: Option<PathBuf>,
     /// Worker threads (game workers, each running its own forward passes; training uses as many;
     /// default: this machine's cores).
     #[arg(long, default_value_t = default_threads(), value_parser = at_least_one::<usize>)]
@@ -76,6 +79,9 @@ impl EvolveArgs {
         config.tournament_games_per_pairing = self.games_per_pairing.unwrap_or(config.tournament_games_per_pairing);
         config.selfplay_games = self.selfplay_games.unwrap_or(config.selfplay_games);
         config.seed = self.seed.unwrap_or(config.seed);
+        if let Some(suite) = &self.suite {
+            config.suite = Some(suite.clone());
+        }
         if let Some(model) = &self.model {
             match config.llm.as_mut() {
                 Some(language) => language.model = model.clone(),
@@ -177,6 +183,25 @@ fn write_history(out: &mut dyn Write, summaries: &[GenerationSummary]) -> Result
         writeln!(out, "  {:>6}  {:>8}  {:>15}  {:>7.0}", s.tournament_games, data, gates, seconds)?;
     }
     write_language_history(out, summaries)?;
+    if summaries.iter().any(|s| s.suite.is_some()) {
+        writeln!(out, "suite (the champion's optimal moves, 95% interval; raw policy / tournament search):")?;
+        for s in summaries {
+            if let Some(suite) = &s.suite {
+                let share = |score: &arena::suite::SuiteScore| {
+                    let o = score.optimal;
+                    format!("{:.1}% [{:.1}, {:.1}]", 100.0 * o.share, 100.0 * o.low, 100.0 * o.high)
+                };
+                writeln!(
+                    out,
+                    "{:>4}  {:<8}  {:>22}  {:>22}",
+                    s.generation,
+                    s.champion,
+                    share(&suite.raw),
+                    share(&suite.search)
+                )?;
+            }
+        }
+    }
     if let Some(last) = summaries.iter().rev().find(|s| !s.seconds.is_empty()) {
         let parts: Vec<String> = last.seconds.iter().map(|(step, t)| format!("{step} {t:.0} s")).collect();
         writeln!(out, "time in generation {}: {}", last.generation, parts.join(", "))?;

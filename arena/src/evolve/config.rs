@@ -55,6 +55,10 @@ pub struct EvolveConfig {
     /// `replay_window` and `train` are then unused).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub llm: Option<LanguageConfig>,
+    /// A solver-labelled position suite (`arena suite make`): every generation's champion is
+    /// measured on it, with its raw policy and with its tournament search (board-game runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suite: Option<std::path::PathBuf>,
 }
 
 impl Default for EvolveConfig {
@@ -83,6 +87,7 @@ impl Default for EvolveConfig {
             gate_threshold: 0.55,
             bootstrap: 200,
             llm: None,
+            suite: None,
         }
     }
 }
@@ -98,6 +103,9 @@ pub fn check_config(config: &EvolveConfig) -> Result<()> {
     config.gate_test()?;
     if let Some(language) = &config.llm {
         language.check()?;
+        if config.suite.is_some() {
+            bail!("suite is for board-game runs: a language-model run is measured by its held-out evaluation");
+        }
     }
     Ok(())
 }

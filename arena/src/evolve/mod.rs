@@ -30,7 +30,7 @@ use agents::{AgentConfig, CheckpointAgentConfig};
 
 pub use config::EvolveConfig;
 pub use language::{LanguageConfig, LanguageGeneration};
-pub use summary::{GateDecision, GateResult, GenerationSummary, RatedAgent, history};
+pub use summary::{GateDecision, GateResult, GenerationSummary, RatedAgent, SuiteAccuracy, history};
 
 use crate::engine::seeds::{EvolveStream, evolve_seed};
 use crate::engine::tournament::AgentEntry;
@@ -72,6 +72,11 @@ pub fn evolve(
             architecture.check_fits(game.facts())?;
             Some(architecture)
         }
+    };
+    // Read (and checked) before any work: a bad suite fails the run at once.
+    let suite = match &config.suite {
+        Some(path) => Some(crate::suite::read_suite(path, game.as_ref())?),
+        None => None,
     };
     let run = RunDir::open(&options.run_dir, config, options.threads, options.resume)?;
     let context = Generation { config, options, resources, run: &run, progress };
@@ -145,7 +150,22 @@ pub fn evolve(
             population: population.clone(),
             seconds: Vec::new(),
             language: None,
+            suite: None,
         };
+        if let Some(positions) = &suite {
+            let measure = |sims: u32| {
+                let agent = AgentConfig::Checkpoint(context.checkpoint(&champion.name, sims));
+                crate::suite::run_suite(&game, positions, &agent, resources, options.threads, config.seed, progress)
+                    .map(|report| report.overall)
+            };
+            let accuracy = SuiteAccuracy { raw: measure(0)?, search: measure(config.tournament_sims)? };
+            progress.log(&format!(
+                "generation {generation}: {} on the suite: optimal moves {} raw, {} with {} simulations",
+                champion.name, accuracy.raw.optimal, accuracy.search.optimal, config.tournament_sims
+            ));
+            summary.suite = Some(accuracy);
+            lap("suite", &mut clock);
+        }
         if config.llm.is_some() {
             // The champion on the held-out evaluation, every generation (the first: the base model).
             let held_out = context.held_out(&champion.name)?;

@@ -76,6 +76,15 @@ impl GateResult {
     }
 }
 
+/// The champion on the run's position suite.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SuiteAccuracy {
+    /// With its raw policy (`sims=0`).
+    pub raw: crate::suite::SuiteScore,
+    /// With the search it plays tournaments with.
+    pub search: crate::suite::SuiteScore,
+}
+
 /// What one generation did.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GenerationSummary {
@@ -101,6 +110,9 @@ pub struct GenerationSummary {
     /// A language-model run's data, fine-tuning and held-out evaluation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<super::LanguageGeneration>,
+    /// The champion on the run's position suite, where it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suite: Option<SuiteAccuracy>,
 }
 
 /// Reads every generation summary of a run directory, in order.
