@@ -14,7 +14,7 @@ use games::{Params, Spec};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::mcts::{MCTS_PARAMS, MctsConfig};
-use crate::puct::{CHECKPOINT_PARAMS, PuctConfig, RootNoise};
+use crate::puct::{CHECKPOINT_PARAMS, PlayoutCap, PuctConfig, RootNoise};
 use crate::registry::{BUILTIN, Error};
 
 /// An agent as a value: the built-in agents with typed settings, every other agent as its spec.
@@ -53,6 +53,11 @@ pub struct CheckpointAgentConfig {
     pub noise_alpha: f64,
     /// The share of the root priors replaced by noise.
     pub noise_fraction: f64,
+    /// Playout cap randomisation: when above 0, a move searches `sims` only with probability
+    /// `full_search_share` and otherwise this many simulations, without noise and without a
+    /// policy (so it is no training target). 0: every move searches `sims`.
+    pub fast_sims: usize,
+    pub full_search_share: f64,
 }
 
 const CHECKPOINT: &str = "checkpoint";
@@ -72,6 +77,8 @@ impl CheckpointAgentConfig {
             noise: false,
             noise_alpha: 0.3,
             noise_fraction: 0.25,
+            fast_sims: 0,
+            full_search_share: 0.25,
         }
     }
 
@@ -96,13 +103,16 @@ impl CheckpointAgentConfig {
             noise: params.bool("noise"),
             noise_alpha: params.float("noise_alpha"),
             noise_fraction: params.float("noise_fraction"),
+            fast_sims: params.int("fast_sims") as usize,
+            full_search_share: params.float("full_search_share"),
         })
     }
 
-    /// The canonical spec: every parameter, in the order of [`CHECKPOINT_PARAMS`]. (A path that
+    /// The canonical spec: every parameter, in the order of [`CHECKPOINT_PARAMS`], the playout
+    /// cap's only when it is on (so specs written before it existed keep their text). (A path that
     /// is not valid Unicode is written lossily.)
     pub fn spec(&self) -> Spec {
-        Spec::new(CHECKPOINT)
+        let spec = Spec::new(CHECKPOINT)
             .with("path", self.path.display())
             .with("sims", self.sims)
             .with("temperature", self.temperature)
@@ -110,7 +120,11 @@ impl CheckpointAgentConfig {
             .with("c_puct", self.c_puct)
             .with("noise", self.noise)
             .with("noise_alpha", self.noise_alpha)
-            .with("noise_fraction", self.noise_fraction)
+            .with("noise_fraction", self.noise_fraction);
+        if self.fast_sims == 0 {
+            return spec;
+        }
+        spec.with("fast_sims", self.fast_sims).with("full_search_share", self.full_search_share)
     }
 
     /// Checks the settings against the ranges a spec must respect, with the same errors.
@@ -130,6 +144,10 @@ impl CheckpointAgentConfig {
                 plies => Some(plies),
             },
             noise: self.noise.then_some(RootNoise { alpha: self.noise_alpha, fraction: self.noise_fraction as f32 }),
+            playout_cap: (self.fast_sims > 0).then_some(PlayoutCap {
+                fast_simulations: self.fast_sims,
+                full_search_share: self.full_search_share as f32,
+            }),
         }
     }
 }
@@ -305,9 +323,14 @@ mod tests {
                 c_puct: 2.0,
                 temperature: 0.5,
                 temperature_plies: Some(10),
-                noise: Some(RootNoise { alpha: 0.1, fraction: 0.5 })
+                noise: Some(RootNoise { alpha: 0.1, fraction: 0.5 }),
+                playout_cap: None,
             }
         );
+        let capped = parse("checkpoint(path=p,sims=200,fast_sims=30,full_search_share=0.2)");
+        let AgentConfig::Checkpoint(capped) = capped else { panic!("a checkpoint config") };
+        assert_eq!(capped.puct().playout_cap, Some(PlayoutCap { fast_simulations: 30, full_search_share: 0.2 }));
+        assert!(capped.spec().to_string().ends_with("fast_sims=30,full_search_share=0.2)"));
         assert_eq!(CheckpointAgentConfig::new("x").puct(), PuctConfig::default());
         // Every other agent keeps its (canonical) spec text.
         assert_eq!(

@@ -46,6 +46,16 @@ pub struct RootNoise {
     pub fraction: f32,
 }
 
+/// Playout cap randomisation (KataGo): most moves search only a few simulations, which makes
+/// self-play games cheap, and a share of them search the full number, whose visit counts are the
+/// only policy targets (a small search's visits are a poor target).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PlayoutCap {
+    pub fast_simulations: usize,
+    /// The probability that a move gets the full search.
+    pub full_search_share: f32,
+}
+
 /// How the search runs and how it picks its move.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PuctConfig {
@@ -61,11 +71,20 @@ pub struct PuctConfig {
     /// the most visited move (AlphaZero's schedule: varied openings, sharp play after them).
     pub temperature_plies: Option<usize>,
     pub noise: Option<RootNoise>,
+    /// Fast and full searches mixed; `None`: every move searches `simulations`.
+    pub playout_cap: Option<PlayoutCap>,
 }
 
 impl Default for PuctConfig {
     fn default() -> Self {
-        PuctConfig { simulations: 100, c_puct: 1.5, temperature: 0.0, temperature_plies: None, noise: None }
+        PuctConfig {
+            simulations: 100,
+            c_puct: 1.5,
+            temperature: 0.0,
+            temperature_plies: None,
+            noise: None,
+            playout_cap: None,
+        }
     }
 }
 
@@ -495,11 +514,19 @@ impl Agent for PuctAgent {
         if config.temperature_plies.is_some_and(|plies| state.history().len() >= plies) {
             config.temperature = 0.0;
         }
+        let mut full = true;
+        if let Some(cap) = config.playout_cap {
+            full = rng.random::<f32>() < cap.full_search_share;
+            if !full {
+                config.simulations = cap.fast_simulations;
+                config.noise = None;
+            }
+        }
         let result =
             self.search.run_until(state, game.facts(), self.evaluator.as_mut(), &config, rng, deadline.as_ref())?;
         Ok(Decision {
             reply: crate::agent::Reply::Action(result.action),
-            policy: Some(result.policy),
+            policy: full.then_some(result.policy),
             value: Some(unscaled_return(game.facts(), result.value)),
             trace: None,
         })
@@ -555,6 +582,18 @@ pub const CHECKPOINT_PARAMS: &[ParamDef] = &[
         kind: ParamKind::Float { min: 0.0, max: 1.0 },
         default: "0.25",
         doc: "share of the root priors replaced by noise",
+    },
+    ParamDef {
+        name: "fast_sims",
+        kind: ParamKind::Int { min: 0, max: 1_000_000_000 },
+        default: "0",
+        doc: "playout cap randomisation: simulations of a fast move, which reports no policy (0: off)",
+    },
+    ParamDef {
+        name: "full_search_share",
+        kind: ParamKind::Float { min: 0.0, max: 1.0 },
+        default: "0.25",
+        doc: "with fast_sims: the probability that a move gets the full `sims` search",
     },
 ];
 

@@ -401,3 +401,30 @@ fn a_checkpoint_agent_stops_at_its_deadline() {
     let with = searcher.act(&view, &mut AgentRng::seed_from_u64(5)).expect("act");
     assert_eq!(bits(&[without]), bits(&[with]));
 }
+
+#[test]
+fn playout_cap_searches_fully_at_the_given_share_and_only_full_searches_report_a_policy() {
+    let game = load_game("connect_four").expect("game");
+    let checkpoint = checkpoint(&game, "mlp(hidden=16,layers=1)", 5);
+    let config = PuctConfig {
+        simulations: 40,
+        noise: Some(RootNoise { alpha: 1.0, fraction: 0.25 }),
+        playout_cap: Some(agents::puct::PlayoutCap { fast_simulations: 2, full_search_share: 0.3 }),
+        ..PuctConfig::default()
+    };
+    let mut searcher = agent(&checkpoint, config);
+    let state = game.new_initial_state();
+    let decisions: Vec<Decision> =
+        (0..200).map(|seed| act(&mut searcher, &game, state.as_ref(), seed).expect("act")).collect();
+    let full = decisions.iter().filter(|d| d.policy.is_some()).count();
+    // 60 expected; a binomial(200, 0.3) lies in 40..80 with overwhelming probability.
+    assert!((40..80).contains(&full), "{full} of 200 moves searched fully");
+    for decision in decisions.iter().filter_map(|d| d.policy.as_ref()) {
+        // Forty simulations spread over the seven columns: each share is a multiple of 1/40.
+        let total: f32 = decision.iter().map(|&(_, p)| p).sum();
+        assert!((total - 1.0).abs() < 1e-5 && decision.iter().all(|&(_, p)| (p * 40.0 - (p * 40.0).round()).abs() < 1e-3));
+    }
+    // The same seed makes the same choice between a fast and a full search.
+    let again = act(&mut searcher, &game, state.as_ref(), 7).expect("act");
+    assert_eq!(again.policy.is_some(), decisions[7].policy.is_some());
+}

@@ -233,3 +233,28 @@ fn a_run_with_a_suite_measures_every_champion_on_it() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("line 1"));
     assert!(!dir.path().join("other").exists());
 }
+
+#[test]
+fn learning_options_shape_the_data_each_generation_trains_on() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = dir.path().join("learning.toml");
+    let options = "symmetries = true\nvalue_mix = 0.5\nselfplay_fast_sims = 2\nselfplay_full_share = 0.5\n\
+                   replay_positions = 300\n";
+    let learning = TINY.replace("value_weight = 1.0", "value_weight = 1.0\nschedule = \"cosine\"");
+    std::fs::write(&config, format!("{options}{learning}")).unwrap_or_else(|e| panic!("{e}"));
+    let run = dir.path().join("run");
+    let output = evolve_command(&config, &run, false).output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let (summaries, _, _) = final_state(&run);
+    let dataset = &summaries[0]["dataset"];
+    // Fast moves are no policy targets; every kept position adds its seven images.
+    let count = |field: &str| dataset[field].as_u64().unwrap_or_else(|| panic!("{field} in {dataset}"));
+    let seen = count("positions_seen");
+    let fast = count("positions_without_policy");
+    assert!(fast > seen / 4 && fast < 3 * seen / 4, "about half the moves are fast: {dataset}");
+    assert_eq!(count("symmetric_images"), 7 * (seen - fast), "{dataset}");
+    assert_eq!(dataset["value_mix"], 0.5);
+    // The second child trains on the newest 300 of two generations' positions.
+    let trained = summaries[1]["training"][0][1]["positions"].as_u64().unwrap_or(0);
+    assert_eq!(trained, 300, "{}", summaries[1]);
+}

@@ -110,3 +110,36 @@ pub(crate) fn board_game_facts(
         input: InputKind::Discrete,
     }
 }
+
+/// The symmetries of a square `size × size` board of three planes whose actions are its cells
+/// (`row * size + column`) followed by `extra` actions that no symmetry moves (a pass, a swap),
+/// chosen by name among the dihedral group's seven non-identity elements.
+pub(crate) fn square_symmetries(size: usize, extra: usize, names: &[&'static str]) -> Vec<crate::game::Symmetry> {
+    let last = size - 1;
+    let map = move |name: &str, r: usize, c: usize| -> (usize, usize) {
+        match name {
+            "rotate90" => (c, last - r),
+            "rotate180" => (last - r, last - c),
+            "rotate270" => (last - c, r),
+            "mirror" => (r, last - c),
+            "flip" => (last - r, c),
+            "transpose" => (c, r),
+            _ => (last - c, last - r), // "antitranspose"
+        }
+    };
+    let cells = size * size;
+    names
+        .iter()
+        .map(|&name| {
+            crate::game::Symmetry::of_grid(name, [3, size, size], |r, c| map(name, r, c), cells + extra, |a| {
+                let a = a as usize;
+                if a < cells {
+                    let (r, c) = map(name, a / size, a % size);
+                    (r * size + c) as crate::game::Action
+                } else {
+                    a as crate::game::Action
+                }
+            })
+        })
+        .collect()
+}

@@ -389,6 +389,74 @@ impl Checker<'_> {
             Ok(_) => "the replayed state differs".to_string(),
             Err(e) => format!("replay failed: {e}"),
         })?;
+        self.check_symmetries(state)
+    }
+
+    /// Replays the finished game through each declared symmetry: the transformed moves are legal
+    /// and give, position by position, the transformed legal moves and observations, and the same
+    /// returns.
+    fn check_symmetries(&mut self, finished: &dyn State) -> Result<(), Violation> {
+        let facts = self.game.facts();
+        let history = finished.history();
+        let (mut tensor, mut image_tensor, mut expected_tensor) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut legal, mut image_legal) = (Vec::new(), Vec::new());
+        for symmetry in self.game.symmetries() {
+            let name = symmetry.name;
+            let mut sorted = symmetry.actions.clone();
+            sorted.sort_unstable();
+            let permutes = sorted.iter().enumerate().all(|(i, &a)| a as usize == i);
+            self.ensure(
+                permutes
+                    && symmetry.actions.len() == facts.num_distinct_actions
+                    && symmetry.observation_source.len() == facts.observation_size()
+                    && symmetry.observation_source.iter().all(|&i| i < facts.observation_size()),
+                "symmetry_shapes",
+                finished,
+                || {
+                    format!(
+                        "symmetry `{name}` must permute the {} actions and index the {} observation values",
+                        facts.num_distinct_actions,
+                        facts.observation_size()
+                    )
+                },
+            )?;
+            let mut original = self.game.new_initial_state();
+            let mut image = self.game.new_initial_state();
+            for ply in 0..=history.len() {
+                let (o, i) = (original.as_ref(), image.as_ref());
+                o.legal_actions(&mut legal);
+                i.legal_actions(&mut image_legal);
+                let mut mapped: Vec<Action> = legal.iter().map(|&a| symmetry.action(a)).collect();
+                mapped.sort_unstable();
+                self.ensure(o.turn() == i.turn() && mapped == image_legal, "symmetry_keeps_legal_moves", o, || {
+                    format!("after {ply} moves under `{name}`: legal moves map to {mapped:?}, the image has {image_legal:?}")
+                })?;
+                for player in 0..facts.players {
+                    tensor.resize(facts.observation_size(), 0.0);
+                    image_tensor.resize(facts.observation_size(), 0.0);
+                    o.observation_tensor(player, &mut tensor);
+                    i.observation_tensor(player, &mut image_tensor);
+                    symmetry.transform_observation(&tensor, &mut expected_tensor);
+                    self.ensure(expected_tensor == image_tensor, "symmetry_keeps_observations", o, || {
+                        format!("after {ply} moves under `{name}`: player {player}'s observation is not the transformed one")
+                    })?;
+                }
+                if o.is_terminal() {
+                    let same = (0..facts.players).all(|p| o.player_return(p) == i.player_return(p));
+                    self.ensure(same, "symmetry_keeps_returns", o, || {
+                        format!("the game ends with different returns under `{name}`")
+                    })?;
+                }
+                let Some(Move::Action(action)) = history.get(ply) else { break };
+                let image_action =
+                    if original.turn() == Turn::Chance { *action } else { symmetry.action(*action) };
+                original.apply_unchecked(*action);
+                let applied = image.apply(image_action);
+                self.ensure(applied.is_ok(), "symmetry_keeps_legal_moves", original.as_ref(), || {
+                    format!("under `{name}` move {ply} ({action} -> {image_action}) is illegal in the image")
+                })?;
+            }
+        }
         Ok(())
     }
 }

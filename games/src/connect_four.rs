@@ -115,6 +115,18 @@ impl Game for ConnectFour {
     fn new_initial_state(&self) -> Box<dyn State> {
         Box::new(ConnectFourState::new(self.geometry))
     }
+    /// The left-right mirror.
+    fn symmetries(&self) -> Vec<crate::game::Symmetry> {
+        let (rows, columns) = (self.geometry.rows as usize, self.geometry.columns as usize);
+        let last = columns as Action - 1;
+        vec![crate::game::Symmetry::of_grid(
+            "mirror",
+            [3, rows, columns],
+            |r, c| (r, columns - 1 - c),
+            columns,
+            |a| last - a,
+        )]
+    }
 }
 
 /// A connect four position.

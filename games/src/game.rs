@@ -103,6 +103,62 @@ pub trait Game: Send + Sync + fmt::Debug {
         let _ = player;
         self.facts().input
     }
+
+    /// The board's symmetries other than the identity: transformations that map the rules and the
+    /// starting position onto themselves (connect four's mirror, a square board's rotations and
+    /// reflections). Training multiplies its data by them. None by default; the conformance kit
+    /// checks every one a game declares.
+    fn symmetries(&self) -> Vec<Symmetry> {
+        Vec::new()
+    }
+}
+
+/// A symmetry of a game: how it moves the cells of the observation tensor and the action ids.
+/// Playing the transformed actions from the start gives the transformed positions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Symmetry {
+    /// A short name, e.g. `mirror` or `rotate180`.
+    pub name: &'static str,
+    /// Element `i` of a transformed observation is element `observation_source[i]` of the original.
+    pub observation_source: Vec<usize>,
+    /// Action `a` becomes `actions[a]`.
+    pub actions: Vec<Action>,
+}
+
+impl Symmetry {
+    /// The symmetry of a `[planes, rows, columns]` board that moves cell `(r, c)` to `cell(r, c)`
+    /// in every plane and action `a` to `action(a)`, for `actions` action ids.
+    pub fn of_grid(
+        name: &'static str,
+        shape: [usize; 3],
+        cell: impl Fn(usize, usize) -> (usize, usize),
+        actions: usize,
+        action: impl Fn(Action) -> Action,
+    ) -> Symmetry {
+        let [planes, rows, columns] = shape;
+        let mut observation_source = vec![0; planes * rows * columns];
+        for plane in 0..planes {
+            for row in 0..rows {
+                for column in 0..columns {
+                    let (to_row, to_column) = cell(row, column);
+                    let base = plane * rows * columns;
+                    observation_source[base + to_row * columns + to_column] = base + row * columns + column;
+                }
+            }
+        }
+        Symmetry { name, observation_source, actions: (0..actions as Action).map(action).collect() }
+    }
+
+    /// Writes the transformed `observation` into `out` (resized to fit).
+    pub fn transform_observation(&self, observation: &[f32], out: &mut Vec<f32>) {
+        out.clear();
+        out.extend(self.observation_source.iter().map(|&i| observation.get(i).copied().unwrap_or(0.0)));
+    }
+
+    /// The transformed action (an id outside the table is kept as it is).
+    pub fn action(&self, action: Action) -> Action {
+        self.actions.get(action as usize).copied().unwrap_or(action)
+    }
 }
 
 /// One position of a game: cheap to clone, applies actions, reports returns and observations.

@@ -82,6 +82,10 @@ impl Game for Hex {
     fn new_initial_state(&self) -> Box<dyn State> {
         Box::new(HexState::new(self.size, self.swap_rule))
     }
+    /// A half turn keeps each player's pair of edges (the swap action stays the swap).
+    fn symmetries(&self) -> Vec<crate::game::Symmetry> {
+        crate::board::square_symmetries(self.size as usize, usize::from(self.swap_rule), &["rotate180"])
+    }
 }
 
 /// A hex position.

@@ -118,6 +118,10 @@ impl Game for Othello {
     fn new_initial_state(&self) -> Box<dyn State> {
         Box::new(OthelloState::new())
     }
+    /// The start (white d4 e5, black d5 e4) is kept by the half turn and both diagonal reflections.
+    fn symmetries(&self) -> Vec<crate::game::Symmetry> {
+        crate::board::square_symmetries(SIZE, 1, &["rotate180", "transpose", "antitranspose"])
+    }
 }
 
 /// The players' names in text, black (player 0) first.

@@ -47,6 +47,13 @@ impl Game for TicTacToe {
     fn new_initial_state(&self) -> Box<dyn State> {
         Box::new(TicTacToeState::default())
     }
+    fn symmetries(&self) -> Vec<crate::game::Symmetry> {
+        crate::board::square_symmetries(
+            3,
+            0,
+            &["rotate90", "rotate180", "rotate270", "mirror", "flip", "transpose", "antitranspose"],
+        )
+    }
 }
 
 /// A tic-tac-toe position: one bitmask of cells per player (bit = row * 3 + column).

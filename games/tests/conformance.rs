@@ -48,3 +48,26 @@ fn conformance_runs_are_reproducible() {
     let second = check(game.as_ref(), &config).unwrap_or_else(|v| panic!("{v}"));
     assert_eq!(first, second);
 }
+
+#[test]
+fn board_games_declare_their_symmetries() {
+    let names = |spec: &str| -> Vec<&'static str> { common::game(spec).symmetries().iter().map(|s| s.name).collect() };
+    assert_eq!(names("connect_four"), ["mirror"]);
+    assert_eq!(names("tic_tac_toe").len(), 7);
+    assert_eq!(names("othello"), ["rotate180", "transpose", "antitranspose"]);
+    assert_eq!(names("hex(size=5,swap=true)"), ["rotate180"]);
+    assert!(names("kuhn_poker").is_empty());
+    // Connect four's mirror: column a is column g, and the observation's rows are reversed left-right.
+    let mirror = &common::game("connect_four").symmetries()[0];
+    assert_eq!((mirror.action(0), mirror.action(3), mirror.action(6)), (6, 3, 0));
+    let game = common::game("connect_four");
+    let mut state = game.new_initial_state();
+    games::apply_move_list(state.as_mut(), "1 1 2").expect("legal moves");
+    let mut image = game.new_initial_state();
+    games::apply_move_list(image.as_mut(), "7 7 6").expect("legal moves");
+    let (mut a, mut b, mut transformed) = (vec![0.0; 126], vec![0.0; 126], Vec::new());
+    state.observation_tensor(1, &mut a);
+    image.observation_tensor(1, &mut b);
+    mirror.transform_observation(&a, &mut transformed);
+    assert_eq!(transformed, b);
+}

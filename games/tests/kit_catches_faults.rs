@@ -12,6 +12,10 @@ enum Fault {
     TextDoesNotRoundTrip,
     AcceptsOccupiedCells,
     TensorLeftUnwritten,
+    /// Declares a mirror that moves the observation's cells but not the actions.
+    SymmetryMissesActions,
+    /// Declares a symmetry whose action table is one short.
+    SymmetryTooShort,
 }
 
 #[derive(Debug)]
@@ -41,6 +45,17 @@ impl Game for Faulty {
     }
     fn new_initial_state(&self) -> Box<dyn State> {
         Box::new(FaultyState { inner: self.inner.new_initial_state(), fault: self.fault })
+    }
+    fn symmetries(&self) -> Vec<games::Symmetry> {
+        let mut symmetries = self.inner.symmetries();
+        match self.fault {
+            Fault::SymmetryMissesActions => {
+                symmetries.push(games::Symmetry::of_grid("bad mirror", [3, 3, 3], |r, c| (r, 2 - c), 9, |a| a))
+            }
+            Fault::SymmetryTooShort => symmetries[0].actions.pop().map(drop).unwrap_or(()),
+            _ => {}
+        }
+        symmetries
     }
 }
 
@@ -107,6 +122,8 @@ fn conformance_kit_reports_each_planted_fault_by_rule() {
         (Fault::TextDoesNotRoundTrip, "action_text_round_trips"),
         (Fault::AcceptsOccupiedCells, "is_legal_matches_legal_actions"),
         (Fault::TensorLeftUnwritten, "observation_tensor_filled"),
+        (Fault::SymmetryMissesActions, "symmetry_keeps_observations"),
+        (Fault::SymmetryTooShort, "symmetry_shapes"),
     ] {
         match check(&Faulty::new(fault), &config) {
             Ok(report) => panic!("{fault:?} went unnoticed: {report:?}"),

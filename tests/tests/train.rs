@@ -44,3 +44,24 @@ fn training_lowers_both_losses_and_keeps_the_optimizer_state() {
         assert!(state.tensors.contains_key("step"));
     }
 }
+
+#[test]
+fn the_cosine_schedule_falls_from_the_rate_to_a_tenth_and_trains_too() {
+    use arena::training::Schedule;
+    let rate = |step| Schedule::Cosine.rate(0.01, step, 101);
+    assert!((rate(0) - 0.01).abs() < 1e-12);
+    assert!((rate(50) - 0.0055).abs() < 1e-12, "halfway: the mean of the two ends");
+    assert!((rate(100) - 0.001).abs() < 1e-12);
+    assert!((1..=100).all(|s| rate(s) < rate(s - 1)), "falls at every step");
+    assert_eq!(Schedule::Constant.rate(0.01, 70, 101), 0.01);
+    assert_eq!(Schedule::Cosine.rate(0.01, 0, 1), 0.001, "a single step takes the final rate");
+
+    let game = games::load_game("connect_four").unwrap_or_else(|e| panic!("{e}"));
+    let architecture = Architecture::parse("mlp(hidden=32,layers=2)").unwrap_or_else(|e| panic!("{e}"));
+    let mut checkpoint = Checkpoint::init(&game, architecture, 3).unwrap_or_else(|e| panic!("{e}"));
+    let config =
+        TrainConfig { learning_rate: 3e-3, epochs: 60, batch_size: 7, schedule: Schedule::Cosine, ..TrainConfig::default() };
+    let report =
+        train(&mut checkpoint, &synthetic(&game), &config, 1, &arena::Silent).unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(report.last_epoch_policy_loss < 0.5 * report.first_epoch_policy_loss, "{report:?}");
+}

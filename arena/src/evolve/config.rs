@@ -36,11 +36,23 @@ pub struct EvolveConfig {
     /// Self-play games per parent.
     pub selfplay_games: u32,
     pub selfplay_sims: u32,
+    /// Playout cap randomisation: when above 0, a self-play move searches `selfplay_sims` only
+    /// with probability `selfplay_full_share`, else this many simulations, and only the full
+    /// searches become policy targets. 0: every move searches `selfplay_sims`.
+    pub selfplay_fast_sims: u32,
+    pub selfplay_full_share: f64,
     pub selfplay_temperature: f64,
     /// Self-play moves use the temperature only for this many plies, then the most visited move.
     pub selfplay_temperature_plies: u32,
     /// Generations of self-play data a child trains on.
     pub replay_window: u32,
+    /// When above 0, the replay window holds at most this many positions, the newest first.
+    pub replay_positions: usize,
+    /// The share of each value target taken from the self-play search's root value (the rest
+    /// from the game's result).
+    pub value_mix: f64,
+    /// Adds each training position's images under the game's symmetries (connect four's mirror).
+    pub symmetries: bool,
     pub train: TrainConfig,
     /// Most games of a gate match (child against parent, seats alternated).
     pub gate_games: u32,
@@ -78,9 +90,14 @@ impl Default for EvolveConfig {
             opening_plies: 2,
             selfplay_games: 400,
             selfplay_sims: 96,
+            selfplay_fast_sims: 0,
+            selfplay_full_share: 0.25,
             selfplay_temperature: 1.0,
             selfplay_temperature_plies: 10,
             replay_window: 4,
+            replay_positions: 0,
+            value_mix: 0.0,
+            symmetries: false,
             train: TrainConfig::default(),
             gate_games: 60,
             gate_sprt: "elo0=0,elo1=60,alpha=0.1,beta=0.1".to_string(),
@@ -101,6 +118,9 @@ pub fn check_config(config: &EvolveConfig) -> Result<()> {
         bail!("tournament_games_per_pairing, selfplay_games and gate_games must be at least 1");
     }
     config.gate_test()?;
+    if !(0.0..=1.0).contains(&config.value_mix) || !(0.0..=1.0).contains(&config.selfplay_full_share) {
+        bail!("value_mix and selfplay_full_share are shares: each must lie in 0..=1");
+    }
     if let Some(language) = &config.llm {
         language.check()?;
         if config.suite.is_some() {

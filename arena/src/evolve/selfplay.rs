@@ -10,7 +10,7 @@ use crate::engine::runner::Keep;
 use crate::engine::seeds::{EvolveStream, evolve_seed};
 use crate::engine::tournament::{AgentEntry, RunOptions, TournamentConfig, run_tournament};
 use crate::error::Result;
-use crate::training::{Dataset, DatasetStats};
+use crate::training::{Dataset, DatasetStats, Targets};
 
 impl Generation<'_> {
     /// Self-play of each parent against itself; the filtered dataset of the generation.
@@ -27,6 +27,8 @@ impl Generation<'_> {
                 temperature: config.selfplay_temperature,
                 temperature_plies: config.selfplay_temperature_plies as usize,
                 noise: true,
+                fast_sims: config.selfplay_fast_sims as usize,
+                full_search_share: config.selfplay_full_share,
                 ..self.checkpoint(parent, config.selfplay_sims)
             };
             let entry = AgentEntry::new(parent.clone(), AgentConfig::Checkpoint(search));
@@ -44,16 +46,19 @@ impl Generation<'_> {
             games.extend(outcome.results.into_iter().map(|(_, r)| r));
         }
         let facts = game.facts();
-        let (dataset, stats) = Dataset::from_games(
-            &games,
-            facts.observation_size(),
-            facts.num_distinct_actions,
-            evolve_seed(config.seed, generation, EvolveStream::DatasetShuffle),
-        );
+        let targets = Targets {
+            observation_size: facts.observation_size(),
+            actions: facts.num_distinct_actions,
+            value_mix: config.value_mix,
+            symmetries: if config.symmetries { game.symmetries() } else { Vec::new() },
+        };
+        let (dataset, stats) =
+            Dataset::from_games(&games, &targets, evolve_seed(config.seed, generation, EvolveStream::DatasetShuffle));
         self.progress.log(&format!(
-            "generation {generation}: dataset {} positions from {} games ({} duplicates merged, {} dropped for seat balance, {} faults, {} at the move limit)",
+            "generation {generation}: dataset {} positions from {} games ({} symmetric images, {} duplicates merged, {} dropped for seat balance, {} faults, {} at the move limit)",
             stats.positions,
             stats.games,
+            stats.symmetric_images,
             stats.duplicates_merged,
             stats.dropped_for_seat_balance,
             stats.dropped_faults,
@@ -63,13 +68,29 @@ impl Generation<'_> {
         Ok(stats)
     }
 
-    /// The datasets of the last `replay_window` generations, oldest first.
+    /// The datasets of the last `replay_window` generations, oldest first; with
+    /// `replay_positions`, only the newest positions up to that many (the oldest generation that
+    /// crosses the limit gives its last rows).
     pub(super) fn replay_window(&self, generation: u32) -> Result<Dataset> {
         let first = generation.saturating_sub(self.config.replay_window.max(1) - 1).max(1);
-        let mut window = Dataset::default();
-        for g in first..=generation {
+        let limit = match self.config.replay_positions {
+            0 => usize::MAX,
+            n => n,
+        };
+        let mut newest_first = Vec::new();
+        let mut positions = 0;
+        for g in (first..=generation).rev() {
+            if positions >= limit {
+                break;
+            }
             let (dataset, _) = Dataset::load(&self.run.dataset_path(g))?;
-            window.extend(&dataset)?;
+            let keep = dataset.len().min(limit - positions);
+            positions += keep;
+            newest_first.push(dataset.last_rows(keep));
+        }
+        let mut window = Dataset::default();
+        for dataset in newest_first.iter().rev() {
+            window.extend(dataset)?;
         }
         Ok(window)
     }

@@ -6,12 +6,17 @@
 //! are merged (targets averaged), so early, common positions do not swamp the set; the seats are
 //! balanced (the majority seat is subsampled, seeded), so the value head does not learn "the first
 //! player wins" from a skewed sample.
+//!
+//! Two ways to get more from each game ([`Targets`]): the game's symmetries add each position's
+//! images (connect four's mirror doubles the data for free), and the value target can mix the
+//! game's result with the search's own root value, which is less noisy than one game's outcome
+//! (a won game still contains the loser's good moves).
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use crate::error::{Context, Error, Result, bail};
-use games::Move;
+use games::{Move, Symmetry};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -43,15 +48,40 @@ struct Merged {
     seat: usize,
 }
 
+/// How self-play positions become training targets.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Targets {
+    pub observation_size: usize,
+    pub actions: usize,
+    /// The share of the value target taken from the search's root value (the rest is the game's
+    /// result): 0 trains on results only. Positions whose agent reported no value use the result.
+    pub value_mix: f64,
+    /// Each position is also added through each symmetry (merged when its image was seen too).
+    pub symmetries: Vec<Symmetry>,
+}
+
+impl Targets {
+    /// Targets for `game`'s shapes, results only, without symmetries.
+    pub fn plain(observation_size: usize, actions: usize) -> Self {
+        Targets { observation_size, actions, ..Targets::default() }
+    }
+}
+
 /// What the filters did.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DatasetStats {
     pub games: usize,
     pub dropped_faults: usize,
     pub dropped_max_length: usize,
     pub positions_seen: usize,
-    /// Positions without a policy (an agent that reports none) are skipped.
+    /// Positions without a policy (a fast search of playout cap randomisation, an agent that
+    /// reports none) are skipped.
     pub positions_without_policy: usize,
+    /// Images of kept positions added through the game's symmetries (before merging).
+    pub symmetric_images: usize,
+    /// The value target's share of the search's root value.
+    pub value_mix: f64,
     pub duplicates_merged: usize,
     pub dropped_for_seat_balance: usize,
     pub positions: usize,
@@ -73,16 +103,36 @@ impl Dataset {
     }
 
     /// Builds the training set of one generation from self-play games with trajectories.
-    pub fn from_games(
-        games: &[MatchResult],
-        observation_size: usize,
-        actions: usize,
-        seed: u64,
-    ) -> (Dataset, DatasetStats) {
-        let mut stats = DatasetStats { games: games.len(), ..DatasetStats::default() };
+    pub fn from_games(games: &[MatchResult], targets: &Targets, seed: u64) -> (Dataset, DatasetStats) {
+        let (observation_size, actions) = (targets.observation_size, targets.actions);
+        let mut stats = DatasetStats { games: games.len(), value_mix: targets.value_mix, ..DatasetStats::default() };
         // Merge repeated positions: key = the observation's bits.
         let mut index: HashMap<Vec<u32>, usize> = HashMap::new();
         let mut merged: Vec<Merged> = Vec::new();
+        let mut add = |observation: &[f32], policy: &mut dyn Iterator<Item = (usize, f32)>, value: f64, seat: usize| {
+            let key: Vec<u32> = observation.iter().map(|x| x.to_bits()).collect();
+            let slot = *index.entry(key).or_insert_with(|| {
+                merged.push(Merged {
+                    observation: observation.to_vec(),
+                    policy_sum: vec![0.0; actions],
+                    value_sum: 0.0,
+                    count: 0,
+                    seat,
+                });
+                merged.len() - 1
+            });
+            let entry = &mut merged[slot];
+            let repeated = entry.count > 0;
+            for (action, p) in policy {
+                if let Some(target) = entry.policy_sum.get_mut(action) {
+                    *target += p as f64;
+                }
+            }
+            entry.value_sum += value;
+            entry.count += 1;
+            repeated
+        };
+        let mut image = Vec::with_capacity(observation_size);
         for game in games {
             match game.end {
                 EndReason::Fault { .. } => {
@@ -105,29 +155,25 @@ impl Dataset {
                     stats.positions_without_policy += 1;
                     continue;
                 }
-                let value = game.returns.get(step.player).copied().unwrap_or(0.0).clamp(-1.0, 1.0);
-                let key: Vec<u32> = step.observation.iter().map(|x| x.to_bits()).collect();
-                let slot = *index.entry(key).or_insert_with(|| {
-                    merged.push(Merged {
-                        observation: step.observation.clone(),
-                        policy_sum: vec![0.0; actions],
-                        value_sum: 0.0,
-                        count: 0,
-                        seat: step.player,
-                    });
-                    merged.len() - 1
-                });
-                let entry = &mut merged[slot];
-                if entry.count > 0 {
+                let result = game.returns.get(step.player).copied().unwrap_or(0.0).clamp(-1.0, 1.0);
+                let value = match step.value {
+                    Some(search) => {
+                        (1.0 - targets.value_mix) * result + targets.value_mix * (search as f64).clamp(-1.0, 1.0)
+                    }
+                    None => result,
+                };
+                let mut plain = policy.iter().map(|&(a, p)| (a as usize, p));
+                if add(&step.observation, &mut plain, value, step.player) {
                     stats.duplicates_merged += 1;
                 }
-                for &(action, p) in policy {
-                    if let Some(target) = entry.policy_sum.get_mut(action as usize) {
-                        *target += p as f64;
+                for symmetry in &targets.symmetries {
+                    symmetry.transform_observation(&step.observation, &mut image);
+                    let mut mapped = policy.iter().map(|&(a, p)| (symmetry.action(a) as usize, p));
+                    stats.symmetric_images += 1;
+                    if add(&image, &mut mapped, value, step.player) {
+                        stats.duplicates_merged += 1;
                     }
                 }
-                entry.value_sum += value;
-                entry.count += 1;
             }
         }
         // Balance the seats by subsampling the majority seat (seeded).
@@ -169,6 +215,18 @@ impl Dataset {
         stats.mean_value = dataset.values.iter().map(|&v| v as f64).sum::<f64>() / n;
         stats.wins_draws_losses = outcome_counts.map(|c| c as f64 / n);
         (dataset, stats)
+    }
+
+    /// The last `rows` positions (all of them when there are fewer).
+    pub fn last_rows(&self, rows: usize) -> Dataset {
+        let start = self.len() - rows.min(self.len());
+        Dataset {
+            observation_size: self.observation_size,
+            actions: self.actions,
+            observations: self.observations[start * self.observation_size..].to_vec(),
+            policies: self.policies[start * self.actions..].to_vec(),
+            values: self.values[start..].to_vec(),
+        }
     }
 
     /// Appends another dataset with the same shapes (a replay window of recent generations).

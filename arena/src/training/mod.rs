@@ -6,6 +6,6 @@
 pub mod dataset;
 pub mod trainer;
 
-pub use dataset::{Dataset, DatasetStats};
-pub use trainer::{TrainConfig, TrainReport, train};
+pub use dataset::{Dataset, DatasetStats, Targets};
+pub use trainer::{Schedule, TrainConfig, TrainReport, train};
 pub mod finetune;

@@ -28,11 +28,48 @@ pub struct TrainConfig {
     pub epochs: usize,
     /// Weight of the value loss against the policy loss.
     pub value_weight: f64,
+    /// How the learning rate changes over a child's training.
+    #[serde(default)]
+    pub schedule: Schedule,
+}
+
+/// The learning rate over one training run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    /// `learning_rate` throughout.
+    #[default]
+    Constant,
+    /// A half cosine from `learning_rate` down to a tenth of it at the last step: large steps
+    /// early, fine ones late, which settles the weights instead of leaving them where the last
+    /// large step threw them.
+    Cosine,
+}
+
+impl Schedule {
+    /// The learning rate of step `step` (from 0) of `steps`.
+    pub fn rate(self, base: f64, step: usize, steps: usize) -> f64 {
+        match self {
+            Schedule::Constant => base,
+            Schedule::Cosine => {
+                let progress = if steps > 1 { step as f64 / (steps - 1) as f64 } else { 1.0 };
+                let floor = base / 10.0;
+                floor + (base - floor) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+            }
+        }
+    }
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        TrainConfig { learning_rate: 2e-3, weight_decay: 1e-4, batch_size: 128, epochs: 6, value_weight: 1.0 }
+        TrainConfig {
+            learning_rate: 2e-3,
+            weight_decay: 1e-4,
+            batch_size: 128,
+            epochs: 6,
+            value_weight: 1.0,
+            schedule: Schedule::Constant,
+        }
     }
 }
 
@@ -84,9 +121,9 @@ impl AdamW {
         Ok(AdamW { vars, first, second, step, config })
     }
 
-    fn apply(&mut self, gradients: &candle_core::backprop::GradStore) -> Result<()> {
+    /// One step at learning rate `lr`.
+    fn apply(&mut self, gradients: &candle_core::backprop::GradStore, lr: f64) -> Result<()> {
         self.step += 1;
-        let lr = self.config.learning_rate;
         let correction1 = 1.0 - BETA1.powi(self.step as i32);
         let correction2 = 1.0 - BETA2.powi(self.step as i32);
         for (k, (_, var)) in self.vars.iter().enumerate() {
@@ -164,7 +201,8 @@ pub fn train(
             let policy_loss = (targets * log_probabilities)?.sum(D::Minus1)?.neg()?.mean_all()?;
             let value_loss = (predicted.flatten_all()? - values)?.sqr()?.mean_all()?;
             let loss = (&policy_loss + (&value_loss * config.value_weight)?)?;
-            optimizer.apply(&loss.backward()?)?;
+            let lr = config.schedule.rate(config.learning_rate, report.steps, steps_per_epoch * config.epochs);
+            optimizer.apply(&loss.backward()?, lr)?;
             let (p, v) = (policy_loss.to_scalar::<f32>()? as f64, value_loss.to_scalar::<f32>()? as f64);
             policy_sum += p * rows.len() as f64;
             value_sum += v * rows.len() as f64;
