@@ -58,6 +58,8 @@ pub struct CheckpointAgentConfig {
     /// policy (so it is no training target). 0: every move searches `sims`.
     pub fast_sims: usize,
     pub full_search_share: f64,
+    /// Tree reuse between moves (see [`PuctConfig::reuse_tree`]).
+    pub reuse: bool,
 }
 
 const CHECKPOINT: &str = "checkpoint";
@@ -79,6 +81,7 @@ impl CheckpointAgentConfig {
             noise_fraction: 0.25,
             fast_sims: 0,
             full_search_share: 0.25,
+            reuse: false,
         }
     }
 
@@ -105,11 +108,12 @@ impl CheckpointAgentConfig {
             noise_fraction: params.float("noise_fraction"),
             fast_sims: params.int("fast_sims") as usize,
             full_search_share: params.float("full_search_share"),
+            reuse: params.bool("reuse"),
         })
     }
 
     /// The canonical spec: every parameter, in the order of [`CHECKPOINT_PARAMS`], the playout
-    /// cap's only when it is on (so specs written before it existed keep their text). (A path that
+    /// cap's and tree reuse only when they are on (so specs written before it existed keep their text). (A path that
     /// is not valid Unicode is written lossily.)
     pub fn spec(&self) -> Spec {
         let spec = Spec::new(CHECKPOINT)
@@ -121,10 +125,12 @@ impl CheckpointAgentConfig {
             .with("noise", self.noise)
             .with("noise_alpha", self.noise_alpha)
             .with("noise_fraction", self.noise_fraction);
-        if self.fast_sims == 0 {
-            return spec;
-        }
-        spec.with("fast_sims", self.fast_sims).with("full_search_share", self.full_search_share)
+        let spec = if self.fast_sims == 0 {
+            spec
+        } else {
+            spec.with("fast_sims", self.fast_sims).with("full_search_share", self.full_search_share)
+        };
+        if self.reuse { spec.with("reuse", true) } else { spec }
     }
 
     /// Checks the settings against the ranges a spec must respect, with the same errors.
@@ -148,6 +154,7 @@ impl CheckpointAgentConfig {
                 fast_simulations: self.fast_sims,
                 full_search_share: self.full_search_share as f32,
             }),
+            reuse_tree: self.reuse,
         }
     }
 }
@@ -325,12 +332,15 @@ mod tests {
                 temperature_plies: Some(10),
                 noise: Some(RootNoise { alpha: 0.1, fraction: 0.5 }),
                 playout_cap: None,
+                reuse_tree: false,
             }
         );
         let capped = parse("checkpoint(path=p,sims=200,fast_sims=30,full_search_share=0.2)");
         let AgentConfig::Checkpoint(capped) = capped else { panic!("a checkpoint config") };
         assert_eq!(capped.puct().playout_cap, Some(PlayoutCap { fast_simulations: 30, full_search_share: 0.2 }));
         assert!(capped.spec().to_string().ends_with("fast_sims=30,full_search_share=0.2)"));
+        let AgentConfig::Checkpoint(reusing) = parse("checkpoint(path=p,reuse=true)") else { panic!("a checkpoint") };
+        assert!(reusing.puct().reuse_tree && reusing.spec().to_string().ends_with("noise_fraction=0.25,reuse=true)"));
         assert_eq!(CheckpointAgentConfig::new("x").puct(), PuctConfig::default());
         // Every other agent keeps its (canonical) spec text.
         assert_eq!(

@@ -73,6 +73,9 @@ pub struct PuctConfig {
     pub noise: Option<RootNoise>,
     /// Fast and full searches mixed; `None`: every move searches `simulations`.
     pub playout_cap: Option<PlayoutCap>,
+    /// Keeps the subtree of the position reached two plies later (after the opponent's reply)
+    /// and adds `simulations` to its visits, instead of starting each move from an empty tree.
+    pub reuse_tree: bool,
 }
 
 impl Default for PuctConfig {
@@ -84,6 +87,7 @@ impl Default for PuctConfig {
             temperature_plies: None,
             noise: None,
             playout_cap: None,
+            reuse_tree: false,
         }
     }
 }
@@ -143,6 +147,9 @@ pub struct SearchResult {
     pub policy: Vec<(Action, f32)>,
     /// The root value for the player to move, in [-1, 1].
     pub value: f32,
+    /// The root's visits: the simulations run plus those kept from the previous search (with
+    /// `reuse_tree`) plus one for the root's own evaluation.
+    pub root_visits: u32,
 }
 
 /// A PUCT search with its buffers, reused from move to move.
@@ -155,6 +162,11 @@ pub struct Search {
     outcomes: Vec<(Action, f64)>,
     evaluations: Vec<Evaluation>,
     weights: Vec<f64>,
+    /// The moves from the start of the game to the root of the tree in `nodes`, kept for the
+    /// next search when tree reuse is on.
+    kept_root: Option<Vec<Action>>,
+    /// The previous node buffer, reused when a kept subtree is copied out.
+    spare: Vec<Node>,
 }
 
 impl Search {
@@ -185,13 +197,28 @@ impl Search {
         let Turn::Player(player) = root.turn() else {
             return Err(AgentError::Crashed("search asked to move where no player is to move".to_string()));
         };
-        self.nodes.clear();
-        let mut root_node = Node::new(0, 1.0);
-        root_node.state = Some(root.clone_box());
-        self.nodes.push(root_node);
-        let root_value = self.expand(0, 0, facts, evaluator)?.unwrap_or(0.0);
-        self.nodes[0].visits = 1;
-        self.nodes[0].value_sum = root_value;
+        let history: Option<Vec<Action>> = root
+            .history()
+            .iter()
+            .map(|m| match m {
+                games::Move::Action(action) => Some(*action),
+                games::Move::Text(_) => None,
+            })
+            .collect();
+        let kept = self.kept_root.take();
+        let reused = config.reuse_tree && matches!((&kept, &history), (Some(k), Some(h)) if self.reroot(k, h));
+        if !reused {
+            self.nodes.clear();
+            let mut root_node = Node::new(0, 1.0);
+            root_node.state = Some(root.clone_box());
+            self.nodes.push(root_node);
+            let root_value = self.expand(0, 0, facts, evaluator)?.unwrap_or(0.0);
+            self.nodes[0].visits = 1;
+            self.nodes[0].value_sum = root_value;
+        }
+        if config.reuse_tree {
+            self.kept_root = history;
+        }
         if let Some(noise) = config.noise {
             self.add_noise(noise, rng)?;
         }
@@ -219,7 +246,50 @@ impl Search {
         self.weights.clear();
         self.weights.extend(self.nodes[children.clone()].iter().map(share));
         let chosen = choose(&self.weights, config.temperature, rng);
-        Ok(SearchResult { action: self.nodes[children.start + chosen].action, policy, value })
+        Ok(SearchResult { action: self.nodes[children.start + chosen].action, policy, value, root_visits: root.visits })
+    }
+
+    /// Forgets the kept tree (a new game starts).
+    pub fn forget(&mut self) {
+        self.kept_root = None;
+    }
+
+    /// Makes the node reached from the kept root by the moves that followed it (`history` past
+    /// `kept`) the new root, keeping its subtree; false (and nothing changed) when the moves do
+    /// not continue the kept root's game or lead outside the expanded tree.
+    fn reroot(&mut self, kept: &[Action], history: &[Action]) -> bool {
+        if self.nodes.is_empty() || history.len() <= kept.len() || !history.starts_with(kept) {
+            return false;
+        }
+        let mut node = 0usize;
+        for &action in &history[kept.len()..] {
+            let found = self.nodes[node].children().find(|&child| self.nodes[child].action == action);
+            match found {
+                Some(child) => node = child,
+                None => return false,
+            }
+        }
+        if !matches!(self.nodes[node].kind, NodeKind::Decision(_)) || self.nodes[node].state.is_none() {
+            return false;
+        }
+        // Copy the subtree out breadth-first, so every node's children stay contiguous.
+        let mut old = std::mem::take(&mut self.nodes);
+        let mut new = std::mem::take(&mut self.spare);
+        new.clear();
+        new.push(std::mem::replace(&mut old[node], Node::new(0, 0.0)));
+        let mut next = 0;
+        while next < new.len() {
+            let children = new[next].children();
+            new[next].first_child = new.len() as u32;
+            for child in children {
+                new.push(std::mem::replace(&mut old[child], Node::new(0, 0.0)));
+            }
+            next += 1;
+        }
+        old.clear();
+        self.spare = old;
+        self.nodes = new;
+        true
     }
 
     /// One simulation: select down the tree, expand and evaluate a leaf, back the value up.
@@ -497,6 +567,7 @@ impl Agent for PuctAgent {
     }
 
     fn start(&mut self, game: &games::GameRef, _player: Player) -> Result<(), AgentError> {
+        self.search.forget();
         self.check_game(game.as_ref())
     }
 
@@ -594,6 +665,12 @@ pub const CHECKPOINT_PARAMS: &[ParamDef] = &[
         kind: ParamKind::Float { min: 0.0, max: 1.0 },
         default: "0.25",
         doc: "with fast_sims: the probability that a move gets the full `sims` search",
+    },
+    ParamDef {
+        name: "reuse",
+        kind: ParamKind::Bool,
+        default: "false",
+        doc: "keep the searched subtree of the position two plies later for the next move",
     },
 ];
 

@@ -16,7 +16,17 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 fn candle_network(game: &str, architecture: &str) -> Network {
     let game = load_game(game).expect("game");
     let architecture = Architecture::parse(architecture).expect("architecture");
-    Checkpoint::init(&game, architecture, 7).expect("init").network().clone()
+    let checkpoint = Checkpoint::init(&game, architecture, 7).expect("init");
+    // Norms start as the identity (scale 1, shift 0); give each channel its own so that a kernel
+    // applying the wrong channel's scale or shift shows.
+    for (name, var) in checkpoint.vars() {
+        if name.ends_with(".scale") || name.ends_with(".shift") {
+            let values: Vec<f32> =
+                (0..var.elem_count()).map(|i| 0.5 + ((i * 37 + name.len()) % 11) as f32 / 10.0).collect();
+            var.set(&candle_core::Tensor::new(values, &candle_core::Device::Cpu).expect("tensor")).expect("set");
+        }
+    }
+    checkpoint.network().clone()
 }
 
 fn network(game: &str, architecture: &str) -> Arc<InferenceNet> {
@@ -86,6 +96,7 @@ fn mlp_inference_does_not_depend_on_the_batch() {
 fn resnet_inference_does_not_depend_on_the_batch() {
     assert_batch_invariant(&network("connect_four", "resnet(channels=16,blocks=2)"));
     assert_batch_invariant(&network("othello", "resnet(channels=8,blocks=1)"));
+    assert_batch_invariant(&network("connect_four", "resnet(channels=16,blocks=2,norm=true)"));
 }
 
 /// The search kernels compute what candle's training forward pass computes (to rounding).
@@ -115,6 +126,8 @@ fn search_kernels_compute_what_candle_computes() {
     assert_agrees_with_candle("connect_four", "resnet(channels=8,blocks=2)");
     assert_agrees_with_candle("hex(size=5)", "resnet(channels=5,blocks=1)");
     assert_agrees_with_candle("othello", "resnet(channels=3,blocks=0)");
+    assert_agrees_with_candle("connect_four", "resnet(channels=8,blocks=2,norm=true)");
+    assert_agrees_with_candle("hex(size=5)", "resnet(channels=5,blocks=1,norm=true)");
 }
 
 #[test]

@@ -97,9 +97,11 @@ fn the_same_seed_gives_bit_identical_weights() {
 
 #[test]
 fn a_checkpoint_round_trips_bit_for_bit() {
-    for (game, architecture) in
-        [("tic_tac_toe", "mlp(hidden=16,layers=2)"), ("connect_four", "resnet(channels=4,blocks=2)")]
-    {
+    for (game, architecture) in [
+        ("tic_tac_toe", "mlp(hidden=16,layers=2)"),
+        ("connect_four", "resnet(channels=4,blocks=2)"),
+        ("othello", "resnet(channels=4,blocks=1,norm=true)"),
+    ] {
         let temp = tempfile::tempdir().expect("tempdir");
         let mut original = tiny(game, architecture, 5);
         let hash = original.save(temp.path()).expect("save");
@@ -314,6 +316,15 @@ fn unknown_architectures_fields_and_versions_are_errors() {
 fn architectures_parse_check_and_print_canonically() {
     assert_eq!(Architecture::parse("resnet").expect("defaults").to_string(), "resnet(channels=32,blocks=2)");
     assert_eq!(Architecture::parse("mlp(layers=1)").expect("mlp").to_string(), "mlp(hidden=64,layers=1)");
+    assert_eq!(
+        Architecture::parse("resnet(norm=true,blocks=1)").expect("norm").to_string(),
+        "resnet(channels=32,blocks=1,norm=true)"
+    );
+    assert_eq!(Architecture::parse("resnet(norm=false)").expect("no norm").to_string(), "resnet(channels=32,blocks=2)");
+    // A checkpoint written before norms existed reads as a resnet without them.
+    let old: Architecture =
+        serde_json::from_str(r#"{"kind": "resnet", "channels": 8, "blocks": 1}"#).expect("an older record");
+    assert_eq!(old, Architecture::Resnet { channels: 8, blocks: 1, norm: false });
     let error = Architecture::parse("resnet(width=3)").expect_err("bad parameter").to_string();
     assert!(error.contains("width") && error.contains("channels"), "{error}");
     let error = Architecture::parse("transformer(layers=2)").expect_err("unknown").to_string();

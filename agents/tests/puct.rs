@@ -422,9 +422,58 @@ fn playout_cap_searches_fully_at_the_given_share_and_only_full_searches_report_a
     for decision in decisions.iter().filter_map(|d| d.policy.as_ref()) {
         // Forty simulations spread over the seven columns: each share is a multiple of 1/40.
         let total: f32 = decision.iter().map(|&(_, p)| p).sum();
-        assert!((total - 1.0).abs() < 1e-5 && decision.iter().all(|&(_, p)| (p * 40.0 - (p * 40.0).round()).abs() < 1e-3));
+        assert!(
+            (total - 1.0).abs() < 1e-5 && decision.iter().all(|&(_, p)| (p * 40.0 - (p * 40.0).round()).abs() < 1e-3)
+        );
     }
     // The same seed makes the same choice between a fast and a full search.
     let again = act(&mut searcher, &game, state.as_ref(), 7).expect("act");
     assert_eq!(again.policy.is_some(), decisions[7].policy.is_some());
+}
+
+#[test]
+fn tree_reuse_keeps_the_subtree_two_plies_on_and_a_new_game_starts_afresh() {
+    use agents::puct::Search;
+    let game = load_game("connect_four").expect("game");
+    let checkpoint = checkpoint(&game, "mlp(hidden=16,layers=1)", 3);
+    let network = Arc::new(checkpoint.network().inference().expect("inference"));
+    let mut evaluator = DirectEvaluator::new(network);
+    let facts = game.facts();
+    let config = PuctConfig { simulations: 200, reuse_tree: true, ..PuctConfig::default() };
+    let mut rng = AgentRng::seed_from_u64(1);
+    let mut search = Search::default();
+    let mut state = game.new_initial_state();
+    let first = search.run(state.as_ref(), facts, &mut evaluator, &config, &mut rng).expect("search");
+    assert_eq!(first.root_visits, 201);
+    state.apply(first.action).expect("legal");
+    state.apply(3).expect("legal");
+    let second = search.run(state.as_ref(), facts, &mut evaluator, &config, &mut rng).expect("search");
+    assert!(second.root_visits > 201, "visits below the new root were kept: {}", second.root_visits);
+    // The kept tree searches as a fresh one would, only further: its policy still sums to one.
+    assert!((second.policy.iter().map(|&(_, p)| p).sum::<f32>() - 1.0).abs() < 1e-5);
+    // A position that does not continue the kept one (another game) starts from an empty tree.
+    let other = game.new_initial_state();
+    let fresh = search.run(other.as_ref(), facts, &mut evaluator, &config, &mut rng).expect("search");
+    assert_eq!(fresh.root_visits, 201);
+    // Without reuse every search starts afresh.
+    let plain = PuctConfig { reuse_tree: false, ..config };
+    let mut once = Search::default();
+    let mut state = game.new_initial_state();
+    let first = once.run(state.as_ref(), facts, &mut evaluator, &plain, &mut rng).expect("search");
+    state.apply(first.action).expect("legal");
+    state.apply(3).expect("legal");
+    assert_eq!(once.run(state.as_ref(), facts, &mut evaluator, &plain, &mut rng).expect("search").root_visits, 201);
+}
+
+#[test]
+fn a_reusing_agent_plays_reproducible_games_and_forgets_its_tree_between_games() {
+    let game = load_game("connect_four").expect("game");
+    let checkpoint = checkpoint(&game, "mlp(hidden=16,layers=1)", 4);
+    let config = PuctConfig { simulations: 30, temperature: 1.0, reuse_tree: true, ..PuctConfig::default() };
+    let (mut first, mut second) = (agent(&checkpoint, config), agent(&checkpoint, config));
+    let once = bits(&play(&game, &mut [&mut first, &mut second], 5));
+    // The same agents again (start() drops the trees): the same game.
+    assert_eq!(once, bits(&play(&game, &mut [&mut first, &mut second], 5)));
+    let (mut fresh_first, mut fresh_second) = (agent(&checkpoint, config), agent(&checkpoint, config));
+    assert_eq!(once, bits(&play(&game, &mut [&mut fresh_first, &mut fresh_second], 5)));
 }

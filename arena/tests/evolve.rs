@@ -238,8 +238,8 @@ fn a_run_with_a_suite_measures_every_champion_on_it() {
 fn learning_options_shape_the_data_each_generation_trains_on() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let config = dir.path().join("learning.toml");
-    let options = "symmetries = true\nvalue_mix = 0.5\nselfplay_fast_sims = 2\nselfplay_full_share = 0.5\n\
-                   replay_positions = 300\n";
+    let options = "symmetries = true\nvalue_mix = 0.5\nresult_discount = 0.05\nselfplay_fast_sims = 2\n\
+                   selfplay_full_share = 0.5\nselfplay_tree_reuse = true\nreplay_positions = 300\n";
     let learning = TINY.replace("value_weight = 1.0", "value_weight = 1.0\nschedule = \"cosine\"");
     std::fs::write(&config, format!("{options}{learning}")).unwrap_or_else(|e| panic!("{e}"));
     let run = dir.path().join("run");

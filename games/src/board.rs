@@ -131,15 +131,21 @@ pub(crate) fn square_symmetries(size: usize, extra: usize, names: &[&'static str
     names
         .iter()
         .map(|&name| {
-            crate::game::Symmetry::of_grid(name, [3, size, size], |r, c| map(name, r, c), cells + extra, |a| {
-                let a = a as usize;
-                if a < cells {
-                    let (r, c) = map(name, a / size, a % size);
-                    (r * size + c) as crate::game::Action
-                } else {
-                    a as crate::game::Action
-                }
-            })
+            crate::game::Symmetry::of_grid(
+                name,
+                [3, size, size],
+                |r, c| map(name, r, c),
+                cells + extra,
+                |a| {
+                    let a = a as usize;
+                    if a < cells {
+                        let (r, c) = map(name, a / size, a % size);
+                        (r * size + c) as crate::game::Action
+                    } else {
+                        a as crate::game::Action
+                    }
+                },
+            )
         })
         .collect()
 }

@@ -429,7 +429,9 @@ impl Checker<'_> {
                 let mut mapped: Vec<Action> = legal.iter().map(|&a| symmetry.action(a)).collect();
                 mapped.sort_unstable();
                 self.ensure(o.turn() == i.turn() && mapped == image_legal, "symmetry_keeps_legal_moves", o, || {
-                    format!("after {ply} moves under `{name}`: legal moves map to {mapped:?}, the image has {image_legal:?}")
+                    format!(
+                        "after {ply} moves under `{name}`: legal moves map to {mapped:?}, the image has {image_legal:?}"
+                    )
                 })?;
                 for player in 0..facts.players {
                     tensor.resize(facts.observation_size(), 0.0);
@@ -438,7 +440,9 @@ impl Checker<'_> {
                     i.observation_tensor(player, &mut image_tensor);
                     symmetry.transform_observation(&tensor, &mut expected_tensor);
                     self.ensure(expected_tensor == image_tensor, "symmetry_keeps_observations", o, || {
-                        format!("after {ply} moves under `{name}`: player {player}'s observation is not the transformed one")
+                        format!(
+                            "after {ply} moves under `{name}`: player {player}'s observation is not the transformed one"
+                        )
                     })?;
                 }
                 if o.is_terminal() {
@@ -448,8 +452,7 @@ impl Checker<'_> {
                     })?;
                 }
                 let Some(Move::Action(action)) = history.get(ply) else { break };
-                let image_action =
-                    if original.turn() == Turn::Chance { *action } else { symmetry.action(*action) };
+                let image_action = if original.turn() == Turn::Chance { *action } else { symmetry.action(*action) };
                 original.apply_unchecked(*action);
                 let applied = image.apply(image_action);
                 self.ensure(applied.is_ok(), "symmetry_keeps_legal_moves", original.as_ref(), || {

@@ -121,3 +121,21 @@ fn value_targets_mix_the_result_with_the_search_value() {
     let first = (0..dataset.len()).find(|&i| dataset.observations[2 * i] == 1.0).unwrap_or_else(|| panic!("kept"));
     assert_eq!(dataset.values[first], 1.0);
 }
+
+#[test]
+fn a_discounted_result_counts_less_the_further_the_position_is_from_the_end() {
+    // Player 1 wins with the fourth move: the first position is three moves from the end.
+    let steps = vec![step(0, 1.0, 0), step(1, 2.0, 1), step(0, 3.0, 0), step(1, 4.0, 1)];
+    let won = game(EndReason::Normal, [-1.0, 1.0], steps);
+    let targets = Targets { result_discount: 0.1, ..Targets::plain(2, 2) };
+    let (dataset, stats) = Dataset::from_games(&[won], &targets, 1);
+    assert_eq!(stats.result_discount, 0.1);
+    let value = |observation: f32| {
+        let row = (0..dataset.len()).find(|&i| dataset.observations[2 * i] == observation);
+        dataset.values[row.unwrap_or_else(|| panic!("{observation} kept"))]
+    };
+    assert!((value(1.0) + 0.729).abs() < 1e-6, "{}", value(1.0));
+    assert!((value(2.0) - 0.81).abs() < 1e-6, "{}", value(2.0));
+    assert!((value(3.0) + 0.9).abs() < 1e-6, "{}", value(3.0));
+    assert_eq!(value(4.0), 1.0, "the winning move itself");
+}

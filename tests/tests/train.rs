@@ -59,8 +59,13 @@ fn the_cosine_schedule_falls_from_the_rate_to_a_tenth_and_trains_too() {
     let game = games::load_game("connect_four").unwrap_or_else(|e| panic!("{e}"));
     let architecture = Architecture::parse("mlp(hidden=32,layers=2)").unwrap_or_else(|e| panic!("{e}"));
     let mut checkpoint = Checkpoint::init(&game, architecture, 3).unwrap_or_else(|e| panic!("{e}"));
-    let config =
-        TrainConfig { learning_rate: 3e-3, epochs: 60, batch_size: 7, schedule: Schedule::Cosine, ..TrainConfig::default() };
+    let config = TrainConfig {
+        learning_rate: 3e-3,
+        epochs: 60,
+        batch_size: 7,
+        schedule: Schedule::Cosine,
+        ..TrainConfig::default()
+    };
     let report =
         train(&mut checkpoint, &synthetic(&game), &config, 1, &arena::Silent).unwrap_or_else(|e| panic!("{e:#}"));
     assert!(report.last_epoch_policy_loss < 0.5 * report.first_epoch_policy_loss, "{report:?}");

@@ -119,6 +119,52 @@ struct Residual {
     value_conv: Dense,
     value_fc1: Dense,
     value_fc2: Dense,
+    norms: Option<Norms>,
+}
+
+/// A layer norm's per-channel scale and shift.
+#[derive(Clone, Debug)]
+struct LayerNorm {
+    scale: Vec<f32>,
+    shift: Vec<f32>,
+}
+
+impl LayerNorm {
+    fn of(norm: &super::Norm) -> Result<LayerNorm, NetworkError> {
+        Ok(LayerNorm { scale: values_of(&norm.scale)?, shift: values_of(&norm.shift)? })
+    }
+
+    /// Normalises each image of cell-major `values` (`[image][cell][channel]`) over all its values,
+    /// in a fixed order per image (so batch-invariant), then scales and shifts each channel.
+    fn apply(&self, values: &mut [f32], per_image: usize) {
+        let channels = self.scale.len();
+        for image in values.chunks_exact_mut(per_image) {
+            let count = image.len() as f32;
+            let mean = image.iter().sum::<f32>() / count;
+            let variance = image.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / count;
+            let spread = (variance + super::NORM_EPSILON).sqrt();
+            for (index, v) in image.iter_mut().enumerate() {
+                let channel = index % channels;
+                *v = (*v - mean) / spread * self.scale[channel] + self.shift[channel];
+            }
+        }
+    }
+}
+
+/// The norms of a resnet with `norm=true`.
+#[derive(Clone, Debug)]
+struct Norms {
+    stem: LayerNorm,
+    blocks: Vec<(LayerNorm, LayerNorm)>,
+    policy: LayerNorm,
+    value: LayerNorm,
+}
+
+/// Applies `norm`, when there is one, to `values` of `per_image` floats per image.
+fn maybe_norm(norm: Option<&LayerNorm>, values: &mut [f32], per_image: usize) {
+    if let Some(norm) = norm {
+        norm.apply(values, per_image);
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -154,7 +200,7 @@ impl InferenceNet {
                 policy: dense(policy)?,
                 value: dense(value)?,
             },
-            Body::Resnet { planes, stem, blocks, policy_conv, policy_fc, value_conv, value_fc1, value_fc2 } => {
+            Body::Resnet { planes, stem, blocks, policy_conv, policy_fc, value_conv, value_fc1, value_fc2, norms } => {
                 Layers::Resnet(Box::new(Residual {
                     planes: planes[0],
                     rows: planes[1],
@@ -169,6 +215,19 @@ impl InferenceNet {
                     value_conv: conv(value_conv)?,
                     value_fc1: dense(value_fc1)?,
                     value_fc2: dense(value_fc2)?,
+                    norms: match norms {
+                        Some(n) => Some(Norms {
+                            stem: LayerNorm::of(&n.stem)?,
+                            blocks: n
+                                .blocks
+                                .iter()
+                                .map(|(a, b)| Ok((LayerNorm::of(a)?, LayerNorm::of(b)?)))
+                                .collect::<Result<_, NetworkError>>()?,
+                            policy: LayerNorm::of(&n.policy)?,
+                            value: LayerNorm::of(&n.value)?,
+                        }),
+                        None => None,
+                    },
                 }))
             }
         };
@@ -278,14 +337,19 @@ impl Residual {
                 }
             }
         }
+        let channels = self.stem.outputs();
+        let norms = self.norms.as_ref();
         self.conv3x3(&self.stem, self.planes, a, patches, b);
+        maybe_norm(norms.map(|n| &n.stem), b, cells * channels);
         relu(b);
         std::mem::swap(a, b);
-        let channels = self.stem.outputs();
-        for (first, second) in &self.blocks {
+        for (index, (first, second)) in self.blocks.iter().enumerate() {
+            let block_norms = norms.map(|n| &n.blocks[index]);
             self.conv3x3(first, channels, a, patches, b);
+            maybe_norm(block_norms.map(|(n, _)| n), b, cells * channels);
             relu(b);
             self.conv3x3(second, channels, b, patches, c);
+            maybe_norm(block_norms.map(|(_, n)| n), c, cells * channels);
             for (x, branch) in a.iter_mut().zip(c.iter()) {
                 *x = (*x + branch).max(0.0);
             }
@@ -293,6 +357,7 @@ impl Residual {
 
         // Policy head: a 1×1 conv to 2 planes, flattened plane-major as candle's reshape does.
         self.policy_conv.apply(a, b);
+        maybe_norm(norms.map(|n| &n.policy), b, cells * 2);
         relu(b);
         c.clear();
         c.resize(images * 2 * cells, 0.0);
@@ -308,6 +373,7 @@ impl Residual {
 
         // Value head: a 1×1 conv to 1 plane (cell-major is plane-major for one plane), two dense.
         self.value_conv.apply(a, c);
+        maybe_norm(norms.map(|n| &n.value), c, cells);
         relu(c);
         self.value_fc1.apply(c, b);
         relu(b);

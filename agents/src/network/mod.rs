@@ -2,9 +2,15 @@
 //! game's actions and a value in [-1, 1] (the player to move's view) out.
 //!
 //! Two architectures, both described by a small serializable [`Architecture`] recorded in every
-//! checkpoint: `mlp(hidden=H,layers=L)` for any observation shape, and `resnet(channels=C,blocks=B)`,
-//! a small residual conv net (3×3 convolutions, no normalisation) for `[planes, rows, columns]`
-//! observations with AlphaZero's policy and value heads.
+//! checkpoint: `mlp(hidden=H,layers=L)` for any observation shape, and
+//! `resnet(channels=C,blocks=B,norm=true|false)`, a small residual conv net (3×3 convolutions) for
+//! `[planes, rows, columns]` observations with AlphaZero's policy and value heads.
+//!
+//! The resnet's normalisation (`norm=true`) is a layer norm per position over all of a
+//! convolution's outputs (every cell and channel), with a learned scale and shift per channel,
+//! after every convolution. Batch norm would make a position's output depend on its batch (or on
+//! running statistics that differ between training and search); a per-position norm computes the
+//! same in training and in search, so inference stays batch-invariant.
 //!
 //! Two forward passes:
 //! - [`Network::forward`]: candle over a whole batch `[N, observation_size]` → (logits `[N, A]`,
@@ -73,7 +79,13 @@ pub enum Architecture {
     /// A 3×3 conv stem to `channels` planes, `blocks` residual blocks (two 3×3 convs each), and
     /// AlphaZero's heads (policy: 1×1 conv to 2 planes, then linear; value: 1×1 conv to 1 plane,
     /// linear to `channels` units, linear to 1, tanh). Needs `[planes, rows, columns]` observations.
-    Resnet { channels: usize, blocks: usize },
+    /// `norm`: a per-position layer norm after every convolution.
+    Resnet {
+        channels: usize,
+        blocks: usize,
+        #[serde(default)]
+        norm: bool,
+    },
 }
 
 const MLP_PARAMS: &[ParamDef] = &[
@@ -89,6 +101,12 @@ const MLP_PARAMS: &[ParamDef] = &[
 const RESNET_PARAMS: &[ParamDef] = &[
     ParamDef { name: "channels", kind: ParamKind::Int { min: 1, max: 512 }, default: "32", doc: "planes in the trunk" },
     ParamDef { name: "blocks", kind: ParamKind::Int { min: 0, max: 64 }, default: "2", doc: "residual blocks" },
+    ParamDef {
+        name: "norm",
+        kind: ParamKind::Bool,
+        default: "false",
+        doc: "a per-position layer norm after every convolution",
+    },
 ];
 
 impl Architecture {
@@ -107,11 +125,15 @@ impl Architecture {
             "resnet" => {
                 let params =
                     Params::from_spec("architecture `resnet`", RESNET_PARAMS, &spec).map_err(|e| bad(e.to_string()))?;
-                Ok(Architecture::Resnet { channels: size(&params, "channels"), blocks: size(&params, "blocks") })
+                Ok(Architecture::Resnet {
+                    channels: size(&params, "channels"),
+                    blocks: size(&params, "blocks"),
+                    norm: params.bool("norm"),
+                })
             }
-            other => {
-                Err(bad(format!("unknown architecture `{other}`; known: mlp(hidden,layers), resnet(channels,blocks)")))
-            }
+            other => Err(bad(format!(
+                "unknown architecture `{other}`; known: mlp(hidden,layers), resnet(channels,blocks,norm)"
+            ))),
         }
     }
 
@@ -145,7 +167,12 @@ impl fmt::Display for Architecture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Architecture::Mlp { hidden, layers } => write!(f, "mlp(hidden={hidden},layers={layers})"),
-            Architecture::Resnet { channels, blocks } => write!(f, "resnet(channels={channels},blocks={blocks})"),
+            Architecture::Resnet { channels, blocks, norm: false } => {
+                write!(f, "resnet(channels={channels},blocks={blocks})")
+            }
+            Architecture::Resnet { channels, blocks, norm: true } => {
+                write!(f, "resnet(channels={channels},blocks={blocks},norm=true)")
+            }
         }
     }
 }
@@ -157,6 +184,8 @@ pub enum Init {
     Uniform { bound: f32 },
     /// Every element zero (biases).
     Zeros,
+    /// Every element one (a norm's scale).
+    Ones,
 }
 
 /// Where a network's parameters come from while it is being built: fresh seeded values, or
@@ -185,6 +214,7 @@ impl ParameterSource for SeededInit {
         let count: usize = shape.iter().product();
         let values: Vec<f32> = match init {
             Init::Zeros => vec![0.0; count],
+            Init::Ones => vec![1.0; count],
             Init::Uniform { bound } => (0..count).map(|_| self.rng.random_range(-bound..=bound)).collect(),
         };
         Ok(Var::from_tensor(&Tensor::from_vec(values, shape, &Device::Cpu)?)?)
@@ -243,6 +273,57 @@ impl Recorder<'_> {
     }
 }
 
+impl Recorder<'_> {
+    /// A per-channel scale (ones) and shift (zeros) of a layer norm over `channels` planes.
+    fn norm(&mut self, name: &str, channels: usize) -> Result<Norm, NetworkError> {
+        let scale = self.get(&format!("{name}.scale"), &[channels], Init::Ones)?;
+        let shift = self.get(&format!("{name}.shift"), &[channels], Init::Zeros)?;
+        Ok(Norm { scale, shift })
+    }
+}
+
+/// A layer norm's learned per-channel scale and shift (see the module docs).
+#[derive(Debug, Clone)]
+pub(crate) struct Norm {
+    pub(crate) scale: Tensor,
+    pub(crate) shift: Tensor,
+}
+
+/// Added to the variance before its square root.
+pub(crate) const NORM_EPSILON: f32 = 1e-5;
+
+impl Norm {
+    /// Normalises each position of `x` `[N, C, H, W]` over all its values, then scales and
+    /// shifts each channel.
+    fn apply(&self, x: &Tensor) -> Result<Tensor, NetworkError> {
+        let (rows, channels, _, _) = x.dims4()?;
+        let flat = x.reshape((rows, ()))?;
+        let centred = flat.broadcast_sub(&flat.mean_keepdim(1)?)?;
+        let spread = (centred.sqr()?.mean_keepdim(1)? + NORM_EPSILON as f64)?.sqrt()?;
+        let normed = centred.broadcast_div(&spread)?.reshape(x.shape())?;
+        let per_channel = |t: &Tensor| t.reshape((1, channels, 1, 1));
+        Ok(normed.broadcast_mul(&per_channel(&self.scale)?)?.broadcast_add(&per_channel(&self.shift)?)?)
+    }
+}
+
+/// The norms of a resnet with `norm=true`: after the stem, after both convolutions of each block,
+/// and after each head's 1×1 convolution.
+#[derive(Debug, Clone)]
+pub(crate) struct ResnetNorms {
+    pub(crate) stem: Norm,
+    pub(crate) blocks: Vec<(Norm, Norm)>,
+    pub(crate) policy: Norm,
+    pub(crate) value: Norm,
+}
+
+/// `x` through `norm` when there is one.
+fn maybe_norm(x: Tensor, norm: Option<&Norm>) -> Result<Tensor, NetworkError> {
+    match norm {
+        Some(norm) => norm.apply(&x),
+        None => Ok(x),
+    }
+}
+
 /// The bound of a uniform distribution with variance `gain / fan_in`.
 fn uniform_bound(fan_in: usize, gain: f32) -> f32 {
     (3.0 * gain / fan_in.max(1) as f32).sqrt()
@@ -275,6 +356,7 @@ enum Body {
         value_conv: Conv2d,
         value_fc1: Linear,
         value_fc2: Linear,
+        norms: Option<ResnetNorms>,
     },
 }
 
@@ -302,7 +384,7 @@ impl Network {
                 let value = params.linear("value", width, 1, false)?;
                 Body::Mlp { hidden: trunk, policy, value }
             }
-            Architecture::Resnet { channels, blocks } => {
+            Architecture::Resnet { channels, blocks, norm } => {
                 let planes = [facts.observation_shape[0], facts.observation_shape[1], facts.observation_shape[2]];
                 let cells = planes[1] * planes[2];
                 let stem = params.conv("stem", planes[0], channels, 3, 1.0)?;
@@ -320,6 +402,22 @@ impl Network {
                 let value_conv = params.conv("value.conv", channels, 1, 1, 1.0)?;
                 let value_fc1 = params.linear("value.fc1", cells, channels, true)?;
                 let value_fc2 = params.linear("value.fc2", channels, 1, false)?;
+                let norms = if norm {
+                    let stem = params.norm("stem.norm", channels)?;
+                    let blocks = (0..blocks)
+                        .map(|block| {
+                            Ok((
+                                params.norm(&format!("blocks.{block}.norm1"), channels)?,
+                                params.norm(&format!("blocks.{block}.norm2"), channels)?,
+                            ))
+                        })
+                        .collect::<Result<_, NetworkError>>()?;
+                    let policy = params.norm("policy.norm", 2)?;
+                    let value = params.norm("value.norm", 1)?;
+                    Some(ResnetNorms { stem, blocks, policy, value })
+                } else {
+                    None
+                };
                 Body::Resnet {
                     planes,
                     stem,
@@ -329,6 +427,7 @@ impl Network {
                     value_conv,
                     value_fc1,
                     value_fc2,
+                    norms,
                 }
             }
         };
@@ -368,11 +467,14 @@ impl Network {
     fn trunk(&self, observations: &Tensor) -> Result<Tensor, NetworkError> {
         match &self.body {
             Body::Mlp { .. } => Ok(observations.clone()),
-            Body::Resnet { planes, stem, blocks, .. } => {
+            Body::Resnet { planes, stem, blocks, norms, .. } => {
                 let rows = observations.dim(0)?;
-                let mut x = observations.reshape((rows, planes[0], planes[1], planes[2]))?.apply(stem)?.relu()?;
-                for (first, second) in blocks {
-                    let branch = x.apply(first)?.relu()?.apply(second)?;
+                let input = observations.reshape((rows, planes[0], planes[1], planes[2]))?;
+                let mut x = maybe_norm(input.apply(stem)?, norms.as_ref().map(|n| &n.stem))?.relu()?;
+                for (index, (first, second)) in blocks.iter().enumerate() {
+                    let block_norms = norms.as_ref().map(|n| &n.blocks[index]);
+                    let inner = maybe_norm(x.apply(first)?, block_norms.map(|(a, _)| a))?.relu()?;
+                    let branch = maybe_norm(inner.apply(second)?, block_norms.map(|(_, b)| b))?;
                     x = (x + branch)?.relu()?;
                 }
                 Ok(x)
@@ -392,11 +494,11 @@ impl Network {
                 let values = x.apply(value)?.tanh()?.squeeze(D::Minus1)?;
                 Ok((logits, values))
             }
-            Body::Resnet { policy_conv, policy_fc, value_conv, value_fc1, value_fc2, .. } => {
+            Body::Resnet { policy_conv, policy_fc, value_conv, value_fc1, value_fc2, norms, .. } => {
                 let rows = features.dim(0)?;
-                let logits = features.apply(policy_conv)?.relu()?.reshape((rows, ()))?.apply(policy_fc)?;
-                let values = features
-                    .apply(value_conv)?
+                let policy_planes = maybe_norm(features.apply(policy_conv)?, norms.as_ref().map(|n| &n.policy))?;
+                let logits = policy_planes.relu()?.reshape((rows, ()))?.apply(policy_fc)?;
+                let values = maybe_norm(features.apply(value_conv)?, norms.as_ref().map(|n| &n.value))?
                     .relu()?
                     .reshape((rows, ()))?
                     .apply(value_fc1)?

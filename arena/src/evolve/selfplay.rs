@@ -29,6 +29,7 @@ impl Generation<'_> {
                 noise: true,
                 fast_sims: config.selfplay_fast_sims as usize,
                 full_search_share: config.selfplay_full_share,
+                reuse: config.selfplay_tree_reuse,
                 ..self.checkpoint(parent, config.selfplay_sims)
             };
             let entry = AgentEntry::new(parent.clone(), AgentConfig::Checkpoint(search));
@@ -50,6 +51,7 @@ impl Generation<'_> {
             observation_size: facts.observation_size(),
             actions: facts.num_distinct_actions,
             value_mix: config.value_mix,
+            result_discount: config.result_discount,
             symmetries: if config.symmetries { game.symmetries() } else { Vec::new() },
         };
         let (dataset, stats) =

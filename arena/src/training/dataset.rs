@@ -58,6 +58,10 @@ pub struct Targets {
     pub value_mix: f64,
     /// Each position is also added through each symmetry (merged when its image was seen too).
     pub symmetries: Vec<Symmetry>,
+    /// The game's result counts `(1 - result_discount)^k` in a position `k` moves before the end,
+    /// so the network learns that a near win is worth more than a far one (and a far loss less
+    /// bad than a near one): play that wins sooner and resists longer. 0: no discount.
+    pub result_discount: f64,
 }
 
 impl Targets {
@@ -82,6 +86,8 @@ pub struct DatasetStats {
     pub symmetric_images: usize,
     /// The value target's share of the search's root value.
     pub value_mix: f64,
+    /// The per-move discount of the result's weight.
+    pub result_discount: f64,
     pub duplicates_merged: usize,
     pub dropped_for_seat_balance: usize,
     pub positions: usize,
@@ -105,7 +111,12 @@ impl Dataset {
     /// Builds the training set of one generation from self-play games with trajectories.
     pub fn from_games(games: &[MatchResult], targets: &Targets, seed: u64) -> (Dataset, DatasetStats) {
         let (observation_size, actions) = (targets.observation_size, targets.actions);
-        let mut stats = DatasetStats { games: games.len(), value_mix: targets.value_mix, ..DatasetStats::default() };
+        let mut stats = DatasetStats {
+            games: games.len(),
+            value_mix: targets.value_mix,
+            result_discount: targets.result_discount,
+            ..DatasetStats::default()
+        };
         // Merge repeated positions: key = the observation's bits.
         let mut index: HashMap<Vec<u32>, usize> = HashMap::new();
         let mut merged: Vec<Merged> = Vec::new();
@@ -145,7 +156,8 @@ impl Dataset {
                 }
                 EndReason::Normal => {}
             }
-            for step in &game.trajectory {
+            let moves = game.trajectory.len();
+            for (index, step) in game.trajectory.iter().enumerate() {
                 stats.positions_seen += 1;
                 let Some(policy) = &step.policy else {
                     stats.positions_without_policy += 1;
@@ -155,7 +167,8 @@ impl Dataset {
                     stats.positions_without_policy += 1;
                     continue;
                 }
-                let result = game.returns.get(step.player).copied().unwrap_or(0.0).clamp(-1.0, 1.0);
+                let result = game.returns.get(step.player).copied().unwrap_or(0.0).clamp(-1.0, 1.0)
+                    * (1.0 - targets.result_discount).powi((moves - index - 1) as i32);
                 let value = match step.value {
                     Some(search) => {
                         (1.0 - targets.value_mix) * result + targets.value_mix * (search as f64).clamp(-1.0, 1.0)
