@@ -7,10 +7,11 @@
 //! balanced (the majority seat is subsampled, seeded), so the value head does not learn "the first
 //! player wins" from a skewed sample.
 //!
-//! Two ways to get more from each game ([`Targets`]): the game's symmetries add each position's
-//! images (connect four's mirror doubles the data for free), and the value target can mix the
-//! game's result with the search's own root value, which is less noisy than one game's outcome
-//! (a won game still contains the loser's good moves).
+//! More from each game ([`Targets`]): the game's symmetries add each position's images (connect
+//! four's mirror doubles the data for free); the value target can mix the game's result with the
+//! search's own root value, which is less noisy than one game's outcome (a won game still contains
+//! the loser's good moves); and the result can be discounted per move before the end, so near wins
+//! count more than far ones.
 
 use std::collections::HashMap;
 use std::path::Path;
