@@ -22,6 +22,49 @@ pub fn write_atomically(path: &Path, data: &[u8]) -> Result<()> {
     written
 }
 
+/// Where a command's data goes: standard output (`-`), or a file checked before any work and
+/// written atomically at the end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    Stdout,
+    File(std::path::PathBuf),
+}
+
+impl Output {
+    /// `-` is standard output; any other path must pass [`check_output_file`] against `inputs`.
+    pub fn checked(path: &Path, inputs: &[&Path]) -> Result<Output> {
+        if path.as_os_str() == "-" {
+            return Ok(Output::Stdout);
+        }
+        check_output_file(path, inputs)?;
+        Ok(Output::File(path.to_path_buf()))
+    }
+
+    pub fn is_stdout(&self) -> bool {
+        *self == Output::Stdout
+    }
+
+    /// Writes `data` to `stdout` or, atomically, to the file.
+    pub fn write(&self, data: &[u8], stdout: &mut dyn std::io::Write) -> Result<()> {
+        match self {
+            Output::Stdout => {
+                stdout.write_all(data).map_err(|e| Error::io("cannot write", Path::new("standard output"), e))
+            }
+            Output::File(path) => write_atomically(path, data),
+        }
+    }
+}
+
+/// Items as JSON lines: one object per line, each line ending in a newline.
+pub fn json_lines<T: serde::Serialize>(items: &[T]) -> Result<String> {
+    let mut text = String::new();
+    for item in items {
+        text.push_str(&serde_json::to_string(item)?);
+        text.push('\n');
+    }
+    Ok(text)
+}
+
 /// Refuses an output file that would destroy something: one of `inputs` (the same file by
 /// identity — device and inode — so another spelling or a hard link is caught too; a SQLite
 /// input's `-wal` and `-shm` files count as the input), or anything that is not a regular file (a

@@ -43,12 +43,9 @@ pub fn export(args: &ExportArgs, out: &mut dyn Write) -> Result<()> {
     if !args.db.exists() {
         bail!("store {} does not exist", args.db.display());
     }
-    let to_stdout = args.out.as_os_str() == "-";
-    if !to_stdout {
-        let mut inputs = vec![args.db.as_path()];
-        inputs.extend(args.filter.as_deref());
-        arena::files::check_output_file(&args.out, &inputs)?;
-    }
+    let mut inputs = vec![args.db.as_path()];
+    inputs.extend(args.filter.as_deref());
+    let output = arena::files::Output::checked(&args.out, &inputs)?;
     let store = Store::open(&args.db)?;
     let filter = match (&args.filter, args.no_filter) {
         (_, true) => TextFilter::off(),
@@ -59,13 +56,12 @@ pub fn export(args: &ExportArgs, out: &mut dyn Write) -> Result<()> {
     let mut buffer = Vec::new();
     let report = write_export(args.format, &matches, &filter, &mut buffer)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
-    if to_stdout {
+    output.write(&buffer, out)?;
+    if output.is_stdout() {
         // The data is the output; the report goes to stderr.
-        out.write_all(&buffer)?;
         eprintln!("{report}");
         return Ok(());
     }
-    arena::files::write_atomically(&args.out, &buffer)?;
     if args.json {
         writeln!(out, "{}", serde_json::to_string(&report)?)?;
     } else {

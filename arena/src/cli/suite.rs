@@ -93,26 +93,16 @@ fn run_command(args: &RunArgs, resources: &Resources, out: &mut dyn Write) -> Re
     let game = resources.load_game(game)?;
     let positions = read_suite(suite, game.as_ref())?;
     let agent = AgentConfig::parse(agent).with_context(|| format!("agent `{agent}`"))?;
-    if let Some(answers) = args.answers.as_deref().filter(|p| p.as_os_str() != "-") {
-        arena::files::check_output_file(answers, &[suite.as_path()])?;
-    }
+    let answers =
+        args.answers.as_deref().map(|path| arena::files::Output::checked(path, &[suite.as_path()])).transpose()?;
     let bars = Bars::new(!args.json);
     let report = run_suite(&game, &positions, &agent, resources, args.threads, args.seed, &bars)?;
-    if let Some(path) = &args.answers {
-        let mut text = String::new();
-        for answer in &report.answers {
-            text.push_str(&serde_json::to_string(answer)?);
-            text.push('\n');
-        }
-        if path.as_os_str() == "-" {
-            out.write_all(text.as_bytes())?;
-        } else {
-            arena::files::write_atomically(path, text.as_bytes())?;
-        }
+    if let Some(answers) = &answers {
+        answers.write(arena::files::json_lines(&report.answers)?.as_bytes(), out)?;
     }
     if args.json {
         writeln!(out, "{}", serde_json::to_string(&report)?)?;
-    } else if args.answers.as_deref().is_none_or(|p| p.as_os_str() != "-") {
+    } else if answers.as_ref().is_none_or(|a| !a.is_stdout()) {
         write_report(out, &report)?;
     }
     Ok(())
@@ -143,25 +133,16 @@ fn make_command(args: &MakeArgs, resources: &Resources, out: &mut dyn Write) -> 
         .and_then(|(a, b)| Some((a.trim().parse::<usize>().ok()?, b.trim().parse::<usize>().ok()?)))
         .with_context(|| format!("--plies `{}`: expected A..B, e.g. 10..30", args.plies))?;
     let game = resources.load_game(&args.game)?;
-    let to_stdout = args.out.as_os_str() == "-";
-    if !to_stdout {
-        arena::files::check_output_file(&args.out, &[])?;
-    }
-    let bars = Bars::new(!args.json && !to_stdout);
+    let output = arena::files::Output::checked(&args.out, &[])?;
+    let bars = Bars::new(!args.json && !output.is_stdout());
     let started = std::time::Instant::now();
     let options = MakeOptions { positions: args.positions, plies, seed: args.seed };
     let lines = make_suite(&game, &options, &bars)?;
     bars.end();
-    let mut text = String::new();
-    for line in &lines {
-        text.push_str(&serde_json::to_string(line)?);
-        text.push('\n');
-    }
-    if to_stdout {
-        out.write_all(text.as_bytes())?;
+    output.write(arena::files::json_lines(&lines)?.as_bytes(), out)?;
+    if output.is_stdout() {
         return Ok(());
     }
-    arena::files::write_atomically(&args.out, text.as_bytes())?;
     let seconds = started.elapsed().as_secs_f64();
     if args.json {
         let summary = serde_json::json!({"game": game.spec().to_string(), "positions": lines.len(), "out": args.out, "seconds": seconds});
