@@ -197,14 +197,18 @@ impl Search {
         let Turn::Player(player) = root.turn() else {
             return Err(AgentError::Crashed("search asked to move where no player is to move".to_string()));
         };
-        let history: Option<Vec<Action>> = root
-            .history()
-            .iter()
-            .map(|m| match m {
-                games::Move::Action(action) => Some(*action),
-                games::Move::Text(_) => None,
-            })
-            .collect();
+        // The root's moves, only when a tree may be kept (reading the history allocates).
+        let history: Option<Vec<Action>> = if config.reuse_tree {
+            root.history()
+                .iter()
+                .map(|m| match m {
+                    games::Move::Action(action) => Some(*action),
+                    games::Move::Text(_) => None,
+                })
+                .collect()
+        } else {
+            None
+        };
         let kept = self.kept_root.take();
         let reused = config.reuse_tree && matches!((&kept, &history), (Some(k), Some(h)) if self.reroot(k, h));
         if !reused {
