@@ -60,6 +60,9 @@ pub struct CheckpointAgentConfig {
     pub full_search_share: f64,
     /// Tree reuse between moves (see [`PuctConfig::reuse_tree`]).
     pub reuse: bool,
+    /// Positions where the side to move wins at once are valued exactly (see
+    /// [`PuctConfig::win_check`]).
+    pub win_check: bool,
 }
 
 const CHECKPOINT: &str = "checkpoint";
@@ -82,6 +85,7 @@ impl CheckpointAgentConfig {
             fast_sims: 0,
             full_search_share: 0.25,
             reuse: false,
+            win_check: false,
         }
     }
 
@@ -109,12 +113,13 @@ impl CheckpointAgentConfig {
             fast_sims: params.int("fast_sims") as usize,
             full_search_share: params.float("full_search_share"),
             reuse: params.bool("reuse"),
+            win_check: params.bool("win_check"),
         })
     }
 
     /// The canonical spec: every parameter, in the order of [`CHECKPOINT_PARAMS`], the playout
-    /// cap's and tree reuse only when they are on (so specs written before it existed keep their text). (A path that
-    /// is not valid Unicode is written lossily.)
+    /// cap's, tree reuse and the win check only when they are on (so specs written before they
+    /// existed keep their text). (A path that is not valid Unicode is written lossily.)
     pub fn spec(&self) -> Spec {
         let spec = Spec::new(CHECKPOINT)
             .with("path", self.path.display())
@@ -130,7 +135,8 @@ impl CheckpointAgentConfig {
         } else {
             spec.with("fast_sims", self.fast_sims).with("full_search_share", self.full_search_share)
         };
-        if self.reuse { spec.with("reuse", true) } else { spec }
+        let spec = if self.reuse { spec.with("reuse", true) } else { spec };
+        if self.win_check { spec.with("win_check", true) } else { spec }
     }
 
     /// Checks the settings against the ranges a spec must respect, with the same errors.
@@ -155,6 +161,7 @@ impl CheckpointAgentConfig {
                 full_search_share: self.full_search_share as f32,
             }),
             reuse_tree: self.reuse,
+            win_check: self.win_check,
         }
     }
 }
@@ -333,6 +340,7 @@ mod tests {
                 noise: Some(RootNoise { alpha: 0.1, fraction: 0.5 }),
                 playout_cap: None,
                 reuse_tree: false,
+                win_check: false,
             }
         );
         let capped = parse("checkpoint(path=p,sims=200,fast_sims=30,full_search_share=0.2)");
@@ -341,6 +349,12 @@ mod tests {
         assert!(capped.spec().to_string().ends_with("fast_sims=30,full_search_share=0.2)"));
         let AgentConfig::Checkpoint(reusing) = parse("checkpoint(path=p,reuse=true)") else { panic!("a checkpoint") };
         assert!(reusing.puct().reuse_tree && reusing.spec().to_string().ends_with("noise_fraction=0.25,reuse=true)"));
+        let AgentConfig::Checkpoint(checking) = parse("checkpoint(path=p,win_check=true)") else {
+            panic!("a checkpoint")
+        };
+        assert!(
+            checking.puct().win_check && checking.spec().to_string().ends_with("noise_fraction=0.25,win_check=true)")
+        );
         assert_eq!(CheckpointAgentConfig::new("x").puct(), PuctConfig::default());
         // Every other agent keeps its (canonical) spec text.
         assert_eq!(

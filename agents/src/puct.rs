@@ -76,6 +76,11 @@ pub struct PuctConfig {
     /// Keeps the subtree of the position reached two plies later (after the opponent's reply)
     /// and adds `simulations` to its visits, instead of starting each move from an empty tree.
     pub reuse_tree: bool,
+    /// Each position the search expands (below the root) is first checked for a move that wins
+    /// at once; where there is one, the position is valued as that win and searched no further.
+    /// The network need not see the win, and a move that lets the opponent win next is refuted
+    /// by the first simulation through it (MCTS-Solver's idea, one ply deep).
+    pub win_check: bool,
 }
 
 impl Default for PuctConfig {
@@ -88,6 +93,7 @@ impl Default for PuctConfig {
             noise: None,
             playout_cap: None,
             reuse_tree: false,
+            win_check: false,
         }
     }
 }
@@ -101,7 +107,8 @@ enum NodeKind {
     Decision(Player),
     /// Chance is to move; children are the outcomes, priors their probabilities.
     Chance,
-    /// The game is over; the value is player 0's scaled return.
+    /// The game is over, or (with the win check) the player to move wins at once; the value is
+    /// player 0's scaled return.
     Terminal(f32),
 }
 
@@ -216,7 +223,8 @@ impl Search {
             let mut root_node = Node::new(0, 1.0);
             root_node.state = Some(root.clone_box());
             self.nodes.push(root_node);
-            let root_value = self.expand(0, 0, facts, evaluator)?.unwrap_or(0.0);
+            // The root is never collapsed by the win check: it needs its children to choose from.
+            let root_value = self.expand(0, 0, facts, evaluator, false)?.unwrap_or(0.0);
             self.nodes[0].visits = 1;
             self.nodes[0].value_sum = root_value;
         }
@@ -232,7 +240,7 @@ impl Search {
             {
                 deadline.check()?;
             }
-            self.simulate(facts, evaluator, config.c_puct, rng)?;
+            self.simulate(facts, evaluator, config, rng)?;
         }
 
         let root = &self.nodes[0];
@@ -301,7 +309,7 @@ impl Search {
         &mut self,
         facts: &GameFacts,
         evaluator: &mut dyn Evaluator,
-        c_puct: f32,
+        config: &PuctConfig,
         rng: &mut AgentRng,
     ) -> Result<(), AgentError> {
         self.path.clear();
@@ -310,7 +318,7 @@ impl Search {
         let value = loop {
             node = match self.nodes[node].kind {
                 NodeKind::Terminal(value) => break value,
-                NodeKind::Decision(player) => self.select(node, player, c_puct),
+                NodeKind::Decision(player) => self.select(node, player, config.c_puct),
                 NodeKind::Chance => self.sample_outcome(node, rng)?,
                 NodeKind::Unexpanded => {
                     return Err(AgentError::Crashed("search reached an unexpanded interior node".to_string()));
@@ -319,7 +327,7 @@ impl Search {
             let parent = self.path[self.path.len() - 1] as usize;
             self.path.push(node as u32);
             if self.nodes[node].kind == NodeKind::Unexpanded
-                && let Some(value) = self.expand(node, parent, facts, evaluator)?
+                && let Some(value) = self.expand(node, parent, facts, evaluator, config.win_check)?
             {
                 break value;
             }
@@ -371,13 +379,15 @@ impl Search {
     }
 
     /// Makes the state of `node` (from its `parent`'s), adds its children, and returns its value
-    /// for player 0 — `None` for a chance node, which has no value of its own.
+    /// for player 0 — `None` for a chance node, which has no value of its own. With `win_check`, a
+    /// position whose player to move wins at once becomes a terminal node of that win.
     fn expand(
         &mut self,
         node: usize,
         parent: usize,
         facts: &GameFacts,
         evaluator: &mut dyn Evaluator,
+        win_check: bool,
     ) -> Result<Option<f32>, AgentError> {
         if self.nodes[node].state.is_none() {
             let mut state = match self.nodes[parent].state.as_ref() {
@@ -411,6 +421,10 @@ impl Search {
                     return Err(AgentError::NotSupported(
                         "this position takes free text; PUCT needs discrete actions".to_string(),
                     ));
+                }
+                if win_check && let Some(value) = immediate_win(state, player, &self.legal, facts) {
+                    self.nodes[node].kind = NodeKind::Terminal(value);
+                    return Ok(Some(value));
                 }
                 self.observation.resize(facts.observation_size(), 0.0);
                 state.observation_tensor(player, &mut self.observation);
@@ -454,6 +468,17 @@ impl Search {
 }
 
 /// Player 0's return scaled from the game's range to [-1, 1].
+/// Player 0's scaled return after a move of `legal` with which `player` wins at once (its
+/// greatest return, the game over), if there is one.
+fn immediate_win(state: &dyn State, player: Player, legal: &[Action], facts: &GameFacts) -> Option<f32> {
+    legal.iter().find_map(|&action| {
+        let mut after = state.clone_box();
+        after.apply_unchecked(action);
+        (after.is_terminal() && after.player_return(player) >= facts.max_return)
+            .then(|| scaled_return(facts, after.player_return(0)))
+    })
+}
+
 fn scaled_return(facts: &GameFacts, value: f64) -> f32 {
     let span = facts.max_return - facts.min_return;
     if span > 0.0 { (2.0 * (value - facts.min_return) / span - 1.0) as f32 } else { 0.0 }
@@ -675,6 +700,12 @@ pub const CHECKPOINT_PARAMS: &[ParamDef] = &[
         kind: ParamKind::Bool,
         default: "false",
         doc: "keep the searched subtree of the position two plies later for the next move",
+    },
+    ParamDef {
+        name: "win_check",
+        kind: ParamKind::Bool,
+        default: "false",
+        doc: "value a searched position exactly where the side to move wins at once (one-ply solver)",
     },
 ];
 

@@ -133,6 +133,46 @@ fn search_takes_an_immediate_win_and_reports_visit_shares() {
     assert!(decision.value.expect("value") > 0.5, "{decision:?}");
 }
 
+/// The visit share of each legal move of connect four after `moves`, searched by an untrained
+/// network with `simulations`, with or without the win check; and the move chosen.
+fn connect_four_visits(moves: &str, network_seed: u64, simulations: usize, win_check: bool) -> (Vec<f32>, Action) {
+    let game = load_game("connect_four").expect("game");
+    let checkpoint = checkpoint(&game, "mlp(hidden=16,layers=1)", network_seed);
+    let mut state = game.new_initial_state();
+    apply_move_list(state.as_mut(), moves).expect("moves");
+    let mut searcher = agent(&checkpoint, PuctConfig { simulations, win_check, ..PuctConfig::default() });
+    let decision = act(&mut searcher, &game, state.as_ref(), 3).expect("act");
+    let shares = decision.policy.expect("policy").iter().map(|&(_, share)| share).collect();
+    let Reply::Action(action) = decision.reply else { panic!("an action") };
+    (shares, action)
+}
+
+#[test]
+fn the_win_check_refutes_moves_that_let_the_opponent_win_at_once() {
+    // x holds a1 b1 c1: o must block in column 4 (action 3); every other move loses at once.
+    let block: Action = 3;
+    for network_seed in 0..6 {
+        let (checked, chosen) = connect_four_visits("1 1 2 2 3", network_seed, 21, true);
+        assert_eq!(chosen, block, "network {network_seed}: {checked:?}");
+        // Each losing move is refuted by the one simulation that reaches it.
+        for (action, &share) in checked.iter().enumerate() {
+            if action as Action != block {
+                assert!(share <= 2.0 / 21.0, "network {network_seed}: move {action} got {share} of the visits");
+            }
+        }
+        // Without the check the untrained network must find x's reply itself: the losing moves
+        // keep more of the visits.
+        let (unchecked, _) = connect_four_visits("1 1 2 2 3", network_seed, 21, false);
+        let losing = |shares: &[f32]| {
+            shares.iter().enumerate().filter(|&(a, _)| a as Action != block).map(|(_, s)| s).sum::<f32>()
+        };
+        assert!(losing(&unchecked) > losing(&checked), "network {network_seed}: {unchecked:?} vs {checked:?}");
+    }
+    // The root itself is searched as usual: a win at once is taken, with its children to show.
+    let (shares, chosen) = connect_four_visits("1 5 2 5 3 6", 0, 21, true);
+    assert_eq!((chosen, shares.len()), (3, 7), "{shares:?}");
+}
+
 #[test]
 fn the_same_seed_gives_the_same_game() {
     let game = load_game("connect_four").expect("game");

@@ -239,7 +239,8 @@ fn learning_options_shape_the_data_each_generation_trains_on() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let config = dir.path().join("learning.toml");
     let options = "symmetries = true\nvalue_mix = 0.5\nresult_discount = 0.05\nselfplay_fast_sims = 2\n\
-                   selfplay_full_share = 0.5\nselfplay_tree_reuse = true\nreplay_positions = 300\n";
+                   selfplay_full_share = 0.5\nselfplay_tree_reuse = true\nreplay_positions = 300\n\
+                   selfplay_random_plies = 4\nsearch_win_check = true\n";
     let learning = TINY.replace("value_weight = 1.0", "value_weight = 1.0\nschedule = \"cosine\"");
     std::fs::write(&config, format!("{options}{learning}")).unwrap_or_else(|e| panic!("{e}"));
     let run = dir.path().join("run");
@@ -257,4 +258,11 @@ fn learning_options_shape_the_data_each_generation_trains_on() {
     // The second child trains on the newest 300 of two generations' positions.
     let trained = summaries[1]["training"][0][1]["positions"].as_u64().unwrap_or(0);
     assert_eq!(trained, 300, "{}", summaries[1]);
+    // The run's checkpoints search with the win check in tournaments and gates.
+    let conn = rusqlite::Connection::open(run.join("arena.db")).unwrap_or_else(|e| panic!("{e}"));
+    let specs: Vec<String> = conn
+        .prepare("SELECT spec FROM agents WHERE spec LIKE 'checkpoint(%'")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!specs.is_empty() && specs.iter().all(|s| s.contains("win_check=true")), "{specs:?}");
 }

@@ -283,8 +283,7 @@ impl ConnectFourSolver {
 
     /// The board after `moves` (column indices from 0), or an error naming the first bad move.
     fn board(&self, moves: &[Action]) -> Result<Board> {
-        let mut board =
-            Board::empty(self.rows, self.columns, self.connect);
+        let mut board = Board::empty(self.rows, self.columns, self.connect);
         for (i, &column) in moves.iter().enumerate() {
             let bad = |reason: &str| Error::NotSupported(format!("move {} (column {}): {reason}", i + 1, column + 1));
             if column >= self.columns || !board.can_play(column) {

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use common::game;
 use games::conformance::{Config, check};
 use games::debate::{Proposition, generate, load_jsonl, propositions::KINDS};
@@ -13,11 +11,16 @@ use games::{Error, GameRecord, Information, InputKind, Move, Spec, State, Turn, 
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
-/// A file under the temporary directory, unique to this process and `name`, holding `text`.
-fn temp_file(name: &str, text: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("games-debate-{}-{name}.jsonl", std::process::id()));
-    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    path
+/// A new file under the temporary directory holding `text`, named after `name`; removed when the
+/// returned path is dropped.
+fn temp_file(name: &str, text: &str) -> tempfile::TempPath {
+    let file = tempfile::Builder::new()
+        .prefix(&format!("games-debate-{name}-"))
+        .suffix(".jsonl")
+        .tempfile()
+        .unwrap_or_else(|e| panic!("a temporary file: {e}"));
+    std::fs::write(file.path(), text).unwrap_or_else(|e| panic!("{}: {e}", file.path().display()));
+    file.into_temp_path()
 }
 
 /// The spec of a debate over the file at `path`, with extra arguments.

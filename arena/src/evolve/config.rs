@@ -43,6 +43,14 @@ pub struct EvolveConfig {
     pub selfplay_full_share: f64,
     /// Self-play keeps each search's subtree for the next move (tree reuse).
     pub selfplay_tree_reuse: bool,
+    /// The run's searches (self-play, tournaments, gates, the suite) value a position exactly
+    /// where the side to move wins at once (`checkpoint(win_check=true)`): a one-ply solver that
+    /// finds wins and refutes moves allowing one without the network's help.
+    pub search_win_check: bool,
+    /// When above 0, each self-play game pair starts after a number of uniformly random plies
+    /// drawn evenly from 0..=N, so the data also holds positions (threats to see, blocks to make)
+    /// that the parent's own games rarely reach.
+    pub selfplay_random_plies: u32,
     pub selfplay_temperature: f64,
     /// Self-play moves use the temperature only for this many plies, then the most visited move.
     pub selfplay_temperature_plies: u32,
@@ -93,11 +101,15 @@ impl Default for EvolveConfig {
             tournament_games_per_pairing: 20,
             tournament_sims: 64,
             opening_plies: 2,
-            selfplay_games: 400,
+            // 800 games: the raw policy reached 55.4% on the suite against 49.2% with 400, and
+            // the run still ends within 15 minutes on 2 cores (14 min 10 s).
+            selfplay_games: 800,
             selfplay_sims: 96,
             selfplay_fast_sims: 0,
             selfplay_full_share: 0.25,
             selfplay_tree_reuse: true,
+            selfplay_random_plies: 0,
+            search_win_check: true,
             selfplay_temperature: 1.0,
             selfplay_temperature_plies: 10,
             replay_window: 4,

@@ -302,7 +302,11 @@ impl Generation<'_> {
     /// A checkpoint of the run searching with `sims` simulations (the `checkpoint` agent's
     /// defaults otherwise).
     fn checkpoint(&self, name: &str, sims: u32) -> CheckpointAgentConfig {
-        CheckpointAgentConfig { sims: sims as usize, ..CheckpointAgentConfig::new(self.run.checkpoint_dir(name)) }
+        CheckpointAgentConfig {
+            sims: sims as usize,
+            win_check: self.config.search_win_check,
+            ..CheckpointAgentConfig::new(self.run.checkpoint_dir(name))
+        }
     }
 
     /// A checkpoint of the run as it plays in tournaments and gates.

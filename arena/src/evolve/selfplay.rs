@@ -6,6 +6,7 @@ use agents::{AgentConfig, CheckpointAgentConfig};
 use games::GameRef;
 
 use super::Generation;
+use crate::engine::openings::OpeningSource;
 use crate::engine::runner::Keep;
 use crate::engine::seeds::{EvolveStream, evolve_seed};
 use crate::engine::tournament::{AgentEntry, RunOptions, TournamentConfig, run_tournament};
@@ -38,6 +39,10 @@ impl Generation<'_> {
                 games_per_pairing: config.selfplay_games,
                 seed: evolve_seed(config.seed, generation, EvolveStream::SelfPlay { parent: p }),
                 keep: Keep::Trajectory,
+                openings: match config.selfplay_random_plies {
+                    0 => OpeningSource::None,
+                    plies => OpeningSource::RandomPlyRange(0, plies),
+                },
                 ..TournamentConfig::new(config.game.clone(), vec![entry, twin])
             };
             self.progress
