@@ -337,6 +337,8 @@ pub struct MakeOptions {
     /// Plies from the start, inclusive.
     pub plies: (usize, usize),
     pub seed: u64,
+    /// Positions labelled at once; the suite is the same for any number.
+    pub threads: usize,
 }
 
 /// Each legal move's exact value for the player to move, from the game's solver.
@@ -386,7 +388,8 @@ impl Labeller {
 /// probability one half, else the best move of a shallow solver search, so both sensible and
 /// odd positions appear), at plies drawn evenly from the range, without duplicates (a position
 /// and its mirror image count as one), skipping positions where the game is decided by a move
-/// that wins at once. Returns the lines; `progress` counts positions kept.
+/// that wins at once. The positions are chosen first, in order from the seed, then labelled on
+/// `threads` threads. Returns the lines; `progress` counts positions labelled.
 pub fn make_suite(game: &GameRef, options: &MakeOptions, progress: &dyn Progress) -> Result<Vec<SuiteLine>> {
     let (low, high) = options.plies;
     if low > high {
@@ -395,19 +398,49 @@ pub fn make_suite(game: &GameRef, options: &MakeOptions, progress: &dyn Progress
     if options.positions == 0 {
         bail!("--positions must be at least 1");
     }
-    let mut labeller = Labeller::for_game(game.as_ref())?;
+    // A game without a solver is refused before any work.
+    Labeller::for_game(game.as_ref())?;
+    let candidates = choose_positions(game, options)?;
+    let labels = label_positions(game, &candidates, options.threads, progress)?;
+    let mut lines = Vec::with_capacity(candidates.len());
+    for ((state, target), values) in candidates.iter().zip(labels) {
+        let top = values.iter().map(|&(_, v)| v).fold(f64::NEG_INFINITY, f64::max);
+        let moves: Vec<String> = state
+            .history()
+            .iter()
+            .map(|m| match m {
+                Move::Action(a) => game.new_initial_state().action_to_string(*a),
+                Move::Text(t) => t.clone(),
+            })
+            .collect();
+        let best: Vec<String> =
+            values.iter().filter(|&&(_, v)| v == top).map(|&(a, _)| state.action_to_string(a)).collect();
+        let bucket = low + (target - low) / 5 * 5;
+        lines.push(SuiteLine {
+            moves: moves.join(" "),
+            best,
+            values: Some(values.iter().map(|&(a, v)| (state.action_to_string(a), v)).collect()),
+            stage: Some(format!("plies {bucket}-{}", (bucket + 4).min(high))),
+            id: Some(format!("p{}", lines.len() + 1)),
+        });
+    }
+    Ok(lines)
+}
+
+/// The suite's positions with the ply each was drawn for, in the order the seed gives them.
+fn choose_positions(game: &GameRef, options: &MakeOptions) -> Result<Vec<(Box<dyn State>, usize)>> {
+    let (low, high) = options.plies;
     let mut guide = ConnectFourSolver::for_game(game.as_ref());
     let mut rng = AgentRng::seed_from_u64(options.seed);
     let mut seen: HashSet<String> = HashSet::new();
-    let mut lines = Vec::new();
-    progress.begin("positions", options.positions as u64);
+    let mut chosen = Vec::new();
     let mut attempts = 0usize;
-    while lines.len() < options.positions {
+    while chosen.len() < options.positions {
         attempts += 1;
         if attempts > options.positions * 200 + 1000 {
             bail!(
                 "found only {} distinct positions at plies {low}..{high} after {attempts} games; ask for fewer or widen --plies",
-                lines.len()
+                chosen.len()
             );
         }
         let target = rng.random_range(low..=high);
@@ -437,44 +470,74 @@ pub fn make_suite(game: &GameRef, options: &MakeOptions, progress: &dyn Progress
             continue;
         }
         state.legal_actions(&mut legal);
-        let values = labeller.values(state.as_ref(), &legal)?;
-        // A move that wins at once (or a forced loss everywhere) says little about strength.
-        let top = values.iter().map(|&(_, v)| v).fold(f64::NEG_INFINITY, f64::max);
+        // A move that wins at once says little about strength.
         let wins_at_once = legal.iter().any(|&a| {
             let mut child = state.clone_box();
             child.apply(a).is_ok() && child.is_terminal() && child.player_return(state.history().len() % 2) > 0.0
         });
-        if wins_at_once || values.is_empty() {
+        if legal.is_empty() || wins_at_once {
             continue;
         }
-        // The board without its column labels, and its mirror image.
+        // The board without its column labels, and its mirror image (a position that is its own
+        // mirror image is no duplicate).
         let board: Vec<String> =
             state.render().lines().filter(|l| !l.chars().all(|c| c.is_ascii_digit())).map(str::to_string).collect();
         let key = board.join("\n");
         let mirror = board.iter().map(|l| l.chars().rev().collect::<String>()).collect::<Vec<_>>().join("\n");
-        if !seen.insert(key) || seen.contains(&mirror) {
+        if seen.contains(&mirror) || !seen.insert(key) {
             continue;
         }
-        let moves: Vec<String> = state
-            .history()
-            .iter()
-            .map(|m| match m {
-                Move::Action(a) => game.new_initial_state().action_to_string(*a),
-                Move::Text(t) => t.clone(),
-            })
-            .collect();
-        let best: Vec<String> =
-            values.iter().filter(|&&(_, v)| v == top).map(|&(a, _)| state.action_to_string(a)).collect();
-        let bucket = low + (target - low) / 5 * 5;
-        lines.push(SuiteLine {
-            moves: moves.join(" "),
-            best,
-            values: Some(values.iter().map(|&(a, v)| (state.action_to_string(a), v)).collect()),
-            stage: Some(format!("plies {bucket}-{}", (bucket + 4).min(high))),
-            id: Some(format!("p{}", lines.len() + 1)),
-        });
-        progress.set_done(lines.len() as u64);
+        chosen.push((state, target));
     }
+    Ok(chosen)
+}
+
+/// Each legal move of a position with its exact value.
+type MoveValues = Vec<(Action, f64)>;
+
+/// Every legal move's exact value in each position, labelled on `threads` threads that each keep
+/// one solver (its table of bounds stays warm from position to position; values are exact
+/// whatever it holds, so they do not depend on which thread labels what).
+fn label_positions(
+    game: &GameRef,
+    positions: &[(Box<dyn State>, usize)],
+    threads: usize,
+    progress: &dyn Progress,
+) -> Result<Vec<MoveValues>> {
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    progress.begin("positions", positions.len() as u64);
+    let next = AtomicUsize::new(0);
+    let done = AtomicU64::new(0);
+    let label = || -> Result<Vec<(usize, MoveValues)>> {
+        let mut labeller = Labeller::for_game(game.as_ref())?;
+        let mut legal = Vec::new();
+        let mut labelled = Vec::new();
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some((state, _)) = positions.get(index) else { break };
+            state.legal_actions(&mut legal);
+            let values = labeller.values(state.as_ref(), &legal)?;
+            if values.is_empty() {
+                bail!("the solver gave no values for the position after `{}`", state.render());
+            }
+            labelled.push((index, values));
+            progress.set_done(done.fetch_add(1, Ordering::Relaxed) + 1);
+        }
+        Ok(labelled)
+    };
+    let per_thread: Vec<Result<Vec<(usize, MoveValues)>>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.clamp(1, positions.len().max(1))).map(|_| scope.spawn(label)).collect();
+        workers
+            .into_iter()
+            .map(|worker| {
+                worker.join().unwrap_or_else(|_| Err(Error::Invalid("a labelling thread panicked".to_string())))
+            })
+            .collect()
+    });
     progress.end();
-    Ok(lines)
+    let mut labels: Vec<MoveValues> = vec![Vec::new(); positions.len()];
+    for (index, values) in per_thread.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten() {
+        labels[index] = values;
+    }
+    Ok(labels)
 }

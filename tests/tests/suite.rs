@@ -13,9 +13,13 @@ fn write(dir: &std::path::Path, name: &str, lines: &[String]) -> std::path::Path
     path
 }
 
-fn made(game: &str, positions: usize, plies: (usize, usize), seed: u64) -> Vec<SuiteLine> {
+fn made_on(game: &str, positions: usize, plies: (usize, usize), seed: u64, threads: usize) -> Vec<SuiteLine> {
     let game = games::load_game(game).unwrap_or_else(|e| panic!("{e}"));
-    make_suite(&game, &MakeOptions { positions, plies, seed }, &Silent).unwrap_or_else(|e| panic!("{e:#}"))
+    make_suite(&game, &MakeOptions { positions, plies, seed, threads }, &Silent).unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+fn made(game: &str, positions: usize, plies: (usize, usize), seed: u64) -> Vec<SuiteLine> {
+    made_on(game, positions, plies, seed, 2)
 }
 
 #[test]
@@ -33,8 +37,9 @@ fn made_suites_are_distinct_consistent_and_in_range() {
             let best: HashSet<&String> = values.iter().filter(|(_, v)| **v == top).map(|(m, _)| m).collect();
             assert_eq!(best, line.best.iter().collect::<HashSet<_>>(), "{game}: {}", line.moves);
         }
-        // Reproducible from the seed.
-        assert_eq!(made(game, 20, plies, 4), lines, "{game}");
+        // Reproducible from the seed, labelled on any number of threads.
+        assert_eq!(made_on(game, 20, plies, 4, 1), lines, "{game}");
+        assert_eq!(made_on(game, 20, plies, 4, 3), lines, "{game}");
     }
     // No position is the mirror image of another (connect four columns reversed).
     let lines = made("connect_four", 30, (16, 18), 9);

@@ -70,6 +70,10 @@ pub struct MakeArgs {
     /// Seed of the games the positions come from.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Positions labelled at once (each thread has its own solver); the suite does not depend
+    /// on it.
+    #[arg(long, default_value_t = default_threads(), value_parser = at_least_one::<usize>)]
+    pub threads: usize,
     /// The suite file to write (JSON lines; `-`: standard output).
     #[arg(long)]
     pub out: PathBuf,
@@ -136,7 +140,7 @@ fn make_command(args: &MakeArgs, resources: &Resources, out: &mut dyn Write) -> 
     let output = arena::files::Output::checked(&args.out, &[])?;
     let bars = Bars::new(!args.json && !output.is_stdout());
     let started = std::time::Instant::now();
-    let options = MakeOptions { positions: args.positions, plies, seed: args.seed };
+    let options = MakeOptions { positions: args.positions, plies, seed: args.seed, threads: args.threads };
     let lines = make_suite(&game, &options, &bars)?;
     bars.end();
     output.write(arena::files::json_lines(&lines)?.as_bytes(), out)?;
