@@ -467,7 +467,6 @@ impl Search {
     }
 }
 
-/// Player 0's return scaled from the game's range to [-1, 1].
 /// Player 0's scaled return after a move of `legal` with which `player` wins at once (its
 /// greatest return, the game over), if there is one.
 fn immediate_win(state: &dyn State, player: Player, legal: &[Action], facts: &GameFacts) -> Option<f32> {
@@ -479,6 +478,7 @@ fn immediate_win(state: &dyn State, player: Player, legal: &[Action], facts: &Ga
     })
 }
 
+/// Player 0's return scaled from the game's range to [-1, 1].
 fn scaled_return(facts: &GameFacts, value: f64) -> f32 {
     let span = facts.max_return - facts.min_return;
     if span > 0.0 { (2.0 * (value - facts.min_return) / span - 1.0) as f32 } else { 0.0 }

@@ -168,6 +168,8 @@ struct Table {
 const TABLE_BITS: u32 = 23;
 /// Bits of the scrambled key kept in an entry (the rest choose the slot).
 const TAG_BITS: u32 = 64 - TABLE_BITS;
+/// The odd multiplier that scrambles keys (2^64 / the golden ratio: neighbouring keys spread).
+const SCRAMBLE: u64 = 0x9E37_79B9_7F4A_7C15;
 
 impl Table {
     fn new() -> Self {
@@ -176,10 +178,10 @@ impl Table {
         table
     }
     fn slot(key: u64) -> usize {
-        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> TAG_BITS) as usize
+        (key.wrapping_mul(SCRAMBLE) >> TAG_BITS) as usize
     }
     fn tag(key: u64) -> u64 {
-        ((key.wrapping_mul(0x9E37_79B9_7F4A_7C15) & ((1 << TAG_BITS) - 1)) + 1) << 8
+        ((key.wrapping_mul(SCRAMBLE) & ((1 << TAG_BITS) - 1)) + 1) << 8
     }
     fn get(&self, key: u64) -> Option<i32> {
         let entry = self.entries[Self::slot(key)];
