@@ -403,13 +403,15 @@ pub fn make_suite(game: &GameRef, options: &MakeOptions, progress: &dyn Progress
     let candidates = choose_positions(game, options)?;
     let labels = label_positions(game, &candidates, options.threads, progress)?;
     let mut lines = Vec::with_capacity(candidates.len());
+    // Move texts are read from the start position (a move's text does not depend on the position).
+    let start = game.new_initial_state();
     for ((state, target), values) in candidates.iter().zip(labels) {
         let top = values.iter().map(|&(_, v)| v).fold(f64::NEG_INFINITY, f64::max);
         let moves: Vec<String> = state
             .history()
             .iter()
             .map(|m| match m {
-                Move::Action(a) => game.new_initial_state().action_to_string(*a),
+                Move::Action(a) => start.action_to_string(*a),
                 Move::Text(t) => t.clone(),
             })
             .collect();
