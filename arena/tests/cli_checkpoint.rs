@@ -140,3 +140,97 @@ fn a_checkpoint_agent_plays_legal_games_and_records_policies_and_values() {
     assert_eq!(report["games"], 6);
     assert_eq!(report["end_reasons"], serde_json::json!({"normal": 6}), "{report}");
 }
+
+/// A tic-tac-toe dataset whose every target says "take the centre" and "the side to move wins".
+fn centre_dataset(path: &Path) {
+    use arena::training::{Dataset, DatasetStats};
+    let game = games::load_game("tic_tac_toe").unwrap_or_else(|e| panic!("{e}"));
+    let facts = game.facts();
+    let mut data = Dataset {
+        observation_size: facts.observation_size(),
+        actions: facts.num_distinct_actions,
+        ..Dataset::default()
+    };
+    let mut buffer = vec![0.0; facts.observation_size()];
+    for first in [0u32, 1, 2, 3, 5, 6, 7, 8] {
+        let mut state = game.new_initial_state();
+        state.apply(first).unwrap_or_else(|e| panic!("{e}"));
+        state.observation_tensor(1, &mut buffer);
+        data.observations.extend_from_slice(&buffer);
+        let mut policy = vec![0.0; facts.num_distinct_actions];
+        policy[4] = 1.0;
+        data.policies.extend(policy);
+        data.values.push(1.0);
+    }
+    data.save(path, &DatasetStats::default()).unwrap_or_else(|e| panic!("{e:#}"));
+}
+
+#[test]
+fn train_makes_a_child_checkpoint_from_datasets_and_reports_its_speed() {
+    let temp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let parent = temp.path().join("parent");
+    let made = init(&parent, "tic_tac_toe", "mlp(hidden=16,layers=2)", 3);
+    let data = temp.path().join("centre.safetensors");
+    centre_dataset(&data);
+    let child = temp.path().join("child");
+    let path = |p: &Path| p.to_str().unwrap_or_else(|| panic!("temporary path is not UTF-8")).to_string();
+    let (parent_text, data_text, child_text) = (path(&parent), path(&data), path(&child));
+    let train = |out: &str, data: &[&str]| {
+        let mut args = vec!["checkpoint", "train", "--from", &parent_text, "--out", out, "--data"];
+        args.extend_from_slice(data);
+        args.extend(["--epochs", "40", "--batch-size", "4", "--learning-rate", "0.01", "--threads", "1", "--json"]);
+        arena(&args)
+    };
+    // Joining the same file twice doubles the data.
+    let (ok, out, err) = train(&child_text, &[&data_text, &data_text]);
+    assert!(ok, "{err}");
+    let trained = json(&out);
+    assert_eq!(trained["report"]["positions"], 16);
+    assert_eq!(trained["report"]["steps"], 40 * 4);
+    assert!(trained["steps_per_second"].as_f64().is_some_and(|s| s > 0.0), "{trained}");
+    let (first, last) = (&trained["report"]["first_epoch_policy_loss"], &trained["report"]["last_epoch_policy_loss"]);
+    assert!(last.as_f64() < first.as_f64().map(|f| 0.5 * f), "the policy loss falls: {trained}");
+
+    let (ok, out, err) = arena(&["checkpoint", "info", &child_text, "--json"]);
+    assert!(ok, "{err}");
+    let info = json(&out);
+    assert_eq!(info["generation"], 1);
+    assert_eq!(info["parents"], serde_json::json!([made["hash"]]));
+    assert_eq!(info["hash"], trained["hash"]);
+    assert_eq!(info["training"]["datasets"][0], data_text.as_str());
+    assert_eq!(info["optimizer_state"].as_u64().map(|n| n > 0), Some(true));
+    // The trained child's policy takes the centre in a position it was trained on.
+    let checkpoint = agents::checkpoint::Checkpoint::load(&child).unwrap_or_else(|e| panic!("{e}"));
+    let game = games::load_game("tic_tac_toe").unwrap_or_else(|e| panic!("{e}"));
+    let mut state = game.new_initial_state();
+    state.apply(0).unwrap_or_else(|e| panic!("{e}"));
+    let mut observation = vec![0.0; game.facts().observation_size()];
+    state.observation_tensor(1, &mut observation);
+    let input = candle_core::Tensor::from_vec(observation, (1, 27), &candle_core::Device::Cpu)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (logits, _) = checkpoint.network().forward(&input).unwrap_or_else(|e| panic!("{e}"));
+    let logits = logits.flatten_all().and_then(|l| l.to_vec1::<f32>()).unwrap_or_else(|e| panic!("{e}"));
+    let best = (0..logits.len()).max_by(|&a, &b| logits[a].total_cmp(&logits[b]));
+    assert_eq!(best, Some(4), "the child learned its targets: {logits:?}");
+
+    // Bad input: a directory that holds a checkpoint, a missing file, a dataset of another game.
+    let (ok, _, err) = train(&child_text, &[&data_text]);
+    assert!(!ok && err.contains("--out") && err.contains("already holds a checkpoint"), "{err}");
+    let missing = path(&temp.path().join("missing.safetensors"));
+    let (ok, _, err) = train(&path(&temp.path().join("other")), &[&missing]);
+    assert!(!ok && err.contains("--data") && err.contains("missing.safetensors"), "{err}");
+    let connect_four = temp.path().join("c4");
+    init(&connect_four, "connect_four", "mlp(hidden=8,layers=1)", 1);
+    let (ok, _, err) = arena(&[
+        "checkpoint",
+        "train",
+        "--from",
+        &path(&connect_four),
+        "--data",
+        &data_text,
+        "--out",
+        &path(&temp.path().join("c4-child")),
+    ]);
+    assert!(!ok && err.contains("does not fit the network"), "{err}");
+    assert!(!temp.path().join("c4-child").exists(), "nothing is written after a failure");
+}

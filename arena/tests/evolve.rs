@@ -65,6 +65,7 @@ fn a_tiny_evolve_run_goes_end_to_end() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("vs random") && stdout.contains("champion"), "{stdout}");
+    assert!(stdout.contains("anchors, held at their ratings from a round robin of 300 games: random +0"), "{stdout}");
     for file in [
         "run.json",
         "arena.db",
@@ -106,6 +107,25 @@ fn a_tiny_evolve_run_goes_end_to_end() {
     assert_eq!(g0.checkpoint_hash, g0_hash);
     let random = rated.iter().find(|r| r.agent == "random").unwrap_or_else(|| panic!("random rated"));
     assert_eq!(random.rating, 0.0, "the anchor");
+    // The anchors were calibrated once, among themselves, and held at those ratings in every
+    // generation: `random` at 0, then the mcts ladder (the default rungs and `anchor_sims`).
+    let calibration = arena::evolve::anchors::read(&run)
+        .unwrap_or_else(|e| panic!("{e:#}"))
+        .unwrap_or_else(|| panic!("anchors.json is written"));
+    let names: Vec<&str> = calibration.anchors.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["random", "mcts(sims=20)", "mcts(sims=100)"]);
+    assert_eq!(calibration.games, 3 * 100, "a round robin of 100 games per pairing");
+    let rating = |name: &str| calibration.anchors.iter().find(|a| a.name == name).map(|a| a.rating);
+    assert_eq!(rating("random"), Some(0.0));
+    assert!(rating("mcts(sims=20)") > Some(100.0) && rating("mcts(sims=100)") > Some(100.0), "{calibration:?}");
+    for summary in &summaries {
+        for anchor in &calibration.anchors {
+            let held = summary["ratings"].as_array().into_iter().flatten().find(|r| r["name"] == anchor.name.as_str());
+            let held = held.unwrap_or_else(|| panic!("{} rated in {summary}", anchor.name));
+            assert_eq!(held["rating"].as_f64(), Some(anchor.rating), "{} held at its calibration", anchor.name);
+            assert_eq!(held["ci_low"].as_f64(), Some(anchor.ci_low));
+        }
+    }
     // The agents of each stored tournament carry the hash of the weights that played.
     let conn = rusqlite::Connection::open(run.join("arena.db")).unwrap_or_else(|e| panic!("{e}"));
     let hashed: i64 = conn

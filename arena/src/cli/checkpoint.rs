@@ -1,5 +1,6 @@
-//! `arena checkpoint`: make a randomly initialised network checkpoint (`init`) and show what a
-//! checkpoint holds (`info`).
+//! `arena checkpoint`: make a randomly initialised network checkpoint (`init`), show what a
+//! checkpoint holds (`info`), and train one on self-play datasets into a new checkpoint (`train`,
+//! which reports training steps/s).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -7,6 +8,9 @@ use std::path::PathBuf;
 use agents::checkpoint::Checkpoint;
 use agents::network::Architecture;
 use anyhow::{Context, Result};
+use arena::training::{Dataset, Schedule, TrainConfig, train_on_threads};
+
+use super::{Bars, at_least_one, default_threads};
 use serde_json::json;
 
 /// Arguments of `arena checkpoint`.
@@ -22,6 +26,47 @@ pub enum CheckpointCommand {
     Init(InitArgs),
     /// Show a checkpoint's game, architecture, size, lineage, hash and training summary.
     Info(InfoArgs),
+    /// Train a checkpoint on self-play datasets (an evolve run's `datasets/gen-N.safetensors`)
+    /// into a new checkpoint, with evolve's trainer; reports steps/s and positions/s.
+    Train(TrainArgs),
+}
+
+/// Arguments of `arena checkpoint train`.
+#[derive(Debug, clap::Args)]
+pub struct TrainArgs {
+    /// The checkpoint to start from (its weights and optimizer state).
+    #[arg(long)]
+    pub from: PathBuf,
+    /// Datasets to train on, joined in the order given.
+    #[arg(long = "data", value_name = "FILE", required = true, num_args = 1..)]
+    pub data: Vec<PathBuf>,
+    /// The directory of the new checkpoint (it must not already hold one).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Passes over the data (default: the trainer's).
+    #[arg(long, value_parser = at_least_one::<usize>)]
+    pub epochs: Option<usize>,
+    #[arg(long, value_parser = at_least_one::<usize>)]
+    pub batch_size: Option<usize>,
+    #[arg(long)]
+    pub learning_rate: Option<f64>,
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// Weight of the value loss against the policy loss.
+    #[arg(long)]
+    pub value_weight: Option<f64>,
+    /// `constant` or `cosine` (from the learning rate down to a tenth of it).
+    #[arg(long, value_parser = ["constant", "cosine"])]
+    pub schedule: Option<String>,
+    /// Seed of the shuffling.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Threads of the tensor work (the same count gives the same weights).
+    #[arg(long, default_value_t = default_threads(), value_parser = at_least_one::<usize>)]
+    pub threads: usize,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `arena checkpoint init`.
@@ -60,7 +105,80 @@ pub fn checkpoint(args: &CheckpointArgs, registry: &games::Registry, out: &mut d
     match &args.command {
         CheckpointCommand::Init(args) => init(args, registry, out),
         CheckpointCommand::Info(args) => info(args, registry, out),
+        CheckpointCommand::Train(args) => train(args, registry, out),
     }
+}
+
+/// `arena checkpoint train`.
+fn train(args: &TrainArgs, registry: &games::Registry, out: &mut dyn Write) -> Result<()> {
+    let parent = Checkpoint::load_in(&args.from, registry)
+        .with_context(|| format!("--from: cannot load the checkpoint in {}", args.from.display()))?;
+    let mut data = Dataset::default();
+    for path in &args.data {
+        let (part, _) = Dataset::load(path).with_context(|| format!("--data {}", path.display()))?;
+        data.extend(&part)
+            .with_context(|| format!("--data {}: it does not fit the datasets before it", path.display()))?;
+    }
+    let defaults = TrainConfig::default();
+    let config = TrainConfig {
+        epochs: args.epochs.unwrap_or(defaults.epochs),
+        batch_size: args.batch_size.unwrap_or(defaults.batch_size),
+        learning_rate: args.learning_rate.unwrap_or(defaults.learning_rate),
+        weight_decay: args.weight_decay.unwrap_or(defaults.weight_decay),
+        value_weight: args.value_weight.unwrap_or(defaults.value_weight),
+        schedule: match args.schedule.as_deref() {
+            Some("cosine") => Schedule::Cosine,
+            Some(_) => Schedule::Constant,
+            None => defaults.schedule,
+        },
+    };
+    let mut child = parent.child()?;
+    let progress = Bars::new(!args.json);
+    let report = train_on_threads(&mut child, &data, &config, args.seed, args.threads, &progress)
+        .with_context(|| format!("training {} on {} positions", args.from.display(), data.len()))?;
+    let data_names: Vec<String> = args.data.iter().map(|p| p.display().to_string()).collect();
+    child.set_training(json!({ "datasets": data_names, "config": config, "seed": args.seed, "report": report }));
+    child.save(&args.out).with_context(|| format!("--out: cannot save the checkpoint to {}", args.out.display()))?;
+    let seconds = report.seconds.max(f64::MIN_POSITIVE);
+    let steps_per_second = report.steps as f64 / seconds;
+    let positions_per_second = (report.positions * config.epochs) as f64 / seconds;
+    if args.json {
+        let document = json!({
+            "checkpoint": args.out.display().to_string(),
+            "hash": child.hash(),
+            "architecture": child.info().architecture.to_string(),
+            "threads": args.threads,
+            "config": config,
+            "report": report,
+            "steps_per_second": steps_per_second,
+            "positions_per_second": positions_per_second,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&document)?)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "trained {} ({}) from {} on {} positions: {} steps of {} in {:.1} s on {} thread{}",
+        args.out.display(),
+        child.info().architecture,
+        args.from.display(),
+        report.positions,
+        report.steps,
+        config.batch_size.min(report.positions),
+        report.seconds,
+        args.threads,
+        if args.threads == 1 { "" } else { "s" }
+    )?;
+    writeln!(out, "speed: {steps_per_second:.1} steps/s, {positions_per_second:.0} positions/s")?;
+    writeln!(
+        out,
+        "loss: policy {:.4} → {:.4}, value {:.4} → {:.4} (first epoch → last epoch)",
+        report.first_epoch_policy_loss,
+        report.last_epoch_policy_loss,
+        report.first_epoch_value_loss,
+        report.last_epoch_value_loss
+    )?;
+    Ok(())
 }
 
 /// `arena checkpoint init`.

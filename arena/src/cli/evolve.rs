@@ -121,7 +121,7 @@ pub fn evolve(args: &EvolveArgs, resources: &Resources, out: &mut dyn Write) -> 
         started.elapsed().as_secs_f64(),
         options.threads
     )?;
-    write_history(out, &summaries)?;
+    write_history(out, &run_dir, &summaries)?;
     writeln!(out, "lineage: {0}/lineage.json, {0}/lineage.dot; history: arena history --run {0}", run_dir.display())?;
     Ok(())
 }
@@ -145,15 +145,24 @@ pub fn history(args: &HistoryArgs, out: &mut dyn Write) -> Result<()> {
         writeln!(out, "{}", serde_json::to_string_pretty(&summaries)?)?;
         return Ok(());
     }
-    write_history(out, &summaries)
+    write_history(out, &args.run, &summaries)
 }
 
-fn write_history(out: &mut dyn Write, summaries: &[GenerationSummary]) -> Result<()> {
+fn write_history(out: &mut dyn Write, run_dir: &Path, summaries: &[GenerationSummary]) -> Result<()> {
+    if let Some(calibration) = arena::evolve::anchors::read(run_dir)? {
+        writeln!(
+            out,
+            "anchors, held at their ratings from a round robin of {} games: {}",
+            calibration.games,
+            calibration.describe()
+        )?;
+    }
     let anchors: Vec<String> =
         summaries.first().map(|s| s.champion_vs_anchors.iter().map(|(a, _)| a.clone()).collect()).unwrap_or_default();
+    let column = |anchor: &str| (anchor.len() + 3).max(8);
     write!(out, "{:>4}  {:<8}  {:>7}  {:>15}", "gen", "champion", "rating", "95% CI")?;
     for anchor in &anchors {
-        write!(out, "  {:>15}", format!("vs {anchor}"))?;
+        write!(out, "  {:>width$}", format!("vs {anchor}"), width = column(anchor))?;
     }
     writeln!(out, "  {:>6}  {:>8}  {:>15}  {:>7}", "games", "data", "gates", "seconds")?;
     for s in summaries {
@@ -168,7 +177,7 @@ fn write_history(out: &mut dyn Write, summaries: &[GenerationSummary]) -> Result
         for anchor in &anchors {
             let score =
                 s.champion_vs_anchors.iter().find(|(a, _)| a == anchor).map(|(_, v)| format!("{:.0}%", 100.0 * v));
-            write!(out, "  {:>15}", score.unwrap_or_default())?;
+            write!(out, "  {:>width$}", score.unwrap_or_default(), width = column(anchor))?;
         }
         let promoted = s.gates.iter().filter(|g| g.promoted()).count();
         let gates =

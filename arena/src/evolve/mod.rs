@@ -1,6 +1,7 @@
-//! `arena evolve`: the self-evolution loop. Each generation: a tournament among the population,
-//! earlier champions (the league) and fixed anchors, rated by Bradley–Terry with `random` = 0
-//! ([`selection`]); self-play of the selected parents with PUCT search into a filtered dataset
+//! `arena evolve`: the self-evolution loop. Before generation 1 the fixed anchors (`random` = 0
+//! and a ladder of `mcts` agents) are calibrated among themselves ([`anchors`]). Each generation:
+//! a tournament among the population, earlier champions (the league) and the anchors, rated by
+//! Bradley–Terry with the anchors held at their calibrated ratings ([`selection`]); self-play of the selected parents with PUCT search into a filtered dataset
 //! ([`selfplay`]); children trained from their parents' weights; a gate match of each child
 //! against its parent ([`gate`]); lineage ([`lineage`]) and a summary ([`summary`]), in the run
 //! directory ([`run_dir`]) and the run's store. With an `[llm]` section the population is language
@@ -12,6 +13,7 @@
 //! artifacts exist and redoes the rest, deterministically, so it ends in the same state as an
 //! uninterrupted run with the same thread count.
 
+pub mod anchors;
 pub mod config;
 pub mod gate;
 pub mod language;
@@ -38,7 +40,7 @@ use crate::error::{Context, Result};
 use crate::progress::Progress;
 use crate::resources::Resources;
 use crate::store::{GenerationRow, RatingRow, Store};
-use crate::training::{Dataset, TrainReport, train};
+use crate::training::{Dataset, TrainReport, train_on_threads};
 use lineage::{Entry, Lineage, Status};
 use run_dir::RunDir;
 
@@ -100,6 +102,12 @@ pub fn evolve(
         lineage.save(run.path())?;
     }
 
+    // Board-game runs hold their anchors at ratings calibrated once, so generations share a scale.
+    let calibration = match config.llm {
+        Some(_) => None,
+        None => Some(context.calibrated_anchors()?),
+    };
+
     let mut summaries = Vec::new();
     let mut population = vec![FIRST.to_string()];
     let mut champions: Vec<String> = Vec::new();
@@ -121,7 +129,7 @@ pub fn evolve(
 
         // 1. Tournament: population, league, anchors; the champion and the parents.
         let league = selection::league(&champions, &population, config.league);
-        let rated = context.rate(generation, &population, &league)?;
+        let rated = context.rate(generation, &population, &league, calibration.as_ref())?;
         lap("tournament", &mut clock);
         let champion = rated.champion().clone();
         champions.push(champion.name.clone());
@@ -330,12 +338,7 @@ impl Generation<'_> {
         let mut child = parent_checkpoint.child()?;
         self.progress
             .log(&format!("generation {generation}: training {name} from {parent} on {} positions", data.len()));
-        let threads = self.options.threads.max(1);
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .map_err(|e| crate::error::Error::Invalid(format!("cannot start {threads} training threads: {e}")))?;
-        let report = pool.install(|| train(&mut child, data, &self.config.train, seed, self.progress))?;
+        let report = train_on_threads(&mut child, data, &self.config.train, seed, self.options.threads, self.progress)?;
         child.set_lineage(generation, vec![parent_checkpoint.hash().to_string()]);
         child.set_training(serde_json::json!({
             "dataset": RunDir::dataset_relative(generation),

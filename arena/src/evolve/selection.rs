@@ -1,20 +1,20 @@
 //! Rating a generation and selecting from it: a round robin of the population, the league of
-//! earlier champions and the fixed anchors (`random` at 0 and `mcts(sims=N)`; for language models
-//! the base model at 0 and `random` where it can play), Bradley–Terry
-//! ratings with one virtual draw per pairing and bootstrap intervals; the champion and parents
-//! are the best by the lower end of their interval.
+//! earlier champions and the fixed anchors (`random` and the `mcts` ladder held at their
+//! calibrated ratings, [`super::anchors`]; for language models the base model at 0 and `random`
+//! where it can play), Bradley–Terry ratings with one virtual draw per pairing and bootstrap
+//! intervals; the champion and parents are the best by the lower end of their interval.
 
 use agents::AgentConfig;
-use agents::mcts::MctsConfig;
 
+use super::anchors::{Calibration, anchors};
 use super::language::BASE;
 use super::{Generation, RatedAgent};
 use crate::engine::openings::OpeningSource;
 use crate::engine::seeds::{EvolveStream, evolve_seed};
 use crate::engine::tally::Tally;
-use crate::engine::tournament::{AgentEntry, RunOptions, TournamentConfig, run_tournament};
+use crate::engine::tournament::{AgentEntry, RunOptions, TournamentConfig, TournamentOutcome, run_tournament};
 use crate::error::{Context, Result};
-use crate::standings::{IntervalMethod, anchored_at_zero, fit_with_intervals};
+use crate::standings::{IntervalMethod, RatingFit, anchored_at_zero, fit_with_intervals};
 
 /// A rated generation.
 #[derive(Clone, Debug)]
@@ -41,12 +41,6 @@ impl RatedGeneration {
     }
 }
 
-/// The fixed anchors: `random` (the rating zero) first, then `mcts(sims=N)`.
-pub fn anchors(anchor_sims: u32) -> Vec<AgentEntry> {
-    let mcts = AgentConfig::Mcts(MctsConfig { simulations: anchor_sims, ..MctsConfig::default() });
-    vec![AgentEntry::new("random", AgentConfig::Random), AgentEntry::new(format!("mcts(sims={anchor_sims})"), mcts)]
-}
-
 /// The league: the latest earlier champions that are not in the population, each once (a
 /// checkpoint that was champion in several generations is one agent), at most `size`.
 pub fn league(champions: &[String], population: &[String], size: usize) -> Vec<String> {
@@ -68,14 +62,54 @@ fn score(tally: &Tally, agent: usize, opponent: usize) -> Option<f64> {
     (t.games() > 0).then(|| (t.wins as f64 + 0.5 * t.draws as f64) / t.games() as f64)
 }
 
+impl RatedAgent {
+    /// Every agent of a tournament with its fitted rating, interval, games and score.
+    pub fn all_of(outcome: &TournamentOutcome, fit: &RatingFit) -> Vec<RatedAgent> {
+        outcome
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let totals = outcome.tally.totals(i);
+                RatedAgent {
+                    name: name.clone(),
+                    rating: fit.ratings()[i],
+                    ci_low: fit.intervals[i].0,
+                    ci_high: fit.intervals[i].1,
+                    games: totals.games,
+                    score: totals.points / totals.games.max(1) as f64,
+                }
+            })
+            .collect()
+    }
+}
+
 impl Generation<'_> {
-    /// The generation's tournament and its ratings.
-    pub(super) fn rate(&self, generation: u32, population: &[String], league: &[String]) -> Result<RatedGeneration> {
+    /// The intervals of a generation's fit (generation 0: the anchors' calibration).
+    pub(super) fn interval_method(&self, generation: u32) -> IntervalMethod {
+        match self.config.bootstrap {
+            0 => IntervalMethod::Hessian,
+            replicates => IntervalMethod::Bootstrap {
+                replicates,
+                seed: evolve_seed(self.config.seed, generation, EvolveStream::Bootstrap),
+            },
+        }
+    }
+
+    /// The generation's tournament and its ratings; a board-game run's anchors are held at their
+    /// `calibration` ratings.
+    pub(super) fn rate(
+        &self,
+        generation: u32,
+        population: &[String],
+        league: &[String],
+        calibration: Option<&Calibration>,
+    ) -> Result<RatedGeneration> {
         let config = self.config;
         let mut agents: Vec<AgentEntry> =
             population.iter().chain(league).map(|name| self.tournament_agent(name)).collect::<Result<_>>()?;
-        // The anchors follow the checkpoints. Networks: `random` (the rating zero) and
-        // `mcts(sims=N)`. Language models: the base model (the rating zero; it plays as an anchor
+        // The anchors follow the checkpoints. Networks: `random` (the rating zero) and the
+        // `mcts` ladder. Language models: the base model (the rating zero; it plays as an anchor
         // even while `g0`, the same model, is in the population, so that no member of the
         // population has the anchor's zero-width interval) and `random` where the game has moves
         // to choose from.
@@ -89,7 +123,7 @@ impl Generation<'_> {
                 agents.push(AgentEntry::new("random", AgentConfig::Random));
             }
         } else {
-            for anchor in anchors(config.anchor_sims) {
+            for anchor in anchors(config) {
                 references.push((anchor.name.clone(), agents.len()));
                 agents.push(anchor);
             }
@@ -106,31 +140,19 @@ impl Generation<'_> {
         let outcome = run_tournament(&tournament, self.resources, &self.stored_run(), self.progress)?;
         // One virtual draw per pairing keeps an unbeaten agent's rating finite (BayesElo's prior).
         let counts = outcome.tally.pair_counts_with_virtual_draws(1);
-        let intervals = match config.bootstrap {
-            0 => IntervalMethod::Hessian,
-            replicates => IntervalMethod::Bootstrap {
-                replicates,
-                seed: evolve_seed(config.seed, generation, EvolveStream::Bootstrap),
-            },
+        let fit_config = match calibration {
+            Some(calibration) => calibration.fixed_from(zero),
+            None => anchored_at_zero(Some(zero)),
         };
-        let fit = fit_with_intervals(&counts, &anchored_at_zero(Some(zero)), intervals)
+        let fit = fit_with_intervals(&counts, &fit_config, self.interval_method(generation))
             .context("rating the generation's tournament")?;
-        let ratings: Vec<RatedAgent> = outcome
-            .names
-            .iter()
-            .enumerate()
-            .map(|(i, name)| {
-                let totals = outcome.tally.totals(i);
-                RatedAgent {
-                    name: name.clone(),
-                    rating: fit.ratings()[i],
-                    ci_low: fit.intervals[i].0,
-                    ci_high: fit.intervals[i].1,
-                    games: totals.games,
-                    score: totals.points / totals.games.max(1) as f64,
-                }
-            })
-            .collect();
+        let mut ratings = RatedAgent::all_of(&outcome, &fit);
+        if let Some(calibration) = calibration {
+            // A held anchor has no interval of its own in this fit: report its calibration's.
+            for (rated, calibrated) in ratings[zero..].iter_mut().zip(&calibration.anchors) {
+                (rated.ci_low, rated.ci_high) = (calibrated.ci_low, calibrated.ci_high);
+            }
+        }
         let mut ranked: Vec<RatedAgent> = ratings[..population.len()].to_vec();
         ranked.sort_by(|a, b| b.ci_low.total_cmp(&a.ci_low).then(b.rating.total_cmp(&a.rating)));
         let champion = ratings.iter().position(|r| r.name == ranked[0].name).context("the champion is not rated")?;

@@ -7,5 +7,5 @@ pub mod dataset;
 pub mod trainer;
 
 pub use dataset::{Dataset, DatasetStats, Targets};
-pub use trainer::{Schedule, TrainConfig, TrainReport, train};
+pub use trainer::{Schedule, TrainConfig, TrainReport, train, train_on_threads};
 pub mod finetune;

@@ -150,6 +150,24 @@ impl AdamW {
     }
 }
 
+/// [`train`] with its tensor work on `threads` threads (a pool of its own, so the thread budget
+/// is explicit and the same count gives the same weights).
+pub fn train_on_threads(
+    checkpoint: &mut Checkpoint,
+    data: &Dataset,
+    config: &TrainConfig,
+    seed: u64,
+    threads: usize,
+    progress: &dyn Progress,
+) -> Result<TrainReport> {
+    let threads = threads.max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| crate::error::Error::Invalid(format!("cannot start {threads} training threads: {e}")))?;
+    pool.install(|| train(checkpoint, data, config, seed, progress))
+}
+
 /// Trains `checkpoint` in place on `data` (shuffled with `seed`); carries the optimizer state in
 /// the checkpoint. `progress` is told of each step with the current loss.
 pub fn train(
