@@ -8,7 +8,7 @@ use agents::checkpoint::Checkpoint;
 use agents::evaluator::{
     BatchConfig, BatchingEvaluator, DirectEvaluator, Evaluation, Evaluator, InferenceThreads, Position,
 };
-use agents::network::{Architecture, InferenceNet, Network, Scratch};
+use agents::network::{Architecture, InferenceNet, Kernels, Network, Scratch};
 use games::{Action, load_game};
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -90,6 +90,28 @@ fn assert_batch_invariant(network: &InferenceNet) {
 fn mlp_inference_does_not_depend_on_the_batch() {
     assert_batch_invariant(&network("tic_tac_toe", "mlp(hidden=48,layers=2)"));
     assert_batch_invariant(&network("connect_four", "mlp(hidden=96,layers=3)"));
+}
+
+#[test]
+fn the_detected_kernels_give_the_portable_builds_bits() {
+    let single = InferenceThreads::new(1).expect("threads");
+    for (game, architecture) in [
+        ("connect_four", "mlp(hidden=96,layers=3)"),
+        ("connect_four", "resnet(channels=16,blocks=2,norm=true)"),
+        ("othello", "resnet(channels=8,blocks=1)"),
+    ] {
+        let detected = candle_network(game, architecture).inference().expect("inference");
+        assert_eq!(detected.kernels(), Kernels::detect());
+        let portable = detected.clone().with_kernels(Kernels::portable());
+        let rows = observations(&detected, 37, 5);
+        let refs: Vec<&Vec<f32>> = rows.iter().collect();
+        assert_eq!(
+            infer(&detected, &single, &refs),
+            infer(&portable, &single, &refs),
+            "{game} {architecture}: {} and portable kernels differ",
+            detected.kernels().name()
+        );
+    }
 }
 
 #[test]

@@ -1,18 +1,22 @@
 //! Benchmarks of network inference and PUCT search: positions/s of a small connect four resnet
 //! at batch 1, 64 and 256 (search kernels on 1 and 2 threads, and candle's forward pass for
-//! comparison), and PUCT simulations/s with that network and with a tic-tac-toe MLP.
+//! comparison); the portable build of the kernels against the one the CPU gets (AVX2) on evolve's
+//! default MLP and the resnet; and PUCT simulations/s with the default MLP, the resnet and a
+//! tic-tac-toe MLP.
 
 use std::sync::Arc;
 
 use agents::checkpoint::Checkpoint;
 use agents::evaluator::InferenceThreads;
-use agents::network::{Architecture, InferenceNet, Scratch};
+use agents::network::{Architecture, InferenceNet, Kernels, Scratch};
 use agents::puct::PuctConfig;
 use agents::{Agent, AgentRng, PuctAgent, View};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rand::SeedableRng;
 
 const RESNET: &str = "resnet(channels=32,blocks=2)";
+/// Evolve's default network.
+const DEFAULT_MLP: &str = "mlp(hidden=256,layers=2)";
 
 fn checkpoint(game: &str, architecture: &str) -> Checkpoint {
     let game = games::load_game(game).unwrap_or_else(|e| panic!("{e}"));
@@ -78,12 +82,36 @@ fn inference(c: &mut Criterion) {
     });
 }
 
+/// The same inference with the portable kernels and with the detected ones, one thread.
+fn kernels(c: &mut Criterion) {
+    let all = observations("connect_four", 16);
+    let mut group = c.benchmark_group("kernels");
+    for architecture in [DEFAULT_MLP, RESNET] {
+        let detected = checkpoint("connect_four", architecture).network().inference().unwrap_or_else(|e| panic!("{e}"));
+        let size = detected.observation_size();
+        for batch in [1usize, 16] {
+            group.throughput(Throughput::Elements(batch as u64));
+            for network in [detected.clone().with_kernels(Kernels::portable()), detected.clone()] {
+                let mut scratch = Scratch::default();
+                let (mut logits, mut values) = (vec![0.0; batch * network.actions()], vec![0.0; batch]);
+                let id = BenchmarkId::new(format!("{architecture}_{}", network.kernels().name()), batch);
+                group.bench_function(id, |b| {
+                    b.iter(|| network.infer(&mut scratch, &all[..batch * size], &mut logits, &mut values))
+                });
+            }
+        }
+    }
+    group.finish();
+}
+
 fn search(c: &mut Criterion) {
     let mut group = c.benchmark_group("puct");
     group.sample_size(10);
-    for (game_spec, architecture, sims) in
-        [("connect_four", RESNET, 200usize), ("tic_tac_toe", "mlp(hidden=64,layers=2)", 400)]
-    {
+    for (game_spec, architecture, sims) in [
+        ("connect_four", DEFAULT_MLP, 200usize),
+        ("connect_four", RESNET, 200),
+        ("tic_tac_toe", "mlp(hidden=64,layers=2)", 400),
+    ] {
         let checkpoint = checkpoint(game_spec, architecture);
         let game = Arc::clone(checkpoint.game());
         let config = PuctConfig { simulations: sims, ..PuctConfig::default() };
@@ -100,5 +128,5 @@ fn search(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, inference, search);
+criterion_group!(benches, inference, kernels, search);
 criterion_main!(benches);

@@ -19,6 +19,43 @@ use super::{Architecture, Body, Network, NetworkError};
 
 /// Partial sums per dot product (two SSE registers, one AVX register).
 const LANES: usize = 8;
+
+/// Which compiled copy of the dense kernel runs: the same Rust code built for the x86-64
+/// baseline (SSE2) or with AVX2, chosen once by what the CPU reports. Both give the same bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Kernels(Compiled);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Compiled {
+    Portable,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+}
+
+impl Kernels {
+    /// The widest kernels this CPU runs.
+    pub fn detect() -> Kernels {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            return Kernels(Compiled::Avx2);
+        }
+        Kernels(Compiled::Portable)
+    }
+
+    /// The baseline build, on every CPU (to compare against the detected one).
+    pub fn portable() -> Kernels {
+        Kernels(Compiled::Portable)
+    }
+
+    /// `avx2` or `portable`.
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            Compiled::Portable => "portable",
+            #[cfg(target_arch = "x86_64")]
+            Compiled::Avx2 => "avx2",
+        }
+    }
+}
 /// Rows a dense layer processes together, sharing each weight load.
 const ROW_BLOCK: usize = 4;
 /// Positions processed together layer by layer, bounding the scratch memory.
@@ -37,8 +74,30 @@ impl Dense {
         self.bias.len()
     }
 
-    /// `out[r][o] = bias[o] + input[r] · weight[o]` for each row of `input`.
-    fn apply(&self, input: &[f32], out: &mut Vec<f32>) {
+    /// `out[r][o] = bias[o] + input[r] · weight[o]` for each row of `input`, with `kernels`.
+    fn apply(&self, kernels: Kernels, input: &[f32], out: &mut Vec<f32>) {
+        match kernels.0 {
+            #[cfg(target_arch = "x86_64")]
+            Compiled::Avx2 => {
+                // SAFETY: `Compiled::Avx2` is only made by `Kernels::detect`, after the CPU
+                // reported AVX2.
+                #[allow(unsafe_code)]
+                unsafe {
+                    self.apply_avx2(input, out)
+                }
+            }
+            Compiled::Portable => self.apply_with::<PortableDot>(input, out),
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn apply_avx2(&self, input: &[f32], out: &mut Vec<f32>) {
+        self.apply_with::<Avx2Dot>(input, out)
+    }
+
+    #[inline(always)]
+    fn apply_with<D: Dot>(&self, input: &[f32], out: &mut Vec<f32>) {
         let (k, outputs) = (self.inputs, self.outputs());
         let rows = input.len() / k;
         out.clear();
@@ -47,7 +106,7 @@ impl Dense {
         while row + ROW_BLOCK <= rows {
             let xs: [&[f32]; ROW_BLOCK] = std::array::from_fn(|j| &input[(row + j) * k..(row + j + 1) * k]);
             for (o, w) in self.weight.chunks_exact(k).enumerate() {
-                let sums = dot_rows(xs, w);
+                let sums = D::dot(xs, w);
                 for (j, sum) in sums.iter().enumerate() {
                     out[(row + j) * outputs + o] = sum + self.bias[o];
                 }
@@ -57,10 +116,76 @@ impl Dense {
         for row in row..rows {
             let x = [&input[row * k..(row + 1) * k]];
             for (o, w) in self.weight.chunks_exact(k).enumerate() {
-                out[row * outputs + o] = dot_rows(x, w)[0] + self.bias[o];
+                out[row * outputs + o] = D::dot(x, w)[0] + self.bias[o];
             }
         }
     }
+}
+
+/// `R` dot products of rows against one weight row, each as [`dot_rows`] defines it.
+trait Dot {
+    fn dot<const R: usize>(xs: [&[f32]; R], w: &[f32]) -> [f32; R];
+}
+
+struct PortableDot;
+
+impl Dot for PortableDot {
+    #[inline(always)]
+    fn dot<const R: usize>(xs: [&[f32]; R], w: &[f32]) -> [f32; R] {
+        dot_rows(xs, w)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+struct Avx2Dot;
+
+#[cfg(target_arch = "x86_64")]
+impl Dot for Avx2Dot {
+    #[inline(always)]
+    fn dot<const R: usize>(xs: [&[f32]; R], w: &[f32]) -> [f32; R] {
+        // SAFETY: only `Dense::apply_avx2` uses `Avx2Dot`, and it runs only where the CPU has AVX2.
+        #[allow(unsafe_code)]
+        unsafe {
+            dot_rows_avx2(xs, w)
+        }
+    }
+}
+
+/// [`dot_rows`] with the eight partial sums in one 256-bit register: the same multiplications,
+/// additions (no FMA) and final order, so the same bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(unsafe_code)]
+fn dot_rows_avx2<const R: usize>(xs: [&[f32]; R], w: &[f32]) -> [f32; R] {
+    use std::arch::x86_64::{
+        __m256, _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_setzero_ps, _mm256_storeu_ps,
+    };
+    let k = w.len();
+    assert!(xs.iter().all(|x| x.len() == k), "every row has the weight row's length");
+    let full = k - k % LANES;
+    let mut partial: [__m256; R] = [_mm256_setzero_ps(); R];
+    let mut at = 0;
+    while at < full {
+        // SAFETY: `at + LANES <= full <= k`, the length of `w` and of every row.
+        let w8 = unsafe { _mm256_loadu_ps(w.as_ptr().add(at)) };
+        for (x, partial) in xs.iter().zip(partial.iter_mut()) {
+            let x8 = unsafe { _mm256_loadu_ps(x.as_ptr().add(at)) };
+            *partial = _mm256_add_ps(*partial, _mm256_mul_ps(x8, w8));
+        }
+        at += LANES;
+    }
+    let mut sums = [0.0f32; R];
+    for r in 0..R {
+        let mut p = [0.0f32; LANES];
+        // SAFETY: `p` holds eight floats.
+        unsafe { _mm256_storeu_ps(p.as_mut_ptr(), partial[r]) };
+        let mut sum = ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
+        for i in full..k {
+            sum += xs[r][i] * w[i];
+        }
+        sums[r] = sum;
+    }
+    sums
 }
 
 /// `R` dot products against one weight row. Each row's sum is computed with the same operations in
@@ -180,6 +305,7 @@ pub struct InferenceNet {
     observation_size: usize,
     actions: usize,
     layers: Layers,
+    kernels: Kernels,
 }
 
 /// Reusable buffers for [`InferenceNet::infer`]; one per thread that evaluates.
@@ -236,7 +362,19 @@ impl InferenceNet {
             observation_size: network.observation_size,
             actions: network.actions,
             layers,
+            kernels: Kernels::detect(),
         })
+    }
+
+    /// The same weights evaluated with `kernels` (they give the same bits; only speed differs).
+    pub fn with_kernels(mut self, kernels: Kernels) -> InferenceNet {
+        self.kernels = kernels;
+        self
+    }
+
+    /// The kernels [`InferenceNet::infer`] runs.
+    pub fn kernels(&self) -> Kernels {
+        self.kernels
     }
 
     pub fn architecture(&self) -> Architecture {
@@ -284,16 +422,18 @@ impl InferenceNet {
         for ((observations, logits), values) in chunks {
             match &self.layers {
                 Layers::Mlp { hidden, policy, value } => {
-                    mlp(hidden, policy, value, scratch, observations, logits, values)
+                    mlp(self.kernels, hidden, policy, value, scratch, observations, logits, values)
                 }
-                Layers::Resnet(net) => net.infer(scratch, observations, logits, values),
+                Layers::Resnet(net) => net.infer(self.kernels, scratch, observations, logits, values),
             }
         }
         Ok(())
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn mlp(
+    kernels: Kernels,
     hidden: &[Dense],
     policy: &Dense,
     value: &Dense,
@@ -306,13 +446,13 @@ fn mlp(
     a.clear();
     a.extend_from_slice(observations);
     for layer in hidden {
-        layer.apply(a, b);
+        layer.apply(kernels, a, b);
         relu(b);
         std::mem::swap(a, b);
     }
-    policy.apply(a, b);
+    policy.apply(kernels, a, b);
     logits.copy_from_slice(b);
-    value.apply(a, b);
+    value.apply(kernels, a, b);
     for (out, v) in values.iter_mut().zip(b.iter()) {
         *out = v.tanh();
     }
@@ -323,7 +463,14 @@ impl Residual {
         self.rows * self.columns
     }
 
-    fn infer(&self, scratch: &mut Scratch, observations: &[f32], logits: &mut [f32], values: &mut [f32]) {
+    fn infer(
+        &self,
+        kernels: Kernels,
+        scratch: &mut Scratch,
+        observations: &[f32],
+        logits: &mut [f32],
+        values: &mut [f32],
+    ) {
         let cells = self.cells();
         let images = values.len();
         let Scratch { a, b, c, patches } = scratch;
@@ -339,16 +486,16 @@ impl Residual {
         }
         let channels = self.stem.outputs();
         let norms = self.norms.as_ref();
-        self.conv3x3(&self.stem, self.planes, a, patches, b);
+        self.conv3x3(kernels, &self.stem, self.planes, a, patches, b);
         maybe_norm(norms.map(|n| &n.stem), b, cells * channels);
         relu(b);
         std::mem::swap(a, b);
         for (index, (first, second)) in self.blocks.iter().enumerate() {
             let block_norms = norms.map(|n| &n.blocks[index]);
-            self.conv3x3(first, channels, a, patches, b);
+            self.conv3x3(kernels, first, channels, a, patches, b);
             maybe_norm(block_norms.map(|(n, _)| n), b, cells * channels);
             relu(b);
-            self.conv3x3(second, channels, b, patches, c);
+            self.conv3x3(kernels, second, channels, b, patches, c);
             maybe_norm(block_norms.map(|(_, n)| n), c, cells * channels);
             for (x, branch) in a.iter_mut().zip(c.iter()) {
                 *x = (*x + branch).max(0.0);
@@ -356,7 +503,7 @@ impl Residual {
         }
 
         // Policy head: a 1×1 conv to 2 planes, flattened plane-major as candle's reshape does.
-        self.policy_conv.apply(a, b);
+        self.policy_conv.apply(kernels, a, b);
         maybe_norm(norms.map(|n| &n.policy), b, cells * 2);
         relu(b);
         c.clear();
@@ -368,16 +515,16 @@ impl Residual {
                 }
             }
         }
-        self.policy_fc.apply(c, b);
+        self.policy_fc.apply(kernels, c, b);
         logits.copy_from_slice(b);
 
         // Value head: a 1×1 conv to 1 plane (cell-major is plane-major for one plane), two dense.
-        self.value_conv.apply(a, c);
+        self.value_conv.apply(kernels, a, c);
         maybe_norm(norms.map(|n| &n.value), c, cells);
         relu(c);
-        self.value_fc1.apply(c, b);
+        self.value_fc1.apply(kernels, c, b);
         relu(b);
-        self.value_fc2.apply(b, c);
+        self.value_fc2.apply(kernels, b, c);
         for (out, v) in values.iter_mut().zip(c.iter()) {
             *out = v.tanh();
         }
@@ -385,7 +532,15 @@ impl Residual {
 
     /// A 3×3 convolution with zero padding: gathers each cell's `[ky][kx][channel]` patch, then
     /// applies `layer` to every patch.
-    fn conv3x3(&self, layer: &Dense, channels: usize, input: &[f32], patches: &mut Vec<f32>, out: &mut Vec<f32>) {
+    fn conv3x3(
+        &self,
+        kernels: Kernels,
+        layer: &Dense,
+        channels: usize,
+        input: &[f32],
+        patches: &mut Vec<f32>,
+        out: &mut Vec<f32>,
+    ) {
         let (rows, columns, cells) = (self.rows, self.columns, self.cells());
         let patch = 9 * channels;
         let images = input.len() / (cells * channels);
@@ -408,7 +563,7 @@ impl Residual {
                 }
             }
         }
-        layer.apply(patches, out);
+        layer.apply(kernels, patches, out);
     }
 }
 

@@ -45,7 +45,7 @@ use rand::Rng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
-pub use inference::{InferenceNet, Scratch};
+pub use inference::{InferenceNet, Kernels, Scratch};
 
 /// Errors from building or running a network.
 #[derive(Debug, thiserror::Error)]

@@ -74,9 +74,18 @@ impl Cli {
 
     /// Whether candle's element-wise pool should have one thread, unless the environment says
     /// otherwise: in training its spinning workers compete with the matrix products' threads
-    /// (see `agents::llm::trainable`).
+    /// (see `agents::llm::trainable`). Training a board-game network with candle's pool at 2 on
+    /// 2 cores ran at 65 steps/s against 368 with one thread (`arena checkpoint train`, while
+    /// another process ran). Language-model evolve runs keep the pool: their inference's
+    /// quantized products need it.
     pub fn single_candle_thread(&self) -> bool {
-        matches!(self.command, Command::Finetune(_))
+        match &self.command {
+            Command::Finetune(_) => true,
+            Command::Checkpoint(args) => matches!(args.command, checkpoint::CheckpointCommand::Train(_)),
+            // A config that cannot be read fails the command later, with its own message.
+            Command::Evolve(args) => args.config().is_ok_and(|config| config.llm.is_none()),
+            _ => false,
+        }
     }
 }
 

@@ -113,3 +113,41 @@ impl Generation<'_> {
         Ok(calibration)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ladder_is_random_then_each_distinct_mcts_strength_weakest_first() {
+        let names = |config: &EvolveConfig| anchors(config).into_iter().map(|a| a.name).collect::<Vec<_>>();
+        let config = EvolveConfig { anchor_sims: 1000, anchor_ladder: vec![100, 20], ..EvolveConfig::default() };
+        assert_eq!(names(&config), ["random", "mcts(sims=20)", "mcts(sims=100)", "mcts(sims=1000)"]);
+        let config = EvolveConfig { anchor_sims: 20, anchor_ladder: vec![20, 100, 20], ..EvolveConfig::default() };
+        assert_eq!(names(&config), ["random", "mcts(sims=20)", "mcts(sims=100)"]);
+        let config = EvolveConfig { anchor_sims: 200, anchor_ladder: Vec::new(), ..EvolveConfig::default() };
+        assert_eq!(names(&config), ["random", "mcts(sims=200)"], "the two anchors of earlier runs");
+    }
+
+    #[test]
+    fn a_calibration_holds_each_anchor_at_its_rating_after_the_checkpoints() {
+        let rated = |name: &str, rating: f64| RatedAgent {
+            name: name.to_string(),
+            rating,
+            ci_low: rating - 50.0,
+            ci_high: rating + 50.0,
+            games: 200,
+            score: 0.5,
+        };
+        let calibration = Calibration {
+            games_per_pairing: 100,
+            games: 300,
+            anchors: vec![rated("random", 0.0), rated("mcts(sims=20)", 340.0)],
+            tournament_id: None,
+        };
+        let fixed = calibration.fixed_from(3);
+        let held: Vec<(usize, f64)> = fixed.anchors.iter().map(|a| (a.player, a.rating)).collect();
+        assert_eq!(held, [(3, 0.0), (4, 340.0)]);
+        assert_eq!(calibration.describe(), "random +0 [-50, +50], mcts(sims=20) +340 [+290, +390]");
+    }
+}
