@@ -63,6 +63,8 @@ pub struct CheckpointAgentConfig {
     /// Positions where the side to move wins at once are valued exactly (see
     /// [`PuctConfig::win_check`]).
     pub win_check: bool,
+    /// The search's per-ply discount of backed-up values (see [`PuctConfig::discount`]).
+    pub discount: f64,
 }
 
 const CHECKPOINT: &str = "checkpoint";
@@ -86,6 +88,7 @@ impl CheckpointAgentConfig {
             full_search_share: 0.25,
             reuse: false,
             win_check: false,
+            discount: 0.0,
         }
     }
 
@@ -114,11 +117,12 @@ impl CheckpointAgentConfig {
             full_search_share: params.float("full_search_share"),
             reuse: params.bool("reuse"),
             win_check: params.bool("win_check"),
+            discount: params.float("discount"),
         })
     }
 
     /// The canonical spec: every parameter, in the order of [`CHECKPOINT_PARAMS`], the playout
-    /// cap's, tree reuse and the win check only when they are on (so specs written before they
+    /// cap's, tree reuse, the win check and the discount only when they are on (so specs written before they
     /// existed keep their text). (A path that is not valid Unicode is written lossily.)
     pub fn spec(&self) -> Spec {
         let spec = Spec::new(CHECKPOINT)
@@ -136,7 +140,8 @@ impl CheckpointAgentConfig {
             spec.with("fast_sims", self.fast_sims).with("full_search_share", self.full_search_share)
         };
         let spec = if self.reuse { spec.with("reuse", true) } else { spec };
-        if self.win_check { spec.with("win_check", true) } else { spec }
+        let spec = if self.win_check { spec.with("win_check", true) } else { spec };
+        if self.discount > 0.0 { spec.with("discount", self.discount) } else { spec }
     }
 
     /// Checks the settings against the ranges a spec must respect, with the same errors.
@@ -162,6 +167,7 @@ impl CheckpointAgentConfig {
             }),
             reuse_tree: self.reuse,
             win_check: self.win_check,
+            discount: self.discount as f32,
         }
     }
 }
@@ -341,6 +347,7 @@ mod tests {
                 playout_cap: None,
                 reuse_tree: false,
                 win_check: false,
+                discount: 0.0,
             }
         );
         let capped = parse("checkpoint(path=p,sims=200,fast_sims=30,full_search_share=0.2)");
@@ -355,6 +362,11 @@ mod tests {
         assert!(
             checking.puct().win_check && checking.spec().to_string().ends_with("noise_fraction=0.25,win_check=true)")
         );
+        let AgentConfig::Checkpoint(discounting) = parse("checkpoint(path=p,discount=0.02)") else {
+            panic!("a checkpoint")
+        };
+        assert_eq!(discounting.puct().discount, 0.02);
+        assert!(discounting.spec().to_string().ends_with("noise_fraction=0.25,discount=0.02)"));
         assert_eq!(CheckpointAgentConfig::new("x").puct(), PuctConfig::default());
         // Every other agent keeps its (canonical) spec text.
         assert_eq!(

@@ -81,6 +81,10 @@ pub struct PuctConfig {
     /// The network need not see the win, and a move that lets the opponent win next is refuted
     /// by the first simulation through it (MCTS-Solver's idea, one ply deep).
     pub win_check: bool,
+    /// A value backed up from a leaf keeps `1 - discount` of itself per ply it climbs, so a win
+    /// (or loss) found nearer counts more than one found further down: among winning moves the
+    /// search prefers the quickest, among losing ones the slowest. 0: values back up unchanged.
+    pub discount: f32,
 }
 
 impl Default for PuctConfig {
@@ -94,6 +98,7 @@ impl Default for PuctConfig {
             playout_cap: None,
             reuse_tree: false,
             win_check: false,
+            discount: 0.0,
         }
     }
 }
@@ -333,10 +338,13 @@ impl Search {
             }
             // A chance node was just expanded: descend through it.
         };
-        for &index in &self.path {
+        let keep = 1.0 - config.discount;
+        let mut value = value;
+        for &index in self.path.iter().rev() {
             let node = &mut self.nodes[index as usize];
             node.visits += 1;
             node.value_sum += value;
+            value *= keep;
         }
         Ok(())
     }
@@ -706,6 +714,12 @@ pub const CHECKPOINT_PARAMS: &[ParamDef] = &[
         kind: ParamKind::Bool,
         default: "false",
         doc: "value a searched position exactly where the side to move wins at once (one-ply solver)",
+    },
+    ParamDef {
+        name: "discount",
+        kind: ParamKind::Float { min: 0.0, max: 0.5 },
+        default: "0",
+        doc: "share of a backed-up value lost per ply it climbs: quicker wins, slower losses (0: off)",
     },
 ];
 

@@ -133,6 +133,30 @@ fn search_takes_an_immediate_win_and_reports_visit_shares() {
     assert!(decision.value.expect("value") > 0.5, "{decision:?}");
 }
 
+#[test]
+fn the_discount_values_a_win_less_for_each_ply_it_lies_away() {
+    // x wins at once with c1. Every simulation reaches the root at least one ply up, so with a
+    // discount of 0.2 the root keeps at most 0.8 of each backed-up value (its own first
+    // evaluation aside); without it the root is valued near a sure win.
+    let game = load_game("tic_tac_toe").expect("game");
+    let checkpoint = checkpoint(&game, "mlp(hidden=16,layers=1)", 2);
+    let mut state = game.new_initial_state();
+    apply_move_list(state.as_mut(), "a1 a2 b1 b2").expect("moves");
+    let win = state.parse_action("c1").expect("c1");
+    let sims = 300;
+    let search = |discount: f32| {
+        let config = PuctConfig { simulations: sims, win_check: true, discount, ..PuctConfig::default() };
+        let decision = act(&mut agent(&checkpoint, config), &game, state.as_ref(), 3).expect("act");
+        assert_eq!(decision.reply, Reply::Action(win), "discount {discount}");
+        decision.value.expect("value")
+    };
+    let plain = search(0.0);
+    let discounted = search(0.2);
+    assert!(plain > 0.85, "{plain}");
+    let bound = (1.0 + 0.8 * sims as f32) / (sims + 1) as f32;
+    assert!(discounted <= bound + 1e-6 && discounted > 0.6, "{discounted} against at most {bound}");
+}
+
 /// The visit share of each legal move of connect four after `moves`, searched by an untrained
 /// network with `simulations`, with or without the win check; and the move chosen.
 fn connect_four_visits(moves: &str, network_seed: u64, simulations: usize, win_check: bool) -> (Vec<f32>, Action) {

@@ -145,23 +145,26 @@ fn a_checkpoint_agent_plays_legal_games_and_records_policies_and_values() {
 fn centre_dataset(path: &Path) {
     use arena::training::{Dataset, DatasetStats};
     let game = games::load_game("tic_tac_toe").unwrap_or_else(|e| panic!("{e}"));
-    let facts = game.facts();
-    let mut data = Dataset {
-        observation_size: facts.observation_size(),
-        actions: facts.num_distinct_actions,
-        ..Dataset::default()
+    let (size, actions) = (game.facts().observation_size(), game.facts().num_distinct_actions);
+    let first_moves = [0u32, 1, 2, 3, 5, 6, 7, 8];
+    let observations = first_moves
+        .iter()
+        .flat_map(|&first| {
+            let mut state = game.new_initial_state();
+            state.apply(first).unwrap_or_else(|e| panic!("{e}"));
+            let mut observation = vec![0.0; size];
+            state.observation_tensor(1, &mut observation);
+            observation
+        })
+        .collect();
+    let centre = (0..actions).map(|action| if action == 4 { 1.0 } else { 0.0 });
+    let data = Dataset {
+        observation_size: size,
+        actions,
+        observations,
+        policies: first_moves.iter().flat_map(|_| centre.clone()).collect(),
+        values: vec![1.0; first_moves.len()],
     };
-    let mut buffer = vec![0.0; facts.observation_size()];
-    for first in [0u32, 1, 2, 3, 5, 6, 7, 8] {
-        let mut state = game.new_initial_state();
-        state.apply(first).unwrap_or_else(|e| panic!("{e}"));
-        state.observation_tensor(1, &mut buffer);
-        data.observations.extend_from_slice(&buffer);
-        let mut policy = vec![0.0; facts.num_distinct_actions];
-        policy[4] = 1.0;
-        data.policies.extend(policy);
-        data.values.push(1.0);
-    }
     data.save(path, &DatasetStats::default()).unwrap_or_else(|e| panic!("{e:#}"));
 }
 

@@ -260,7 +260,7 @@ fn learning_options_shape_the_data_each_generation_trains_on() {
     let config = dir.path().join("learning.toml");
     let options = "symmetries = true\nvalue_mix = 0.5\nresult_discount = 0.05\nselfplay_fast_sims = 2\n\
                    selfplay_full_share = 0.5\nselfplay_tree_reuse = true\nreplay_positions = 300\n\
-                   selfplay_random_plies = 4\nsearch_win_check = true\n";
+                   selfplay_random_plies = 4\nsearch_win_check = true\nsearch_discount = 0.1\n";
     let learning = TINY.replace("value_weight = 1.0", "value_weight = 1.0\nschedule = \"cosine\"");
     std::fs::write(&config, format!("{options}{learning}")).unwrap_or_else(|e| panic!("{e}"));
     let run = dir.path().join("run");
@@ -278,11 +278,30 @@ fn learning_options_shape_the_data_each_generation_trains_on() {
     // The second child trains on the newest 300 of two generations' positions.
     let trained = summaries[1]["training"][0][1]["positions"].as_u64().unwrap_or(0);
     assert_eq!(trained, 300, "{}", summaries[1]);
-    // The run's checkpoints search with the win check in tournaments and gates.
+    // The run's checkpoints search with the win check and the discount in tournaments and gates.
     let conn = rusqlite::Connection::open(run.join("arena.db")).unwrap_or_else(|e| panic!("{e}"));
     let specs: Vec<String> = conn
         .prepare("SELECT spec FROM agents WHERE spec LIKE 'checkpoint(%'")
         .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(!specs.is_empty() && specs.iter().all(|s| s.contains("win_check=true")), "{specs:?}");
+    assert!(!specs.is_empty() && specs.iter().all(|s| s.contains("win_check=true,discount=0.1)")), "{specs:?}");
+}
+
+#[test]
+fn every_shipped_config_reads_and_the_board_game_ones_pass_the_checks() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+    let mut board_games = 0;
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap_or_else(|e| panic!("{e}")).path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let config = arena::evolve::EvolveConfig::from_toml_file(&path).unwrap_or_else(|e| panic!("{e:#}"));
+        // A language-model config's checks need the model file (fetched by scripts/fetch-model.sh).
+        if config.llm.is_none() {
+            arena::evolve::config::check_config(&config).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+            board_games += 1;
+        }
+    }
+    assert!(board_games >= 1, "configs/connect-four-strong.toml is a board-game config");
 }

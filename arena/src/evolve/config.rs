@@ -55,6 +55,10 @@ pub struct EvolveConfig {
     /// where the side to move wins at once (`checkpoint(win_check=true)`): a one-ply solver that
     /// finds wins and refutes moves allowing one without the network's help.
     pub search_win_check: bool,
+    /// The run's searches discount a backed-up value by this share per ply
+    /// (`checkpoint(discount=D)`): among winning moves they prefer the quickest, among losing
+    /// ones the slowest. 0: off.
+    pub search_discount: f64,
     /// When above 0, each self-play game pair starts after a number of uniformly random plies
     /// drawn evenly from 0..=N, so the data also holds positions (threats to see, blocks to make)
     /// that the parent's own games rarely reach.
@@ -99,7 +103,9 @@ impl Default for EvolveConfig {
     fn default() -> Self {
         EvolveConfig {
             game: "connect_four".to_string(),
-            generations: 15,
+            // 10 generations of 3200 self-play games: the raw policy reaches 67.0% on the suite
+            // in 12.7 minutes on 2 cores, where 15 generations of 1600 games reached 60.9% in 9.6.
+            generations: 10,
             architecture: "mlp(hidden=256,layers=2)".to_string(),
             seed: 0,
             population: 2,
@@ -117,15 +123,19 @@ impl Default for EvolveConfig {
             tournament_games_per_pairing: 20,
             tournament_sims: 64,
             opening_plies: 2,
-            // 800 games: the raw policy reached 55.4% on the suite against 49.2% with 400, and
-            // the run still ends within 15 minutes on 2 cores (14 min 10 s).
-            selfplay_games: 800,
+            // With the AVX2 search kernels self-play runs 2.6 times as fast: 1600 games reached
+            // 58.1% raw by generation 8 against 52.4% with 800, and 3200 reached 66.2%.
+            selfplay_games: 3200,
             selfplay_sims: 96,
             selfplay_fast_sims: 0,
             selfplay_full_share: 0.25,
             selfplay_tree_reuse: true,
             selfplay_random_plies: 0,
             search_win_check: true,
+            // On a fixed network 0.05 lifted the search's share on the suite from 73.9% to 75.3%
+            // (0.1: 75.6%), choosing quicker wins and slower losses; in the loop it was level
+            // with no discount within the intervals.
+            search_discount: 0.05,
             selfplay_temperature: 1.0,
             selfplay_temperature_plies: 10,
             replay_window: 4,
@@ -167,6 +177,9 @@ pub fn check_config(config: &EvolveConfig) -> Result<()> {
     let shares = [config.value_mix, config.selfplay_full_share, config.result_discount];
     if !shares.iter().all(|share| (0.0..=1.0).contains(share)) {
         bail!("value_mix, selfplay_full_share and result_discount are shares: each must lie in 0..=1");
+    }
+    if !(0.0..=0.5).contains(&config.search_discount) {
+        bail!("search_discount must lie in 0..=0.5 (a share lost per ply; 0 is off)");
     }
     if let Some(language) = &config.llm {
         language.check()?;

@@ -313,6 +313,7 @@ impl Generation<'_> {
         CheckpointAgentConfig {
             sims: sims as usize,
             win_check: self.config.search_win_check,
+            discount: self.config.search_discount,
             ..CheckpointAgentConfig::new(self.run.checkpoint_dir(name))
         }
     }
