@@ -235,5 +235,18 @@ fn train_makes_a_child_checkpoint_from_datasets_and_reports_its_speed() {
         &path(&temp.path().join("c4-child")),
     ]);
     assert!(!ok && err.contains("does not fit the network"), "{err}");
+    let (ok, _, err) = arena(&[
+        "checkpoint",
+        "train",
+        "--from",
+        &parent_text,
+        "--data",
+        &data_text,
+        "--out",
+        &path(&temp.path().join("nan")),
+        "--learning-rate",
+        "NaN",
+    ]);
+    assert!(!ok && err.contains("--learning-rate NaN"), "{err}");
     assert!(!temp.path().join("c4-child").exists(), "nothing is written after a failure");
 }

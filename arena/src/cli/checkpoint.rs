@@ -46,10 +46,13 @@ pub struct TrainArgs {
     /// Passes over the data (default: the trainer's).
     #[arg(long, value_parser = at_least_one::<usize>)]
     pub epochs: Option<usize>,
+    /// Positions per training step (default: the trainer's).
     #[arg(long, value_parser = at_least_one::<usize>)]
     pub batch_size: Option<usize>,
+    /// AdamW's learning rate (default: the trainer's).
     #[arg(long)]
     pub learning_rate: Option<f64>,
+    /// AdamW's decoupled weight decay (default: the trainer's).
     #[arg(long)]
     pub weight_decay: Option<f64>,
     /// Weight of the value loss against the policy loss.
@@ -132,6 +135,18 @@ fn train(args: &TrainArgs, registry: &games::Registry, out: &mut dyn Write) -> R
             None => defaults.schedule,
         },
     };
+    let rates = [
+        ("--learning-rate", config.learning_rate, config.learning_rate > 0.0),
+        ("--weight-decay", config.weight_decay, config.weight_decay >= 0.0),
+        ("--value-weight", config.value_weight, config.value_weight >= 0.0),
+    ];
+    for (flag, value, in_range) in rates {
+        if !value.is_finite() || !in_range {
+            anyhow::bail!(
+                "{flag} {value}: must be a finite number above 0 (the weight decay and value weight may be 0)"
+            );
+        }
+    }
     let mut child = parent.child()?;
     let progress = Bars::new(!args.json);
     let report = train_on_threads(&mut child, &data, &config, args.seed, args.threads, &progress)
