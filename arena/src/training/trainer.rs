@@ -128,6 +128,10 @@ impl AdamW {
         let correction2 = 1.0 - BETA2.powi(self.step as i32);
         for (k, (_, var)) in self.vars.iter().enumerate() {
             let Some(gradient) = gradients.get(var.as_tensor()) else { continue };
+            // A gradient computed from tracked activations (a convolution's kernel) is itself
+            // tracked: kept in the moments it would hold every earlier step's graph alive.
+            let gradient = gradient.detach();
+            let gradient = &gradient;
             let m = ((&self.first[k] * BETA1)? + (gradient * (1.0 - BETA1))?)?;
             let v = ((&self.second[k] * BETA2)? + (gradient.sqr()? * (1.0 - BETA2))?)?;
             let update = ((&m / correction1)? / ((&v / correction2)?.sqrt()? + EPSILON)?)?;
