@@ -303,5 +303,11 @@ fn every_shipped_config_reads_and_the_board_game_ones_pass_the_checks() {
             board_games += 1;
         }
     }
-    assert!(board_games >= 1, "configs/connect-four-strong.toml is a board-game config");
+    assert!(board_games >= 3, "connect-four-strong, othello-resnet and hex7-resnet are board-game configs");
+    // A partial `[train]` table sets its fields and keeps the trainer's defaults for the rest.
+    let othello = arena::evolve::EvolveConfig::from_toml_file(&dir.join("othello-resnet.toml"))
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let defaults = arena::training::TrainConfig::default();
+    assert_eq!(othello.train, arena::training::TrainConfig { epochs: 1, ..defaults });
+    assert_eq!(arena::evolve::EvolveConfig::default().train, defaults);
 }

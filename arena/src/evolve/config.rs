@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::language::LanguageConfig;
 use crate::error::{Context, Result, bail};
-use crate::training::{Schedule, TrainConfig};
+use crate::training::TrainConfig;
 
 /// Everything that decides an evolve run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -121,7 +121,10 @@ impl Default for EvolveConfig {
             anchor_ladder: vec![20, 100],
             anchor_calibration_games: 100,
             tournament_games_per_pairing: 20,
-            tournament_sims: 64,
+            // The champion's search is what the run is measured by: with 64 simulations the
+            // default run's final champion chose an optimal move in 78.0% of the suite's
+            // positions, with 200 in 80.7%; the run still takes under 13 minutes on 2 cores.
+            tournament_sims: 200,
             opening_plies: 2,
             // With the AVX2 search kernels self-play runs 2.6 times as fast: 1600 games reached
             // 58.1% raw by generation 8 against 52.4% with 800, and 3200 reached 66.2%.
@@ -143,10 +146,8 @@ impl Default for EvolveConfig {
             value_mix: 0.5,
             result_discount: 0.02,
             symmetries: true,
-            // Three epochs over the replay window with a cosine schedule: with the mirror images
-            // the window is twice as large, and six epochs at a constant rate over-fitted it (the
-            // value loss fell to a third of the first epoch's while the suite share fell).
-            train: TrainConfig { epochs: 3, schedule: Schedule::Cosine, ..TrainConfig::default() },
+            // The trainer's defaults: three epochs over the replay window, a cosine schedule.
+            train: TrainConfig::default(),
             gate_games: 60,
             gate_sprt: "elo0=0,elo1=60,alpha=0.1,beta=0.1".to_string(),
             gate_threshold: 0.55,
