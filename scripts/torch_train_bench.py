@@ -7,14 +7,19 @@ two training rates (steps/s at the same batch size, same threads) can be compare
 It measures; it saves no model.
 
 What it matches in arena's trainer (arena/src/training/trainer.rs):
-- the network, read from the checkpoint's `checkpoint.json` (only `mlp` for now): `layers` dense
-  layers of `hidden` units with ReLU, then a policy head (logits) and a value head (tanh);
-  the starting weights are the checkpoint's `model.safetensors`;
+- the network, read from the checkpoint's `checkpoint.json`: `mlp` (`layers` dense layers of
+  `hidden` units with ReLU, then a policy head (logits) and a value head (tanh)) or `resnet`
+  (a 3x3 stem, residual blocks of two 3x3 convolutions, a policy head of a 1x1 convolution to 2
+  planes and a dense layer, a value head of a 1x1 convolution to 1 plane and two dense layers;
+  with `norm`, a per-position layer norm with per-channel scale and shift after every
+  convolution, as agents/src/network/mod.rs builds it); the starting weights are the
+  checkpoint's `model.safetensors`, every tensor by its name;
 - the data: an evolve dataset (`datasets/gen-N.safetensors`: `observations` [N, obs],
   `policies` [N, actions], `values` [N]), several joined in order;
 - the loss: cross-entropy of the policy logits against the target shares plus
   `value_weight` x the mean squared error of the value;
-- the optimizer: AdamW (betas 0.9/0.999, eps 1e-8, decoupled weight decay), constant rate;
+- the optimizer: AdamW (betas 0.9/0.999, eps 1e-8, decoupled weight decay), constant rate
+  (run `arena checkpoint train` with `--schedule constant` to compare);
 - the batches: a seeded shuffle each epoch, the last batch of an epoch may be short.
 
 Usage:
@@ -44,6 +49,10 @@ def parse_args():
     parser.add_argument("--value-weight", type=float, default=1.0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--board",
+        help="ROWSxCOLUMNS of a resnet's observation planes when they are not square (connect four: 6x7)",
+    )
     return parser.parse_args()
 
 
@@ -61,14 +70,84 @@ class Mlp(torch.nn.Module):
         return self.policy(x), torch.tanh(self.value(x)).squeeze(-1)
 
 
-def load_network(directory, inputs, actions):
+class Resnet(torch.nn.Module):
+    """arena's resnet, its parameters held under arena's names (dots as `__`)."""
+
+    def __init__(self, weights, blocks, norm, board):
+        super().__init__()
+        self.names = sorted(weights)
+        self.params = torch.nn.ParameterDict(
+            {name.replace(".", "__"): torch.nn.Parameter(tensor.clone()) for name, tensor in weights.items()}
+        )
+        self.blocks, self.norm, self.board = blocks, norm, board
+
+    def p(self, name):
+        return self.params[name.replace(".", "__")]
+
+    def conv(self, x, name):
+        weight = self.p(f"{name}.weight")
+        return torch.nn.functional.conv2d(x, weight, self.p(f"{name}.bias"), padding=weight.shape[-1] // 2)
+
+    def normed(self, x, name):
+        if not self.norm:
+            return x
+        flat = x.reshape(x.shape[0], -1)
+        centred = flat - flat.mean(1, keepdim=True)
+        spread = (centred.pow(2).mean(1, keepdim=True) + 1e-5).sqrt()
+        x = (centred / spread).reshape(x.shape)
+        channels = x.shape[1]
+        return x * self.p(f"{name}.scale").reshape(1, channels, 1, 1) + self.p(f"{name}.shift").reshape(
+            1, channels, 1, 1
+        )
+
+    def dense(self, x, name):
+        return torch.nn.functional.linear(x, self.p(f"{name}.weight"), self.p(f"{name}.bias"))
+
+    def forward(self, observations):
+        rows = observations.shape[0]
+        planes = self.p("stem.weight").shape[1]
+        x = observations.reshape(rows, planes, *self.board)
+        x = torch.relu(self.normed(self.conv(x, "stem"), "stem.norm"))
+        for block in range(self.blocks):
+            inner = torch.relu(self.normed(self.conv(x, f"blocks.{block}.conv1"), f"blocks.{block}.norm1"))
+            branch = self.normed(self.conv(inner, f"blocks.{block}.conv2"), f"blocks.{block}.norm2")
+            x = torch.relu(x + branch)
+        policy = torch.relu(self.normed(self.conv(x, "policy.conv"), "policy.norm"))
+        logits = self.dense(policy.reshape(rows, -1), "policy.fc")
+        value = torch.relu(self.normed(self.conv(x, "value.conv"), "value.norm"))
+        value = torch.relu(self.dense(value.reshape(rows, -1), "value.fc1"))
+        return logits, torch.tanh(self.dense(value, "value.fc2")).squeeze(-1)
+
+
+def board_of(weights, inputs, given):
+    """The rows and columns of a resnet's planes: `--board`, else the square the inputs make."""
+    planes = weights["stem.weight"].shape[1]
+    cells = inputs // planes
+    if given:
+        try:
+            rows, columns = (int(part) for part in given.lower().split("x"))
+        except ValueError:
+            raise SystemExit(f"--board {given}: expected ROWSxCOLUMNS, e.g. 6x7")
+        if rows * columns != cells:
+            raise SystemExit(f"--board {given}: the observations hold {cells} cells a plane, not {rows * columns}")
+        return rows, columns
+    side = int(round(cells**0.5))
+    if side * side != cells:
+        raise SystemExit(f"the observations hold {cells} cells a plane, not a square: give --board ROWSxCOLUMNS")
+    return side, side
+
+
+def load_network(directory, inputs, actions, board):
     info = json.loads((directory / "checkpoint.json").read_text())
     architecture = info["architecture"]
-    if architecture.get("kind") != "mlp":
-        raise SystemExit(f"{directory}: architecture {architecture} is not supported yet (only mlp)")
+    weights = load_file(str(directory / "model.safetensors"))
+    kind = architecture.get("kind")
+    if kind == "resnet":
+        return Resnet(weights, architecture["blocks"], architecture.get("norm", False), board_of(weights, inputs, board)), architecture
+    if kind != "mlp":
+        raise SystemExit(f"{directory}: architecture {architecture} is not supported (mlp and resnet are)")
     network = Mlp(inputs, architecture["hidden"], architecture["layers"], actions)
     # arena names the layers `trunk.K.weight`, `policy.weight`, `value.bias`, as this module does.
-    weights = load_file(str(directory / "model.safetensors"))
     try:
         network.load_state_dict(weights, strict=True)
     except RuntimeError as error:
@@ -84,7 +163,7 @@ def main():
     observations = torch.cat([p["observations"] for p in parts])
     policies = torch.cat([p["policies"] for p in parts])
     values = torch.cat([p["values"] for p in parts])
-    network, architecture = load_network(args.checkpoint, observations.shape[1], policies.shape[1])
+    network, architecture = load_network(args.checkpoint, observations.shape[1], policies.shape[1], args.board)
     optimizer = torch.optim.AdamW(
         network.parameters(), lr=args.learning_rate, betas=(0.9, 0.999), eps=1e-8, weight_decay=args.weight_decay
     )
