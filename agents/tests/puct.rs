@@ -112,13 +112,20 @@ fn with_no_simulations_the_agent_plays_the_network_policy() {
     }
 }
 
-#[test]
-fn search_takes_an_immediate_win_and_reports_visit_shares() {
+/// Tic-tac-toe after `a1 a2 b1 b2`, where x wins at once with c1, and a small untrained network:
+/// the game, the checkpoint, the position and the winning move.
+fn x_wins_at_c1() -> (GameRef, Checkpoint, Box<dyn State>, Action) {
     let game = load_game("tic_tac_toe").expect("game");
     let checkpoint = checkpoint(&game, "mlp(hidden=16,layers=1)", 2);
     let mut state = game.new_initial_state();
     apply_move_list(state.as_mut(), "a1 a2 b1 b2").expect("moves");
     let win = state.parse_action("c1").expect("c1");
+    (game, checkpoint, state, win)
+}
+
+#[test]
+fn search_takes_an_immediate_win_and_reports_visit_shares() {
+    let (game, checkpoint, state, win) = x_wins_at_c1();
     let mut searcher = agent(&checkpoint, PuctConfig { simulations: 300, ..PuctConfig::default() });
     let decision = act(&mut searcher, &game, state.as_ref(), 3).expect("act");
     assert_eq!(decision.reply, Reply::Action(win));
@@ -138,11 +145,7 @@ fn the_discount_values_a_win_less_for_each_ply_it_lies_away() {
     // x wins at once with c1. Every simulation reaches the root at least one ply up, so with a
     // discount of 0.2 the root keeps at most 0.8 of each backed-up value (its own first
     // evaluation aside); without it the root is valued near a sure win.
-    let game = load_game("tic_tac_toe").expect("game");
-    let checkpoint = checkpoint(&game, "mlp(hidden=16,layers=1)", 2);
-    let mut state = game.new_initial_state();
-    apply_move_list(state.as_mut(), "a1 a2 b1 b2").expect("moves");
-    let win = state.parse_action("c1").expect("c1");
+    let (game, checkpoint, state, win) = x_wins_at_c1();
     let sims = 300;
     let search = |discount: f32| {
         let config = PuctConfig { simulations: sims, win_check: true, discount, ..PuctConfig::default() };
