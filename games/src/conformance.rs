@@ -232,7 +232,8 @@ impl Checker<'_> {
                 Move::Action(sample_chance(&outcomes, rng))
             }
             _ if state.input_kind() == InputKind::Text => {
-                Move::Text(format!("I hold my position, reason {}.", rng.random_range(0..1000)))
+                // Reads as an answer in every text game: a debate takes any text, a quiz a number or yes/no.
+                Move::Text(format!("Yes. My answer is {}, and I hold my position.", rng.random_range(0..1000)))
             }
             _ => {
                 let mut legal = Vec::new();

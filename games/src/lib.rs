@@ -21,6 +21,7 @@ pub mod othello;
 mod params;
 pub mod perft;
 pub mod playout;
+pub mod quiz;
 mod record;
 mod registry;
 pub mod solver;

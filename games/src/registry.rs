@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::game::GameRef;
 use crate::params::{ParamDef, Params};
 use crate::spec::Spec;
-use crate::{connect_four, debate, hex, kuhn_poker, othello, tic_tac_toe};
+use crate::{connect_four, debate, hex, kuhn_poker, othello, quiz, tic_tac_toe};
 
 /// How a game is found and built by name.
 #[derive(Clone, Copy, Debug)]
@@ -29,6 +29,7 @@ pub const BUILTIN: &[GameRegistration] = &[
     hex::REGISTRATION,
     kuhn_poker::REGISTRATION,
     debate::REGISTRATION,
+    quiz::REGISTRATION,
 ];
 
 /// A set of games by name: the built-in ones plus any a program registers.

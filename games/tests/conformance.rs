@@ -35,6 +35,8 @@ fn parameter_variants_pass_the_conformance_kit() {
         "debate(rounds=1,items=300)",
         "debate(rounds=3,judge=oracle,items=300)",
         "debate(rounds=3,judge=seat,items=300)",
+        "quiz(items=50,kinds=comparison)",
+        "quiz(items=300,seed=9,kinds=letter_count+largest)",
     ] {
         passes(spec, 1000);
     }

@@ -114,7 +114,7 @@ fn comparison(rng: &mut Xoshiro256PlusPlus) -> (String, bool) {
     (format!("{a} {op} {b} is {relation} than {threshold}"), truth)
 }
 
-const WORDS: &[&str] = &[
+pub(crate) const WORDS: &[&str] = &[
     "banana",
     "strawberry",
     "mississippi",

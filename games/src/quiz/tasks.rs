@@ -1,0 +1,324 @@
+//! Quiz task sets: generated questions with exact answers, and user sets read from JSONL; and how
+//! a reply is read as an answer.
+//!
+//! The generated set ([`generate`]) is a pure function of `(seed, items, kinds)`; item `i` depends
+//! only on the seed, the kinds and `i` (one random stream read in order), so a larger set extends a
+//! smaller one. Each item's kind is drawn uniformly from the allowed kinds; the answer is computed
+//! from the random values, never written by hand.
+//!
+//! A user set ([`load_jsonl`]) is a file of JSON lines, one task per line:
+//! `{"question": "What is 7 × 8?", "answer": 56, "kind": "multiplication"}`. `answer` is a whole
+//! number (a JSON number or a string of digits) or yes/no (`true`/`false`, or the strings `"yes"`
+//! and `"no"`); `kind` is optional (`custom` by default); other fields are ignored; blank lines
+//! are skipped.
+
+use std::fmt;
+use std::path::Path;
+
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use crate::debate::propositions::{WORDS, preview};
+use crate::error::{Error, Result};
+
+/// A task's exact answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Answer {
+    Number(i64),
+    YesNo(bool),
+}
+
+impl fmt::Display for Answer {
+    /// The canonical text: `42`, `yes` or `no`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Answer::Number(n) => write!(f, "{n}"),
+            Answer::YesNo(true) => f.write_str("yes"),
+            Answer::YesNo(false) => f.write_str("no"),
+        }
+    }
+}
+
+/// One question with its exact answer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Task {
+    pub question: String,
+    pub answer: Answer,
+    /// One of [`KINDS`] for generated items, free text for user sets.
+    pub kind: String,
+}
+
+impl Task {
+    /// What the reply must be, as the prompt says it.
+    pub fn format_words(&self) -> &'static str {
+        match self.answer {
+            Answer::Number(_) => "the answer only, as a whole number (for example: 42)",
+            Answer::YesNo(_) => "yes or no only",
+        }
+    }
+
+    /// Reads `reply` as an answer of this task's type (see [`read_number`] and [`read_yes_no`]).
+    pub fn read(&self, reply: &str) -> Result<Answer> {
+        match self.answer {
+            Answer::Number(_) => read_number(reply).map(Answer::Number),
+            Answer::YesNo(_) => read_yes_no(reply).map(Answer::YesNo),
+        }
+    }
+}
+
+/// The kinds of generated tasks, each with an example question. Sized for small models: the
+/// numbers are small, the lists short.
+pub const KINDS: &[(&str, &str)] = &[
+    ("addition", "What is 23 + 18?"),
+    ("subtraction", "What is 83 - 27?"),
+    ("multiplication", "What is 7 × 8?"),
+    ("letter_count", "How many times does the letter \"s\" appear in the word \"mississippi\"?"),
+    ("largest", "What is the largest of these numbers: 41, 7, 23, 15?"),
+    ("even_count", "How many even numbers are in this list: 3, 8, 10, 7, 12, 14?"),
+    ("comparison", "Is 9 × 6 greater than 50?"),
+];
+
+/// The kind given to items of a user file that name none.
+pub const DEFAULT_KIND: &str = "custom";
+
+/// Reads a `kinds` parameter: `all`, or kind names separated by `+` (e.g. `addition+multiplication`).
+pub fn parse_kinds(text: &str) -> std::result::Result<Vec<&'static str>, String> {
+    if text.trim() == "all" {
+        return Ok(KINDS.iter().map(|(k, _)| *k).collect());
+    }
+    let mut kinds = Vec::new();
+    for name in text.split('+').map(str::trim) {
+        let Some((kind, _)) = KINDS.iter().find(|(k, _)| *k == name) else {
+            let known: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
+            return Err(format!("unknown kind `{name}`; expected `all` or some of {} joined by `+`", known.join(", ")));
+        };
+        if !kinds.contains(kind) {
+            kinds.push(*kind);
+        }
+    }
+    Ok(kinds)
+}
+
+/// The generated set: `items` tasks from `seed`, each of a kind drawn uniformly from `kinds`
+/// (names from [`KINDS`]; an unknown name generates additions).
+pub fn generate(seed: u64, items: usize, kinds: &[&str]) -> Vec<Task> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let kinds = if kinds.is_empty() { vec!["addition"] } else { kinds.to_vec() };
+    (0..items)
+        .map(|_| {
+            let kind = kinds[rng.random_range(0..kinds.len())];
+            generate_one(&mut rng, kind)
+        })
+        .collect()
+}
+
+fn generate_one(rng: &mut Xoshiro256PlusPlus, kind: &str) -> Task {
+    let number = |question: String, n: i64| (question, Answer::Number(n));
+    let (question, answer) = match kind {
+        "subtraction" => {
+            let a = rng.random_range(10..=99i64);
+            let b = rng.random_range(1..a);
+            number(format!("What is {a} - {b}?"), a - b)
+        }
+        "multiplication" => {
+            let (a, b) = (rng.random_range(2..=12i64), rng.random_range(2..=12i64));
+            number(format!("What is {a} × {b}?"), a * b)
+        }
+        "letter_count" => {
+            let word = WORDS[rng.random_range(0..WORDS.len())];
+            let letters: Vec<char> = word.chars().collect();
+            let letter = letters[rng.random_range(0..letters.len())];
+            let count = letters.iter().filter(|&&c| c == letter).count() as i64;
+            number(format!("How many times does the letter \"{letter}\" appear in the word \"{word}\"?"), count)
+        }
+        "largest" => {
+            let numbers = distinct_numbers(rng, 4, 99);
+            let largest = numbers.iter().copied().max().unwrap_or(0);
+            number(format!("What is the largest of these numbers: {}?", join(&numbers)), largest)
+        }
+        "even_count" => {
+            let numbers: Vec<i64> = (0..6).map(|_| rng.random_range(1..=20)).collect();
+            let evens = numbers.iter().filter(|&&n| n % 2 == 0).count() as i64;
+            number(format!("How many even numbers are in this list: {}?", join(&numbers)), evens)
+        }
+        "comparison" => {
+            let (a, b) = (rng.random_range(2..=12i64), rng.random_range(2..=12i64));
+            let product = a * b;
+            // A threshold near the product, never equal to it.
+            let gap = rng.random_range(1..=product / 5 + 2);
+            let threshold = if rng.random_bool(0.5) { product + gap } else { (product - gap).max(0) };
+            (format!("Is {a} × {b} greater than {threshold}?"), Answer::YesNo(product > threshold))
+        }
+        _ => {
+            let (a, b) = (rng.random_range(1..=50i64), rng.random_range(1..=50i64));
+            number(format!("What is {a} + {b}?"), a + b)
+        }
+    };
+    Task { question, answer, kind: kind.to_string() }
+}
+
+fn distinct_numbers(rng: &mut Xoshiro256PlusPlus, count: usize, max: i64) -> Vec<i64> {
+    let mut numbers = Vec::with_capacity(count);
+    while numbers.len() < count {
+        let n = rng.random_range(1..=max);
+        if !numbers.contains(&n) {
+            numbers.push(n);
+        }
+    }
+    numbers
+}
+
+fn join(numbers: &[i64]) -> String {
+    numbers.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+}
+
+/// Number words a reply may use instead of digits.
+const NUMBER_WORDS: &[(&str, i64)] = &[
+    ("zero", 0),
+    ("none", 0),
+    ("one", 1),
+    ("once", 1),
+    ("two", 2),
+    ("twice", 2),
+    ("three", 3),
+    ("thrice", 3),
+    ("four", 4),
+    ("five", 5),
+    ("six", 6),
+    ("seven", 7),
+    ("eight", 8),
+    ("nine", 9),
+    ("ten", 10),
+    ("eleven", 11),
+    ("twelve", 12),
+];
+
+/// Reads a whole-number answer: the first number after the reply's last `=` if it has one (so
+/// `7 × 8 = 56` reads 56), else the first number in the reply. A number is a run of digits
+/// (with a `-` right before it when that starts a word: `-3`, not `5-3`) or a number word from
+/// zero to twelve (`twice` is 2).
+pub fn read_number(reply: &str) -> Result<i64> {
+    let after_equals = reply.rfind('=').map_or(reply, |at| &reply[at + 1..]);
+    let mut chars = after_equals.char_indices().peekable();
+    while let Some((start, c)) = chars.next() {
+        if c.is_ascii_digit() {
+            let mut end = start + c.len_utf8();
+            while let Some(&(i, d)) = chars.peek() {
+                if !d.is_ascii_digit() {
+                    break;
+                }
+                end = i + d.len_utf8();
+                chars.next();
+            }
+            let digits = &after_equals[start..end];
+            let before = after_equals[..start].chars().rev();
+            let mut before = before.peekable();
+            let negative = before.next() == Some('-') && before.peek().is_none_or(|b| !b.is_alphanumeric());
+            let value: i64 = digits.parse().map_err(|_| Error::ParseAction {
+                text: preview(reply),
+                reason: format!("the number {digits} is too large"),
+            })?;
+            return Ok(if negative { -value } else { value });
+        }
+        if c.is_alphabetic() {
+            let mut end = start + c.len_utf8();
+            while let Some(&(i, d)) = chars.peek() {
+                if !d.is_alphabetic() {
+                    break;
+                }
+                end = i + d.len_utf8();
+                chars.next();
+            }
+            let word = after_equals[start..end].to_lowercase();
+            if let Some((_, value)) = NUMBER_WORDS.iter().find(|(w, _)| *w == word) {
+                return Ok(*value);
+            }
+        }
+    }
+    Err(Error::ParseAction {
+        text: preview(reply.trim()),
+        reason: "the reply has no number; reply with the answer as a whole number, for example: 42".to_string(),
+    })
+}
+
+/// Reads a yes/no answer as [`crate::debate::parse_verdict`] reads a verdict: `yes`, `true`,
+/// `correct` mean yes; `no`, `false`, `incorrect` mean no; a word after `not` counts for the other
+/// side; the reply must name exactly one side.
+pub fn read_yes_no(reply: &str) -> Result<bool> {
+    crate::debate::parse_verdict(reply).map(|side| side == crate::debate::PRO).map_err(|_| Error::ParseAction {
+        text: preview(reply.trim()),
+        reason: "the reply must say yes or no (one of them, once)".to_string(),
+    })
+}
+
+/// Reads a user set from a JSONL file. Errors name the file, the line and the problem.
+pub fn load_jsonl(path: impl AsRef<Path>) -> Result<Vec<Task>> {
+    let path = path.as_ref();
+    let shown = path.display().to_string();
+    let bad = |reason: String| Error::BadParameter {
+        owner: "game `quiz`".to_string(),
+        param: "tasks".to_string(),
+        value: shown.clone(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read the file {shown}: {e}")))?;
+    let mut set = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let task = parse_task_line(line).map_err(|problem| {
+            bad(format!(
+                "{shown} line {}: {problem} (each line is an object such as \
+                 {{\"question\": \"What is 7 × 8?\", \"answer\": 56}}, with an optional \"kind\")",
+                index + 1
+            ))
+        })?;
+        set.push(task);
+    }
+    if set.is_empty() {
+        return Err(bad(format!("{shown} has no tasks: expected one JSON object per line")));
+    }
+    if u32::try_from(set.len()).is_err() {
+        return Err(bad(format!("{shown} has {} tasks; at most {} are supported", set.len(), u32::MAX)));
+    }
+    Ok(set)
+}
+
+/// Reads one task from a JSON line; the error says what is wrong with it.
+pub fn parse_task_line(line: &str) -> std::result::Result<Task, String> {
+    use serde_json::Value;
+    let value: Value = serde_json::from_str(line).map_err(|e| format!("bad JSON: {e}"))?;
+    let Some(object) = value.as_object() else {
+        return Err(format!("expected a JSON object, found `{}`", preview(line)));
+    };
+    let question = match object.get("question") {
+        None => return Err("missing field \"question\"".to_string()),
+        Some(Value::String(s)) if s.trim().is_empty() => return Err("the question is empty".to_string()),
+        Some(Value::String(s)) => s.trim().to_string(),
+        Some(other) => return Err(format!("\"question\" must be a string, found {other}")),
+    };
+    let answer = match object.get("answer") {
+        None => return Err("missing field \"answer\"".to_string()),
+        Some(Value::Bool(b)) => Answer::YesNo(*b),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(n) => Answer::Number(n),
+            None => return Err(format!("\"answer\" must be a whole number or yes/no, found {n}")),
+        },
+        Some(Value::String(s)) => match s.trim().to_lowercase().as_str() {
+            "yes" | "true" => Answer::YesNo(true),
+            "no" | "false" => Answer::YesNo(false),
+            digits => match digits.parse::<i64>() {
+                Ok(n) => Answer::Number(n),
+                Err(_) => return Err(format!("\"answer\" must be a whole number or yes/no, found \"{s}\"")),
+            },
+        },
+        Some(other) => return Err(format!("\"answer\" must be a whole number or yes/no, found {other}")),
+    };
+    let kind = match object.get("kind") {
+        None | Some(Value::Null) => DEFAULT_KIND.to_string(),
+        Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
+        Some(other) => return Err(format!("\"kind\" must be a non-empty string, found {other}")),
+    };
+    Ok(Task { question, answer, kind })
+}
