@@ -233,7 +233,7 @@ impl Checker<'_> {
             }
             _ if state.input_kind() == InputKind::Text => {
                 // Reads as an answer in every text game: a debate takes any text, a quiz a number or yes/no.
-                Move::Text(format!("Yes. My answer is {}, and I hold my position.", rng.random_range(0..1000)))
+                Move::Text(format!("Yes: {}, I hold.", rng.random_range(0..1000)))
             }
             _ => {
                 let mut legal = Vec::new();
