@@ -156,7 +156,8 @@ pub struct Share {
 }
 
 impl Share {
-    fn of(hits: u64, positions: u64) -> Share {
+    /// `hits` of `positions`, with the interval.
+    pub fn of(hits: u64, positions: u64) -> Share {
         let p = ratings::proportion::wilson(hits, positions, 0.95);
         Share { hits, positions, share: p.share, low: p.low, high: p.high }
     }

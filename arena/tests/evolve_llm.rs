@@ -322,3 +322,153 @@ fn kuhn_poker_evolves_as_a_text_game_too() {
         first["ratings"].as_array().into_iter().flatten().filter_map(|r| r["name"].as_str()).collect();
     assert_eq!(names, ["g0", "base", "random"]);
 }
+
+/// Writes a task file of `(question, answer)` lines.
+fn task_file(path: &Path, tasks: &[(&str, i64)]) {
+    let lines: Vec<String> =
+        tasks.iter().map(|(q, a)| json!({ "question": q, "answer": a, "kind": "addition" }).to_string()).collect();
+    ok(std::fs::write(path, lines.join("\n") + "\n"));
+}
+
+/// A quiz run whose labels come from `labels`: six training tasks with one-digit answers (so a
+/// tiny random model's digits are sometimes right) and a seventh that is also a held-out question.
+fn quiz_config(dir: &Path, model: &Path, labels: &str) -> PathBuf {
+    let train = dir.join("train.jsonl");
+    task_file(
+        &train,
+        &[
+            ("What is 1 + 1?", 2),
+            ("What is 2 + 1?", 3),
+            ("What is 2 + 2?", 4),
+            ("What is 3 + 2?", 5),
+            ("What is 1 + 0?", 1),
+            ("What is 4 + 3?", 7),
+            ("What is 3 + 3?", 6),
+        ],
+    );
+    let held = dir.join("held.jsonl");
+    task_file(&held, &[("What is 2 + 2?", 4), ("What is 5 + 3?", 8), ("What is 0 + 0?", 0)]);
+    // The tiny model writes random bytes, which the default filter removes as degenerate.
+    let filter = dir.join("filter.toml");
+    ok(std::fs::write(&filter, "degenerate = false\nrepetitive = false\n"));
+    let text = format!(
+        r#"
+game = "quiz(tasks={train})"
+generations = 1
+population = 2
+league = 1
+tournament_games_per_pairing = 2
+opening_plies = 1
+selfplay_games = 1
+gate_games = 2
+bootstrap = 10
+
+[llm]
+model = "{model}"
+agent = "llm(temperature=1,max_tokens=12)"
+method = "sft"
+labels = "{labels}"
+min_agreement = 0.0
+tasks_per_generation = 10
+samples_per_task = 8
+lora_rank = 2
+lora_targets = "q"
+batch_tokens = 4096
+max_len = 2048
+max_examples = 50
+heldout_games = 6
+heldout_opponents = []
+heldout_game = "quiz(tasks={held})"
+filter = "{filter}"
+"#,
+        filter = filter.display(),
+        train = train.display(),
+        held = held.display(),
+        model = model.display()
+    );
+    let path = dir.join(format!("quiz-{labels}.toml"));
+    ok(std::fs::write(&path, text));
+    path
+}
+
+#[test]
+fn a_quiz_run_trains_on_verified_answers_and_measures_held_out_accuracy() {
+    let dir = ok(tempfile::tempdir());
+    let model = tiny_model(dir.path());
+    let config = quiz_config(dir.path(), &model, "verifier");
+    let run = dir.path().join("run");
+    let output = ok(evolve_command(&config, &run, false).output());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}\n{stdout}", String::from_utf8_lossy(&output.stderr));
+    let first = read_json(&run.join("generations/gen-1.json"));
+    let data = &first["language"]["data"];
+    // "What is 2 + 2?" is a held-out question: it is never drawn for training.
+    assert_eq!(data["held_out_overlap"], json!(1), "{data}");
+    let labels = &data["labels"];
+    assert_eq!(labels["source"], "verifier");
+    let samples = labels["samples"]["accuracy"]["positions"].as_u64().unwrap_or(0);
+    assert!(samples > 0 && samples <= 6 * 8, "six tasks, eight samples each at most: {labels}");
+    assert!(labels["samples"]["tasks"].as_u64().is_some_and(|t| t <= 6), "{labels}");
+    // The verifier's labels are right by construction; each task some sample solved has one.
+    assert_eq!(labels["label_accuracy"]["hits"], labels["label_accuracy"]["positions"], "{labels}");
+    assert_eq!(labels["labeled_tasks"], labels["samples"]["solved_tasks"], "{labels}");
+    // Each SFT line answers its task with the exact answer, never for the held-out question.
+    let answers = [2, 3, 4, 5, 1, 7, 6];
+    let lines = ok(std::fs::read_to_string(run.join("datasets/gen-1.sft.jsonl")));
+    assert_eq!(lines.lines().count() as u64, data["kept"].as_u64().unwrap_or(99));
+    assert!(!lines.is_empty(), "the tiny model's digits solved no task with this seed: {labels}");
+    for line in lines.lines() {
+        let value: serde_json::Value = ok(serde_json::from_str(line));
+        let task = value["meta"]["task"].as_u64().unwrap_or(99) as usize;
+        assert_ne!(task, 2, "the held-out question was trained on: {line}");
+        assert_eq!(value["messages"][2]["content"], json!(answers[task].to_string()), "{line}");
+    }
+    // The champion's held-out accuracy: three tasks, each a game pair (four answers) at most.
+    for generation in ["gen-1", "gen-2"] {
+        let summary = read_json(&run.join(format!("generations/{generation}.json")));
+        let accuracy = &summary["language"]["held_out"]["accuracy"];
+        let asked = accuracy["accuracy"]["positions"].as_u64().unwrap_or(0);
+        assert!(asked > 0 && asked <= 12 && accuracy["tasks"].as_u64() <= Some(3), "{summary}");
+    }
+    assert!(stdout.contains("held-out accuracy") && stdout.contains("pass rate"), "{stdout}");
+    assert!(stdout.contains("flags: none") || stdout.contains("FLAGS"), "{stdout}");
+
+    // Majority labels, the truth unseen: the report still scores them against it.
+    let config = quiz_config(dir.path(), &model, "majority");
+    let run = dir.path().join("run-majority");
+    let output = ok(evolve_command(&config, &run, false).output());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let labels = read_json(&run.join("datasets/gen-1.json"))["labels"].clone();
+    assert_eq!(labels["source"], "majority");
+    let (hits, labeled) = (labels["label_accuracy"]["hits"].as_u64(), labels["label_accuracy"]["positions"].as_u64());
+    assert!(hits <= labeled && labeled == labels["labeled_tasks"].as_u64(), "{labels}");
+}
+
+#[test]
+fn task_labels_need_a_quiz() {
+    let dir = ok(tempfile::tempdir());
+    let model = tiny_model(dir.path());
+    let config = quiz_config(dir.path(), &model, "verifier");
+    let text = ok(std::fs::read_to_string(&config));
+    let cases = [
+        (text.replacen("game = \"quiz(", "game = \"tic_tac_toe\"\n# (", 1), "the run's game must be a quiz"),
+        (text.replace("samples_per_task = 8", "samples_per_task = 6"), "multiple of 4"),
+        (text.replace("labels = \"verifier\"", "labels = \"oracle\""), "oracle"),
+        (text.replace("min_agreement = 0.0", "min_agreement = 1.5"), "min_agreement"),
+    ];
+    for (k, (bad, expected)) in cases.into_iter().enumerate() {
+        let path = dir.path().join(format!("bad-{k}.toml"));
+        ok(std::fs::write(&path, bad));
+        let run = dir.path().join(format!("bad-run-{k}"));
+        let (success, _, stderr) = arena(&[
+            "evolve",
+            "--quiet",
+            "--config",
+            path.to_str().unwrap_or_default(),
+            "--run-dir",
+            run.to_str().unwrap_or_default(),
+        ]);
+        assert!(!success && stderr.contains(expected), "case {k}: {stderr}");
+        assert!(!run.join("run.json").exists(), "case {k}: nothing is started");
+    }
+}

@@ -123,6 +123,10 @@ pub fn evolve(args: &EvolveArgs, resources: &Resources, out: &mut dyn Write) -> 
     )?;
     write_history(out, &run_dir, &summaries)?;
     writeln!(out, "lineage: {0}/lineage.json, {0}/lineage.dot; history: arena history --run {0}", run_dir.display())?;
+    let flags = arena::evolve::flags::describe(&summaries);
+    if !flags.is_empty() {
+        writeln!(out, "finished with {} honesty flag(s): {}", flags.len(), flags.join("; "))?;
+    }
     Ok(())
 }
 
@@ -211,6 +215,17 @@ fn write_history(out: &mut dyn Write, run_dir: &Path, summaries: &[GenerationSum
             }
         }
     }
+    let flags = arena::evolve::flags::describe(summaries);
+    if summaries.len() > 1 {
+        if flags.is_empty() {
+            writeln!(out, "flags: none (held-out accuracy, reply length and the filter's removals checked)")?;
+        } else {
+            writeln!(out, "FLAGS ({}):", flags.len())?;
+            for line in &flags {
+                writeln!(out, "  {line}")?;
+            }
+        }
+    }
     if let Some(last) = summaries.iter().rev().find(|s| !s.seconds.is_empty()) {
         let parts: Vec<String> = last.seconds.iter().map(|(step, t)| format!("{step} {t:.0} s")).collect();
         writeln!(out, "time in generation {}: {}", last.generation, parts.join(", "))?;
@@ -240,6 +255,8 @@ fn write_language_history(out: &mut dyn Write, summaries: &[GenerationSummary]) 
         return Ok(());
     };
     let judged = rows.iter().any(|(_, l)| l.held_out.as_ref().is_some_and(|h| h.judge.is_some()));
+    let quizzed = rows.iter().any(|(_, l)| l.held_out.as_ref().is_some_and(|h| h.accuracy.is_some()));
+    let labeled = rows.iter().any(|(_, l)| l.data.as_ref().is_some_and(|d| d.labels.is_some()));
     writeln!(out, "held-out evaluation (score / forfeit rate of the champion against each fixed opponent):")?;
     write!(out, "{:>4}  {:<8}  {:>17}", "gen", "champion", "rating vs base")?;
     for opponent in &opponents {
@@ -247,6 +264,12 @@ fn write_language_history(out: &mut dyn Write, summaries: &[GenerationSummary]) 
     }
     if judged {
         write!(out, "  {:>20}", "judge accuracy")?;
+    }
+    if quizzed {
+        write!(out, "  {:>20}  {:>6}", "held-out accuracy", "chars")?;
+    }
+    if labeled {
+        write!(out, "  {:>20}  {:>20}", "pass rate", "labels right")?;
     }
     writeln!(out, "  {:>6}  {:>15}", "data", "loss")?;
     for (s, language) in rows {
@@ -278,6 +301,22 @@ fn write_language_history(out: &mut dyn Write, summaries: &[GenerationSummary]) 
                 })
                 .unwrap_or_else(|| "—".to_string());
             write!(out, "  {cell:>20}")?;
+        }
+        let share =
+            |s: &arena::suite::Share| format!("{:.0}% [{:.0}, {:.0}]", 100.0 * s.share, 100.0 * s.low, 100.0 * s.high);
+        if quizzed {
+            let accuracy = held_out.and_then(|h| h.accuracy.as_ref());
+            let cell = accuracy.map(|a| share(&a.accuracy)).unwrap_or_else(|| "—".to_string());
+            let chars = accuracy.map(|a| format!("{:.0}", a.mean_chars)).unwrap_or_else(|| "—".to_string());
+            write!(out, "  {cell:>20}  {chars:>6}")?;
+        }
+        if labeled {
+            let labels = language.data.as_ref().and_then(|d| d.labels.as_ref());
+            let pass = labels.map(|l| share(&l.samples.accuracy)).unwrap_or_else(|| "—".to_string());
+            let right = labels
+                .map(|l| format!("{} of {}", share(&l.label_accuracy), l.labeled_tasks))
+                .unwrap_or_else(|| "—".to_string());
+            write!(out, "  {pass:>20}  {right:>20}")?;
         }
         let data = language.data.as_ref().map(|d| d.kept.to_string()).unwrap_or_else(|| "—".to_string());
         let loss = match language.training.first() {

@@ -25,6 +25,9 @@ pub enum OpeningSource {
     RandomPlyRange(u32, u32),
     /// Move lists, one per line (`#` starts a comment), as `arena show --moves` reads them.
     File(PathBuf),
+    /// Move lists given directly (a program's own openings, such as chosen quiz tasks); game pair
+    /// `k` starts from list `k mod len`, each checked before the first game.
+    Listed(Vec<Vec<Action>>),
 }
 
 impl OpeningSource {
@@ -78,6 +81,18 @@ impl Openings {
             &OpeningSource::RandomPlies(plies) => Openings::random(game, plies, plies, seed),
             &OpeningSource::RandomPlyRange(min, max) => Openings::random(game, min, max, seed),
             OpeningSource::File(path) => read_file(path, game).map(Openings::Listed),
+            OpeningSource::Listed(list) => {
+                if list.is_empty() {
+                    bail!("the tournament's list of openings is empty");
+                }
+                for (k, moves) in list.iter().enumerate() {
+                    let mut state = game.new_initial_state();
+                    for &action in moves {
+                        state.apply(action).with_context(|| format!("opening {k} of the tournament's list"))?;
+                    }
+                }
+                Ok(Openings::Listed(list.clone()))
+            }
         }
     }
 

@@ -15,6 +15,7 @@ const SELF_PLAY: u64 = 0x5e1f;
 const GATE: u64 = 0x6a7e;
 const BOOTSTRAP: u64 = 0x626f_6f74_0000_0000;
 const HELD_OUT: u64 = 0x6865_6c64_6f75_7400;
+const TASK_DRAW: u64 = 0x7461_736b_0000_0000;
 
 /// The seed of match `index` in a tournament seeded with `tournament_seed`.
 pub fn match_seed(tournament_seed: u64, index: u64) -> u64 {
@@ -48,6 +49,8 @@ pub enum EvolveStream {
     Gate { batch: u32 },
     /// The held-out evaluation: the same games every generation, apart from every training stream.
     HeldOut,
+    /// The draw of the generation's training tasks (quiz runs).
+    TaskDraw,
 }
 
 /// The seed of `stream` in `generation` of an evolve run seeded with `run_seed`.
@@ -61,6 +64,7 @@ pub fn evolve_seed(run_seed: u64, generation: u32, stream: EvolveStream) -> u64 
         EvolveStream::Training { parent, child } => mix(run_seed ^ mix(g * 1000 + (parent * 100 + child) as u64)),
         EvolveStream::Gate { batch } => mix(run_seed ^ mix(g ^ GATE ^ (batch as u64) << 40)),
         EvolveStream::HeldOut => mix(run_seed ^ mix(HELD_OUT)),
+        EvolveStream::TaskDraw => mix(run_seed ^ mix(g ^ TASK_DRAW)),
     }
 }
 
@@ -81,7 +85,12 @@ mod tests {
         let mut seeds = std::collections::HashSet::new();
         let mut count = 0;
         for generation in 1..=40 {
-            let mut streams = vec![EvolveStream::Tournament, EvolveStream::Bootstrap, EvolveStream::DatasetShuffle];
+            let mut streams = vec![
+                EvolveStream::Tournament,
+                EvolveStream::Bootstrap,
+                EvolveStream::DatasetShuffle,
+                EvolveStream::TaskDraw,
+            ];
             if generation == 1 {
                 streams.push(EvolveStream::HeldOut);
             }

@@ -184,6 +184,7 @@ pub fn check_config(config: &EvolveConfig) -> Result<()> {
     }
     if let Some(language) = &config.llm {
         language.check()?;
+        language.check_game(&config.game)?;
         if config.suite.is_some() {
             bail!("suite is for board-game runs: a language-model run is measured by its held-out evaluation");
         }

@@ -11,6 +11,7 @@ use agents::AgentConfig;
 use agents::llm::finetuned::{FinetuneRecord, MERGED_FILE, sha256_file};
 use agents::llm::trainable::{LoraConfig, TrainMode, parse_targets};
 use games::Spec;
+use games::quiz::Quiz;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,7 @@ use crate::engine::tournament::{AgentEntry, TournamentConfig, run_tournament};
 use crate::error::{Context, Error, Result, bail, read_text};
 use crate::files::write_atomically;
 use crate::store::Store;
+use crate::text_data::answers::{self, AnswerStats, LabelReport, Labels};
 use crate::text_data::export::{Forfeits, canonical_answers, exported_matches, write_preference, write_sft_from};
 use crate::text_data::judging::tournament_report;
 use crate::text_data::text_filter::{FilterReport, TextFilter};
@@ -81,6 +83,19 @@ pub struct LanguageConfig {
     /// The game of the held-out evaluation; by default the run's game. For debates, name another
     /// proposition seed so that no training ever sees the held-out propositions.
     pub heldout_game: Option<String>,
+    /// Where the training labels come from: `games` (the winners of the generation's games),
+    /// or, in a quiz, `verifier` (the parents' right answers: rejection sampling) or `majority`
+    /// (the parents' plurality answers, the truth unseen: self-training).
+    pub labels: Labels,
+    /// Quiz runs: the training tasks drawn each generation (never one whose question is in the
+    /// held-out set).
+    pub tasks_per_generation: usize,
+    /// Quiz runs: samples of each task per parent (a multiple of 4: each game pair on a task gives
+    /// four answers).
+    pub samples_per_task: u32,
+    /// `majority`: a task is labeled only when its plurality answer has at least this share of
+    /// the task's samples.
+    pub min_agreement: f64,
 }
 
 impl Default for LanguageConfig {
@@ -105,6 +120,10 @@ impl Default for LanguageConfig {
             heldout_games: 20,
             heldout_opponents: vec![BASE.to_string(), "random".to_string()],
             heldout_game: None,
+            labels: Labels::Games,
+            tasks_per_generation: 64,
+            samples_per_task: 8,
+            min_agreement: 0.5,
         }
     }
 }
@@ -146,6 +165,35 @@ impl LanguageConfig {
         }
         if let Some(filter) = &self.filter {
             TextFilter::load(filter).with_context(|| format!("[llm] filter {}", filter.display()))?;
+        }
+        if !(0.0..=1.0).contains(&self.min_agreement) {
+            bail!("[llm] min_agreement is a share: it must lie in 0..=1");
+        }
+        Ok(())
+    }
+
+    /// Checks the settings that depend on the run's game: `verifier` and `majority` labels need a
+    /// quiz (and a quiz held-out game), whose tasks have exact answers.
+    pub fn check_game(&self, game: &str) -> Result<()> {
+        if self.labels == Labels::Games {
+            return Ok(());
+        }
+        let labels = self.labels.as_str();
+        Quiz::from_spec(game).with_context(|| {
+            format!("[llm] labels = \"{labels}\" needs tasks with exact answers: the run's game must be a quiz, not `{game}`")
+        })?;
+        let held_out = self.heldout_game.as_deref().unwrap_or(game);
+        Quiz::from_spec(held_out).with_context(|| {
+            format!("[llm] labels = \"{labels}\": the held-out game must be a quiz, not `{held_out}`")
+        })?;
+        if self.samples_per_task == 0 || self.samples_per_task % 4 != 0 {
+            bail!(
+                "[llm] samples_per_task = {}: it must be a multiple of 4 (each game pair on a task gives four answers)",
+                self.samples_per_task
+            );
+        }
+        if self.tasks_per_generation == 0 {
+            bail!("[llm] tasks_per_generation must be at least 1");
         }
         Ok(())
     }
@@ -200,6 +248,14 @@ pub struct LanguageData {
     /// Accepted answers rewritten as their move's canonical text (`canonical_moves`).
     #[serde(default)]
     pub canonical_answers: usize,
+    /// Quiz runs with `verifier` or `majority` labels: the parents' samples against the hidden
+    /// truth (the pass rate) and the labels made from them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<LabelReport>,
+    /// Quiz runs: training tasks passed over in the draw because their question is in the
+    /// held-out set.
+    #[serde(default)]
+    pub held_out_overlap: usize,
 }
 
 /// A child's fine-tuning, in brief (the full report is in its `checkpoint.json`).
@@ -279,6 +335,25 @@ pub struct HeldOut {
     pub game: String,
     pub scores: Vec<HeldOutScore>,
     pub judge: Option<HeldOutJudge>,
+    /// In a quiz: the champion's own answers to the held-out tasks (its accuracy with a 95%
+    /// interval, forfeits, reply length).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<AnswerStats>,
+    /// The mean length of the champion's accepted replies in the held-out games, in characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_reply_chars: Option<f64>,
+}
+
+impl HeldOut {
+    /// The held-out accuracy of the generation's champion, where one is measured: its quiz
+    /// answers', else its verdicts' as a judge (hits, of).
+    pub fn accuracy_counts(&self) -> Option<(u64, u64)> {
+        match (&self.accuracy, &self.judge) {
+            (Some(a), _) => Some((a.accuracy.hits, a.accuracy.positions)),
+            (None, Some(j)) => Some((j.correct, j.verdicts)),
+            (None, None) => None,
+        }
+    }
 }
 
 /// The language-model part of a generation's summary.
@@ -354,6 +429,11 @@ impl Generation<'_> {
             let text = read_text(&stats_path)?;
             return serde_json::from_str(&text).with_context(|| format!("data summary {}", stats_path.display()));
         }
+        if language.labels != Labels::Games {
+            let summary = self.task_data(generation, parents, &relative)?;
+            write_atomically(&stats_path, serde_json::to_string_pretty(&summary)?.as_bytes())?;
+            return Ok(summary);
+        }
         let mut tournaments = vec![tournament.context("the generation's tournament is not in the run's store")?];
         for (p, parent) in parents.iter().enumerate() {
             let entry = self.language_agent(parent)?;
@@ -388,6 +468,35 @@ impl Generation<'_> {
             Method::Dpo => write_preference(&matches, &filter, &mut written),
         }
         .map_err(|e| Error::Invalid(format!("cannot export the generation's data: {e}")))?;
+        let kept = self.keep_examples(generation, written, &relative)?;
+        let summary = LanguageData {
+            path: relative,
+            kind: language.data_kind().to_string(),
+            filter: report,
+            kept,
+            canonical_answers: canonical,
+            labels: None,
+            held_out_overlap: 0,
+        };
+        write_atomically(&stats_path, serde_json::to_string_pretty(&summary)?.as_bytes())?;
+        self.progress.log(&format!(
+            "generation {generation}: {} {} examples from {} matches ({} faulted; {} answers rewritten as their move; {} texts checked, {} passed the filter; {} kept for training)",
+            summary.filter.written,
+            summary.kind,
+            summary.filter.matches,
+            summary.filter.faulted_matches,
+            summary.canonical_answers,
+            summary.filter.total,
+            summary.filter.kept,
+            summary.kept,
+        ));
+        Ok(summary)
+    }
+
+    /// Writes at most `max_examples` of the exported `lines` (a seeded sample, in their order) to
+    /// the data file `relative`; how many it kept.
+    fn keep_examples(&self, generation: u32, written: Vec<u8>, relative: &str) -> Result<usize> {
+        let language = self.language()?;
         let text = String::from_utf8(written).map_err(|e| Error::Invalid(format!("exported data: {e}")))?;
         let mut lines: Vec<&str> = text.lines().collect();
         if lines.len() > language.max_examples {
@@ -406,28 +515,118 @@ impl Generation<'_> {
         if !data.is_empty() {
             data.push('\n');
         }
-        let path = self.run.path().join(&relative);
-        write_atomically(&path, data.as_bytes())?;
-        let summary = LanguageData {
-            path: relative,
+        write_atomically(&self.run.path().join(relative), data.as_bytes())?;
+        Ok(lines.len())
+    }
+
+    /// The held-out quiz of a quiz run: its spec, its tasks, and the tasks its evaluation asks
+    /// (the first `heldout_games / 2`, one per game pair, the same every generation).
+    fn held_out_quiz(&self) -> Result<Option<(String, Quiz, Vec<u32>)>> {
+        let language = self.language()?;
+        let game = language.heldout_game.clone().unwrap_or_else(|| self.config.game.clone());
+        let Ok(quiz) = Quiz::from_spec(&game) else { return Ok(None) };
+        let pairs = (language.heldout_games as usize).div_ceil(2).clamp(1, quiz.tasks().len());
+        Ok(Some((game, quiz, (0..pairs as u32).collect())))
+    }
+
+    /// A quiz run's training data: each parent answers `tasks_per_generation` freshly drawn tasks
+    /// (none whose question the held-out evaluation asks) `samples_per_task` times, against a
+    /// twin of itself; the answers are labeled by the verifier or by their majority
+    /// ([`answers::label`]) and written as SFT lines or preference pairs through the text filter.
+    fn task_data(&self, generation: u32, parents: &[String], relative: &str) -> Result<LanguageData> {
+        let language = self.language()?;
+        let quiz =
+            Quiz::from_spec(&self.config.game).with_context(|| format!("the run's game `{}`", self.config.game))?;
+        let held_out: std::collections::HashSet<String> = match self.held_out_quiz()? {
+            Some((_, held, asked)) => asked.iter().map(|&t| held.tasks()[t as usize].question.clone()).collect(),
+            None => Default::default(),
+        };
+        let mut order: Vec<u32> = (0..quiz.tasks().len() as u32).collect();
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(evolve_seed(
+            self.config.seed,
+            generation,
+            EvolveStream::TaskDraw,
+        ));
+        order.shuffle(&mut rng);
+        let mut overlap = 0;
+        let mut tasks = Vec::new();
+        for task in order {
+            if tasks.len() == language.tasks_per_generation {
+                break;
+            }
+            if held_out.contains(&quiz.tasks()[task as usize].question) {
+                overlap += 1;
+            } else {
+                tasks.push(task);
+            }
+        }
+        if tasks.is_empty() {
+            bail!("the quiz `{}` has no task outside the held-out set to train on", self.config.game);
+        }
+        // Game pair k plays task k mod len: samples_per_task / 4 pairs per task.
+        let games = tasks.len() as u32 * language.samples_per_task / 2;
+        let openings = OpeningSource::Listed(tasks.iter().map(|&t| vec![t]).collect());
+        let mut tournaments = Vec::new();
+        for (p, parent) in parents.iter().enumerate() {
+            let entry = self.language_agent(parent)?;
+            let twin = AgentEntry::new(format!("{parent}#2"), entry.agent.clone());
+            let sampling = TournamentConfig {
+                games_per_pairing: games,
+                openings: openings.clone(),
+                seed: evolve_seed(self.config.seed, generation, EvolveStream::SelfPlay { parent: p }),
+                ..TournamentConfig::new(self.config.game.clone(), vec![entry, twin])
+            };
+            self.progress.log(&format!(
+                "generation {generation}: {parent} answers {} tasks {} times each ({games} games)",
+                tasks.len(),
+                language.samples_per_task
+            ));
+            let outcome = run_tournament(&sampling, self.resources, &self.stored_run(), self.progress)?;
+            tournaments.extend(outcome.tournament_id);
+        }
+        let store = Store::open(&self.run.db())?;
+        let mut matches = Vec::new();
+        for id in tournaments {
+            matches.extend(exported_matches(&store, Some(id))?);
+        }
+        let samples = answers::samples(&matches, &quiz, None);
+        let labels = answers::label(&samples, &quiz, language.labels, language.min_agreement);
+        let filter = match &language.filter {
+            Some(path) => TextFilter::load(path)?,
+            None => TextFilter::default(),
+        };
+        let mut written = Vec::new();
+        let canonical = language.canonical_moves;
+        let mut report = match language.method {
+            Method::Sft => answers::write_label_sft(&samples, &labels, canonical, &filter, &mut written),
+            Method::Dpo => answers::write_label_preference(&samples, &labels, canonical, &filter, &mut written),
+        }
+        .map_err(|e| Error::Invalid(format!("cannot write the generation's data: {e}")))?;
+        report.matches = matches.len();
+        report.faulted_matches = matches.iter().filter(|m| m.fault.is_some()).count();
+        let kept = self.keep_examples(generation, written, relative)?;
+        let label_report = LabelReport::new(language.labels, &samples, &labels);
+        self.progress.log(&format!(
+            "generation {generation}: {} samples of {} tasks, pass rate {}; {} tasks labeled by {}, labels right {}; {} {} examples ({} kept)",
+            samples.len(),
+            label_report.samples.tasks,
+            label_report.samples.accuracy,
+            label_report.labeled_tasks,
+            language.labels.as_str(),
+            label_report.label_accuracy,
+            report.written,
+            language.data_kind(),
+            kept,
+        ));
+        Ok(LanguageData {
+            path: relative.to_string(),
             kind: language.data_kind().to_string(),
             filter: report,
-            kept: lines.len(),
-            canonical_answers: canonical,
-        };
-        write_atomically(&stats_path, serde_json::to_string_pretty(&summary)?.as_bytes())?;
-        self.progress.log(&format!(
-            "generation {generation}: {} {} examples from {} matches ({} faulted; {} answers rewritten as their move; {} texts checked, {} passed the filter; {} kept for training)",
-            summary.filter.written,
-            summary.kind,
-            summary.filter.matches,
-            summary.filter.faulted_matches,
-            summary.canonical_answers,
-            summary.filter.total,
-            summary.filter.kept,
-            summary.kept,
-        ));
-        Ok(summary)
+            kept,
+            canonical_answers: 0,
+            labels: Some(label_report),
+            held_out_overlap: overlap,
+        })
     }
 
     /// Fine-tunes `name` from `parent` on the generation's data with LoRA, merged into a Q8_0
@@ -493,6 +692,13 @@ impl Generation<'_> {
         let game = language.heldout_game.clone().unwrap_or_else(|| self.config.game.clone());
         let seed = evolve_seed(self.config.seed, 0, EvolveStream::HeldOut);
         let champion_entry = self.language_agent(champion)?;
+        let quiz = self.held_out_quiz()?;
+        // A quiz asks the same listed tasks every generation; other games draw their openings.
+        let openings = match &quiz {
+            Some((_, _, asked)) => OpeningSource::Listed(asked.iter().map(|&t| vec![t]).collect()),
+            None => OpeningSource::RandomPlies(self.config.opening_plies),
+        };
+        let mut tournaments = Vec::new();
         let mut scores = Vec::new();
         for opponent in &language.heldout_opponents {
             let opponent_entry = if opponent == BASE {
@@ -507,14 +713,33 @@ impl Generation<'_> {
             let players = vec![champion_entry.clone(), opponent_entry];
             let tournament = TournamentConfig {
                 games_per_pairing: language.heldout_games,
-                openings: OpeningSource::RandomPlies(self.config.opening_plies),
+                openings: openings.clone(),
                 seed,
                 judges: self.judges(false, &players)?,
                 ..TournamentConfig::new(game.clone(), players)
             };
             let outcome = run_tournament(&tournament, self.resources, &self.stored_run(), self.progress)?;
+            tournaments.extend(outcome.tournament_id);
             scores.push(held_out_score(opponent, &outcome.tally));
         }
+        let accuracy = match &quiz {
+            Some((_, held, _)) => {
+                // The champion answers every held-out task against a twin of itself.
+                let twin = AgentEntry::new(format!("{champion}#2"), champion_entry.agent.clone());
+                let tournament = TournamentConfig {
+                    games_per_pairing: language.heldout_games,
+                    openings: openings.clone(),
+                    seed,
+                    ..TournamentConfig::new(game.clone(), vec![champion_entry.clone(), twin])
+                };
+                let outcome = run_tournament(&tournament, self.resources, &self.stored_run(), self.progress)?;
+                let store = Store::open(&self.run.db())?;
+                let id = outcome.tournament_id.context("the held-out tournament is not in the run's store")?;
+                let matches = exported_matches(&store, Some(id))?;
+                Some(AnswerStats::of(&answers::samples(&matches, held, None)))
+            }
+            None => None,
+        };
         let judge = if self.judges(false, &[])?.is_empty() {
             None
         } else {
@@ -539,7 +764,21 @@ impl Generation<'_> {
                 pro_bias: r.pro_bias,
             })
         };
-        Ok(HeldOut { champion: champion.to_string(), game, scores, judge })
+        let mean_reply_chars = match &accuracy {
+            Some(stats) => Some(stats.mean_chars),
+            None => {
+                let store = Store::open(&self.run.db())?;
+                let mut lengths = Vec::new();
+                for id in tournaments {
+                    for m in exported_matches(&store, Some(id))? {
+                        let champion_turns = m.turns.iter().filter(|t| !t.rejected && m.agent(t.seat) == champion);
+                        lengths.extend(champion_turns.map(|t| t.trace.completion.trim().chars().count()));
+                    }
+                }
+                (!lengths.is_empty()).then(|| lengths.iter().sum::<usize>() as f64 / lengths.len() as f64)
+            }
+        };
+        Ok(HeldOut { champion: champion.to_string(), game, scores, judge, accuracy, mean_reply_chars })
     }
 }
 
@@ -578,6 +817,12 @@ pub fn describe(held_out: &HeldOut) -> String {
             )
         })
         .collect();
+    if let Some(accuracy) = &held_out.accuracy {
+        parts.push(format!(
+            "accuracy {} over {} tasks ({} forfeits, {:.0} characters a reply)",
+            accuracy.accuracy, accuracy.tasks, accuracy.forfeits, accuracy.mean_chars
+        ));
+    }
     if let Some(judge) = &held_out.judge {
         parts.push(format!(
             "judge accuracy {:.0}% [{:.0}, {:.0}] over {} verdicts",

@@ -15,6 +15,7 @@
 
 pub mod anchors;
 pub mod config;
+pub mod flags;
 pub mod gate;
 pub mod language;
 pub mod lineage;
@@ -159,6 +160,7 @@ pub fn evolve(
             seconds: Vec::new(),
             language: None,
             suite: None,
+            flags: Vec::new(),
         };
         if let Some(positions) = &suite {
             let measure = |sims: u32| {
@@ -266,6 +268,12 @@ pub fn evolve(
             summary.population = population.clone();
         }
         summary.seconds = seconds;
+        if let Some(previous) = summaries.last() {
+            summary.flags = flags::flags(previous, &summary);
+            for flag in &summary.flags {
+                progress.log(&format!("generation {generation}: FLAG {}: {}", flag.kind.as_str(), flag.detail));
+            }
+        }
         record_generation(&mut store, &lineage, &summary)?;
         run.save_summary(&summary)?;
         summaries.push(summary);

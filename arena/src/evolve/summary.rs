@@ -113,6 +113,9 @@ pub struct GenerationSummary {
     /// The champion on the run's position suite, where it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suite: Option<SuiteAccuracy>,
+    /// Honesty checks against the generation before ([`super::flags`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<super::flags::Flag>,
 }
 
 /// Reads every generation summary of a run directory, in order.

@@ -63,6 +63,9 @@ pub struct ExportedMatch {
     pub returns: Vec<f64>,
     /// `Some(reason)` when the game ended by a fault (a forfeit).
     pub fault: Option<String>,
+    /// The seat whose fault ended the game.
+    #[serde(default)]
+    pub fault_seat: Option<usize>,
     /// The language-model turns in play order.
     pub turns: Vec<TextTurn>,
     /// The moves from the start (opening and chance moves included), where the store kept them.
@@ -192,6 +195,7 @@ pub fn exported_matches(store: &Store, tournament: Option<i64>) -> crate::error:
                 judge,
                 returns: m.returns,
                 fault,
+                fault_seat: m.fault_seat,
                 turns,
                 moves,
             });
