@@ -431,10 +431,14 @@ fn a_quiz_run_trains_on_verified_answers_and_measures_held_out_accuracy() {
         assert!(asked > 0 && asked <= 12 && accuracy["tasks"].as_u64() <= Some(3), "{summary}");
     }
     assert!(stdout.contains("held-out accuracy") && stdout.contains("pass rate"), "{stdout}");
+    assert!(stdout.contains("held-out accuracy by task kind") && stdout.contains("addition"), "{stdout}");
     assert!(stdout.contains("flags: none") || stdout.contains("FLAGS"), "{stdout}");
 
-    // Majority labels, the truth unseen: the report still scores them against it.
+    // Majority labels, the truth unseen: the report still scores them against it. Two
+    // generations with a curriculum: the second draw weighs each kind by the first's errors.
     let config = quiz_config(dir.path(), &model, "majority");
+    let text = ok(std::fs::read_to_string(&config)).replace("generations = 1", "generations = 2");
+    ok(std::fs::write(&config, text.replace("[llm]", "[llm]\ncurriculum = true")));
     let run = dir.path().join("run-majority");
     let output = ok(evolve_command(&config, &run, false).output());
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -442,6 +446,13 @@ fn a_quiz_run_trains_on_verified_answers_and_measures_held_out_accuracy() {
     assert_eq!(labels["source"], "majority");
     let (hits, labeled) = (labels["label_accuracy"]["hits"].as_u64(), labels["label_accuracy"]["positions"].as_u64());
     assert!(hits <= labeled && labeled == labels["labeled_tasks"].as_u64(), "{labels}");
+    let addition = &labels["samples"]["by_kind"][0];
+    assert_eq!(addition["kind"], "addition");
+    let error_rate = 1.0 - addition["right"].as_f64().unwrap_or(0.0) / addition["of"].as_f64().unwrap_or(1.0);
+    let second = read_json(&run.join("datasets/gen-2.json"));
+    let weight = second["kind_weights"]["addition"].as_f64().unwrap_or(-1.0);
+    assert!((weight - (error_rate + 0.1)).abs() < 1e-9, "{weight} against {error_rate}: {second}");
+    assert!(read_json(&run.join("datasets/gen-1.json")).get("kind_weights").is_none(), "no curriculum before data");
 }
 
 #[test]

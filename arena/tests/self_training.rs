@@ -30,6 +30,7 @@ fn sample(quiz: &Quiz, task: u32, reply: Option<String>) -> Sample {
     let answer = reply.as_deref().and_then(|r| question.read(r).ok());
     Sample {
         task,
+        kind: question.kind.clone(),
         agent: "g0".to_string(),
         prompt: vec![ChatMessage::user(question.question.clone())],
         correct: answer == Some(question.answer),

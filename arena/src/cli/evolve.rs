@@ -272,7 +272,7 @@ fn write_language_history(out: &mut dyn Write, summaries: &[GenerationSummary]) 
         write!(out, "  {:>20}  {:>20}", "pass rate", "labels right")?;
     }
     writeln!(out, "  {:>6}  {:>15}", "data", "loss")?;
-    for (s, language) in rows {
+    for &(s, language) in &rows {
         write!(
             out,
             "{:>4}  {:<8}  {:>17}",
@@ -324,6 +324,40 @@ fn write_language_history(out: &mut dyn Write, summaries: &[GenerationSummary]) 
             None => "—".to_string(),
         };
         writeln!(out, "  {data:>6}  {loss:>15}")?;
+    }
+    write_weaknesses(out, &rows)?;
+    Ok(())
+}
+
+/// A quiz run's self-assessment: each champion's held-out accuracy per task kind, the weakest
+/// kinds of the latest champion first, so whether its weaknesses shrank reads across a row.
+fn write_weaknesses(out: &mut dyn Write, rows: &[(&GenerationSummary, &LanguageGeneration)]) -> Result<()> {
+    let measured: Vec<(u32, &arena::text_data::answers::AnswerStats)> = rows
+        .iter()
+        .filter_map(|(s, l)| l.held_out.as_ref().and_then(|h| h.accuracy.as_ref()).map(|a| (s.generation, a)))
+        .collect();
+    let Some((_, latest)) = measured.last() else { return Ok(()) };
+    if latest.by_kind.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "held-out accuracy by task kind (the latest champion's weakest first):")?;
+    write!(out, "{:<16}", "kind")?;
+    for (generation, _) in &measured {
+        write!(out, "  {:>12}", format!("gen {generation}"))?;
+    }
+    writeln!(out)?;
+    for kind in latest.weakest_kinds() {
+        write!(out, "{:<16}", kind.kind)?;
+        for (_, stats) in &measured {
+            let cell = stats
+                .by_kind
+                .iter()
+                .find(|k| k.kind == kind.kind)
+                .map(|k| format!("{:.0}% ({}/{})", 100.0 * k.accuracy(), k.right, k.of))
+                .unwrap_or_else(|| "—".to_string());
+            write!(out, "  {cell:>12}")?;
+        }
+        writeln!(out)?;
     }
     Ok(())
 }

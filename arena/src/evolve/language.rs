@@ -96,6 +96,9 @@ pub struct LanguageConfig {
     /// `majority`: a task is labeled only when its plurality answer has at least this share of
     /// the task's samples.
     pub min_agreement: f64,
+    /// Quiz runs: draw each generation's training tasks weighted toward the kinds the previous
+    /// generation's samples got wrong most (weight: the kind's error rate plus 0.1).
+    pub curriculum: bool,
 }
 
 impl Default for LanguageConfig {
@@ -124,6 +127,7 @@ impl Default for LanguageConfig {
             tasks_per_generation: 64,
             samples_per_task: 8,
             min_agreement: 0.5,
+            curriculum: false,
         }
     }
 }
@@ -256,6 +260,10 @@ pub struct LanguageData {
     /// held-out set.
     #[serde(default)]
     pub held_out_overlap: usize,
+    /// Quiz runs with `curriculum`: each kind's weight in the draw of the training tasks (from
+    /// the previous generation's samples).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind_weights: Option<std::collections::BTreeMap<String, f64>>,
 }
 
 /// A child's fine-tuning, in brief (the full report is in its `checkpoint.json`).
@@ -477,6 +485,7 @@ impl Generation<'_> {
             canonical_answers: canonical,
             labels: None,
             held_out_overlap: 0,
+            kind_weights: None,
         };
         write_atomically(&stats_path, serde_json::to_string_pretty(&summary)?.as_bytes())?;
         self.progress.log(&format!(
@@ -541,13 +550,16 @@ impl Generation<'_> {
             Some((_, held, asked)) => asked.iter().map(|&t| held.tasks()[t as usize].question.clone()).collect(),
             None => Default::default(),
         };
-        let mut order: Vec<u32> = (0..quiz.tasks().len() as u32).collect();
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(evolve_seed(
             self.config.seed,
             generation,
             EvolveStream::TaskDraw,
         ));
-        order.shuffle(&mut rng);
+        let kind_weights = match generation {
+            g if language.curriculum && g > 1 => self.previous_kind_weights(g - 1)?,
+            _ => None,
+        };
+        let order = draw_order(&quiz, kind_weights.as_ref(), &mut rng);
         let mut overlap = 0;
         let mut tasks = Vec::new();
         for task in order {
@@ -626,7 +638,20 @@ impl Generation<'_> {
             canonical_answers: 0,
             labels: Some(label_report),
             held_out_overlap: overlap,
+            kind_weights,
         })
+    }
+
+    /// The curriculum's kind weights from generation `previous`'s samples (none if it sampled no
+    /// tasks).
+    fn previous_kind_weights(&self, previous: u32) -> Result<Option<std::collections::BTreeMap<String, f64>>> {
+        let path = self.run.path().join(format!("datasets/gen-{previous}.json"));
+        if !path.exists() {
+            return Ok(None);
+        }
+        let data: LanguageData =
+            serde_json::from_str(&read_text(&path)?).with_context(|| format!("data summary {}", path.display()))?;
+        Ok(data.labels.map(|labels| answers::kind_weights(&labels.samples, CURRICULUM_FLOOR)))
     }
 
     /// Fine-tunes `name` from `parent` on the generation's data with LoRA, merged into a Q8_0
@@ -782,6 +807,33 @@ impl Generation<'_> {
     }
 }
 
+/// The weight every kind keeps in a curriculum, however well it was answered.
+const CURRICULUM_FLOOR: f64 = 0.1;
+
+/// The order in which a quiz's tasks are drawn: a seeded shuffle, or with kind weights a weighted
+/// draw without replacement (each task's key `u^(1/w)`, largest first; Efraimidis–Spirakis).
+fn draw_order(
+    quiz: &Quiz,
+    weights: Option<&std::collections::BTreeMap<String, f64>>,
+    rng: &mut rand_xoshiro::Xoshiro256PlusPlus,
+) -> Vec<u32> {
+    use rand::Rng;
+    let mut order: Vec<u32> = (0..quiz.tasks().len() as u32).collect();
+    let Some(weights) = weights else {
+        order.shuffle(rng);
+        return order;
+    };
+    let mut keyed: Vec<(f64, u32)> = order
+        .drain(..)
+        .map(|task| {
+            let weight = weights.get(&quiz.tasks()[task as usize].kind).copied().unwrap_or(1.0).max(1e-6);
+            (rng.random::<f64>().powf(1.0 / weight), task)
+        })
+        .collect();
+    keyed.sort_by(|a, b| b.0.total_cmp(&a.0));
+    keyed.into_iter().map(|(_, task)| task).collect()
+}
+
 /// The champion's (agent 0) record against the opponent (agent 1).
 fn held_out_score(opponent: &str, tally: &Tally) -> HeldOutScore {
     let t = tally.head_to_head(0, 1);
@@ -833,4 +885,28 @@ pub fn describe(held_out: &HeldOut) -> String {
         ));
     }
     format!("{} on {}: {}", held_out.champion, held_out.game, parts.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_curriculum_draws_the_heavier_kinds_first() {
+        let quiz = Quiz::from_spec("quiz(items=400,kinds=addition+comparison)").unwrap_or_else(|e| panic!("{e}"));
+        let weights: std::collections::BTreeMap<String, f64> =
+            [("addition".to_string(), 1.0), ("comparison".to_string(), 0.1)].into_iter().collect();
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(5);
+        let order = draw_order(&quiz, Some(&weights), &mut rng);
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..400).collect::<Vec<u32>>(), "every task once");
+        let additions = order[..100].iter().filter(|&&t| quiz.tasks()[t as usize].kind == "addition").count();
+        // Half the set is additions; weighted 10 to 1 they fill nearly all of the first hundred.
+        assert!(additions >= 90, "{additions} of the first 100");
+        // Without weights the draw is a plain shuffle: about half.
+        let plain = draw_order(&quiz, None, &mut rng);
+        let additions = plain[..100].iter().filter(|&&t| quiz.tasks()[t as usize].kind == "addition").count();
+        assert!((30..=70).contains(&additions), "{additions} of the first 100");
+    }
 }

@@ -52,6 +52,8 @@ impl Labels {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sample {
     pub task: u32,
+    /// The task's kind (`addition`, ...).
+    pub kind: String,
     pub agent: String,
     /// The decision's first prompt.
     pub prompt: Vec<ChatMessage>,
@@ -83,6 +85,7 @@ pub fn samples(matches: &[ExportedMatch], quiz: &Quiz, agent: Option<&str>) -> V
                     let answer = truth.read(&reply).ok();
                     Sample {
                         task: *task,
+                        kind: truth.kind.clone(),
                         agent: name.to_string(),
                         prompt: first_prompt(&turn.trace.messages),
                         correct: answer == Some(truth.answer),
@@ -93,6 +96,7 @@ pub fn samples(matches: &[ExportedMatch], quiz: &Quiz, agent: Option<&str>) -> V
                 // Every answer rejected: the seat forfeited.
                 (None, Some(turn)) if m.fault_seat == Some(seat) => Sample {
                     task: *task,
+                    kind: truth.kind.clone(),
                     agent: name.to_string(),
                     prompt: first_prompt(&turn.trace.messages),
                     reply: None,
@@ -124,6 +128,23 @@ pub struct AnswerStats {
     pub forfeits: usize,
     /// The mean length of the readable replies, in characters.
     pub mean_chars: f64,
+    /// Right samples of all, per task kind, in kind order.
+    #[serde(default)]
+    pub by_kind: Vec<KindScore>,
+}
+
+/// Right samples of all, for one kind of task.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KindScore {
+    pub kind: String,
+    pub right: u64,
+    pub of: u64,
+}
+
+impl KindScore {
+    pub fn accuracy(&self) -> f64 {
+        self.right as f64 / self.of.max(1) as f64
+    }
 }
 
 impl AnswerStats {
@@ -137,8 +158,32 @@ impl AnswerStats {
             solved_tasks: by_task.values().filter(|group| group.iter().any(|s| s.correct)).count(),
             forfeits: samples.iter().filter(|s| s.reply.is_none()).count(),
             mean_chars: replies.iter().sum::<usize>() as f64 / replies.len().max(1) as f64,
+            by_kind: by_kind(samples),
         }
     }
+
+    /// The kinds from the weakest (lowest accuracy) up; ties in kind order.
+    pub fn weakest_kinds(&self) -> Vec<&KindScore> {
+        let mut kinds: Vec<&KindScore> = self.by_kind.iter().collect();
+        kinds.sort_by(|a, b| a.accuracy().total_cmp(&b.accuracy()));
+        kinds
+    }
+}
+
+fn by_kind(samples: &[Sample]) -> Vec<KindScore> {
+    let mut kinds: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for sample in samples {
+        let entry = kinds.entry(sample.kind.as_str()).or_default();
+        entry.0 += u64::from(sample.correct);
+        entry.1 += 1;
+    }
+    kinds.into_iter().map(|(kind, (right, of))| KindScore { kind: kind.to_string(), right, of }).collect()
+}
+
+/// The curriculum's weight of each kind for the next draw of training tasks: its error rate in
+/// `stats` plus `floor` (so a mastered kind still appears). Kinds `stats` never saw weigh 1.
+pub fn kind_weights(stats: &AnswerStats, floor: f64) -> BTreeMap<String, f64> {
+    stats.by_kind.iter().map(|k| (k.kind.clone(), 1.0 - k.accuracy() + floor)).collect()
 }
 
 fn by_task(samples: &[Sample]) -> BTreeMap<u32, Vec<&Sample>> {

@@ -490,6 +490,7 @@ mod tests {
             judge: Some("judy".into()),
             returns: returns.to_vec(),
             fault: None,
+            fault_seat: None,
             turns,
             moves: Vec::new(),
         }
@@ -664,6 +665,7 @@ mod tests {
             judge: None,
             returns,
             fault: fault.map(Into::into),
+            fault_seat: None,
             turns: vec![turn(0, 0, PRO, "4"), turn(1, 1, CON, "0")],
             moves: Vec::new(),
         };
@@ -802,6 +804,7 @@ mod tests {
             judge: None,
             returns: vec![1.0, -1.0],
             fault: None,
+            fault_seat: None,
             turns: vec![
                 rejected_turn(0, 1, PRO, "I think so."),
                 turn(0, 1, PRO, "I will play b2, the centre."),
