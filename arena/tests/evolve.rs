@@ -297,10 +297,19 @@ fn every_shipped_config_reads_and_the_board_game_ones_pass_the_checks() {
             continue;
         }
         let config = arena::evolve::EvolveConfig::from_toml_file(&path).unwrap_or_else(|e| panic!("{e:#}"));
-        // A language-model config's checks need the model file (fetched by scripts/fetch-model.sh).
-        if config.llm.is_none() {
-            arena::evolve::config::check_config(&config).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
-            board_games += 1;
+        // A language-model config's full checks need the model file (fetched by
+        // scripts/fetch-model.sh); the checks against its game do not.
+        match &config.llm {
+            None => {
+                arena::evolve::config::check_config(&config).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+                board_games += 1;
+            }
+            Some(language) => {
+                language.check_game(&config.game).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+                if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("llm-self")) {
+                    assert_ne!(language.labels, arena::text_data::answers::Labels::Games, "{}", path.display());
+                }
+            }
         }
     }
     assert!(board_games >= 3, "connect-four-strong, othello-resnet and hex7-resnet are board-game configs");

@@ -466,6 +466,10 @@ fn task_labels_need_a_quiz() {
         (text.replace("samples_per_task = 8", "samples_per_task = 6"), "multiple of 4"),
         (text.replace("labels = \"verifier\"", "labels = \"oracle\""), "oracle"),
         (text.replace("min_agreement = 0.0", "min_agreement = 1.5"), "min_agreement"),
+        (
+            text.replace("labels = \"verifier\"", "labels = \"games\"\nproposals_per_generation = 4"),
+            "proposed tasks are quiz tasks",
+        ),
     ];
     for (k, (bad, expected)) in cases.into_iter().enumerate() {
         let path = dir.path().join(format!("bad-{k}.toml"));
@@ -482,4 +486,47 @@ fn task_labels_need_a_quiz() {
         assert!(!success && stderr.contains(expected), "case {k}: {stderr}");
         assert!(!run.join("run.json").exists(), "case {k}: nothing is started");
     }
+}
+
+#[test]
+fn self_instruct_records_every_proposal_with_its_verdict_and_resumes_to_the_same_pool() {
+    let dir = ok(tempfile::tempdir());
+    let model = tiny_model(dir.path());
+    let config = quiz_config(dir.path(), &model, "verifier");
+    let text = ok(std::fs::read_to_string(&config)).replace("generations = 1", "generations = 2");
+    ok(std::fs::write(&config, text.replace("[llm]", "[llm]\nproposals_per_generation = 9")));
+    let run = dir.path().join("run");
+    let output = ok(evolve_command(&config, &run, false).output());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}\n{stdout}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("proposals kept"), "{stdout}");
+    for generation in 1..=2 {
+        // Every proposal is recorded: who proposed it, the kind asked for, the reply and the verdict.
+        let records = ok(std::fs::read_to_string(run.join(format!("tasks/gen-{generation}.proposals.jsonl"))));
+        let records: Vec<serde_json::Value> = records.lines().map(|l| ok(serde_json::from_str(l))).collect();
+        assert_eq!(records.len(), 9, "generation {generation}");
+        let data = read_json(&run.join(format!("datasets/gen-{generation}.json")));
+        let report = &data["proposals"];
+        assert_eq!(report["proposed"], json!(9), "{report}");
+        let rejected: u64 = report["rejected"].as_object().into_iter().flatten().filter_map(|(_, n)| n.as_u64()).sum();
+        assert_eq!(report["accepted"].as_u64().unwrap_or(99) + rejected, 9, "{report}");
+        let verdicts = ["accepted", "filtered", "too_short", "too_long", "uncheckable", "duplicate", "near_duplicate"];
+        for record in &records {
+            assert!(verdicts.contains(&record["verdict"].as_str().unwrap_or("")), "{record}");
+            assert!(record["proposer"].as_str().is_some_and(|p| p.starts_with('g')), "{record}");
+            let count = report["rejected"][record["verdict"].as_str().unwrap_or("")].as_u64();
+            assert!(record["verdict"] == "accepted" || count.is_some_and(|n| n > 0), "{record}: {report}");
+        }
+        // The generation's quiz: the run's seven tasks and every proposal kept so far.
+        let tasks = ok(std::fs::read_to_string(run.join(format!("tasks/gen-{generation}.jsonl"))));
+        assert_eq!(tasks.lines().count() as u64, 7 + report["pool"].as_u64().unwrap_or(99), "{report}");
+    }
+    // A resumed run, its last generation's files removed, rebuilds the same pool and data.
+    let before = final_state(&run);
+    for file in ["generations/gen-2.json", "generations/gen-3.json", "datasets/gen-2.json", "tasks/gen-2.jsonl"] {
+        ok(std::fs::remove_file(run.join(file)));
+    }
+    let output = ok(evolve_command(&config, &run, true).output());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(final_state(&run), before);
 }

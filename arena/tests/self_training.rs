@@ -169,6 +169,7 @@ fn generation(
         solved_tasks: 0,
         forfeits: 0,
         mean_chars: chars,
+        by_kind: Vec::new(),
     };
     let held_out = HeldOut {
         champion: format!("g{number}"),
@@ -186,6 +187,9 @@ fn generation(
         canonical_answers: 0,
         labels: None,
         held_out_overlap: 0,
+        kind_weights: None,
+        proposals: None,
+        proposed_scores: Vec::new(),
     };
     GenerationSummary {
         generation: number,
@@ -250,4 +254,55 @@ fn the_proportion_test_matches_a_textbook_value() {
     assert!(!significantly_lower((55, 100), (40, 100)));
     assert!(!significantly_lower((0, 0), (5, 10)));
     assert!(!significantly_lower((0, 10), (0, 10)), "no variance, no evidence");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Self-instruct: proposals validated before use.
+
+#[test]
+fn proposals_are_validated_and_each_bad_kind_is_rejected() {
+    use arena::text_data::proposals::{Limits, Rejection, TaskPool, extract_question, normalize, validate};
+    let pool = TaskPool::new(["What is 23 + 18?", "How many even numbers are in this list: 3, 8, 10, 7, 12, 14?"]);
+    let filter = TextFilter::default();
+    let limits = Limits::default();
+    let check = |reply: &str| validate(reply, &pool, &filter, &limits);
+
+    // Kept, with the arena's own answer (a wrong answer written by the model is ignored).
+    let task = check("Question: What is 17 × 3?\nAnswer: 50").unwrap_or_else(|r| panic!("{r:?}"));
+    assert_eq!(
+        (task.question.as_str(), task.answer, task.kind.as_str()),
+        ("What is 17 × 3?", Answer::Number(51), "multiplication")
+    );
+    let task = check("\"Is 9 × 6 greater than 50?\"").unwrap_or_else(|r| panic!("{r:?}"));
+    assert_eq!(task.answer, Answer::YesNo(true));
+
+    for (reply, rejection) in [
+        ("I'm sorry, but I can't help with that.", Rejection::Filtered),
+        ("   ", Rejection::Filtered),
+        ("What 2?", Rejection::TooShort),
+        (
+            &format!(
+                "How many times does the letter \"a\" appear in the word \"{}\"?",
+                "abcdefghijklmnopqrstuvwxyz".repeat(7)
+            ),
+            Rejection::TooLong,
+        ),
+        ("What is the capital of France?", Rejection::Uncheckable),
+        ("Write a question about numbers.", Rejection::Uncheckable),
+        ("what is 23+18", Rejection::Duplicate),
+        ("What is 23 + 18?", Rejection::Duplicate),
+        ("  what is 23 + 18 ?? ", Rejection::Duplicate),
+        ("How many even numbers are in this list: 3, 8, 10, 7, 12, 15?", Rejection::NearDuplicate),
+    ] {
+        assert_eq!(check(reply).map(|t| t.question), Err(rejection), "{reply}");
+    }
+    // Not near enough: other numbers in a short question share few word trigrams.
+    assert!(check("What is 23 + 19?").is_ok());
+    assert_eq!(normalize("What is 23 + 18?"), "what is 23 + 18");
+    assert_eq!(extract_question("Sure!\nQ: What is 4 + 4? It is 8."), "What is 4 + 4?");
+
+    // A kept proposal joins the pool: proposing it again is a duplicate.
+    let mut pool = pool.clone();
+    pool.add("What is 17 × 3?");
+    assert_eq!(validate("What is 17 × 3?", &pool, &filter, &limits).map(|t| t.question), Err(Rejection::Duplicate));
 }

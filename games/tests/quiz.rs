@@ -6,7 +6,7 @@ mod common;
 use common::game;
 use games::quiz::tasks::{parse_kinds, read_number, read_yes_no};
 use games::quiz::{Answer, KINDS, Quiz, generate, load_jsonl};
-use games::{GameRecord, Information, InputKind, Spec, State, Turn, Utility, record_of};
+use games::{GameRecord, Information, InputKind, Spec, Turn, Utility, record_of};
 
 fn ok<T>(result: games::Result<T>) -> T {
     result.unwrap_or_else(|e| panic!("{e}"))
@@ -172,4 +172,42 @@ fn task_files_are_read_and_bad_ones_name_the_line() {
     assert!(error_of(load_jsonl(&path)).contains("has no tasks"));
     assert!(error_of(games::load_game("quiz(kinds=division)")).contains("unknown kind"));
     assert!(error_of(Quiz::from_spec("debate")).contains("not a quiz"));
+}
+
+#[test]
+fn the_arena_solves_questions_in_the_generated_forms_itself() {
+    use games::quiz::tasks::solve;
+    // Every generated question is solved to its generated answer and kind.
+    let all: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
+    for task in generate(11, 300, &all) {
+        assert_eq!(solve(&task.question), Some((task.answer, kind_static(&task.kind))), "{task:?}");
+    }
+    for (question, answer) in [
+        ("What is (3 + 4) × 5?", Answer::Number(35)),
+        ("what is 2 + 3 * 4", Answer::Number(14)),
+        ("What is 10 - 2 - 3?", Answer::Number(5)),
+        ("What is 7 x 6?", Answer::Number(42)),
+        ("Is 12 - 5 less than 8?", Answer::YesNo(true)),
+        ("What is the smallest of these numbers: 9, 4, 12?", Answer::Number(4)),
+        ("How many odd numbers are in this list: 1, 2, 3?", Answer::Number(2)),
+    ] {
+        assert_eq!(solve(question).map(|(a, _)| a), Some(answer), "{question}");
+    }
+    for unreadable in [
+        "What is the capital of France?",
+        "What is 2 + ?",
+        "What is (2 + 3?",
+        "What is 99999999999 × 99999999999?",
+        "How many times does the letter \"ab\" appear in the word \"abba\"?",
+        "Is the sky blue?",
+        "What is the largest of these numbers: 5?",
+        "Tell me a joke.",
+    ] {
+        assert_eq!(solve(unreadable), None, "{unreadable}");
+    }
+}
+
+/// The static name of a generated kind.
+fn kind_static(kind: &str) -> &'static str {
+    KINDS.iter().map(|(k, _)| *k).find(|k| *k == kind).unwrap_or("unknown")
 }

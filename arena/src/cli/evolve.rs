@@ -257,6 +257,7 @@ fn write_language_history(out: &mut dyn Write, summaries: &[GenerationSummary]) 
     let judged = rows.iter().any(|(_, l)| l.held_out.as_ref().is_some_and(|h| h.judge.is_some()));
     let quizzed = rows.iter().any(|(_, l)| l.held_out.as_ref().is_some_and(|h| h.accuracy.is_some()));
     let labeled = rows.iter().any(|(_, l)| l.data.as_ref().is_some_and(|d| d.labels.is_some()));
+    let proposed = rows.iter().any(|(_, l)| l.data.as_ref().is_some_and(|d| d.proposals.is_some()));
     writeln!(out, "held-out evaluation (score / forfeit rate of the champion against each fixed opponent):")?;
     write!(out, "{:>4}  {:<8}  {:>17}", "gen", "champion", "rating vs base")?;
     for opponent in &opponents {
@@ -270,6 +271,9 @@ fn write_language_history(out: &mut dyn Write, summaries: &[GenerationSummary]) 
     }
     if labeled {
         write!(out, "  {:>20}  {:>20}", "pass rate", "labels right")?;
+    }
+    if proposed {
+        write!(out, "  {:>14}", "proposals kept")?;
     }
     writeln!(out, "  {:>6}  {:>15}", "data", "loss")?;
     for &(s, language) in &rows {
@@ -317,6 +321,15 @@ fn write_language_history(out: &mut dyn Write, summaries: &[GenerationSummary]) 
                 .map(|l| format!("{} of {}", share(&l.label_accuracy), l.labeled_tasks))
                 .unwrap_or_else(|| "—".to_string());
             write!(out, "  {pass:>20}  {right:>20}")?;
+        }
+        if proposed {
+            let cell = language
+                .data
+                .as_ref()
+                .and_then(|d| d.proposals.as_ref())
+                .map(|p| format!("{} of {}", p.accepted, p.proposed))
+                .unwrap_or_else(|| "—".to_string());
+            write!(out, "  {cell:>14}")?;
         }
         let data = language.data.as_ref().map(|d| d.kept.to_string()).unwrap_or_else(|| "—".to_string());
         let loss = match language.training.first() {

@@ -16,6 +16,7 @@ const GATE: u64 = 0x6a7e;
 const BOOTSTRAP: u64 = 0x626f_6f74_0000_0000;
 const HELD_OUT: u64 = 0x6865_6c64_6f75_7400;
 const TASK_DRAW: u64 = 0x7461_736b_0000_0000;
+const PROPOSALS: u64 = 0x7072_6f70;
 
 /// The seed of match `index` in a tournament seeded with `tournament_seed`.
 pub fn match_seed(tournament_seed: u64, index: u64) -> u64 {
@@ -51,6 +52,8 @@ pub enum EvolveStream {
     HeldOut,
     /// The draw of the generation's training tasks (quiz runs).
     TaskDraw,
+    /// The proposals of the parent with this index (self-instruct).
+    Proposals { parent: usize },
 }
 
 /// The seed of `stream` in `generation` of an evolve run seeded with `run_seed`.
@@ -65,6 +68,7 @@ pub fn evolve_seed(run_seed: u64, generation: u32, stream: EvolveStream) -> u64 
         EvolveStream::Gate { batch } => mix(run_seed ^ mix(g ^ GATE ^ (batch as u64) << 40)),
         EvolveStream::HeldOut => mix(run_seed ^ mix(HELD_OUT)),
         EvolveStream::TaskDraw => mix(run_seed ^ mix(g ^ TASK_DRAW)),
+        EvolveStream::Proposals { parent } => mix(run_seed ^ mix(g ^ PROPOSALS ^ (parent as u64) << 36)),
     }
 }
 
@@ -95,6 +99,7 @@ mod tests {
                 streams.push(EvolveStream::HeldOut);
             }
             streams.extend((0..3).map(|parent| EvolveStream::SelfPlay { parent }));
+            streams.extend((0..3).map(|parent| EvolveStream::Proposals { parent }));
             streams.extend((0..3).flat_map(|parent| (0..3).map(move |child| EvolveStream::Training { parent, child })));
             streams.extend((0..6).map(|batch| EvolveStream::Gate { batch }));
             for stream in streams {

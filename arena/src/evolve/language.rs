@@ -28,6 +28,7 @@ use crate::store::Store;
 use crate::text_data::answers::{self, AnswerStats, LabelReport, Labels};
 use crate::text_data::export::{Forfeits, canonical_answers, exported_matches, write_preference, write_sft_from};
 use crate::text_data::judging::tournament_report;
+use crate::text_data::proposals::{self, Limits, ProposalRecord, ProposalReport, Rejection, TaskPool};
 use crate::text_data::text_filter::{FilterReport, TextFilter};
 use crate::training::finetune::{FinetuneConfig, FinetuneOptions, FinetuneReport, Method, finetune};
 
@@ -99,6 +100,11 @@ pub struct LanguageConfig {
     /// Quiz runs: draw each generation's training tasks weighted toward the kinds the previous
     /// generation's samples got wrong most (weight: the kind's error rate plus 0.1).
     pub curriculum: bool,
+    /// Quiz runs, self-instruct: each parent proposes this many new tasks per generation (0 =
+    /// off); those the arena validates ([`crate::text_data::proposals`]) join the training pool.
+    pub proposals_per_generation: usize,
+    /// The sampling temperature of proposals.
+    pub proposal_temperature: f64,
 }
 
 impl Default for LanguageConfig {
@@ -128,6 +134,8 @@ impl Default for LanguageConfig {
             samples_per_task: 8,
             min_agreement: 0.5,
             curriculum: false,
+            proposals_per_generation: 0,
+            proposal_temperature: 0.9,
         }
     }
 }
@@ -180,6 +188,11 @@ impl LanguageConfig {
     /// quiz (and a quiz held-out game), whose tasks have exact answers.
     pub fn check_game(&self, game: &str) -> Result<()> {
         if self.labels == Labels::Games {
+            if self.proposals_per_generation > 0 {
+                bail!(
+                    "[llm] proposals_per_generation: proposed tasks are quiz tasks; set labels = \"verifier\" or \"majority\" with a quiz"
+                );
+            }
             return Ok(());
         }
         let labels = self.labels.as_str();
@@ -264,6 +277,20 @@ pub struct LanguageData {
     /// the previous generation's samples).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind_weights: Option<std::collections::BTreeMap<String, f64>>,
+    /// Self-instruct: this generation's proposals, and how the proposed tasks it sampled were
+    /// answered (right of all samples, per task).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposals: Option<ProposalReport>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proposed_scores: Vec<TaskScore>,
+}
+
+/// How the samples of one proposed task went.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskScore {
+    pub question: String,
+    pub right: u64,
+    pub of: u64,
 }
 
 /// A child's fine-tuning, in brief (the full report is in its `checkpoint.json`).
@@ -486,6 +513,8 @@ impl Generation<'_> {
             labels: None,
             held_out_overlap: 0,
             kind_weights: None,
+            proposals: None,
+            proposed_scores: Vec::new(),
         };
         write_atomically(&stats_path, serde_json::to_string_pretty(&summary)?.as_bytes())?;
         self.progress.log(&format!(
@@ -544,8 +573,11 @@ impl Generation<'_> {
     /// ([`answers::label`]) and written as SFT lines or preference pairs through the text filter.
     fn task_data(&self, generation: u32, parents: &[String], relative: &str) -> Result<LanguageData> {
         let language = self.language()?;
-        let quiz =
-            Quiz::from_spec(&self.config.game).with_context(|| format!("the run's game `{}`", self.config.game))?;
+        // Self-instruct: the parents' proposals join the pool first; the generation samples from
+        // the run's task set and every proposal kept so far.
+        let instruct = self.propose(generation, parents)?;
+        let game = instruct.as_ref().map_or_else(|| self.config.game.clone(), |i| i.game.clone());
+        let quiz = Quiz::from_spec(&game).with_context(|| format!("the generation's quiz `{game}`"))?;
         let held_out: std::collections::HashSet<String> = match self.held_out_quiz()? {
             Some((_, held, asked)) => asked.iter().map(|&t| held.tasks()[t as usize].question.clone()).collect(),
             None => Default::default(),
@@ -559,7 +591,16 @@ impl Generation<'_> {
             g if language.curriculum && g > 1 => self.previous_kind_weights(g - 1)?,
             _ => None,
         };
-        let order = draw_order(&quiz, kind_weights.as_ref(), &mut rng);
+        let proposed = match &instruct {
+            Some(instruct) => self.proposal_weights(generation, &instruct.proposed)?,
+            None => Default::default(),
+        };
+        let weight = |task: &games::quiz::Task| {
+            let kind = kind_weights.as_ref().map_or(1.0, |w| w.get(&task.kind).copied().unwrap_or(1.0));
+            kind * proposed.get(&task.question).copied().unwrap_or(1.0)
+        };
+        let weighted = kind_weights.is_some() || !proposed.is_empty();
+        let order = draw_order(&quiz, weighted.then_some(&weight as &dyn Fn(&games::quiz::Task) -> f64), &mut rng);
         let mut overlap = 0;
         let mut tasks = Vec::new();
         for task in order {
@@ -573,7 +614,7 @@ impl Generation<'_> {
             }
         }
         if tasks.is_empty() {
-            bail!("the quiz `{}` has no task outside the held-out set to train on", self.config.game);
+            bail!("the quiz `{game}` has no task outside the held-out set to train on");
         }
         // Game pair k plays task k mod len: samples_per_task / 4 pairs per task.
         let games = tasks.len() as u32 * language.samples_per_task / 2;
@@ -586,7 +627,7 @@ impl Generation<'_> {
                 games_per_pairing: games,
                 openings: openings.clone(),
                 seed: evolve_seed(self.config.seed, generation, EvolveStream::SelfPlay { parent: p }),
-                ..TournamentConfig::new(self.config.game.clone(), vec![entry, twin])
+                ..TournamentConfig::new(game.clone(), vec![entry, twin])
             };
             self.progress.log(&format!(
                 "generation {generation}: {parent} answers {} tasks {} times each ({games} games)",
@@ -639,7 +680,189 @@ impl Generation<'_> {
             labels: Some(label_report),
             held_out_overlap: overlap,
             kind_weights,
+            proposals: instruct.as_ref().map(|i| i.report.clone()),
+            proposed_scores: match &instruct {
+                Some(instruct) => proposed_scores(&samples, &quiz, &instruct.proposed),
+                None => Vec::new(),
+            },
         })
+    }
+
+    /// Self-instruct: each parent proposes `proposals_per_generation` tasks (the kinds in turn),
+    /// the arena validates them against the pool in order, and the generation's task file holds
+    /// the run's task set and every proposal kept so far (`tasks/gen-N.jsonl`; the proposals with
+    /// their verdicts in `tasks/gen-N.proposals.jsonl`, read back after a kill).
+    fn propose(&self, generation: u32, parents: &[String]) -> Result<Option<SelfInstruct>> {
+        let language = self.language()?;
+        if language.proposals_per_generation == 0 {
+            return Ok(None);
+        }
+        let base =
+            Quiz::from_spec(&self.config.game).with_context(|| format!("the run's game `{}`", self.config.game))?;
+        let dir = self.run.path().join("tasks");
+        let mut kept: Vec<ProposalRecord> = Vec::new();
+        for earlier in 1..generation {
+            let records = read_proposals(&dir.join(format!("gen-{earlier}.proposals.jsonl")))?;
+            kept.extend(records.into_iter().filter(|r| r.verdict == ACCEPTED));
+        }
+        let records_path = dir.join(format!("gen-{generation}.proposals.jsonl"));
+        let records = if records_path.exists() {
+            read_proposals(&records_path)?
+        } else {
+            let records = self.new_proposals(generation, parents, &base, &kept)?;
+            let mut text = String::new();
+            for record in &records {
+                text.push_str(&serde_json::to_string(record)?);
+                text.push('\n');
+            }
+            write_atomically(&records_path, text.as_bytes())?;
+            records
+        };
+        let mut report = ProposalReport::new();
+        for record in &records {
+            report.count(match Rejection::ALL.iter().find(|r| r.as_str() == record.verdict) {
+                Some(rejection) => Err(*rejection),
+                None => Ok(()),
+            });
+        }
+        kept.extend(records.into_iter().filter(|r| r.verdict == ACCEPTED));
+        report.pool = kept.len();
+        // The generation's task file: the run's set, then the kept proposals.
+        let mut text = String::new();
+        let mut proposed = std::collections::HashSet::new();
+        for task in base.tasks() {
+            text.push_str(&task_line(&task.question, &task.answer.to_string(), &task.kind, None));
+        }
+        for record in &kept {
+            let (Some(answer), Some(kind)) = (&record.answer, &record.kind) else { continue };
+            text.push_str(&task_line(&record.question, answer, kind, Some(&record.proposer)));
+            proposed.insert(record.question.clone());
+        }
+        let tasks_path = dir.join(format!("gen-{generation}.jsonl"));
+        write_atomically(&tasks_path, text.as_bytes())?;
+        let max_chars = games::Game::spec(&base).get("max_chars").unwrap_or("200").to_string();
+        let game = Spec::new("quiz").with("tasks", tasks_path.display()).with("max_chars", max_chars).to_string();
+        let rejected: Vec<String> =
+            report.rejected.iter().filter(|(_, n)| **n > 0).map(|(r, n)| format!("{n} {r}")).collect();
+        self.progress.log(&format!(
+            "generation {generation}: {} proposals, {} accepted (rejected: {}); {} proposed tasks in the pool",
+            report.proposed,
+            report.accepted,
+            if rejected.is_empty() { "none".to_string() } else { rejected.join(", ") },
+            report.pool
+        ));
+        Ok(Some(SelfInstruct { game, report, proposed }))
+    }
+
+    /// Asks each parent for its proposals and validates them in order against the run's task set
+    /// and the proposals kept before (each one kept joins the pool at once).
+    fn new_proposals(
+        &self,
+        generation: u32,
+        parents: &[String],
+        base: &Quiz,
+        kept: &[ProposalRecord],
+    ) -> Result<Vec<ProposalRecord>> {
+        let language = self.language()?;
+        let mut pool = TaskPool::new(base.tasks().iter().map(|t| t.question.as_str()));
+        for record in kept {
+            pool.add(&record.question);
+        }
+        let filter = match &language.filter {
+            Some(path) => TextFilter::load(path)?,
+            None => TextFilter::default(),
+        };
+        let mut records = Vec::new();
+        for (p, parent) in parents.iter().enumerate() {
+            self.progress.log(&format!(
+                "generation {generation}: {parent} proposes {} tasks",
+                language.proposals_per_generation
+            ));
+            for (index, reply) in self.proposal_replies(generation, p, parent)?.into_iter().enumerate() {
+                let verdict = proposals::validate(&reply, &pool, &filter, &Limits::default());
+                if let Ok(task) = &verdict {
+                    pool.add(&task.question);
+                }
+                records.push(ProposalRecord {
+                    proposer: parent.clone(),
+                    generation,
+                    asked_kind: proposals::asked_kind(index).to_string(),
+                    question: proposals::extract_question(&reply),
+                    reply,
+                    verdict: verdict.as_ref().map_or_else(|r| r.as_str().to_string(), |_| ACCEPTED.to_string()),
+                    answer: verdict.as_ref().ok().map(|t| t.answer.to_string()),
+                    kind: verdict.as_ref().ok().map(|t| t.kind.clone()),
+                });
+            }
+        }
+        Ok(records)
+    }
+
+    /// `parent`'s replies to the proposal prompts, in prompt order, generated by up to `threads`
+    /// workers through one batched generator.
+    fn proposal_replies(&self, generation: u32, p: usize, parent: &str) -> Result<Vec<String>> {
+        let language = self.language()?;
+        let model = self.model_file(parent)?;
+        let generator = self
+            .resources
+            .agents()
+            .generator(&model, 8)
+            .map_err(|e| Error::Invalid(format!("language model {}: {e}", model.display())))?;
+        let seed = evolve_seed(self.config.seed, generation, EvolveStream::Proposals { parent: p });
+        let count = language.proposals_per_generation;
+        let workers = self.options.threads.clamp(1, 8).min(count);
+        let ask = |index: usize| {
+            let (system, user) = proposals::proposal_prompt(index);
+            let chat = [agents::ChatMessage::system(system), agents::ChatMessage::user(user)];
+            let params = agents::llm::SamplingParams {
+                temperature: language.proposal_temperature as f32,
+                top_p: 0.95,
+                max_tokens: 48,
+                seed: seed.wrapping_add(index as u64),
+            };
+            generator
+                .generate_until(&chat, &params, None)
+                .map(|c| (index, c.text))
+                .map_err(|e| Error::Invalid(format!("proposing with {}: {e}", model.display())))
+        };
+        let answered: Vec<Result<(usize, String)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|w| {
+                    let ask = &ask;
+                    scope.spawn(move || (w..count).step_by(workers).map(ask).collect::<Vec<_>>())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| {
+                    h.join().unwrap_or_else(|_| vec![Err(Error::Invalid("a proposal worker panicked".into()))])
+                })
+                .collect()
+        });
+        let mut replies = answered.into_iter().collect::<Result<Vec<_>>>()?;
+        replies.sort_by_key(|(index, _)| *index);
+        Ok(replies.into_iter().map(|(_, text)| text).collect())
+    }
+
+    /// The draw weights of proposed tasks from the previous generation's samples: untested 2,
+    /// answered right by some samples and wrong by others (they separate better answers from
+    /// worse) 3, always right or always wrong 0.5. Other tasks weigh 1.
+    fn proposal_weights(
+        &self,
+        generation: u32,
+        proposed: &std::collections::HashSet<String>,
+    ) -> Result<std::collections::HashMap<String, f64>> {
+        let mut weights: std::collections::HashMap<String, f64> = proposed.iter().map(|q| (q.clone(), 2.0)).collect();
+        let path = self.run.path().join(format!("datasets/gen-{}.json", generation.saturating_sub(1)));
+        if generation > 1 && path.exists() {
+            let data: LanguageData =
+                serde_json::from_str(&read_text(&path)?).with_context(|| format!("data summary {}", path.display()))?;
+            for score in data.proposed_scores {
+                let separates = score.right > 0 && score.right < score.of;
+                weights.insert(score.question, if separates { 3.0 } else { 0.5 });
+            }
+        }
+        Ok(weights)
     }
 
     /// The curriculum's kind weights from generation `previous`'s samples (none if it sampled no
@@ -810,28 +1033,78 @@ impl Generation<'_> {
 /// The weight every kind keeps in a curriculum, however well it was answered.
 const CURRICULUM_FLOOR: f64 = 0.1;
 
-/// The order in which a quiz's tasks are drawn: a seeded shuffle, or with kind weights a weighted
+/// The order in which a quiz's tasks are drawn: a seeded shuffle, or with weights a weighted
 /// draw without replacement (each task's key `u^(1/w)`, largest first; Efraimidis–Spirakis).
 fn draw_order(
     quiz: &Quiz,
-    weights: Option<&std::collections::BTreeMap<String, f64>>,
+    weight: Option<&dyn Fn(&games::quiz::Task) -> f64>,
     rng: &mut rand_xoshiro::Xoshiro256PlusPlus,
 ) -> Vec<u32> {
     use rand::Rng;
     let mut order: Vec<u32> = (0..quiz.tasks().len() as u32).collect();
-    let Some(weights) = weights else {
+    let Some(weight) = weight else {
         order.shuffle(rng);
         return order;
     };
     let mut keyed: Vec<(f64, u32)> = order
         .drain(..)
-        .map(|task| {
-            let weight = weights.get(&quiz.tasks()[task as usize].kind).copied().unwrap_or(1.0).max(1e-6);
-            (rng.random::<f64>().powf(1.0 / weight), task)
-        })
+        .map(|task| (rng.random::<f64>().powf(1.0 / weight(&quiz.tasks()[task as usize]).max(1e-6)), task))
         .collect();
     keyed.sort_by(|a, b| b.0.total_cmp(&a.0));
     keyed.into_iter().map(|(_, task)| task).collect()
+}
+
+/// The verdict of a kept proposal in its record.
+const ACCEPTED: &str = "accepted";
+
+/// A generation's self-instruct step: the quiz it samples from, its proposals, and the proposed
+/// questions in that quiz.
+struct SelfInstruct {
+    game: String,
+    report: ProposalReport,
+    proposed: std::collections::HashSet<String>,
+}
+
+/// A line of a task file.
+fn task_line(question: &str, answer: &str, kind: &str, proposer: Option<&str>) -> String {
+    let mut line = serde_json::json!({ "question": question, "answer": answer, "kind": kind });
+    if let Some(proposer) = proposer {
+        line["proposer"] = serde_json::json!(proposer);
+    }
+    line.to_string() + "\n"
+}
+
+/// The proposals of a `tasks/gen-N.proposals.jsonl` file (none if it is missing).
+fn read_proposals(path: &Path) -> Result<Vec<ProposalRecord>> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    read_text(path)?
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| serde_json::from_str(line).with_context(|| format!("{} line {}", path.display(), i + 1)))
+        .collect()
+}
+
+/// Right samples of all, per proposed task that was sampled, in task order.
+fn proposed_scores(
+    samples: &[answers::Sample],
+    quiz: &Quiz,
+    proposed: &std::collections::HashSet<String>,
+) -> Vec<TaskScore> {
+    let mut scores: std::collections::BTreeMap<u32, (u64, u64)> = Default::default();
+    for sample in samples {
+        if proposed.contains(&quiz.tasks()[sample.task as usize].question) {
+            let entry = scores.entry(sample.task).or_default();
+            entry.0 += u64::from(sample.correct);
+            entry.1 += 1;
+        }
+    }
+    scores
+        .into_iter()
+        .map(|(task, (right, of))| TaskScore { question: quiz.tasks()[task as usize].question.clone(), right, of })
+        .collect()
 }
 
 /// The champion's (agent 0) record against the opponent (agent 1).
@@ -897,7 +1170,8 @@ mod tests {
         let weights: std::collections::BTreeMap<String, f64> =
             [("addition".to_string(), 1.0), ("comparison".to_string(), 0.1)].into_iter().collect();
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(5);
-        let order = draw_order(&quiz, Some(&weights), &mut rng);
+        let weight = |task: &games::quiz::Task| weights[&task.kind];
+        let order = draw_order(&quiz, Some(&weight), &mut rng);
         let mut sorted = order.clone();
         sorted.sort_unstable();
         assert_eq!(sorted, (0..400).collect::<Vec<u32>>(), "every task once");

@@ -322,3 +322,146 @@ pub fn parse_task_line(line: &str) -> std::result::Result<Task, String> {
     };
     Ok(Task { question, answer, kind })
 }
+
+/// Works out the answer of a question written in one of the generated forms, from its text alone:
+/// `What is <expression>?` (whole numbers, `+`, `-`, `×`/`*`/`x`, parentheses), `Is <expression>
+/// greater/less than <number>?`, `How many times does the letter "c" appear in the word "w"?`,
+/// `What is the largest/smallest of these numbers: a, b, c?` and `How many even/odd numbers are in
+/// this list: a, b, c?`. Returns the answer and the form's kind, or `None` for any other text (a
+/// question the arena cannot check). Case and surrounding spaces do not matter.
+pub fn solve(question: &str) -> Option<(Answer, &'static str)> {
+    let text = question.trim().trim_end_matches('?').trim();
+    let lower = text.to_lowercase();
+    if let Some(rest) = lower.strip_prefix("how many times does the letter ") {
+        let quoted: Vec<&str> = rest.split('"').collect();
+        // `"c" appear in the word "w"`: quoted[1] is the letter, quoted[3] the word.
+        if quoted.len() != 5 || !quoted[2].trim().starts_with("appear") || quoted[1].chars().count() != 1 {
+            return None;
+        }
+        let (letter, word) = (quoted[1], quoted[3]);
+        if word.is_empty() || !word.chars().all(char::is_alphabetic) || !quoted[4].trim().is_empty() {
+            return None;
+        }
+        return Some((Answer::Number(word.matches(letter).count() as i64), "letter_count"));
+    }
+    for (prefix, largest) in
+        [("what is the largest of these numbers:", true), ("what is the smallest of these numbers:", false)]
+    {
+        if let Some(list) = lower.strip_prefix(prefix) {
+            let numbers = number_list(list)?;
+            let pick = if largest { numbers.iter().max() } else { numbers.iter().min() };
+            return pick.map(|&n| (Answer::Number(n), "largest"));
+        }
+    }
+    for (prefix, even) in
+        [("how many even numbers are in this list:", true), ("how many odd numbers are in this list:", false)]
+    {
+        if let Some(list) = lower.strip_prefix(prefix) {
+            let numbers = number_list(list)?;
+            let count = numbers.iter().filter(|&&n| (n % 2 == 0) == even).count() as i64;
+            return Some((Answer::Number(count), "even_count"));
+        }
+    }
+    if let Some(rest) = lower.strip_prefix("is ") {
+        for (relation, greater) in [(" greater than ", true), (" less than ", false)] {
+            if let Some((left, right)) = rest.split_once(relation) {
+                let value = Expression::evaluate(left)?;
+                let threshold: i64 = right.trim().parse().ok()?;
+                let kind = "comparison";
+                return Some((Answer::YesNo(if greater { value > threshold } else { value < threshold }), kind));
+            }
+        }
+        return None;
+    }
+    let expression = lower.strip_prefix("what is ")?;
+    let value = Expression::evaluate(expression)?;
+    let kind = if expression.contains(['×', '*', 'x']) {
+        "multiplication"
+    } else if expression.contains('-') && !expression.contains('+') {
+        "subtraction"
+    } else {
+        "addition"
+    };
+    Some((Answer::Number(value), kind))
+}
+
+/// `a, b, c` (two to twenty whole numbers).
+fn number_list(text: &str) -> Option<Vec<i64>> {
+    let numbers: Option<Vec<i64>> = text.split(',').map(|n| n.trim().parse().ok()).collect();
+    numbers.filter(|n| (2..=20).contains(&n.len()))
+}
+
+/// A small arithmetic expression: whole numbers, `+ - × * x`, parentheses; `×` binds tighter.
+/// Values stay within ±10^12 (larger ones are refused, not wrapped).
+struct Expression<'a> {
+    tokens: Vec<&'a str>,
+    at: usize,
+}
+
+const EXPRESSION_LIMIT: i64 = 1_000_000_000_000;
+
+impl<'a> Expression<'a> {
+    fn evaluate(text: &'a str) -> Option<i64> {
+        let mut tokens = Vec::new();
+        let mut rest = text.trim();
+        while let Some(c) = rest.chars().next() {
+            let width = if c.is_ascii_digit() {
+                rest.find(|d: char| !d.is_ascii_digit()).unwrap_or(rest.len())
+            } else if c.is_whitespace() {
+                rest = rest.trim_start();
+                continue;
+            } else if matches!(c, '+' | '-' | '×' | '*' | 'x' | '(' | ')') {
+                c.len_utf8()
+            } else {
+                return None;
+            };
+            tokens.push(&rest[..width]);
+            rest = &rest[width..];
+        }
+        if tokens.len() > 40 {
+            return None;
+        }
+        let mut parser = Expression { tokens, at: 0 };
+        let value = parser.sum()?;
+        (parser.at == parser.tokens.len()).then_some(value)
+    }
+
+    fn next_is(&self, options: &[&str]) -> Option<&'a str> {
+        self.tokens.get(self.at).copied().filter(|t| options.contains(t))
+    }
+
+    fn sum(&mut self) -> Option<i64> {
+        let mut value = self.product()?;
+        while let Some(op) = self.next_is(&["+", "-"]) {
+            self.at += 1;
+            let right = self.product()?;
+            value = if op == "+" { value.checked_add(right)? } else { value.checked_sub(right)? };
+        }
+        (value.abs() <= EXPRESSION_LIMIT).then_some(value)
+    }
+
+    fn product(&mut self) -> Option<i64> {
+        let mut value = self.atom()?;
+        while self.next_is(&["×", "*", "x"]).is_some() {
+            self.at += 1;
+            value = value.checked_mul(self.atom()?)?;
+            if value.abs() > EXPRESSION_LIMIT {
+                return None;
+            }
+        }
+        Some(value)
+    }
+
+    fn atom(&mut self) -> Option<i64> {
+        let token = *self.tokens.get(self.at)?;
+        self.at += 1;
+        if token == "(" {
+            let value = self.sum()?;
+            self.next_is(&[")"])?;
+            self.at += 1;
+            return Some(value);
+        }
+        let value: i64 = token.parse().ok()?;
+        (value <= EXPRESSION_LIMIT).then_some(value)
+    }
+}
