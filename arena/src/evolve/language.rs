@@ -28,7 +28,7 @@ use crate::store::Store;
 use crate::text_data::answers::{self, AnswerStats, LabelReport, Labels};
 use crate::text_data::export::{Forfeits, canonical_answers, exported_matches, write_preference, write_sft_from};
 use crate::text_data::judging::tournament_report;
-use crate::text_data::proposals::{self, Limits, ProposalRecord, ProposalReport, Rejection, TaskPool};
+use crate::text_data::proposals::{self, Limits, ProposalRecord, ProposalReport, TaskPool};
 use crate::text_data::text_filter::{FilterReport, TextFilter};
 use crate::training::finetune::{FinetuneConfig, FinetuneOptions, FinetuneReport, Method, finetune};
 
@@ -703,7 +703,7 @@ impl Generation<'_> {
         let mut kept: Vec<ProposalRecord> = Vec::new();
         for earlier in 1..generation {
             let records = read_proposals(&dir.join(format!("gen-{earlier}.proposals.jsonl")))?;
-            kept.extend(records.into_iter().filter(|r| r.verdict == ACCEPTED));
+            kept.extend(records.into_iter().filter(|r| r.rejected.is_none()));
         }
         let records_path = dir.join(format!("gen-{generation}.proposals.jsonl"));
         let records = if records_path.exists() {
@@ -720,12 +720,9 @@ impl Generation<'_> {
         };
         let mut report = ProposalReport::new();
         for record in &records {
-            report.count(match Rejection::ALL.iter().find(|r| r.as_str() == record.verdict) {
-                Some(rejection) => Err(*rejection),
-                None => Ok(()),
-            });
+            report.count(record.rejected.map_or(Ok(()), Err));
         }
-        kept.extend(records.into_iter().filter(|r| r.verdict == ACCEPTED));
+        kept.extend(records.into_iter().filter(|r| r.rejected.is_none()));
         report.pool = kept.len();
         // The generation's task file: the run's set, then the kept proposals.
         let mut text = String::new();
@@ -743,7 +740,7 @@ impl Generation<'_> {
         let max_chars = games::Game::spec(&base).get("max_chars").unwrap_or("200").to_string();
         let game = Spec::new("quiz").with("tasks", tasks_path.display()).with("max_chars", max_chars).to_string();
         let rejected: Vec<String> =
-            report.rejected.iter().filter(|(_, n)| **n > 0).map(|(r, n)| format!("{n} {r}")).collect();
+            report.rejected.iter().filter(|(_, n)| **n > 0).map(|(r, n)| format!("{n} {}", r.as_str())).collect();
         self.progress.log(&format!(
             "generation {generation}: {} proposals, {} accepted (rejected: {}); {} proposed tasks in the pool",
             report.proposed,
@@ -789,7 +786,7 @@ impl Generation<'_> {
                     asked_kind: proposals::asked_kind(index).to_string(),
                     question: proposals::extract_question(&reply),
                     reply,
-                    verdict: verdict.as_ref().map_or_else(|r| r.as_str().to_string(), |_| ACCEPTED.to_string()),
+                    rejected: verdict.as_ref().err().copied(),
                     answer: verdict.as_ref().ok().map(|t| t.answer.to_string()),
                     kind: verdict.as_ref().ok().map(|t| t.kind.clone()),
                 });
@@ -1053,9 +1050,6 @@ fn draw_order(
     keyed.sort_by(|a, b| b.0.total_cmp(&a.0));
     keyed.into_iter().map(|(_, task)| task).collect()
 }
-
-/// The verdict of a kept proposal in its record.
-const ACCEPTED: &str = "accepted";
 
 /// A generation's self-instruct step: the quiz it samples from, its proposals, and the proposed
 /// questions in that quiz.

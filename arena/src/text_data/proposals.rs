@@ -202,8 +202,8 @@ pub struct ProposalRecord {
     pub reply: String,
     /// The question read from the reply.
     pub question: String,
-    /// `accepted`, or the rejection's name.
-    pub verdict: String,
+    /// Why it was not kept; `None` for a kept proposal.
+    pub rejected: Option<Rejection>,
     /// The arena's answer, for accepted proposals.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer: Option<String>,
@@ -217,7 +217,7 @@ pub struct ProposalReport {
     pub proposed: usize,
     pub accepted: usize,
     /// Rejections by reason (every reason present).
-    pub rejected: BTreeMap<String, usize>,
+    pub rejected: BTreeMap<Rejection, usize>,
     /// Proposals kept so far in the run, this generation's included.
     pub pool: usize,
 }
@@ -225,7 +225,7 @@ pub struct ProposalReport {
 impl ProposalReport {
     pub fn new() -> ProposalReport {
         ProposalReport {
-            rejected: Rejection::ALL.iter().map(|r| (r.as_str().to_string(), 0)).collect(),
+            rejected: Rejection::ALL.iter().map(|&r| (r, 0)).collect(),
             ..ProposalReport::default()
         }
     }
@@ -234,7 +234,7 @@ impl ProposalReport {
         self.proposed += 1;
         match verdict {
             Ok(()) => self.accepted += 1,
-            Err(rejection) => *self.rejected.entry(rejection.as_str().to_string()).or_default() += 1,
+            Err(rejection) => *self.rejected.entry(rejection).or_default() += 1,
         }
     }
 }
