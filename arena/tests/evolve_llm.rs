@@ -269,6 +269,26 @@ fn a_killed_language_model_run_resumes_to_the_same_final_state() {
     assert_eq!(resumed.3, expected.3, "the same turns");
 }
 
+/// Runs `arena evolve` on each config text: it must fail with an error containing its expected
+/// text, before the run directory is started.
+fn each_fails_before_any_work(dir: &Path, cases: impl IntoIterator<Item = (String, &'static str)>) {
+    for (k, (bad, expected)) in cases.into_iter().enumerate() {
+        let path = dir.join(format!("bad-{k}.toml"));
+        ok(std::fs::write(&path, bad));
+        let run = dir.join(format!("bad-run-{k}"));
+        let (success, _, stderr) = arena(&[
+            "evolve",
+            "--quiet",
+            "--config",
+            path.to_str().unwrap_or_default(),
+            "--run-dir",
+            run.to_str().unwrap_or_default(),
+        ]);
+        assert!(!success && stderr.contains(expected), "case {k}: {stderr}");
+        assert!(!run.join("run.json").exists(), "case {k}: nothing is started");
+    }
+}
+
 #[test]
 fn language_model_configs_are_checked_before_any_work() {
     let dir = ok(tempfile::tempdir());
@@ -282,21 +302,7 @@ fn language_model_configs_are_checked_before_any_work() {
         (text.replace("lora_targets = \"q,v\"", "lora_targets = \"q,nose\""), "nose"),
         (text.replace("heldout_opponents = [\"base\", \"random\"]", "heldout_opponents = [\"nobody\"]"), "nobody"),
     ];
-    for (k, (bad, expected)) in cases.into_iter().enumerate() {
-        let path = dir.path().join(format!("bad-{k}.toml"));
-        ok(std::fs::write(&path, bad));
-        let run = dir.path().join(format!("bad-run-{k}"));
-        let (success, _, stderr) = arena(&[
-            "evolve",
-            "--quiet",
-            "--config",
-            path.to_str().unwrap_or_default(),
-            "--run-dir",
-            run.to_str().unwrap_or_default(),
-        ]);
-        assert!(!success && stderr.contains(expected), "case {k}: {stderr}");
-        assert!(!run.join("run.json").exists(), "case {k}: nothing is started");
-    }
+    each_fails_before_any_work(dir.path(), cases);
     // --model is for language-model runs only.
     let board = dir.path().join("board.toml");
     ok(std::fs::write(&board, "game = \"tic_tac_toe\"\n"));
@@ -471,21 +477,7 @@ fn task_labels_need_a_quiz() {
             "proposed tasks are quiz tasks",
         ),
     ];
-    for (k, (bad, expected)) in cases.into_iter().enumerate() {
-        let path = dir.path().join(format!("bad-{k}.toml"));
-        ok(std::fs::write(&path, bad));
-        let run = dir.path().join(format!("bad-run-{k}"));
-        let (success, _, stderr) = arena(&[
-            "evolve",
-            "--quiet",
-            "--config",
-            path.to_str().unwrap_or_default(),
-            "--run-dir",
-            run.to_str().unwrap_or_default(),
-        ]);
-        assert!(!success && stderr.contains(expected), "case {k}: {stderr}");
-        assert!(!run.join("run.json").exists(), "case {k}: nothing is started");
-    }
+    each_fails_before_any_work(dir.path(), cases);
 }
 
 #[test]

@@ -21,7 +21,7 @@ use games::quiz::{Answer, Quiz};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::export::ExportedMatch;
+use super::export::{ExportedMatch, write_line};
 use super::text_filter::{FilterReport, TextFilter};
 use crate::suite::Share;
 
@@ -269,13 +269,6 @@ fn reply_text(sample: &Sample, canonical: bool) -> Option<String> {
         (false, _, Some(reply)) => Some(reply.clone()),
         _ => None,
     }
-}
-
-fn write_line(out: &mut impl Write, value: &serde_json::Value, report: &mut FilterReport) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, value)?;
-    out.write_all(b"\n")?;
-    report.written += 1;
-    Ok(())
 }
 
 /// Checks every sample's written reply with the filter (in order, counted in `report`); whether

@@ -218,7 +218,8 @@ pub fn export(
     }
 }
 
-fn write_line(out: &mut impl Write, value: &Value, report: &mut FilterReport) -> io::Result<()> {
+/// Writes one JSON line and counts it.
+pub(crate) fn write_line(out: &mut impl Write, value: &Value, report: &mut FilterReport) -> io::Result<()> {
     serde_json::to_writer(&mut *out, value)?;
     out.write_all(b"\n")?;
     report.written += 1;

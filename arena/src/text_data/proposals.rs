@@ -224,10 +224,7 @@ pub struct ProposalReport {
 
 impl ProposalReport {
     pub fn new() -> ProposalReport {
-        ProposalReport {
-            rejected: Rejection::ALL.iter().map(|&r| (r, 0)).collect(),
-            ..ProposalReport::default()
-        }
+        ProposalReport { rejected: Rejection::ALL.iter().map(|&r| (r, 0)).collect(), ..ProposalReport::default() }
     }
 
     pub fn count(&mut self, verdict: Result<(), Rejection>) {

@@ -358,11 +358,35 @@ fn boolean(rng: &mut Xoshiro256PlusPlus) -> (String, bool) {
 
 /// Reads a user set from a JSONL file. Errors name the file, the line and the problem.
 pub fn load_jsonl(path: impl AsRef<Path>) -> Result<Vec<Proposition>> {
-    let path = path.as_ref();
+    let example = "{\"proposition\": \"2 + 2 = 4\", \"truth\": true}";
+    read_item_file(
+        path.as_ref(),
+        ItemFile { game: "debate", param: "propositions", items: "propositions", example },
+        parse_line,
+    )
+}
+
+/// What a file of items (one JSON object per line) is, for its error messages.
+pub(crate) struct ItemFile {
+    pub game: &'static str,
+    pub param: &'static str,
+    /// What the items are called: `propositions`, `tasks`.
+    pub items: &'static str,
+    /// A line as it should be.
+    pub example: &'static str,
+}
+
+/// Reads a file of items, one JSON object per line (blank lines skipped), at least one and at
+/// most `u32::MAX`; errors name the file, the line and the problem.
+pub(crate) fn read_item_file<T>(
+    path: &Path,
+    file: ItemFile,
+    parse_line: impl Fn(&str) -> std::result::Result<T, String>,
+) -> Result<Vec<T>> {
     let shown = path.display().to_string();
     let bad = |reason: String| Error::BadParameter {
-        owner: "game `debate`".to_string(),
-        param: "propositions".to_string(),
+        owner: format!("game `{}`", file.game),
+        param: file.param.to_string(),
         value: shown.clone(),
         reason,
     };
@@ -372,20 +396,21 @@ pub fn load_jsonl(path: impl AsRef<Path>) -> Result<Vec<Proposition>> {
         if line.trim().is_empty() {
             continue;
         }
-        let number = index + 1;
         let item = parse_line(line).map_err(|problem| {
             bad(format!(
-                "{shown} line {number}: {problem} (each line is an object such as \
-                 {{\"proposition\": \"2 + 2 = 4\", \"truth\": true}}, with an optional \"kind\")"
+                "{shown} line {}: {problem} (each line is an object such as {}, with an optional \"kind\")",
+                index + 1,
+                file.example
             ))
         })?;
         set.push(item);
     }
+    let items = file.items;
     if set.is_empty() {
-        return Err(bad(format!("{shown} has no propositions: expected one JSON object per line")));
+        return Err(bad(format!("{shown} has no {items}: expected one JSON object per line")));
     }
     if u32::try_from(set.len()).is_err() {
-        return Err(bad(format!("{shown} has {} propositions; at most {} are supported", set.len(), u32::MAX)));
+        return Err(bad(format!("{shown} has {} {items}; at most {} are supported", set.len(), u32::MAX)));
     }
     Ok(set)
 }

@@ -18,7 +18,7 @@ use std::path::Path;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use crate::debate::propositions::{WORDS, preview};
+use crate::debate::propositions::{ItemFile, WORDS, preview, read_item_file};
 use crate::error::{Error, Result};
 
 /// A task's exact answer.
@@ -253,36 +253,8 @@ pub fn read_yes_no(reply: &str) -> Result<bool> {
 
 /// Reads a user set from a JSONL file. Errors name the file, the line and the problem.
 pub fn load_jsonl(path: impl AsRef<Path>) -> Result<Vec<Task>> {
-    let path = path.as_ref();
-    let shown = path.display().to_string();
-    let bad = |reason: String| Error::BadParameter {
-        owner: "game `quiz`".to_string(),
-        param: "tasks".to_string(),
-        value: shown.clone(),
-        reason,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read the file {shown}: {e}")))?;
-    let mut set = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let task = parse_task_line(line).map_err(|problem| {
-            bad(format!(
-                "{shown} line {}: {problem} (each line is an object such as \
-                 {{\"question\": \"What is 7 × 8?\", \"answer\": 56}}, with an optional \"kind\")",
-                index + 1
-            ))
-        })?;
-        set.push(task);
-    }
-    if set.is_empty() {
-        return Err(bad(format!("{shown} has no tasks: expected one JSON object per line")));
-    }
-    if u32::try_from(set.len()).is_err() {
-        return Err(bad(format!("{shown} has {} tasks; at most {} are supported", set.len(), u32::MAX)));
-    }
-    Ok(set)
+    let example = "{\"question\": \"What is 7 × 8?\", \"answer\": 56}";
+    read_item_file(path.as_ref(), ItemFile { game: "quiz", param: "tasks", items: "tasks", example }, parse_task_line)
 }
 
 /// Reads one task from a JSON line; the error says what is wrong with it.
