@@ -443,13 +443,25 @@ fn a_quiz_run_trains_on_verified_answers_and_measures_held_out_accuracy() {
     // Majority labels, the truth unseen: the report still scores them against it. Two
     // generations with a curriculum: the second draw weighs each kind by the first's errors.
     let config = quiz_config(dir.path(), &model, "majority");
+    // DPO this time: the plurality answer against the others.
     let text = ok(std::fs::read_to_string(&config)).replace("generations = 1", "generations = 2");
+    let text = text.replace("method = \"sft\"", "method = \"dpo\"");
     ok(std::fs::write(&config, text.replace("[llm]", "[llm]\ncurriculum = true")));
     let run = dir.path().join("run-majority");
     let output = ok(evolve_command(&config, &run, false).output());
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let labels = read_json(&run.join("datasets/gen-1.json"))["labels"].clone();
+    let data = read_json(&run.join("datasets/gen-1.json"));
+    let labels = data["labels"].clone();
     assert_eq!(labels["source"], "majority");
+    assert_eq!(data["kind"], "preference");
+    let pairs = ok(std::fs::read_to_string(run.join("datasets/gen-1.preference.jsonl")));
+    assert!(!pairs.is_empty(), "{data}");
+    for line in pairs.lines() {
+        let pair: serde_json::Value = ok(serde_json::from_str(line));
+        assert_ne!(pair["chosen"][0]["content"], pair["rejected"][0]["content"], "{line}");
+    }
+    let training = &read_json(&run.join("generations/gen-1.json"))["language"]["training"][0];
+    assert_eq!(training["method"], "dpo", "{training}");
     let (hits, labeled) = (labels["label_accuracy"]["hits"].as_u64(), labels["label_accuracy"]["positions"].as_u64());
     assert!(hits <= labeled && labeled == labels["labeled_tasks"].as_u64(), "{labels}");
     let addition = &labels["samples"]["by_kind"][0];
