@@ -301,6 +301,13 @@ fn proposals_are_validated_and_each_bad_kind_is_rejected() {
     assert_eq!(normalize("What is 23 + 18?"), "what is 23 + 18");
     assert_eq!(extract_question("Sure!\nQ: What is 4 + 4? It is 8."), "What is 4 + 4?");
 
+    // The examples the prompts show are in the pool proposals are checked against.
+    let with_examples = TaskPool::for_proposals(["What is 2 + 2?"]);
+    for (_, example) in games::quiz::KINDS {
+        assert_eq!(validate(example, &with_examples, &filter, &limits).map(|t| t.question), Err(Rejection::Duplicate));
+    }
+    assert!(validate("What is 31 + 4?", &with_examples, &filter, &limits).is_ok());
+
     // A kept proposal joins the pool: proposing it again is a duplicate.
     let mut pool = pool.clone();
     pool.add("What is 17 × 3?");

@@ -751,8 +751,9 @@ impl Generation<'_> {
         Ok(Some(SelfInstruct { game, report, proposed }))
     }
 
-    /// Asks each parent for its proposals and validates them in order against the run's task set
-    /// and the proposals kept before (each one kept joins the pool at once).
+    /// Asks each parent for its proposals and validates them in order against the run's task set,
+    /// the prompts' examples (a copied example is a duplicate) and the proposals kept before (each
+    /// one kept joins the pool at once).
     fn new_proposals(
         &self,
         generation: u32,
@@ -761,10 +762,9 @@ impl Generation<'_> {
         kept: &[ProposalRecord],
     ) -> Result<Vec<ProposalRecord>> {
         let language = self.language()?;
-        let mut pool = TaskPool::new(base.tasks().iter().map(|t| t.question.as_str()));
-        for record in kept {
-            pool.add(&record.question);
-        }
+        let mut pool = TaskPool::for_proposals(
+            base.tasks().iter().map(|t| t.question.as_str()).chain(kept.iter().map(|r| r.question.as_str())),
+        );
         let filter = match &language.filter {
             Some(path) => TextFilter::load(path)?,
             None => TextFilter::default(),

@@ -113,6 +113,13 @@ impl TaskPool {
         pool
     }
 
+    /// The pool proposals are checked against: `questions` (the run's tasks and the proposals
+    /// kept before) and the examples the proposal prompts show, so a copied example is a
+    /// duplicate.
+    pub fn for_proposals<'a>(questions: impl IntoIterator<Item = &'a str>) -> TaskPool {
+        TaskPool::new(questions.into_iter().chain(KINDS.iter().map(|(_, example)| *example)))
+    }
+
     pub fn add(&mut self, question: &str) {
         let normalized = normalize(question);
         self.trigrams.push(trigrams(&normalized));
