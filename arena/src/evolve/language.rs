@@ -3,7 +3,9 @@
 //! generation's training data is exported from its own tournament (the winners' turns for SFT,
 //! winner-versus-loser and rejected-answer pairs for DPO) through the text filter, each child is
 //! fine-tuned with LoRA from its parent, and the champion is measured every generation on a
-//! held-out evaluation that no training sees.
+//! held-out evaluation that no training sees. In a quiz the data can come from the parents'
+//! answers to drawn tasks instead, labelled by the verifier or by their own majority, with tasks
+//! the parents propose themselves (self-instruct) and draws weighted toward weak kinds.
 
 use std::path::{Path, PathBuf};
 
@@ -180,6 +182,9 @@ impl LanguageConfig {
         }
         if !(0.0..=1.0).contains(&self.min_agreement) {
             bail!("[llm] min_agreement is a share: it must lie in 0..=1");
+        }
+        if !(0.0..=10.0).contains(&self.proposal_temperature) {
+            bail!("[llm] proposal_temperature must lie in 0..=10 (0 is greedy)");
         }
         Ok(())
     }
