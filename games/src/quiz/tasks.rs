@@ -199,40 +199,29 @@ const NUMBER_WORDS: &[(&str, i64)] = &[
 /// zero to twelve (`twice` is 2).
 pub fn read_number(reply: &str) -> Result<i64> {
     let after_equals = reply.rfind('=').map_or(reply, |at| &reply[at + 1..]);
-    let mut chars = after_equals.char_indices().peekable();
-    while let Some((start, c)) = chars.next() {
-        if c.is_ascii_digit() {
-            let mut end = start + c.len_utf8();
-            while let Some(&(i, d)) = chars.peek() {
-                if !d.is_ascii_digit() {
-                    break;
-                }
-                end = i + d.len_utf8();
-                chars.next();
+    let mut at = 0;
+    while let Some(c) = after_equals[at..].chars().next() {
+        let start = at;
+        if c.is_ascii_digit() || c.is_alphabetic() {
+            // The run of characters of the same class (digits, or letters).
+            let same = |d: char| if c.is_ascii_digit() { d.is_ascii_digit() } else { d.is_alphabetic() };
+            at += after_equals[at..].find(|d: char| !same(d)).unwrap_or(after_equals.len() - at);
+            let run = &after_equals[start..at];
+            if c.is_ascii_digit() {
+                let mut before = after_equals[..start].chars().rev().peekable();
+                let negative = before.next() == Some('-') && before.peek().is_none_or(|b| !b.is_alphanumeric());
+                let value: i64 = run.parse().map_err(|_| Error::ParseAction {
+                    text: preview(reply),
+                    reason: format!("the number {run} is too large"),
+                })?;
+                return Ok(if negative { -value } else { value });
             }
-            let digits = &after_equals[start..end];
-            let before = after_equals[..start].chars().rev();
-            let mut before = before.peekable();
-            let negative = before.next() == Some('-') && before.peek().is_none_or(|b| !b.is_alphanumeric());
-            let value: i64 = digits.parse().map_err(|_| Error::ParseAction {
-                text: preview(reply),
-                reason: format!("the number {digits} is too large"),
-            })?;
-            return Ok(if negative { -value } else { value });
-        }
-        if c.is_alphabetic() {
-            let mut end = start + c.len_utf8();
-            while let Some(&(i, d)) = chars.peek() {
-                if !d.is_alphabetic() {
-                    break;
-                }
-                end = i + d.len_utf8();
-                chars.next();
-            }
-            let word = after_equals[start..end].to_lowercase();
+            let word = run.to_lowercase();
             if let Some((_, value)) = NUMBER_WORDS.iter().find(|(w, _)| *w == word) {
                 return Ok(*value);
             }
+        } else {
+            at += c.len_utf8();
         }
     }
     Err(Error::ParseAction {
