@@ -220,6 +220,14 @@ impl LanguageConfig {
         Ok(())
     }
 
+    /// The text filter the run's data passes: the configured one, else the default.
+    pub fn text_filter(&self) -> Result<TextFilter> {
+        match &self.filter {
+            Some(path) => TextFilter::load(path),
+            None => Ok(TextFilter::default()),
+        }
+    }
+
     /// The run's agent playing `model`.
     pub fn agent_spec(&self, model: &Path) -> Result<AgentConfig> {
         let mut spec = Spec::parse(&self.agent).with_context(|| format!("[llm] agent `{}`", self.agent))?;
@@ -498,10 +506,7 @@ impl Generation<'_> {
         }
         let canonical =
             if language.canonical_moves { canonical_answers(&mut matches, self.resources.games())? } else { 0 };
-        let filter = match &language.filter {
-            Some(path) => TextFilter::load(path)?,
-            None => TextFilter::default(),
-        };
+        let filter = language.text_filter()?;
         let mut written = Vec::new();
         let report = match language.method {
             Method::Sft => write_sft_from(&matches, language.forfeit_wins(), &filter, &mut written),
@@ -649,10 +654,7 @@ impl Generation<'_> {
         }
         let samples = answers::samples(&matches, &quiz, None);
         let labels = answers::label(&samples, &quiz, language.labels, language.min_agreement);
-        let filter = match &language.filter {
-            Some(path) => TextFilter::load(path)?,
-            None => TextFilter::default(),
-        };
+        let filter = language.text_filter()?;
         let mut written = Vec::new();
         let canonical = language.canonical_moves;
         let mut report = match language.method {
@@ -770,10 +772,7 @@ impl Generation<'_> {
         let mut pool = TaskPool::for_proposals(
             base.tasks().iter().map(|t| t.question.as_str()).chain(kept.iter().map(|r| r.question.as_str())),
         );
-        let filter = match &language.filter {
-            Some(path) => TextFilter::load(path)?,
-            None => TextFilter::default(),
-        };
+        let filter = language.text_filter()?;
         let mut records = Vec::new();
         for (p, parent) in parents.iter().enumerate() {
             self.progress.log(&format!(
