@@ -652,7 +652,7 @@ impl Generation<'_> {
         for id in tournaments {
             matches.extend(exported_matches(&store, Some(id))?);
         }
-        let samples = answers::samples(&matches, &quiz, None);
+        let samples = answers::samples(&matches, &quiz);
         let labels = answers::label(&samples, &quiz, language.labels, language.min_agreement);
         let filter = language.text_filter()?;
         let mut written = Vec::new();
@@ -985,7 +985,7 @@ impl Generation<'_> {
                 let store = Store::open(&self.run.db())?;
                 let id = outcome.tournament_id.context("the held-out tournament is not in the run's store")?;
                 let matches = exported_matches(&store, Some(id))?;
-                Some(AnswerStats::of(&answers::samples(&matches, held, None)))
+                Some(AnswerStats::of(&answers::samples(&matches, held)))
             }
             None => None,
         };

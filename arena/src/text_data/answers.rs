@@ -21,7 +21,7 @@ use games::quiz::{Answer, Quiz};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::export::{ExportedMatch, write_line};
+use super::export::{ExportedMatch, first_prompt, write_line};
 use super::text_filter::{FilterReport, TextFilter};
 use crate::suite::Share;
 
@@ -64,19 +64,15 @@ pub struct Sample {
     pub correct: bool,
 }
 
-/// The samples of every seat of every quiz match (of `agent` only, when given): accepted replies,
-/// and a forfeit as an unreadable sample. Matches of other games, or without their moves, are
-/// skipped.
-pub fn samples(matches: &[ExportedMatch], quiz: &Quiz, agent: Option<&str>) -> Vec<Sample> {
+/// The samples of every seat of every quiz match: accepted replies, and a forfeit as an
+/// unreadable sample. Matches of other games, or without their moves, are skipped.
+pub fn samples(matches: &[ExportedMatch], quiz: &Quiz) -> Vec<Sample> {
     let mut out = Vec::new();
     for m in matches {
         let Some(games::Move::Action(task)) = m.moves.first() else { continue };
         let Some(truth) = quiz.tasks().get(*task as usize) else { continue };
         for seat in 0..2 {
             let name = m.agent(seat);
-            if agent.is_some_and(|a| a != name) {
-                continue;
-            }
             let accepted = m.turns.iter().find(|t| t.seat == seat && !t.rejected);
             let first = m.turns.iter().find(|t| t.seat == seat);
             let sample = match (accepted, first) {
@@ -87,7 +83,7 @@ pub fn samples(matches: &[ExportedMatch], quiz: &Quiz, agent: Option<&str>) -> V
                         task: *task,
                         kind: truth.kind.clone(),
                         agent: name.to_string(),
-                        prompt: first_prompt(&turn.trace.messages),
+                        prompt: first_prompt(&turn.trace.messages).to_vec(),
                         correct: answer == Some(truth.answer),
                         answer,
                         reply: Some(reply),
@@ -98,7 +94,7 @@ pub fn samples(matches: &[ExportedMatch], quiz: &Quiz, agent: Option<&str>) -> V
                     task: *task,
                     kind: truth.kind.clone(),
                     agent: name.to_string(),
-                    prompt: first_prompt(&turn.trace.messages),
+                    prompt: first_prompt(&turn.trace.messages).to_vec(),
                     reply: None,
                     answer: None,
                     correct: false,
@@ -109,11 +105,6 @@ pub fn samples(matches: &[ExportedMatch], quiz: &Quiz, agent: Option<&str>) -> V
         }
     }
     out
-}
-
-fn first_prompt(messages: &[ChatMessage]) -> Vec<ChatMessage> {
-    let end = messages.iter().position(|m| m.role == "assistant").unwrap_or(messages.len());
-    messages[..end].to_vec()
 }
 
 /// How a set of samples did against the hidden truth.

@@ -284,7 +284,7 @@ pub fn write_sft_from(
 /// The prompt of a decision as first asked: an answer accepted after retries carries the rejected
 /// answers and the engine's replies in its messages, and every assistant message of an SFT line is
 /// a target, so they are left out.
-fn first_prompt(messages: &[ChatMessage]) -> &[ChatMessage] {
+pub(crate) fn first_prompt(messages: &[ChatMessage]) -> &[ChatMessage] {
     let end = messages.iter().position(|m| m.role == "assistant").unwrap_or(messages.len());
     &messages[..end]
 }
