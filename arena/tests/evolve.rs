@@ -222,7 +222,7 @@ fn a_run_with_a_suite_measures_every_champion_on_it() {
         "--positions",
         "30",
         "--plies",
-        "1..5",
+        "1..7",
         "--out",
         &suite.to_string_lossy(),
     ]);
@@ -243,9 +243,16 @@ fn a_run_with_a_suite_measures_every_champion_on_it() {
             let share = optimal["share"].as_f64().unwrap_or(-1.0);
             assert!((0.0..=1.0).contains(&share), "{optimal}");
         }
+        // The raw policy per stage of the game: the stages cover the suite.
+        let stages = summary["suite"]["raw_stages"].as_array().cloned().unwrap_or_default();
+        assert!(stages.len() >= 2, "plies 1-5 and 6-7: {summary}");
+        let positions: u64 = stages.iter().filter_map(|s| s["optimal"]["positions"].as_u64()).sum();
+        let hits: u64 = stages.iter().filter_map(|s| s["optimal"]["hits"].as_u64()).sum();
+        assert_eq!((positions, Some(hits)), (30, summary["suite"]["raw"]["optimal"]["hits"].as_u64()), "{summary}");
     }
     let history = common::run_ok(&["history", "--run", &run.to_string_lossy()]);
     assert!(history.contains("suite (the champion's optimal moves"), "{history}");
+    assert!(history.contains("suite accuracy by stage") && history.contains("plies 1-5"), "{history}");
     // A suite that does not fit the game stops the run before any work.
     std::fs::write(&suite, "{\"moves\": \"\", \"best\": [\"z9\"]}\n").unwrap_or_else(|e| panic!("{e}"));
     let output = evolve_command(&config, &dir.path().join("other"), false).output().unwrap_or_else(|e| panic!("{e}"));

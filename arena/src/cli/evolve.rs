@@ -218,7 +218,7 @@ fn write_history(out: &mut dyn Write, run_dir: &Path, summaries: &[GenerationSum
     let flags = arena::evolve::flags::describe(summaries);
     if summaries.len() > 1 {
         if flags.is_empty() {
-            writeln!(out, "flags: none (held-out accuracy, reply length and the filter's removals checked)")?;
+            writeln!(out, "flags: none (each generation checked against the one before)")?;
         } else {
             writeln!(out, "FLAGS ({}):", flags.len())?;
             for line in &flags {
@@ -226,6 +226,7 @@ fn write_history(out: &mut dyn Write, run_dir: &Path, summaries: &[GenerationSum
             }
         }
     }
+    write_suite_stages(out, summaries)?;
     if let Some(last) = summaries.iter().rev().find(|s| !s.seconds.is_empty()) {
         let parts: Vec<String> = last.seconds.iter().map(|(step, t)| format!("{step} {t:.0} s")).collect();
         writeln!(out, "time in generation {}: {}", last.generation, parts.join(", "))?;
@@ -339,6 +340,38 @@ fn write_language_history(out: &mut dyn Write, summaries: &[GenerationSummary]) 
         writeln!(out, "  {data:>6}  {loss:>15}")?;
     }
     write_weaknesses(out, &rows)?;
+    Ok(())
+}
+
+/// A board-game run's self-assessment: each champion's raw-policy suite accuracy per stage of the
+/// game, the latest champion's weakest stage first (rows), one column per generation.
+fn write_suite_stages(out: &mut dyn Write, summaries: &[GenerationSummary]) -> Result<()> {
+    let measured: Vec<(u32, &[arena::suite::SuiteScore])> =
+        summaries.iter().filter_map(|s| s.suite.as_ref().map(|a| (s.generation, a.raw_stages.as_slice()))).collect();
+    let Some((_, latest)) = measured.last() else { return Ok(()) };
+    if latest.len() < 2 {
+        return Ok(());
+    }
+    let mut stages: Vec<&arena::suite::SuiteScore> = latest.iter().collect();
+    stages.sort_by(|a, b| a.optimal.share.total_cmp(&b.optimal.share));
+    writeln!(out, "suite accuracy by stage (raw policy; the latest champion's weakest first):")?;
+    write!(out, "{:<16}", "stage")?;
+    for (generation, _) in &measured {
+        write!(out, "  {:>8}", format!("gen {generation}"))?;
+    }
+    writeln!(out)?;
+    for stage in stages {
+        write!(out, "{:<16}", stage.stage)?;
+        for (_, scores) in &measured {
+            let cell = scores
+                .iter()
+                .find(|s| s.stage == stage.stage)
+                .map(|s| format!("{:.1}%", 100.0 * s.optimal.share))
+                .unwrap_or_else(|| "—".to_string());
+            write!(out, "  {cell:>8}")?;
+        }
+        writeln!(out)?;
+    }
     Ok(())
 }
 

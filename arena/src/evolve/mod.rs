@@ -166,9 +166,13 @@ pub fn evolve(
             let measure = |sims: u32| {
                 let agent = AgentConfig::Checkpoint(context.checkpoint(&champion.name, sims));
                 crate::suite::run_suite(&game, positions, &agent, resources, options.threads, config.seed, progress)
-                    .map(|report| report.overall)
             };
-            let accuracy = SuiteAccuracy { raw: measure(0)?, search: measure(config.tournament_sims)? };
+            let raw = measure(0)?;
+            let accuracy = SuiteAccuracy {
+                raw: raw.overall,
+                search: measure(config.tournament_sims)?.overall,
+                raw_stages: raw.stages,
+            };
             progress.log(&format!(
                 "generation {generation}: {} on the suite: optimal moves {} raw, {} with {} simulations",
                 champion.name, accuracy.raw.optimal, accuracy.search.optimal, config.tournament_sims

@@ -83,6 +83,10 @@ pub struct SuiteAccuracy {
     pub raw: crate::suite::SuiteScore,
     /// With the search it plays tournaments with.
     pub search: crate::suite::SuiteScore,
+    /// The raw policy per stage of the game (the suite's `stage` groups, such as `plies 10-14`):
+    /// where in a game the champion errs most.
+    #[serde(default)]
+    pub raw_stages: Vec<crate::suite::SuiteScore>,
 }
 
 /// What one generation did.
