@@ -499,11 +499,7 @@ impl Generation<'_> {
             let outcome = run_tournament(&selfplay, self.resources, &self.stored_run(), self.progress)?;
             tournaments.extend(outcome.tournament_id);
         }
-        let store = Store::open(&self.run.db())?;
-        let mut matches = Vec::new();
-        for id in tournaments {
-            matches.extend(exported_matches(&store, Some(id))?);
-        }
+        let mut matches = self.stored_matches(&tournaments)?;
         let canonical =
             if language.canonical_moves { canonical_answers(&mut matches, self.resources.games())? } else { 0 };
         let filter = language.text_filter()?;
@@ -539,6 +535,16 @@ impl Generation<'_> {
             summary.kept,
         ));
         Ok(summary)
+    }
+
+    /// The finished matches of the run's tournaments `ids`, with their language-model turns.
+    fn stored_matches(&self, ids: &[i64]) -> Result<Vec<crate::text_data::export::ExportedMatch>> {
+        let store = Store::open(&self.run.db())?;
+        let mut matches = Vec::new();
+        for &id in ids {
+            matches.extend(exported_matches(&store, Some(id))?);
+        }
+        Ok(matches)
     }
 
     /// Writes at most `max_examples` of the exported `lines` (a seeded sample, in their order) to
@@ -647,11 +653,7 @@ impl Generation<'_> {
             let outcome = run_tournament(&sampling, self.resources, &self.stored_run(), self.progress)?;
             tournaments.extend(outcome.tournament_id);
         }
-        let store = Store::open(&self.run.db())?;
-        let mut matches = Vec::new();
-        for id in tournaments {
-            matches.extend(exported_matches(&store, Some(id))?);
-        }
+        let matches = self.stored_matches(&tournaments)?;
         let samples = answers::samples(&matches, &quiz);
         let labels = answers::label(&samples, &quiz, language.labels, language.min_agreement);
         let filter = language.text_filter()?;
@@ -982,9 +984,8 @@ impl Generation<'_> {
                     ..TournamentConfig::new(game.clone(), vec![champion_entry.clone(), twin])
                 };
                 let outcome = run_tournament(&tournament, self.resources, &self.stored_run(), self.progress)?;
-                let store = Store::open(&self.run.db())?;
                 let id = outcome.tournament_id.context("the held-out tournament is not in the run's store")?;
-                let matches = exported_matches(&store, Some(id))?;
+                let matches = self.stored_matches(&[id])?;
                 Some(AnswerStats::of(&answers::samples(&matches, held)))
             }
             None => None,
@@ -1016,13 +1017,10 @@ impl Generation<'_> {
         let mean_reply_chars = match &accuracy {
             Some(stats) => Some(stats.mean_chars),
             None => {
-                let store = Store::open(&self.run.db())?;
                 let mut lengths = Vec::new();
-                for id in tournaments {
-                    for m in exported_matches(&store, Some(id))? {
-                        let champion_turns = m.turns.iter().filter(|t| !t.rejected && m.agent(t.seat) == champion);
-                        lengths.extend(champion_turns.map(|t| t.trace.completion.trim().chars().count()));
-                    }
+                for m in self.stored_matches(&tournaments)? {
+                    let champion_turns = m.turns.iter().filter(|t| !t.rejected && m.agent(t.seat) == champion);
+                    lengths.extend(champion_turns.map(|t| t.trace.completion.trim().chars().count()));
                 }
                 (!lengths.is_empty()).then(|| lengths.iter().sum::<usize>() as f64 / lengths.len() as f64)
             }
