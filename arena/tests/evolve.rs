@@ -327,3 +327,59 @@ fn every_shipped_config_reads_and_the_board_game_ones_pass_the_checks() {
     assert_eq!(othello.train, arena::training::TrainConfig { epochs: 1, ..defaults });
     assert_eq!(arena::evolve::EvolveConfig::default().train, defaults);
 }
+
+#[test]
+fn pfsp_plays_part_of_self_play_against_the_opponents_that_beat_the_parent_and_resumes_the_same() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = dir.path().join("pfsp.toml");
+    let text = format!("pfsp_share = 0.5\npfsp_anchors = true\npfsp_weighting = \"hard\"\n{TINY}");
+    std::fs::write(&config, text).unwrap_or_else(|e| panic!("{e}"));
+    let run = dir.path().join("run");
+    let output = evolve_command(&config, &run, false).output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("PFSP opponents"));
+    let (summaries, _, _) = final_state(&run);
+    for summary in &summaries[..2] {
+        let parent = summary["parents"][0].as_str().unwrap_or_default();
+        let draws = summary["pfsp"].as_array().cloned().unwrap_or_default();
+        let opponents: Vec<&str> = draws.iter().filter_map(|d| d["opponent"].as_str()).collect();
+        // Every other agent of the tournament is a candidate (the anchors too, by the config).
+        assert!(opponents.contains(&"random") && opponents.contains(&"mcts(sims=20)"), "{opponents:?}");
+        assert!(!opponents.contains(&parent), "{opponents:?}");
+        let games: Vec<u64> = draws.iter().filter_map(|d| d["games"].as_u64()).collect();
+        assert!(games.iter().all(|g| g % 2 == 0), "games in pairs: {games:?}");
+        let weights: f64 = draws.iter().filter_map(|d| d["weight"].as_f64()).sum();
+        // Half of the 60 self-play games go to opponents, by weight (1 − score)².
+        assert_eq!(games.iter().sum::<u64>(), 30, "{draws:?}");
+        assert!((weights - 1.0).abs() < 1e-9, "{draws:?}");
+        for draw in &draws {
+            let (score, weight) = (draw["score"].as_f64().unwrap_or(-1.0), draw["weight"].as_f64().unwrap_or(-1.0));
+            assert!((0.0..=1.0).contains(&score), "{draw}");
+            if score == 1.0 {
+                assert_eq!((weight, draw["games"].as_u64()), (0.0, Some(0)), "a beaten opponent gets no games");
+            }
+        }
+        assert_eq!(summary["dataset"]["games"], 60, "30 self-play and 30 PFSP games: {}", summary["dataset"]);
+    }
+    // The PFSP games are redone identically when the dataset is gone.
+    let before = final_state(&run);
+    for file in ["generations/gen-2.json", "generations/gen-3.json", "datasets/gen-2.safetensors"] {
+        std::fs::remove_file(run.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
+    let output = evolve_command(&config, &run, true).output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(final_state(&run), before);
+
+    // Settings that cannot run fail before any work.
+    for (setting, message) in
+        [("pfsp_share = 1.5\n", "pfsp_share are shares"), ("pfsp_weighting = \"softest\"\n", "pfsp_weighting")]
+    {
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, format!("{setting}{TINY}")).unwrap_or_else(|e| panic!("{e}"));
+        let output =
+            evolve_command(&bad, &dir.path().join("bad-run"), false).output().unwrap_or_else(|e| panic!("{e}"));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success() && stderr.contains(message), "{setting}: {stderr}");
+        assert!(!dir.path().join("bad-run/generations").exists(), "{setting}");
+    }
+}

@@ -486,7 +486,7 @@ fn task_labels_need_a_quiz() {
         (text.replace("min_agreement = 0.0", "min_agreement = 1.5"), "min_agreement"),
         (
             text.replace("labels = \"verifier\"", "labels = \"games\"\nproposals_per_generation = 4"),
-            "proposed tasks are quiz tasks",
+            "or debate propositions (a debate game)",
         ),
     ];
     each_fails_before_any_work(dir.path(), cases);
@@ -528,6 +528,82 @@ fn self_instruct_records_every_proposal_with_its_verdict_and_resumes_to_the_same
         // The generation's quiz: the run's seven tasks and every proposal kept so far.
         let tasks = ok(std::fs::read_to_string(run.join(format!("tasks/gen-{generation}.jsonl"))));
         assert_eq!(tasks.lines().count() as u64, 7 + report["pool"].as_u64().unwrap_or(99), "{report}");
+    }
+    // A resumed run, its last generation's files removed, rebuilds the same pool and data.
+    let before = final_state(&run);
+    for file in ["generations/gen-2.json", "generations/gen-3.json", "datasets/gen-2.json", "tasks/gen-2.jsonl"] {
+        ok(std::fs::remove_file(run.join(file)));
+    }
+    let output = ok(evolve_command(&config, &run, true).output());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(final_state(&run), before);
+}
+
+#[test]
+fn debate_self_instruct_debates_on_the_grown_proposition_set_and_resumes_to_the_same_pool() {
+    let dir = ok(tempfile::tempdir());
+    let model = tiny_model(dir.path());
+    let text = format!(
+        r#"
+game = "debate(rounds=1,max_chars=200,items=6)"
+generations = 2
+population = 1
+league = 0
+tournament_games_per_pairing = 2
+opening_plies = 0
+selfplay_games = 4
+gate_games = 2
+bootstrap = 10
+
+[llm]
+model = "{}"
+agent = "llm(choice=scored,temperature=1,max_tokens=8)"
+judge = "base"
+method = "sft"
+proposals_per_generation = 3
+lora_rank = 2
+lora_targets = "q"
+batch_tokens = 4096
+max_len = 2048
+max_examples = 8
+heldout_games = 2
+heldout_opponents = ["base"]
+heldout_game = "debate(rounds=1,max_chars=200,seed=99)"
+"#,
+        model.display()
+    );
+    let config = dir.path().join("llm-debate-instruct.toml");
+    ok(std::fs::write(&config, text));
+    let run = dir.path().join("run");
+    let output = ok(evolve_command(&config, &run, false).output());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let conn = ok(rusqlite::Connection::open(run.join("arena.db")));
+    for generation in 1..=2 {
+        let records = ok(std::fs::read_to_string(run.join(format!("tasks/gen-{generation}.proposals.jsonl"))));
+        let records: Vec<serde_json::Value> = records.lines().map(|l| ok(serde_json::from_str(l))).collect();
+        assert_eq!(records.len(), 3, "generation {generation}");
+        let kinds: Vec<&str> = records.iter().filter_map(|r| r["asked_kind"].as_str()).collect();
+        assert_eq!(kinds, ["addition", "subtraction", "multiplication"], "the debate kinds in turn");
+        let report = &read_json(&run.join(format!("datasets/gen-{generation}.json")))["proposals"];
+        assert_eq!(report["proposed"], json!(3), "{report}");
+        // The generation's proposition file: the run's six propositions and the kept proposals,
+        // each with its truth, in the debate's own file format.
+        let path = run.join(format!("tasks/gen-{generation}.jsonl"));
+        let lines = ok(std::fs::read_to_string(&path));
+        assert_eq!(lines.lines().count() as u64, 6 + report["pool"].as_u64().unwrap_or(99), "{report}");
+        for proposition in ok(games::debate::load_jsonl(&path)) {
+            // Every truth in the file is the arena's own (the generated ones and any proposal).
+            let checked = games::debate::check_claim(&proposition.text);
+            assert_eq!(checked, Some((proposition.truth, proposition.kind.as_str())), "{proposition:?}");
+        }
+        // The generation's self-play debated on that file.
+        let spec = format!("tasks/gen-{generation}.jsonl");
+        let played: i64 = ok(conn.query_row(
+            "SELECT count(*) FROM matches m JOIN tournaments t ON m.tournament_id = t.id WHERE instr(t.game, ?1) > 0",
+            [&spec],
+            |r| r.get(0),
+        ));
+        assert_eq!(played, 4, "generation {generation}: self-play on {spec}");
     }
     // A resumed run, its last generation's files removed, rebuilds the same pool and data.
     let before = final_state(&run);

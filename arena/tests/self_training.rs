@@ -209,6 +209,7 @@ fn generation(
         language: Some(LanguageGeneration { data: Some(data), training: Vec::new(), held_out: Some(held_out) }),
         suite: None,
         flags: Vec::new(),
+        pfsp: Vec::new(),
     }
 }
 
@@ -261,20 +262,21 @@ fn the_proportion_test_matches_a_textbook_value() {
 
 #[test]
 fn proposals_are_validated_and_each_bad_kind_is_rejected() {
-    use arena::text_data::proposals::{Limits, Rejection, TaskPool, extract_question, normalize, validate};
+    use arena::text_data::proposals::{Limits, Rejection, Target, TaskPool, extract_question, normalize, validate};
     let pool = TaskPool::new(["What is 23 + 18?", "How many even numbers are in this list: 3, 8, 10, 7, 12, 14?"]);
     let filter = TextFilter::default();
     let limits = Limits::default();
-    let check = |reply: &str| validate(reply, &pool, &filter, &limits);
+    let quiz = Target::QuizTasks;
+    let check = |reply: &str| validate(reply, quiz, &pool, &filter, &limits);
 
     // Kept, with the arena's own answer (a wrong answer written by the model is ignored).
     let task = check("Question: What is 17 × 3?\nAnswer: 50").unwrap_or_else(|r| panic!("{r:?}"));
     assert_eq!(
-        (task.question.as_str(), task.answer, task.kind.as_str()),
-        ("What is 17 × 3?", Answer::Number(51), "multiplication")
+        (task.text.as_str(), task.answer.as_str(), task.kind.as_str()),
+        ("What is 17 × 3?", "51", "multiplication")
     );
     let task = check("\"Is 9 × 6 greater than 50?\"").unwrap_or_else(|r| panic!("{r:?}"));
-    assert_eq!(task.answer, Answer::YesNo(true));
+    assert_eq!(task.answer, "yes");
 
     for (reply, rejection) in [
         ("I'm sorry, but I can't help with that.", Rejection::Filtered),
@@ -294,7 +296,7 @@ fn proposals_are_validated_and_each_bad_kind_is_rejected() {
         ("  what is 23 + 18 ?? ", Rejection::Duplicate),
         ("How many even numbers are in this list: 3, 8, 10, 7, 12, 15?", Rejection::NearDuplicate),
     ] {
-        assert_eq!(check(reply).map(|t| t.question), Err(rejection), "{reply}");
+        assert_eq!(check(reply).map(|t| t.text), Err(rejection), "{reply}");
     }
     // Not near enough: other numbers in a short question share few word trigrams.
     assert!(check("What is 23 + 19?").is_ok());
@@ -302,14 +304,63 @@ fn proposals_are_validated_and_each_bad_kind_is_rejected() {
     assert_eq!(extract_question("Sure!\nQ: What is 4 + 4? It is 8."), "What is 4 + 4?");
 
     // The examples the prompts show are in the pool proposals are checked against.
-    let with_examples = TaskPool::for_proposals(["What is 2 + 2?"]);
+    let with_examples = TaskPool::for_proposals(quiz, ["What is 2 + 2?"]);
     for (_, example) in games::quiz::KINDS {
-        assert_eq!(validate(example, &with_examples, &filter, &limits).map(|t| t.question), Err(Rejection::Duplicate));
+        assert_eq!(
+            validate(example, quiz, &with_examples, &filter, &limits).map(|t| t.text),
+            Err(Rejection::Duplicate)
+        );
     }
-    assert!(validate("What is 31 + 4?", &with_examples, &filter, &limits).is_ok());
+    assert!(validate("What is 31 + 4?", quiz, &with_examples, &filter, &limits).is_ok());
 
     // A kept proposal joins the pool: proposing it again is a duplicate.
     let mut pool = pool.clone();
     pool.add("What is 17 × 3?");
-    assert_eq!(validate("What is 17 × 3?", &pool, &filter, &limits).map(|t| t.question), Err(Rejection::Duplicate));
+    assert_eq!(validate("What is 17 × 3?", quiz, &pool, &filter, &limits).map(|t| t.text), Err(Rejection::Duplicate));
+}
+
+#[test]
+fn proposed_debate_claims_are_checked_by_the_arena_and_each_bad_kind_is_rejected() {
+    use arena::text_data::proposals::{Limits, Rejection, Target, TaskPool, extract_claim, validate};
+    let debate = Target::DebatePropositions;
+    let pool = TaskPool::for_proposals(debate, ["12 + 30 = 42", "There are 3 even numbers in 2, 4, 6, 7, 9, 11"]);
+    let filter = TextFilter::default();
+    let limits = Limits::default();
+    let check = |reply: &str| validate(reply, debate, &pool, &filter, &limits);
+
+    // Kept with the arena's truth, whatever the model says about it.
+    let claim = check("Claim: 17 × 3 = 50 (this is true)\n").map(|c| (c.text, c.answer, c.kind));
+    assert_eq!(claim, Err(Rejection::Uncheckable), "trailing words make the text uncheckable");
+    let claim = check("Claim: \"17 × 3 = 50.\"\nThis claim is true.").unwrap_or_else(|r| panic!("{r:?}"));
+    assert_eq!(
+        (claim.text.as_str(), claim.answer.as_str(), claim.kind.as_str()),
+        ("17 × 3 = 50.", "false", "multiplication")
+    );
+    let claim =
+        check("If every zorp is a mib and Ana is a zorp, then Ana must be a mib").unwrap_or_else(|r| panic!("{r:?}"));
+    assert_eq!((claim.answer.as_str(), claim.kind.as_str()), ("true", "syllogism"));
+    assert_eq!(
+        check("The word \"coffee\" contains the letter \"f\" exactly 2 times").map(|c| c.answer),
+        Ok("true".into())
+    );
+
+    for (reply, rejection) in [
+        ("I'm sorry, but I can't help with that.", Rejection::Filtered),
+        ("2+2=4", Rejection::TooShort),
+        (
+            &format!("There are 3 even numbers in {}", (1..=60).map(|n| n.to_string()).collect::<Vec<_>>().join(", ")),
+            Rejection::TooLong,
+        ),
+        ("The moon is made of cheese", Rejection::Uncheckable),
+        ("12 + 30 = 42", Rejection::Duplicate),
+        ("17 + 25 = 42", Rejection::Duplicate),
+        ("There are 3 even numbers in 2, 4, 6, 7, 9, 13", Rejection::NearDuplicate),
+    ] {
+        assert_eq!(check(reply).map(|c| c.text), Err(rejection), "{reply}");
+    }
+    assert_eq!(extract_claim("\n  Proposition: **41 - 9 = 32**\nwhy"), "41 - 9 = 32");
+    // Every example the debate prompts show is checkable (and a duplicate of the pool).
+    for (kind, example) in games::debate::propositions::KINDS {
+        assert!(games::debate::check_claim(example).is_some_and(|(_, k)| k == *kind), "{example}");
+    }
 }

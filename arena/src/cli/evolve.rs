@@ -227,6 +227,7 @@ fn write_history(out: &mut dyn Write, run_dir: &Path, summaries: &[GenerationSum
         }
     }
     write_suite_stages(out, summaries)?;
+    write_pfsp(out, summaries)?;
     if let Some(last) = summaries.iter().rev().find(|s| !s.seconds.is_empty()) {
         let parts: Vec<String> = last.seconds.iter().map(|(step, t)| format!("{step} {t:.0} s")).collect();
         writeln!(out, "time in generation {}: {}", last.generation, parts.join(", "))?;
@@ -340,6 +341,25 @@ fn write_language_history(out: &mut dyn Write, summaries: &[GenerationSummary]) 
         writeln!(out, "  {data:>6}  {loss:>15}")?;
     }
     write_weaknesses(out, &rows)?;
+    Ok(())
+}
+
+/// A PFSP run's opponents: per generation and parent, its tournament score against each opponent
+/// and the games that opponent got, the hardest first.
+fn write_pfsp(out: &mut dyn Write, summaries: &[GenerationSummary]) -> Result<()> {
+    if summaries.iter().all(|s| s.pfsp.is_empty()) {
+        return Ok(());
+    }
+    writeln!(out, "PFSP opponents (the parent's tournament score against each → its games; the hardest first):")?;
+    for s in summaries.iter().filter(|s| !s.pfsp.is_empty()) {
+        for parent in &s.parents {
+            let mut draws: Vec<_> = s.pfsp.iter().filter(|d| &d.parent == parent).collect();
+            draws.sort_by(|a, b| a.score.total_cmp(&b.score));
+            let parts: Vec<String> =
+                draws.iter().map(|d| format!("{} {:.0}% → {}", d.opponent, 100.0 * d.score, d.games)).collect();
+            writeln!(out, "{:>4}  {:<8}  {}", s.generation, parent, parts.join(", "))?;
+        }
+    }
     Ok(())
 }
 

@@ -17,6 +17,7 @@ const BOOTSTRAP: u64 = 0x626f_6f74_0000_0000;
 const HELD_OUT: u64 = 0x6865_6c64_6f75_7400;
 const TASK_DRAW: u64 = 0x7461_736b_0000_0000;
 const PROPOSALS: u64 = 0x7072_6f70;
+const PFSP: u64 = 0x7066_7370_0000_0000;
 
 /// The seed of match `index` in a tournament seeded with `tournament_seed`.
 pub fn match_seed(tournament_seed: u64, index: u64) -> u64 {
@@ -54,6 +55,9 @@ pub enum EvolveStream {
     TaskDraw,
     /// The proposals of the parent with this index (self-instruct).
     Proposals { parent: usize },
+    /// The prioritised fictitious self-play games of parent `parent` against its opponent number
+    /// `opponent` (its index in the generation's tournament).
+    Pfsp { parent: usize, opponent: usize },
 }
 
 /// The seed of `stream` in `generation` of an evolve run seeded with `run_seed`.
@@ -69,6 +73,9 @@ pub fn evolve_seed(run_seed: u64, generation: u32, stream: EvolveStream) -> u64 
         EvolveStream::HeldOut => mix(run_seed ^ mix(HELD_OUT)),
         EvolveStream::TaskDraw => mix(run_seed ^ mix(g ^ TASK_DRAW)),
         EvolveStream::Proposals { parent } => mix(run_seed ^ mix(g ^ PROPOSALS ^ (parent as u64) << 36)),
+        EvolveStream::Pfsp { parent, opponent } => {
+            mix(run_seed ^ mix(g ^ PFSP ^ (parent as u64) << 24 ^ (opponent as u64) << 44))
+        }
     }
 }
 
@@ -100,6 +107,8 @@ mod tests {
             }
             streams.extend((0..3).map(|parent| EvolveStream::SelfPlay { parent }));
             streams.extend((0..3).map(|parent| EvolveStream::Proposals { parent }));
+            streams
+                .extend((0..3).flat_map(|parent| (0..8).map(move |opponent| EvolveStream::Pfsp { parent, opponent })));
             streams.extend((0..3).flat_map(|parent| (0..3).map(move |child| EvolveStream::Training { parent, child })));
             streams.extend((0..6).map(|batch| EvolveStream::Gate { batch }));
             for stream in streams {

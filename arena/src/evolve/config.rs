@@ -66,6 +66,18 @@ pub struct EvolveConfig {
     pub selfplay_temperature: f64,
     /// Self-play moves use the temperature only for this many plies, then the most visited move.
     pub selfplay_temperature_plies: u32,
+    /// Prioritised fictitious self-play: this share of each parent's `selfplay_games` is played
+    /// against opponents of the generation's tournament instead of the parent's twin, each
+    /// opponent getting games by how often it beat the parent there ([`super::pfsp`]); only the
+    /// parent's own moves become training positions. 0: off (pure self-play).
+    pub pfsp_share: f64,
+    /// How an opponent's weight grows with its score against the parent.
+    pub pfsp_weighting: super::pfsp::Weighting,
+    /// Also draw PFSP opponents from the fixed anchors (the `mcts` ladder and `random`), not only
+    /// from the population and the league. The anchors are then training opponents: the
+    /// champion's score against them may rise by learning their habits, so the suite (solver
+    /// truth no game trains on) is the run's honest measure.
+    pub pfsp_anchors: bool,
     /// Generations of self-play data a child trains on.
     pub replay_window: u32,
     /// When above 0, the replay window holds at most this many positions, the newest first.
@@ -141,6 +153,9 @@ impl Default for EvolveConfig {
             search_discount: 0.05,
             selfplay_temperature: 1.0,
             selfplay_temperature_plies: 10,
+            pfsp_share: 0.0,
+            pfsp_weighting: super::pfsp::Weighting::Hard,
+            pfsp_anchors: false,
             replay_window: 4,
             replay_positions: 0,
             value_mix: 0.5,
@@ -175,9 +190,9 @@ pub fn check_config(config: &EvolveConfig) -> Result<()> {
         }
     }
     config.gate_test()?;
-    let shares = [config.value_mix, config.selfplay_full_share, config.result_discount];
+    let shares = [config.value_mix, config.selfplay_full_share, config.result_discount, config.pfsp_share];
     if !shares.iter().all(|share| (0.0..=1.0).contains(share)) {
-        bail!("value_mix, selfplay_full_share and result_discount are shares: each must lie in 0..=1");
+        bail!("value_mix, selfplay_full_share, result_discount and pfsp_share are shares: each must lie in 0..=1");
     }
     if !(0.0..=0.5).contains(&config.search_discount) {
         bail!("search_discount must lie in 0..=0.5 (a share lost per ply; 0 is off)");
@@ -185,6 +200,11 @@ pub fn check_config(config: &EvolveConfig) -> Result<()> {
     if let Some(language) = &config.llm {
         language.check()?;
         language.check_game(&config.game)?;
+        if config.pfsp_share > 0.0 {
+            bail!(
+                "pfsp_share is not supported yet for language-model runs: their curriculum weights task kinds instead (`[llm] curriculum = true`, quiz runs)"
+            );
+        }
         if config.suite.is_some() {
             bail!("suite is for board-game runs: a language-model run is measured by its held-out evaluation");
         }

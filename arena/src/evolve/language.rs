@@ -193,9 +193,9 @@ impl LanguageConfig {
     /// quiz (and a quiz held-out game), whose tasks have exact answers.
     pub fn check_game(&self, game: &str) -> Result<()> {
         if self.labels == Labels::Games {
-            if self.proposals_per_generation > 0 {
+            if self.proposals_per_generation > 0 && games::debate::Debate::from_spec(game).is_err() {
                 bail!(
-                    "[llm] proposals_per_generation: proposed tasks are quiz tasks; set labels = \"verifier\" or \"majority\" with a quiz"
+                    "[llm] proposals_per_generation: the models propose quiz tasks (labels = \"verifier\" or \"majority\" with a quiz) or debate propositions (a debate game), not items of `{game}`"
                 );
             }
             return Ok(());
@@ -298,7 +298,8 @@ pub struct LanguageData {
     pub proposed_scores: Vec<TaskScore>,
 }
 
-/// How the samples of one proposed task went.
+/// How one proposed item went: for a quiz task, the samples answered right of all; for a debate
+/// proposition, the games Pro won of all.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskScore {
     pub question: String,
@@ -483,22 +484,56 @@ impl Generation<'_> {
             return Ok(summary);
         }
         let mut tournaments = vec![tournament.context("the generation's tournament is not in the run's store")?];
+        // Self-instruct in a debate: the parents' proposals join the proposition set, and the
+        // self-play debates the separating and untested proposals first.
+        let instruct = self.propose(generation, parents)?;
+        let (game, openings) = match &instruct {
+            Some(instruct) => {
+                let weights = self.proposal_weights(generation, &instruct.proposed)?;
+                let items = ItemSet::of(&instruct.game)?;
+                let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(evolve_seed(
+                    self.config.seed,
+                    generation,
+                    EvolveStream::TaskDraw,
+                ));
+                let texts = items.texts();
+                let order = draw_order(
+                    texts.len(),
+                    Some(&|i| weights.get(texts[i as usize]).map_or(1.0, |w| w.draw)),
+                    &|i| weights.get(texts[i as usize]).map_or(0, |w| w.priority),
+                    &mut rng,
+                );
+                let pairs = self.config.selfplay_games.div_ceil(2) as usize;
+                let listed = order.into_iter().take(pairs).map(|i| vec![i]).collect();
+                (instruct.game.clone(), OpeningSource::Listed(listed))
+            }
+            None => (self.config.game.clone(), OpeningSource::RandomPlies(self.config.opening_plies)),
+        };
+        let mut selfplay_tournaments = Vec::new();
         for (p, parent) in parents.iter().enumerate() {
             let entry = self.language_agent(parent)?;
             let twin = AgentEntry::new(format!("{parent}#2"), entry.agent.clone());
             let players = vec![entry, twin];
             let selfplay = TournamentConfig {
                 games_per_pairing: self.config.selfplay_games,
-                openings: OpeningSource::RandomPlies(self.config.opening_plies),
+                openings: openings.clone(),
                 seed: evolve_seed(self.config.seed, generation, EvolveStream::SelfPlay { parent: p }),
                 judges: self.judges(true, &players)?,
-                ..TournamentConfig::new(self.config.game.clone(), players)
+                ..TournamentConfig::new(game.clone(), players)
             };
             self.progress
                 .log(&format!("generation {generation}: self-play of {parent}, {} games", self.config.selfplay_games));
             let outcome = run_tournament(&selfplay, self.resources, &self.stored_run(), self.progress)?;
             tournaments.extend(outcome.tournament_id);
+            selfplay_tournaments.extend(outcome.tournament_id);
         }
+        let proposed_scores = match &instruct {
+            Some(instruct) => {
+                let debate = games::debate::Debate::from_spec(&instruct.game)?;
+                debated_scores(&self.stored_matches(&selfplay_tournaments)?, &debate, &instruct.proposed)
+            }
+            None => Vec::new(),
+        };
         let mut matches = self.stored_matches(&tournaments)?;
         let canonical =
             if language.canonical_moves { canonical_answers(&mut matches, self.resources.games())? } else { 0 };
@@ -519,8 +554,8 @@ impl Generation<'_> {
             labels: None,
             held_out_overlap: 0,
             kind_weights: None,
-            proposals: None,
-            proposed_scores: Vec::new(),
+            proposals: instruct.as_ref().map(|i| i.report.clone()),
+            proposed_scores,
         };
         write_atomically(&stats_path, serde_json::to_string_pretty(&summary)?.as_bytes())?;
         self.progress.log(&format!(
@@ -611,12 +646,15 @@ impl Generation<'_> {
             Some(instruct) => self.proposal_weights(generation, &instruct.proposed)?,
             None => Default::default(),
         };
-        let weight = |task: &games::quiz::Task| {
+        let weight = |task: u32| {
+            let task = &quiz.tasks()[task as usize];
             let kind = kind_weights.as_ref().map_or(1.0, |w| w.get(&task.kind).copied().unwrap_or(1.0));
-            kind * proposed.get(&task.question).copied().unwrap_or(1.0)
+            kind * proposed.get(&task.question).map_or(1.0, |w| w.draw)
         };
+        let priority = |task: u32| proposed.get(&quiz.tasks()[task as usize].question).map_or(0, |w| w.priority);
         let weighted = kind_weights.is_some() || !proposed.is_empty();
-        let order = draw_order(&quiz, weighted.then_some(&weight as &dyn Fn(&games::quiz::Task) -> f64), &mut rng);
+        let order =
+            draw_order(quiz.tasks().len(), weighted.then_some(&weight as &dyn Fn(u32) -> f64), &priority, &mut rng);
         let mut overlap = 0;
         let mut tasks = Vec::new();
         for task in order {
@@ -691,23 +729,23 @@ impl Generation<'_> {
             kind_weights,
             proposals: instruct.as_ref().map(|i| i.report.clone()),
             proposed_scores: match &instruct {
-                Some(instruct) => proposed_scores(&samples, &quiz, &instruct.proposed),
+                Some(instruct) => answered_scores(&samples, &quiz, &instruct.proposed),
                 None => Vec::new(),
             },
         })
     }
 
-    /// Self-instruct: each parent proposes `proposals_per_generation` tasks (the kinds in turn),
-    /// the arena validates them against the pool in order, and the generation's task file holds
-    /// the run's task set and every proposal kept so far (`tasks/gen-N.jsonl`; the proposals with
-    /// their verdicts in `tasks/gen-N.proposals.jsonl`, read back after a kill).
+    /// Self-instruct: each parent proposes `proposals_per_generation` quiz tasks or debate
+    /// propositions (the kinds in turn), the arena validates them against the pool in order, and
+    /// the generation's item file holds the run's set and every proposal kept so far
+    /// (`tasks/gen-N.jsonl`; the proposals with their verdicts in `tasks/gen-N.proposals.jsonl`,
+    /// read back after a kill). `None` without proposals.
     fn propose(&self, generation: u32, parents: &[String]) -> Result<Option<SelfInstruct>> {
         let language = self.language()?;
         if language.proposals_per_generation == 0 {
             return Ok(None);
         }
-        let base =
-            Quiz::from_spec(&self.config.game).with_context(|| format!("the run's game `{}`", self.config.game))?;
+        let base = ItemSet::of(&self.config.game)?;
         let dir = self.run.path().join("tasks");
         let mut kept: Vec<ProposalRecord> = Vec::new();
         for earlier in 1..generation {
@@ -733,67 +771,66 @@ impl Generation<'_> {
         }
         kept.extend(records.into_iter().filter(|r| r.rejected.is_none()));
         report.pool = kept.len();
-        // The generation's task file: the run's set, then the kept proposals.
-        let mut text = String::new();
+        // The generation's item file: the run's set, then the kept proposals.
+        let mut text = base.lines();
         let mut proposed = std::collections::HashSet::new();
-        for task in base.tasks() {
-            text.push_str(&task_line(&task.question, &task.answer.to_string(), &task.kind, None));
-        }
         for record in &kept {
             let (Some(answer), Some(kind)) = (&record.answer, &record.kind) else { continue };
-            text.push_str(&task_line(&record.question, answer, kind, Some(&record.proposer)));
+            text.push_str(&base.line(&record.question, answer, kind, Some(&record.proposer))?);
             proposed.insert(record.question.clone());
         }
-        let tasks_path = dir.join(format!("gen-{generation}.jsonl"));
-        write_atomically(&tasks_path, text.as_bytes())?;
-        let max_chars = games::Game::spec(&base).get("max_chars").unwrap_or("200").to_string();
-        let game = Spec::new("quiz").with("tasks", tasks_path.display()).with("max_chars", max_chars).to_string();
+        let items_path = dir.join(format!("gen-{generation}.jsonl"));
+        write_atomically(&items_path, text.as_bytes())?;
+        let game = base.spec_with_file(&items_path);
         let rejected: Vec<String> =
             report.rejected.iter().filter(|(_, n)| **n > 0).map(|(r, n)| format!("{n} {}", r.as_str())).collect();
         self.progress.log(&format!(
-            "generation {generation}: {} proposals, {} accepted (rejected: {}); {} proposed tasks in the pool",
+            "generation {generation}: {} proposals, {} accepted (rejected: {}); {} proposed {} in the pool",
             report.proposed,
             report.accepted,
             if rejected.is_empty() { "none".to_string() } else { rejected.join(", ") },
-            report.pool
+            report.pool,
+            base.items_name(),
         ));
         Ok(Some(SelfInstruct { game, report, proposed }))
     }
 
-    /// Asks each parent for its proposals and validates them in order against the run's task set,
+    /// Asks each parent for its proposals and validates them in order against the run's set,
     /// the prompts' examples (a copied example is a duplicate) and the proposals kept before (each
     /// one kept joins the pool at once).
     fn new_proposals(
         &self,
         generation: u32,
         parents: &[String],
-        base: &Quiz,
+        base: &ItemSet,
         kept: &[ProposalRecord],
     ) -> Result<Vec<ProposalRecord>> {
         let language = self.language()?;
-        let mut pool = TaskPool::for_proposals(
-            base.tasks().iter().map(|t| t.question.as_str()).chain(kept.iter().map(|r| r.question.as_str())),
-        );
+        let target = base.target();
+        let texts = base.texts();
+        let mut pool =
+            TaskPool::for_proposals(target, texts.iter().copied().chain(kept.iter().map(|r| r.question.as_str())));
         let filter = language.text_filter()?;
         let mut records = Vec::new();
         for (p, parent) in parents.iter().enumerate() {
             self.progress.log(&format!(
-                "generation {generation}: {parent} proposes {} tasks",
-                language.proposals_per_generation
+                "generation {generation}: {parent} proposes {} {}",
+                language.proposals_per_generation,
+                base.items_name()
             ));
-            for (index, reply) in self.proposal_replies(generation, p, parent)?.into_iter().enumerate() {
-                let verdict = proposals::validate(&reply, &pool, &filter, &Limits::default());
-                if let Ok(task) = &verdict {
-                    pool.add(&task.question);
+            for (index, reply) in self.proposal_replies(generation, p, parent, target)?.into_iter().enumerate() {
+                let verdict = proposals::validate(&reply, target, &pool, &filter, &Limits::default());
+                if let Ok(item) = &verdict {
+                    pool.add(&item.text);
                 }
                 records.push(ProposalRecord {
                     proposer: parent.clone(),
                     generation,
-                    asked_kind: proposals::asked_kind(index).to_string(),
-                    question: proposals::extract_question(&reply),
+                    asked_kind: target.asked_kind(index).to_string(),
+                    question: target.extract(&reply),
                     reply,
                     rejected: verdict.as_ref().err().copied(),
-                    answer: verdict.as_ref().ok().map(|t| t.answer.to_string()),
+                    answer: verdict.as_ref().ok().map(|t| t.answer.clone()),
                     kind: verdict.as_ref().ok().map(|t| t.kind.clone()),
                 });
             }
@@ -803,7 +840,13 @@ impl Generation<'_> {
 
     /// `parent`'s replies to the proposal prompts, in prompt order, generated by up to `threads`
     /// workers through one batched generator.
-    fn proposal_replies(&self, generation: u32, p: usize, parent: &str) -> Result<Vec<String>> {
+    fn proposal_replies(
+        &self,
+        generation: u32,
+        p: usize,
+        parent: &str,
+        target: proposals::Target,
+    ) -> Result<Vec<String>> {
         let language = self.language()?;
         let model = self.model_file(parent)?;
         let generator = self
@@ -815,12 +858,16 @@ impl Generation<'_> {
         let count = language.proposals_per_generation;
         let workers = self.options.threads.clamp(1, 8).min(count);
         let ask = |index: usize| {
-            let (system, user) = proposals::proposal_prompt(index);
+            let (system, user) = target.prompt(index);
             let chat = [agents::ChatMessage::system(system), agents::ChatMessage::user(user)];
             let params = agents::llm::SamplingParams {
                 temperature: language.proposal_temperature as f32,
                 top_p: 0.95,
-                max_tokens: 48,
+                // A claim such as an ordering or a syllogism is longer than a quiz question.
+                max_tokens: match target {
+                    proposals::Target::QuizTasks => 48,
+                    proposals::Target::DebatePropositions => 64,
+                },
                 seed: seed.wrapping_add(index as u64),
             };
             generator
@@ -847,22 +894,31 @@ impl Generation<'_> {
         Ok(replies.into_iter().map(|(_, text)| text).collect())
     }
 
-    /// The draw weights of proposed tasks from the previous generation's samples: untested 2,
-    /// answered right by some samples and wrong by others (they separate better answers from
-    /// worse) 3, always right or always wrong 0.5. Other tasks weigh 1.
+    /// How the proposed items are drawn, from how the previous generation's games went on them:
+    /// those that separated better answers from worse (some samples right and others wrong; in a
+    /// debate, each side won at least once) come first, then the untested ones, each in a
+    /// weighted draw; those always answered right or always wrong (a debate one side always won)
+    /// are drawn with the other items at half their weight.
     fn proposal_weights(
         &self,
         generation: u32,
         proposed: &std::collections::HashSet<String>,
-    ) -> Result<std::collections::HashMap<String, f64>> {
-        let mut weights: std::collections::HashMap<String, f64> = proposed.iter().map(|q| (q.clone(), 2.0)).collect();
+    ) -> Result<std::collections::HashMap<String, ProposedDraw>> {
+        let untested = ProposedDraw { priority: 1, draw: 1.0 };
+        let mut weights: std::collections::HashMap<String, ProposedDraw> =
+            proposed.iter().map(|q| (q.clone(), untested)).collect();
         let path = self.run.path().join(format!("datasets/gen-{}.json", generation.saturating_sub(1)));
         if generation > 1 && path.exists() {
             let data: LanguageData =
                 serde_json::from_str(&read_text(&path)?).with_context(|| format!("data summary {}", path.display()))?;
             for score in data.proposed_scores {
                 let separates = score.right > 0 && score.right < score.of;
-                weights.insert(score.question, if separates { 3.0 } else { 0.5 });
+                let draw = if separates {
+                    ProposedDraw { priority: 2, draw: 1.0 }
+                } else {
+                    ProposedDraw { priority: 0, draw: 0.5 }
+                };
+                weights.insert(score.question, draw);
             }
         }
         Ok(weights)
@@ -1032,33 +1088,137 @@ impl Generation<'_> {
 /// The weight every kind keeps in a curriculum, however well it was answered.
 const CURRICULUM_FLOOR: f64 = 0.1;
 
-/// The order in which a quiz's tasks are drawn: a seeded shuffle, or with weights a weighted
-/// draw without replacement (each task's key `u^(1/w)`, largest first; Efraimidis–Spirakis).
+/// The order in which `len` items (a quiz's tasks, a debate's propositions) are drawn: higher
+/// `priority` first; within a priority a seeded shuffle, or with weights a weighted draw without
+/// replacement (each item's key `u^(1/w)`, largest first; Efraimidis–Spirakis).
 fn draw_order(
-    quiz: &Quiz,
-    weight: Option<&dyn Fn(&games::quiz::Task) -> f64>,
+    len: usize,
+    weight: Option<&dyn Fn(u32) -> f64>,
+    priority: &dyn Fn(u32) -> u8,
     rng: &mut rand_xoshiro::Xoshiro256PlusPlus,
 ) -> Vec<u32> {
     use rand::Rng;
-    let mut order: Vec<u32> = (0..quiz.tasks().len() as u32).collect();
-    let Some(weight) = weight else {
-        order.shuffle(rng);
-        return order;
-    };
-    let mut keyed: Vec<(f64, u32)> = order
-        .drain(..)
-        .map(|task| (rng.random::<f64>().powf(1.0 / weight(&quiz.tasks()[task as usize]).max(1e-6)), task))
-        .collect();
-    keyed.sort_by(|a, b| b.0.total_cmp(&a.0));
-    keyed.into_iter().map(|(_, task)| task).collect()
+    let mut order: Vec<u32> = (0..len as u32).collect();
+    match weight {
+        None => order.shuffle(rng),
+        Some(weight) => {
+            let mut keyed: Vec<(f64, u32)> =
+                order.drain(..).map(|item| (rng.random::<f64>().powf(1.0 / weight(item).max(1e-6)), item)).collect();
+            keyed.sort_by(|a, b| b.0.total_cmp(&a.0));
+            order = keyed.into_iter().map(|(_, item)| item).collect();
+        }
+    }
+    // A stable sort keeps the draw's order within each priority.
+    order.sort_by_key(|&item| std::cmp::Reverse(priority(item)));
+    order
 }
 
-/// A generation's self-instruct step: the quiz it samples from, its proposals, and the proposed
-/// questions in that quiz.
+/// How a proposed item is drawn: its priority (2: it separated better from worse, 1: untested,
+/// 0: it did not separate) and its weight in the draw.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct ProposedDraw {
+    priority: u8,
+    draw: f64,
+}
+
+/// The items a run proposes more of: a quiz's tasks or a debate's propositions.
+enum ItemSet {
+    Quiz(Quiz),
+    Debate(games::debate::Debate),
+}
+
+impl ItemSet {
+    /// The items of the game `spec`: a quiz or a debate.
+    fn of(spec: &str) -> Result<ItemSet> {
+        if let Ok(quiz) = Quiz::from_spec(spec) {
+            return Ok(ItemSet::Quiz(quiz));
+        }
+        games::debate::Debate::from_spec(spec)
+            .map(ItemSet::Debate)
+            .with_context(|| format!("self-instruct: the run's game `{spec}` is neither a quiz nor a debate"))
+    }
+
+    fn target(&self) -> proposals::Target {
+        match self {
+            ItemSet::Quiz(_) => proposals::Target::QuizTasks,
+            ItemSet::Debate(_) => proposals::Target::DebatePropositions,
+        }
+    }
+
+    fn items_name(&self) -> &'static str {
+        match self {
+            ItemSet::Quiz(_) => "tasks",
+            ItemSet::Debate(_) => "propositions",
+        }
+    }
+
+    /// The items' texts (questions or claims), in order.
+    fn texts(&self) -> Vec<&str> {
+        match self {
+            ItemSet::Quiz(quiz) => quiz.tasks().iter().map(|t| t.question.as_str()).collect(),
+            ItemSet::Debate(debate) => debate.propositions().iter().map(|p| p.text.as_str()).collect(),
+        }
+    }
+
+    /// Every item as a line of its game's item file.
+    fn lines(&self) -> String {
+        match self {
+            ItemSet::Quiz(quiz) => {
+                quiz.tasks().iter().map(|t| task_line(&t.question, &t.answer.to_string(), &t.kind, None)).collect()
+            }
+            ItemSet::Debate(debate) => {
+                debate.propositions().iter().map(|p| proposition_line(&p.text, p.truth, &p.kind, None)).collect()
+            }
+        }
+    }
+
+    /// A proposed item as a line of the item file (`answer`: the arena's answer or truth).
+    fn line(&self, text: &str, answer: &str, kind: &str, proposer: Option<&str>) -> Result<String> {
+        Ok(match self {
+            ItemSet::Quiz(_) => task_line(text, answer, kind, proposer),
+            ItemSet::Debate(_) => {
+                let truth = answer.parse::<bool>().map_err(|_| {
+                    Error::Invalid(format!(
+                        "proposed claim `{text}`: its recorded truth `{answer}` is not true or false"
+                    ))
+                })?;
+                proposition_line(text, truth, kind, proposer)
+            }
+        })
+    }
+
+    /// The game on the item file `path`, with the run's other settings.
+    fn spec_with_file(&self, path: &Path) -> String {
+        match self {
+            ItemSet::Quiz(quiz) => {
+                let max_chars = games::Game::spec(quiz).get("max_chars").unwrap_or("200").to_string();
+                Spec::new("quiz").with("tasks", path.display()).with("max_chars", max_chars).to_string()
+            }
+            ItemSet::Debate(debate) => {
+                let mut spec = games::Game::spec(debate);
+                // `items` and `seed` shape a generated set only.
+                spec.args.retain(|(key, _)| !matches!(key.as_str(), "propositions" | "items" | "seed"));
+                spec.with("propositions", path.display()).to_string()
+            }
+        }
+    }
+}
+
+/// A generation's self-instruct step: the game on the generation's item file, its proposals, and
+/// the proposed items' texts.
 struct SelfInstruct {
     game: String,
     report: ProposalReport,
     proposed: std::collections::HashSet<String>,
+}
+
+/// A line of a proposition file.
+fn proposition_line(text: &str, truth: bool, kind: &str, proposer: Option<&str>) -> String {
+    let mut line = serde_json::json!({ "proposition": text, "truth": truth, "kind": kind });
+    if let Some(proposer) = proposer {
+        line["proposer"] = serde_json::json!(proposer);
+    }
+    line.to_string() + "\n"
 }
 
 /// A line of a task file.
@@ -1083,8 +1243,31 @@ fn read_proposals(path: &Path) -> Result<Vec<ProposalRecord>> {
         .collect()
 }
 
+/// Per proposed proposition that was debated, in set order: the games Pro won (`right`) of the
+/// finished games (forfeits left out).
+fn debated_scores(
+    matches: &[crate::text_data::export::ExportedMatch],
+    debate: &games::debate::Debate,
+    proposed: &std::collections::HashSet<String>,
+) -> Vec<TaskScore> {
+    let mut scores: std::collections::BTreeMap<u32, (u64, u64)> = Default::default();
+    for m in matches.iter().filter(|m| m.fault.is_none()) {
+        let Some(games::Move::Action(item)) = m.moves.first() else { continue };
+        let Some(proposition) = debate.propositions().get(*item as usize) else { continue };
+        if proposed.contains(&proposition.text) {
+            let entry = scores.entry(*item).or_default();
+            entry.0 += u64::from(m.returns.first().is_some_and(|&r| r > 0.0));
+            entry.1 += 1;
+        }
+    }
+    scores
+        .into_iter()
+        .map(|(item, (right, of))| TaskScore { question: debate.propositions()[item as usize].text.clone(), right, of })
+        .collect()
+}
+
 /// Right samples of all, per proposed task that was sampled, in task order.
-fn proposed_scores(
+fn answered_scores(
     samples: &[answers::Sample],
     quiz: &Quiz,
     proposed: &std::collections::HashSet<String>,
@@ -1166,8 +1349,8 @@ mod tests {
         let weights: std::collections::BTreeMap<String, f64> =
             [("addition".to_string(), 1.0), ("comparison".to_string(), 0.1)].into_iter().collect();
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(5);
-        let weight = |task: &games::quiz::Task| weights[&task.kind];
-        let order = draw_order(&quiz, Some(&weight), &mut rng);
+        let weight = |task: u32| weights[&quiz.tasks()[task as usize].kind];
+        let order = draw_order(400, Some(&weight), &|_| 0, &mut rng);
         let mut sorted = order.clone();
         sorted.sort_unstable();
         assert_eq!(sorted, (0..400).collect::<Vec<u32>>(), "every task once");
@@ -1175,8 +1358,73 @@ mod tests {
         // Half the set is additions; weighted 10 to 1 they fill nearly all of the first hundred.
         assert!(additions >= 90, "{additions} of the first 100");
         // Without weights the draw is a plain shuffle: about half.
-        let plain = draw_order(&quiz, None, &mut rng);
+        let plain = draw_order(400, None, &|_| 0, &mut rng);
         let additions = plain[..100].iter().filter(|&&t| quiz.tasks()[t as usize].kind == "addition").count();
         assert!((30..=70).contains(&additions), "{additions} of the first 100");
+    }
+
+    #[test]
+    fn separating_then_untested_proposals_come_first() {
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(9);
+        // Items 7 and 3 separated, 5 is untested, 9 never separated: 7 and 3 first, then 5.
+        let priority = |item: u32| match item {
+            7 | 3 => 2,
+            5 => 1,
+            _ => 0,
+        };
+        let order = draw_order(12, Some(&|item| if item == 9 { 0.5 } else { 1.0 }), &priority, &mut rng);
+        let mut first_two = order[..2].to_vec();
+        first_two.sort_unstable();
+        assert_eq!(first_two, vec![3, 7]);
+        assert_eq!(order[2], 5);
+        assert_eq!(order.len(), 12);
+    }
+
+    #[test]
+    fn a_debate_item_file_keeps_the_run_settings_and_the_truth() {
+        let items = ItemSet::of("debate(rounds=1,judge=oracle,items=5,seed=3)").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(items.target(), proposals::Target::DebatePropositions);
+        assert_eq!(items.texts().len(), 5);
+        let spec = items.spec_with_file(Path::new("/tmp/p.jsonl"));
+        assert!(spec.contains("rounds=1") && spec.contains("judge=oracle"), "{spec}");
+        assert!(spec.contains("propositions=/tmp/p.jsonl") && !spec.contains("items="), "{spec}");
+        let line = items.line("12 + 30 = 42", "true", "addition", Some("g0")).unwrap_or_else(|e| panic!("{e}"));
+        let parsed: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parsed["truth"], serde_json::json!(true));
+        assert_eq!(parsed["proposer"], serde_json::json!("g0"));
+        assert!(items.line("12 + 30 = 42", "yes", "addition", None).is_err());
+        assert!(ItemSet::of("connect_four").is_err());
+    }
+
+    #[test]
+    fn a_proposed_proposition_scores_the_debates_pro_won() {
+        let debate = games::debate::Debate::from_spec("debate(rounds=1,judge=oracle,items=3,seed=1)")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let texts: Vec<String> = debate.propositions().iter().map(|p| p.text.clone()).collect();
+        let game = |item: u32, pro: f64, fault: bool| crate::text_data::export::ExportedMatch {
+            tournament: 1,
+            index: 0,
+            game: String::new(),
+            seat_agents: vec!["a".into(), "b".into()],
+            judge: Some("oracle".into()),
+            returns: vec![pro, -pro],
+            fault: fault.then(|| "forfeit".to_string()),
+            fault_seat: None,
+            turns: Vec::new(),
+            moves: vec![games::Move::Action(item)],
+        };
+        let matches =
+            [game(1, 1.0, false), game(1, -1.0, false), game(1, 1.0, true), game(2, 1.0, false), game(0, 1.0, false)];
+        // Items 1 and 2 are proposed; item 0 is the run's own.
+        let proposed: std::collections::HashSet<String> = [texts[1].clone(), texts[2].clone()].into_iter().collect();
+        let scores = debated_scores(&matches, &debate, &proposed);
+        assert_eq!(
+            scores,
+            vec![
+                TaskScore { question: texts[1].clone(), right: 1, of: 2 },
+                TaskScore { question: texts[2].clone(), right: 1, of: 1 },
+            ],
+            "a forfeit is left out; item 1 separates, item 2 does not (yet)"
+        );
     }
 }

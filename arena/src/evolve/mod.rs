@@ -2,7 +2,7 @@
 //! and a ladder of `mcts` agents) are calibrated among themselves ([`anchors`]). Each generation:
 //! a tournament among the population, earlier champions (the league) and the anchors, rated by
 //! Bradley–Terry with the anchors held at their calibrated ratings ([`selection`]); self-play of the selected parents with PUCT search into a filtered dataset
-//! ([`selfplay`]); children trained from their parents' weights; a gate match of each child
+//! ([`selfplay`]), part of it against the opponents that beat them most ([`pfsp`]); children trained from their parents' weights; a gate match of each child
 //! against its parent ([`gate`]); lineage ([`lineage`]) and a summary ([`summary`]), in the run
 //! directory ([`run_dir`]) and the run's store. With an `[llm]` section the population is language
 //! models ([`language`]): the base model is the zero anchor, the data are the winners' turns of
@@ -19,6 +19,7 @@ pub mod flags;
 pub mod gate;
 pub mod language;
 pub mod lineage;
+pub mod pfsp;
 pub mod run_dir;
 pub mod selection;
 pub mod selfplay;
@@ -161,6 +162,7 @@ pub fn evolve(
             language: None,
             suite: None,
             flags: Vec::new(),
+            pfsp: Vec::new(),
         };
         if let Some(positions) = &suite {
             let measure = |sims: u32| {
@@ -218,7 +220,8 @@ pub fn evolve(
                 }
                 generation_summary.data = Some(data);
             } else {
-                summary.dataset = Some(context.selfplay(generation, &parents, &game)?);
+                summary.pfsp = context.pfsp_plan(&parents, &rated);
+                summary.dataset = Some(context.selfplay(generation, &parents, &game, &rated, &summary.pfsp)?);
                 lap("selfplay", &mut clock);
                 dataset_path = Some(RunDir::dataset_relative(generation));
                 let window = context.replay_window(generation)?;

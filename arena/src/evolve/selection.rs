@@ -8,6 +8,7 @@ use agents::AgentConfig;
 
 use super::anchors::{Calibration, anchors};
 use super::language::BASE;
+use super::pfsp::Candidate;
 use super::{Generation, RatedAgent};
 use crate::engine::openings::OpeningSource;
 use crate::engine::seeds::{EvolveStream, evolve_seed};
@@ -27,6 +28,10 @@ pub struct RatedGeneration {
     pub vs_anchors: Vec<(String, f64)>,
     pub games: u64,
     pub tournament_id: Option<i64>,
+    /// Every head-to-head record of the tournament (agents in tournament order).
+    pub tally: Tally,
+    /// The index of the first anchor: the agents before it are the population and the league.
+    pub first_anchor: usize,
 }
 
 impl RatedGeneration {
@@ -38,6 +43,27 @@ impl RatedGeneration {
     /// The `count` best of the population (at least one).
     pub fn parents(&self, count: usize) -> Vec<String> {
         self.ranked.iter().take(count.max(1)).map(|r| r.name.clone()).collect()
+    }
+
+    /// The opponents `parent` met in the tournament, with its score against each: the population
+    /// and the league, and the anchors too when `with_anchors`.
+    pub fn opponents_of(&self, parent: &str, with_anchors: bool) -> Vec<Candidate> {
+        let Some(learner) = self.ratings.iter().position(|r| r.name == parent) else {
+            return Vec::new();
+        };
+        let last = if with_anchors { self.ratings.len() } else { self.first_anchor };
+        (0..last)
+            .filter(|&i| i != learner)
+            .filter_map(|i| {
+                let record = self.tally.head_to_head(learner, i);
+                Some(Candidate {
+                    name: self.ratings[i].name.clone(),
+                    index: i,
+                    score: score(&self.tally, learner, i)?,
+                    games: record.games(),
+                })
+            })
+            .collect()
     }
 }
 
@@ -166,6 +192,8 @@ impl Generation<'_> {
             vs_anchors,
             games: outcome.tally.games(),
             tournament_id: outcome.tournament_id,
+            tally: outcome.tally,
+            first_anchor: zero,
         })
     }
 

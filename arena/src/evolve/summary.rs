@@ -120,6 +120,10 @@ pub struct GenerationSummary {
     /// Honesty checks against the generation before ([`super::flags`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flags: Vec<super::flags::Flag>,
+    /// Each parent's PFSP opponents: its score against each in the tournament and the games each
+    /// got (board-game runs with `pfsp_share` above 0).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pfsp: Vec<super::pfsp::OpponentDraw>,
 }
 
 /// Reads every generation summary of a run directory, in order.

@@ -1,14 +1,15 @@
-//! Self-instruct: quiz tasks a model proposes, validated by the arena before any is used. A
-//! proposal is kept only if its text passes the [`TextFilter`] (quality and safety), its question
-//! is within the length limits, the arena can work out the answer itself
-//! ([`games::quiz::tasks::solve`]: the model's own answer, if it gives one, is never trusted), and
-//! it is neither a duplicate of a task in the pool (the same normalised text) nor a
-//! near-duplicate (word-trigram Jaccard overlap at or above a threshold).
+//! Self-instruct: quiz tasks or debate propositions a model proposes, validated by the arena before
+//! any is used. A proposal is kept only if its text passes the [`TextFilter`] (quality and
+//! safety), it is within the length limits, the arena can work out the answer or the truth itself
+//! ([`games::quiz::tasks::solve`], [`games::debate::propositions::check_claim`]: the model's own
+//! answer, if it gives one, is never trusted), and it is neither a duplicate of an item in the
+//! pool (the same normalised text) nor a near-duplicate (word-trigram Jaccard overlap at or above
+//! a threshold).
 
 use std::collections::{BTreeMap, HashSet};
 
-use games::quiz::Task;
-use games::quiz::tasks::{KINDS, solve};
+use games::debate::propositions::{self as debate_propositions, check_claim};
+use games::quiz::tasks::{self as quiz_tasks, solve};
 use serde::{Deserialize, Serialize};
 
 use super::text_filter::TextFilter;
@@ -21,7 +22,7 @@ pub enum Rejection {
     Filtered,
     TooShort,
     TooLong,
-    /// No question in a form the arena can check.
+    /// No question or claim in a form the arena can check.
     Uncheckable,
     /// The same normalised text as a task in the pool.
     Duplicate,
@@ -113,11 +114,11 @@ impl TaskPool {
         pool
     }
 
-    /// The pool proposals are checked against: `questions` (the run's tasks and the proposals
-    /// kept before) and the examples the proposal prompts show, so a copied example is a
-    /// duplicate.
-    pub fn for_proposals<'a>(questions: impl IntoIterator<Item = &'a str>) -> TaskPool {
-        TaskPool::new(questions.into_iter().chain(KINDS.iter().map(|(_, example)| *example)))
+    /// The pool proposals for `target` are checked against: `items` (the run's tasks or
+    /// propositions and the proposals kept before) and the examples the proposal prompts show, so
+    /// a copied example is a duplicate.
+    pub fn for_proposals<'a>(target: Target, items: impl IntoIterator<Item = &'a str>) -> TaskPool {
+        TaskPool::new(items.into_iter().chain(target.kinds().iter().map(|(_, example)| *example)))
     }
 
     pub fn add(&mut self, question: &str) {
@@ -163,43 +164,118 @@ pub fn extract_question(reply: &str) -> String {
     }
 }
 
-/// Validates one reply against the pool; the task (with the arena's own answer) or why not.
-pub fn validate(reply: &str, pool: &TaskPool, filter: &TextFilter, limits: &Limits) -> Result<Task, Rejection> {
+/// What a model is asked to propose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Quiz questions with exact answers (`quiz` runs).
+    QuizTasks,
+    /// Debate propositions the arena can check, true or false (`debate` runs).
+    DebatePropositions,
+}
+
+/// A proposal the arena kept: its text, the arena's answer (`42`, `yes`; for a proposition `true`
+/// or `false`) and its kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proposed {
+    pub text: String,
+    pub answer: String,
+    pub kind: String,
+}
+
+impl Target {
+    /// The kinds the prompts ask for in turn, each with the example its prompt shows.
+    pub fn kinds(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Target::QuizTasks => quiz_tasks::KINDS,
+            Target::DebatePropositions => debate_propositions::KINDS,
+        }
+    }
+
+    /// The item in a model's reply: a quiz question ([`extract_question`]) or a claim
+    /// ([`extract_claim`]).
+    pub fn extract(self, reply: &str) -> String {
+        match self {
+            Target::QuizTasks => extract_question(reply),
+            Target::DebatePropositions => extract_claim(reply),
+        }
+    }
+
+    /// The arena's own answer and the kind of an item, or `None` when it cannot check it.
+    fn check(self, text: &str) -> Option<(String, &'static str)> {
+        match self {
+            Target::QuizTasks => solve(text).map(|(answer, kind)| (answer.to_string(), kind)),
+            Target::DebatePropositions => check_claim(text).map(|(truth, kind)| (truth.to_string(), kind)),
+        }
+    }
+
+    /// The kind proposal `index` asks for: the kinds in turn.
+    pub fn asked_kind(self, index: usize) -> &'static str {
+        let kinds = self.kinds();
+        kinds[index % kinds.len()].0
+    }
+
+    /// The prompt (system, user) that asks for proposal `index`, with its kind's example.
+    pub fn prompt(self, index: usize) -> (String, String) {
+        let kinds = self.kinds();
+        let (kind, example) = kinds[index % kinds.len()];
+        let kind = kind.replace('_', " ");
+        match self {
+            Target::QuizTasks => (
+                "You write short quiz questions with exact answers.".to_string(),
+                format!(
+                    "Write one new quiz question of the kind \"{kind}\", like this one: {example}\nUse different numbers or words. Write only the question."
+                ),
+            ),
+            Target::DebatePropositions => (
+                "You write short factual claims for a debate. A claim may be true or false.".to_string(),
+                format!(
+                    "Write one new claim of the kind \"{kind}\", in the same form as this one: {example}\nUse different numbers or words. Write only the claim."
+                ),
+            ),
+        }
+    }
+}
+
+/// The claim in a model's reply: the first non-empty line, without a leading `Claim:` (or
+/// `Proposition:`, `Statement:`) label or quotes.
+pub fn extract_claim(reply: &str) -> String {
+    let line = reply.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let mut text = line;
+    for label in ["claim:", "proposition:", "statement:", "new claim:"] {
+        if text.to_lowercase().starts_with(label) {
+            text = text[label.len()..].trim_start();
+        }
+    }
+    text.trim_matches(|c: char| c == '"' || c == '\'' || c == '*' || c.is_whitespace()).to_string()
+}
+
+/// Validates one reply against the pool; the item (with the arena's own answer) or why not.
+pub fn validate(
+    reply: &str,
+    target: Target,
+    pool: &TaskPool,
+    filter: &TextFilter,
+    limits: &Limits,
+) -> Result<Proposed, Rejection> {
     if filter.check(reply).is_err() {
         return Err(Rejection::Filtered);
     }
-    let question = extract_question(reply);
-    let length = question.chars().count();
+    let text = target.extract(reply);
+    let length = text.chars().count();
     if length < limits.min_chars {
         return Err(Rejection::TooShort);
     }
     if length > limits.max_chars {
         return Err(Rejection::TooLong);
     }
-    let (answer, kind) = solve(&question).ok_or(Rejection::Uncheckable)?;
-    if let Some(rejection) = pool.repeats(&question, limits.near_duplicate) {
+    let (answer, kind) = target.check(&text).ok_or(Rejection::Uncheckable)?;
+    if let Some(rejection) = pool.repeats(&text, limits.near_duplicate) {
         return Err(rejection);
     }
-    Ok(Task { question, answer, kind: kind.to_string() })
+    Ok(Proposed { text, answer, kind: kind.to_string() })
 }
 
-/// The kind proposal `index` asks for: the kinds in turn.
-pub fn asked_kind(index: usize) -> &'static str {
-    KINDS[index % KINDS.len()].0
-}
-
-/// The prompt (system, user) that asks for proposal `index`, with its kind's example.
-pub fn proposal_prompt(index: usize) -> (String, String) {
-    let (kind, example) = KINDS[index % KINDS.len()];
-    let system = "You write short quiz questions with exact answers.".to_string();
-    let user = format!(
-        "Write one new quiz question of the kind \"{}\", like this one: {example}\nUse different numbers or words. Write only the question.",
-        kind.replace('_', " ")
-    );
-    (system, user)
-}
-
-/// One proposal and what became of it (a line of `datasets/gen-N.proposals.jsonl`).
+/// One proposal and what became of it (a line of `tasks/gen-N.proposals.jsonl`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProposalRecord {
     pub proposer: String,
@@ -207,11 +283,11 @@ pub struct ProposalRecord {
     /// The kind the prompt asked for.
     pub asked_kind: String,
     pub reply: String,
-    /// The question read from the reply.
+    /// The question (or claim) read from the reply.
     pub question: String,
     /// Why it was not kept; `None` for a kept proposal.
     pub rejected: Option<Rejection>,
-    /// The arena's answer, for accepted proposals.
+    /// The arena's answer (a claim's truth: `true` or `false`), for accepted proposals.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -44,7 +44,7 @@ use crate::record::Move;
 use crate::registry::{GameRegistration, shared};
 use crate::spec::Spec;
 
-pub use propositions::{Proposition, generate, load_jsonl};
+pub use propositions::{Proposition, check_claim, generate, load_jsonl};
 
 /// The debate's parameters, in canonical order.
 pub const PARAMS: &[ParamDef] = &[
@@ -232,6 +232,15 @@ impl Debate {
             params: params.clone(),
             rules: Arc::new(Rules { propositions, rounds, judge, max_chars, first }),
         })
+    }
+
+    /// The debate a spec such as `debate(items=200)` describes; any other game is an error.
+    pub fn from_spec(spec: &str) -> Result<Debate> {
+        let spec = Spec::parse(spec)?;
+        if spec.name != "debate" {
+            return Err(Error::NotSupported(format!("`{spec}` is not a debate")));
+        }
+        Debate::new(&Params::from_spec("game `debate`", PARAMS, &spec)?)
     }
 
     /// The proposition set, in chance-outcome order.

@@ -356,6 +356,226 @@ fn boolean(rng: &mut Xoshiro256PlusPlus) -> (String, bool) {
     (format!("The expression {} evaluates to {said}", expr.text(true)), expr.value() == said)
 }
 
+/// The kinds [`check_claim`] can check: every generated kind.
+pub const CHECKABLE_KINDS: &[&str] = &[
+    "addition",
+    "subtraction",
+    "multiplication",
+    "comparison",
+    "letter_count",
+    "number_count",
+    "ordering",
+    "syllogism",
+    "boolean",
+];
+
+/// Works out whether a claim written in one of the generated forms ([`KINDS`]) is true, from its
+/// text alone: `<expression> = <expression>`, `<expression> is greater/less than <number>`,
+/// `The word "w" contains the letter "c" exactly N times`, `There are N even numbers in a, b, c`
+/// (odd numbers, multiples of 3, numbers greater than K), `Sorted from smallest to largest, a, b
+/// gives b, a`, `If every A is a B and X is an A, then X must be a B` (`no A`, `cannot be`) and
+/// `The expression <and/or/not of true and false> evaluates to true`. Returns the truth and the
+/// form's kind, or `None` for any other text (a claim the arena cannot check). Case, a final full
+/// stop and surrounding spaces do not matter.
+pub fn check_claim(claim: &str) -> Option<(bool, &'static str)> {
+    let text = claim.trim().trim_end_matches('.').trim().to_lowercase();
+    if let Some(rest) = text.strip_prefix("the word ") {
+        return check_letter_count(rest).map(|truth| (truth, "letter_count"));
+    }
+    if let Some(rest) = text.strip_prefix("there are ").or_else(|| text.strip_prefix("there is ")) {
+        return check_number_count(rest).map(|truth| (truth, "number_count"));
+    }
+    if let Some(rest) = text.strip_prefix("sorted from ") {
+        return check_ordering(rest).map(|truth| (truth, "ordering"));
+    }
+    if let Some(rest) = text.strip_prefix("if ") {
+        return check_syllogism(rest).map(|truth| (truth, "syllogism"));
+    }
+    if let Some(rest) = text.strip_prefix("the expression ") {
+        let (expression, said) = rest.rsplit_once(" evaluates to ")?;
+        let said = match said.trim() {
+            "true" => true,
+            "false" => false,
+            _ => return None,
+        };
+        return Some((BooleanParser::evaluate(expression)? == said, "boolean"));
+    }
+    for (relation, greater) in [(" is greater than ", true), (" is less than ", false)] {
+        if let Some((left, right)) = text.split_once(relation) {
+            let value = crate::quiz::tasks::evaluate_expression(left)?;
+            let threshold: i64 = right.trim().parse().ok()?;
+            return Some((if greater { value > threshold } else { value < threshold }, "comparison"));
+        }
+    }
+    let (left, right) = text.split_once('=')?;
+    let (left_value, right_value) =
+        (crate::quiz::tasks::evaluate_expression(left)?, crate::quiz::tasks::evaluate_expression(right)?);
+    let kind = if left.contains(['×', '*', 'x']) {
+        "multiplication"
+    } else if left.contains('-') && !left.contains('+') {
+        "subtraction"
+    } else if left.contains('+') {
+        "addition"
+    } else {
+        return None;
+    };
+    Some((left_value == right_value, kind))
+}
+
+/// `"w" contains the letter "c" exactly N time(s)`.
+fn check_letter_count(rest: &str) -> Option<bool> {
+    let parts: Vec<&str> = rest.split('"').collect();
+    if parts.len() != 5 || !parts[0].is_empty() || parts[2].trim() != "contains the letter" {
+        return None;
+    }
+    let (word, letter) = (parts[1], parts[3]);
+    if word.is_empty() || !word.chars().all(char::is_alphabetic) || letter.chars().count() != 1 {
+        return None;
+    }
+    let count = parts[4].trim().strip_prefix("exactly ")?;
+    let said: usize = count.strip_suffix(" times").or_else(|| count.strip_suffix(" time"))?.trim().parse().ok()?;
+    Some(word.matches(letter).count() == said)
+}
+
+/// `N <property> in a, b, c`.
+fn check_number_count(rest: &str) -> Option<bool> {
+    let (said, rest) = rest.split_once(' ')?;
+    let said: usize = said.parse().ok()?;
+    let (noun, list) = rest.split_once(" in ")?;
+    let numbers = number_list(list)?;
+    let noun = noun.trim();
+    let property = match noun {
+        "even number" | "even numbers" => Property::Even,
+        "odd number" | "odd numbers" => Property::Odd,
+        "multiple of 3" | "multiples of 3" => Property::MultipleOf3,
+        _ => {
+            let bound =
+                noun.strip_prefix("numbers greater than ").or_else(|| noun.strip_prefix("number greater than "))?;
+            Property::GreaterThan(bound.trim().parse().ok()?)
+        }
+    };
+    Some(numbers.iter().filter(|&&n| property.test(n)).count() == said)
+}
+
+/// `smallest to largest, a, b, c gives c, b, a` (or largest to smallest).
+fn check_ordering(rest: &str) -> Option<bool> {
+    let (ascending, rest) = if let Some(rest) = rest.strip_prefix("smallest to largest,") {
+        (true, rest)
+    } else {
+        (false, rest.strip_prefix("largest to smallest,")?)
+    };
+    let (numbers, said) = rest.split_once(" gives ")?;
+    let mut sorted = number_list(numbers)?;
+    let said = number_list(said)?;
+    sorted.sort_unstable();
+    if !ascending {
+        sorted.reverse();
+    }
+    Some(said == sorted)
+}
+
+/// `every A is a B and X is an A, then X must be a B` (`no A is a B`; `cannot be`).
+fn check_syllogism(rest: &str) -> Option<bool> {
+    let (premises, conclusion) = rest.split_once(", then ")?;
+    let (premise, fact) = premises.split_once(" and ")?;
+    let (every, premise) = match premise.strip_prefix("every ") {
+        Some(premise) => (true, premise),
+        None => (false, premise.strip_prefix("no ")?),
+    };
+    let (a, b) = premise.split_once(" is ")?;
+    let b = without_article(b)?;
+    let classes = [a.trim(), b];
+    let (name, fact_class) = fact.split_once(" is ")?;
+    let fact_noun = without_article(fact_class)?;
+    let fact_class = classes.iter().position(|&c| c == fact_noun)?;
+    let (member, conclusion_class) =
+        if let Some(class) = conclusion.strip_prefix(name).and_then(|r| r.strip_prefix(" must be ")) {
+            (true, class)
+        } else {
+            (false, conclusion.strip_prefix(name)?.strip_prefix(" cannot be ")?)
+        };
+    let conclusion_noun = without_article(conclusion_class)?;
+    let conclusion_class = classes.iter().position(|&c| c == conclusion_noun)?;
+    if classes[0] == classes[1] || classes.iter().any(|c| c.is_empty() || c.contains(' ')) {
+        return None;
+    }
+    Some(follows(every, fact_class, conclusion_class, member))
+}
+
+/// `a wug` or `an elf`: the noun.
+fn without_article(text: &str) -> Option<&str> {
+    let text = text.trim();
+    text.strip_prefix("a ").or_else(|| text.strip_prefix("an ")).map(str::trim)
+}
+
+/// `a, b, c` (two to twenty whole numbers).
+fn number_list(text: &str) -> Option<Vec<i64>> {
+    let numbers: Option<Vec<i64>> = text.split(',').map(|n| n.trim().parse().ok()).collect();
+    numbers.filter(|n| (2..=20).contains(&n.len()))
+}
+
+/// `true`, `false`, `not`, `and`, `or` and parentheses; `not` binds tightest, then `and`.
+struct BooleanParser {
+    tokens: Vec<String>,
+    at: usize,
+}
+
+impl BooleanParser {
+    fn evaluate(text: &str) -> Option<bool> {
+        let spaced = text.replace('(', " ( ").replace(')', " ) ");
+        let tokens: Vec<String> = spaced.split_whitespace().map(str::to_string).collect();
+        if tokens.len() > 60 {
+            return None;
+        }
+        let mut parser = BooleanParser { tokens, at: 0 };
+        let value = parser.or()?;
+        (parser.at == parser.tokens.len()).then_some(value)
+    }
+
+    fn next_is(&self, word: &str) -> bool {
+        self.tokens.get(self.at).is_some_and(|t| t == word)
+    }
+
+    fn or(&mut self) -> Option<bool> {
+        let mut value = self.and()?;
+        while self.next_is("or") {
+            self.at += 1;
+            let right = self.and()?;
+            value = value || right;
+        }
+        Some(value)
+    }
+
+    fn and(&mut self) -> Option<bool> {
+        let mut value = self.not()?;
+        while self.next_is("and") {
+            self.at += 1;
+            let right = self.not()?;
+            value = value && right;
+        }
+        Some(value)
+    }
+
+    fn not(&mut self) -> Option<bool> {
+        if self.next_is("not") {
+            self.at += 1;
+            return self.not().map(|v| !v);
+        }
+        let token = self.tokens.get(self.at)?.clone();
+        self.at += 1;
+        match token.as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            "(" => {
+                let value = self.or()?;
+                self.next_is(")").then(|| self.at += 1)?;
+                Some(value)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Reads a user set from a JSONL file. Errors name the file, the line and the problem.
 pub fn load_jsonl(path: impl AsRef<Path>) -> Result<Vec<Proposition>> {
     let example = "{\"proposition\": \"2 + 2 = 4\", \"truth\": true}";
@@ -489,5 +709,49 @@ mod tests {
         );
         assert_eq!(e.text(true), "(true and false) or not false");
         assert!(e.value());
+    }
+
+    #[test]
+    fn the_checker_finds_the_truth_of_every_generated_proposition() {
+        let set = generate(11, 3000);
+        for proposition in &set {
+            let checked = check_claim(&proposition.text);
+            assert_eq!(
+                checked,
+                Some((
+                    proposition.truth,
+                    CHECKABLE_KINDS.iter().find(|k| **k == proposition.kind).copied().unwrap_or("?")
+                )),
+                "{}",
+                proposition.text
+            );
+        }
+        for kind in CHECKABLE_KINDS {
+            assert!(set.iter().any(|p| p.kind == *kind), "no {kind} in the set");
+        }
+    }
+
+    #[test]
+    fn claims_are_checked_from_their_text_alone() {
+        let cases = [
+            ("12 + 30 = 42.", Some((true, "addition"))),
+            ("(3 + 4) × 2 = 15", Some((false, "multiplication"))),
+            ("90 - 45 = 45", Some((true, "subtraction"))),
+            ("7 * 8 is greater than 50", Some((true, "comparison"))),
+            ("The word \"letter\" contains the letter \"t\" exactly 2 times", Some((true, "letter_count"))),
+            ("There is 1 multiple of 3 in 4, 9, 10", Some((true, "number_count"))),
+            ("There are 3 numbers greater than 20 in 25, 30, 10, 21", Some((true, "number_count"))),
+            ("Sorted from largest to smallest, 3, 9, 5 gives 9, 3, 5", Some((false, "ordering"))),
+            ("If no wug is a dax and Mei is a wug, then Mei cannot be a dax", Some((true, "syllogism"))),
+            ("The expression not (false or false) and true evaluates to true", Some((true, "boolean"))),
+            ("The sky is blue", None),
+            ("42 = 42", None),
+            ("The word \"tree house\" contains the letter \"e\" exactly 3 times", None),
+            ("The expression true and evaluates to true", None),
+            ("If every wug is a wug and Tom is a wug, then Tom must be a wug", None),
+        ];
+        for (claim, expected) in cases {
+            assert_eq!(check_claim(claim), expected, "{claim}");
+        }
     }
 }

@@ -346,6 +346,12 @@ pub fn solve(question: &str) -> Option<(Answer, &'static str)> {
     Some((Answer::Number(value), kind))
 }
 
+/// The value of a small arithmetic expression (whole numbers, `+ - × * x`, parentheses; `×`
+/// binds tighter), or `None` for any other text or a value beyond ±10^12.
+pub fn evaluate_expression(text: &str) -> Option<i64> {
+    Expression::evaluate(text)
+}
+
 /// `a, b, c` (two to twenty whole numbers).
 fn number_list(text: &str) -> Option<Vec<i64>> {
     let numbers: Option<Vec<i64>> = text.split(',').map(|n| n.trim().parse().ok()).collect();
