@@ -1214,16 +1214,16 @@ struct SelfInstruct {
 
 /// A line of a proposition file.
 fn proposition_line(text: &str, truth: bool, kind: &str, proposer: Option<&str>) -> String {
-    let mut line = serde_json::json!({ "proposition": text, "truth": truth, "kind": kind });
-    if let Some(proposer) = proposer {
-        line["proposer"] = serde_json::json!(proposer);
-    }
-    line.to_string() + "\n"
+    item_line(serde_json::json!({ "proposition": text, "truth": truth, "kind": kind }), proposer)
 }
 
 /// A line of a task file.
 fn task_line(question: &str, answer: &str, kind: &str, proposer: Option<&str>) -> String {
-    let mut line = serde_json::json!({ "question": question, "answer": answer, "kind": kind });
+    item_line(serde_json::json!({ "question": question, "answer": answer, "kind": kind }), proposer)
+}
+
+/// An item file's line: the item, and who proposed it where a model did.
+fn item_line(mut line: serde_json::Value, proposer: Option<&str>) -> String {
     if let Some(proposer) = proposer {
         line["proposer"] = serde_json::json!(proposer);
     }

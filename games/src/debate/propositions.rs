@@ -16,6 +16,7 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::error::{Error, Result};
+use crate::quiz::tasks::number_list;
 
 /// One claim to debate, with its ground truth.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -506,12 +507,6 @@ fn check_syllogism(rest: &str) -> Option<bool> {
 fn without_article(text: &str) -> Option<&str> {
     let text = text.trim();
     text.strip_prefix("a ").or_else(|| text.strip_prefix("an ")).map(str::trim)
-}
-
-/// `a, b, c` (two to twenty whole numbers).
-fn number_list(text: &str) -> Option<Vec<i64>> {
-    let numbers: Option<Vec<i64>> = text.split(',').map(|n| n.trim().parse().ok()).collect();
-    numbers.filter(|n| (2..=20).contains(&n.len()))
 }
 
 /// `true`, `false`, `not`, `and`, `or` and parentheses; `not` binds tightest, then `and`.

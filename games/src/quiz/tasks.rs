@@ -353,7 +353,7 @@ pub fn evaluate_expression(text: &str) -> Option<i64> {
 }
 
 /// `a, b, c` (two to twenty whole numbers).
-fn number_list(text: &str) -> Option<Vec<i64>> {
+pub(crate) fn number_list(text: &str) -> Option<Vec<i64>> {
     let numbers: Option<Vec<i64>> = text.split(',').map(|n| n.trim().parse().ok()).collect();
     numbers.filter(|n| (2..=20).contains(&n.len()))
 }
