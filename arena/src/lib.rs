@@ -10,6 +10,7 @@ pub mod error;
 pub mod evolve;
 pub mod files;
 pub mod progress;
+pub mod report;
 pub mod resources;
 pub mod standings;
 pub mod store;

@@ -122,7 +122,12 @@ pub fn evolve(args: &EvolveArgs, resources: &Resources, out: &mut dyn Write) -> 
         options.threads
     )?;
     write_history(out, &run_dir, &summaries)?;
-    writeln!(out, "lineage: {0}/lineage.json, {0}/lineage.dot; history: arena history --run {0}", run_dir.display())?;
+    writeln!(
+        out,
+        "lineage: {0}/lineage.json, {0}/lineage.dot; report: {0}/{1}; history: arena history --run {0}",
+        run_dir.display(),
+        arena::evolve::REPORT_FILE
+    )?;
     let flags = arena::evolve::flags::describe(&summaries);
     if !flags.is_empty() {
         writeln!(out, "finished with {} honesty flag(s): {}", flags.len(), flags.join("; "))?;

@@ -9,6 +9,7 @@ mod finetune;
 mod games;
 mod llm;
 mod ratings;
+mod report;
 mod suite;
 mod tournament;
 
@@ -33,6 +34,8 @@ enum Command {
     Evolve(evolve::EvolveArgs),
     /// Each generation's champion with its rating and interval, from an evolve run.
     History(evolve::HistoryArgs),
+    /// Write a self-contained HTML report of an evolve run or a store (plots, tables, lineage).
+    Report(report::ReportArgs),
     /// List the registered games with their facts and parameters.
     Games(games::GamesArgs),
     /// Count move sequences to a depth (check a game against published counts) and report nodes/s.
@@ -95,6 +98,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     match &cli.command {
         Command::Evolve(args) => evolve::evolve(args, &resources, out),
         Command::History(args) => evolve::history(args, out),
+        Command::Report(args) => report::report(args, out),
         Command::Games(args) => games::games(args, resources.games(), out),
         Command::Perft(args) => games::perft(args, resources.games(), out),
         Command::Show(args) => games::show(args, resources.games(), out),

@@ -46,6 +46,9 @@ use crate::training::{Dataset, TrainReport, train_on_threads};
 use lineage::{Entry, Lineage, Status};
 use run_dir::RunDir;
 
+/// The run's HTML report (`arena report`), rewritten at the end of every generation.
+pub const REPORT_FILE: &str = "report.html";
+
 /// The first checkpoint of every run: a new network, or the base language model.
 pub const FIRST: &str = "g0";
 
@@ -284,6 +287,12 @@ pub fn evolve(
         record_generation(&mut store, &lineage, &summary)?;
         run.save_summary(&summary)?;
         summaries.push(summary);
+        // The report is a view of what is recorded: a failure to write it costs the view, not the run.
+        let report = run.path().join(REPORT_FILE);
+        if let Err(error) = crate::report::write_report(&crate::report::Source::Run(run.path().to_path_buf()), &report)
+        {
+            progress.log(&format!("generation {generation}: the report {} was not written: {error}", report.display()));
+        }
     }
     Ok(summaries)
 }

@@ -1,0 +1,68 @@
+//! `arena report`: the HTML report of a store and of an evolve run, with untrusted names escaped.
+
+mod common;
+
+use agents::AgentConfig;
+use arena::engine::tournament::{AgentEntry, RunOptions, TournamentConfig, run_tournament};
+use common::{evolve_command, run_ok};
+
+const PLANTED: &str = "<script>alert(1)</script>\" onload=\"alert(2)";
+
+#[test]
+fn a_store_report_escapes_every_planted_name_and_shows_standings_and_a_crosstable() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = dir.path().join("store.db");
+    let agents = vec![
+        AgentEntry::new(PLANTED, AgentConfig::Random),
+        AgentEntry::new("first", AgentConfig::First),
+        AgentEntry::new("mcts", agents::AgentConfig::parse("mcts(sims=20)").unwrap_or_else(|e| panic!("{e}"))),
+    ];
+    let config = TournamentConfig { games_per_pairing: 10, ..TournamentConfig::new("tic_tac_toe", agents) };
+    let options = RunOptions { threads: 1, db: Some(db.clone()), ..RunOptions::default() };
+    run_tournament(&config, &arena::Resources::new(), &options, &arena::Silent).unwrap_or_else(|e| panic!("{e}"));
+    let out = dir.path().join("store.html");
+    let said = run_ok(&["report", "--db", &db.display().to_string(), "--out", &out.display().to_string()]);
+    assert!(said.contains("Standings, Crosstable") && said.contains("30 games"), "{said}");
+    let page = std::fs::read_to_string(&out).unwrap_or_else(|e| panic!("{e}"));
+    let (markup, data) = page.split_once("id=\"report-data\">").unwrap_or_else(|| panic!("no data: {page}"));
+    assert!(!markup.contains("<script>alert") && !markup.contains("\" onload"), "a planted name is live markup");
+    // In the data, JSON's own escapes keep the quote inside its string and no `<` is left.
+    let data = data.strip_suffix("</script></body></html>").unwrap_or_else(|| panic!("the data ends the page"));
+    assert!(!data.contains('<') && data.contains("\\\" onload=\\\""), "{data}");
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot; onload=&quot;alert(2)"), "escaped name shown");
+    // The only script element is the embedded data, which is JSON and reads back.
+    assert_eq!(page.matches("<script").count(), 1);
+    let data: serde_json::Value = serde_json::from_str(data).unwrap_or_else(|e| panic!("{e}: {data}"));
+    let names: Vec<&str> =
+        data["standings"].as_array().into_iter().flatten().filter_map(|p| p["name"].as_str()).collect();
+    assert!(names.contains(&PLANTED), "the data keeps the name as it is: {names:?}");
+    // Three agents, each met by two others: six cells with games, each with its hover text.
+    assert_eq!(page.matches("<g class=\"cell\">").count(), 6);
+    assert!(page.contains("of 10 games</title>"));
+}
+
+#[test]
+fn an_evolve_run_writes_its_report_every_generation() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = dir.path().join("tiny.toml");
+    let text = "game = \"tic_tac_toe\"\ngenerations = 1\narchitecture = \"mlp(hidden=16,layers=1)\"\nanchor_sims = 10\nanchor_ladder = []\n\
+                anchor_calibration_games = 10\ntournament_games_per_pairing = 4\ntournament_sims = 4\nselfplay_games = 20\n\
+                selfplay_sims = 4\ngate_games = 10\nbootstrap = 10\n";
+    std::fs::write(&config, text).unwrap_or_else(|e| panic!("{e}"));
+    let run = dir.path().join("run");
+    let output = evolve_command(&config, &run, false).output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("report.html"));
+    let page = std::fs::read_to_string(run.join("report.html")).unwrap_or_else(|e| panic!("{e}"));
+    for section in ["id=\"ratings\"", "id=\"standings\"", "id=\"crosstable\"", "id=\"lineage\"", "id=\"generations\""] {
+        assert!(page.contains(section), "{section}");
+    }
+    // The rating chart has a point per generation (2: one generation and the final rating).
+    let chart = page.split("id=\"ratings\"").nth(1).unwrap_or("");
+    assert_eq!(chart.split("</svg>").next().unwrap_or("").matches("<circle").count(), 2);
+    assert!(page.contains("<g class=\"node"), "the lineage has its nodes");
+    // `arena report --run` writes the same page.
+    let again = dir.path().join("again.html");
+    run_ok(&["report", "--run", &run.display().to_string(), "--out", &again.display().to_string()]);
+    assert_eq!(std::fs::read_to_string(&again).unwrap_or_default(), page);
+}
