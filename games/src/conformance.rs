@@ -251,6 +251,17 @@ impl Checker<'_> {
             "a clone differs from its original".to_string()
         })?;
 
+        // A board to draw has one cell per row and column, each empty or a seat's piece.
+        if let Some(board) = state.board() {
+            self.ensure(
+                board.cells.chars().count() == board.rows * board.columns
+                    && board.cells.chars().all(|c| matches!(c, '.' | '0' | '1')),
+                "board_is_well_formed",
+                state,
+                || format!("board {}x{} has cells {:?}", board.rows, board.columns, board.cells),
+            )?;
+        }
+
         // Legal actions and chance outcomes are consistent with whose turn it is.
         let (legal, chance) = (&print.legal, &print.chance);
         match print.turn {

@@ -304,6 +304,14 @@ impl State for ConnectFourState {
         s
     }
 
+    fn board(&self) -> Option<crate::Board> {
+        let (rows, columns) = (self.geometry.rows as usize, self.geometry.columns as usize);
+        // Row 0 of the drawing is the top row, the last one a disc can reach.
+        Some(crate::Board::from_owners(rows, columns, crate::BoardLayout::Square, ["red", "gold"], |row, column| {
+            self.owner(rows - 1 - row, column)
+        }))
+    }
+
     fn clone_box(&self) -> Box<dyn State> {
         Box::new(self.clone())
     }

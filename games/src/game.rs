@@ -239,6 +239,12 @@ pub trait State: Send + Sync + fmt::Debug {
     /// Never panics, whatever the state.
     fn render(&self) -> String;
 
+    /// The position as a board to draw (the report's game viewer); `None` for games without one
+    /// (text games, card games).
+    fn board(&self) -> Option<Board> {
+        None
+    }
+
     /// A boxed copy.
     fn clone_box(&self) -> Box<dyn State>;
 
@@ -265,6 +271,52 @@ impl Clone for Box<dyn State> {
 impl fmt::Display for dyn State {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.render())
+    }
+}
+
+/// A board to draw: its cells row by row from the top, each empty or holding a seat's piece.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Board {
+    pub rows: usize,
+    pub columns: usize,
+    /// One character per cell, row by row from the top: `.` empty, `0` or `1` the seat's piece.
+    pub cells: String,
+    pub layout: BoardLayout,
+    /// How each seat's pieces look: a mark such as `x`, or a colour name such as `red`.
+    pub pieces: [String; 2],
+}
+
+/// How a board's cells sit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BoardLayout {
+    /// A grid.
+    Square,
+    /// A rhombus of hexagons: each row sits half a cell right of the row above.
+    Hex,
+}
+
+impl Board {
+    /// A board of `rows` × `columns` whose cell `(row, column)` (row 0 at the top) holds
+    /// `owner(row, column)`'s piece.
+    pub fn from_owners(
+        rows: usize,
+        columns: usize,
+        layout: BoardLayout,
+        pieces: [&str; 2],
+        owner: impl Fn(usize, usize) -> Option<Player>,
+    ) -> Board {
+        let mut cells = String::with_capacity(rows * columns);
+        for row in 0..rows {
+            for column in 0..columns {
+                cells.push(match owner(row, column) {
+                    Some(0) => '0',
+                    Some(_) => '1',
+                    None => '.',
+                });
+            }
+        }
+        Board { rows, columns, cells, layout, pieces: pieces.map(str::to_string) }
     }
 }
 

@@ -333,6 +333,13 @@ impl State for HexState {
         s
     }
 
+    fn board(&self) -> Option<crate::Board> {
+        let size = self.size as usize;
+        Some(crate::Board::from_owners(size, size, crate::BoardLayout::Hex, ["red", "blue"], |row, column| {
+            self.owner(row * size + column)
+        }))
+    }
+
     fn clone_box(&self) -> Box<dyn State> {
         Box::new(self.clone())
     }

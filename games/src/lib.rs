@@ -30,8 +30,8 @@ pub mod tic_tac_toe;
 
 pub use error::{Error, Result};
 pub use game::{
-    Action, Game, GameFacts, GameRef, Information, InputKind, Player, State, Symmetry, Turn, Utility, record_of,
-    returns,
+    Action, Board, BoardLayout, Game, GameFacts, GameRef, Information, InputKind, Player, State, Symmetry, Turn,
+    Utility, record_of, returns,
 };
 pub use params::{ParamDef, ParamKind, ParamValue, Params};
 pub use record::{GameRecord, Move, apply_move_list};

@@ -295,6 +295,12 @@ impl State for OthelloState {
         s
     }
 
+    fn board(&self) -> Option<crate::Board> {
+        Some(crate::Board::from_owners(SIZE, SIZE, crate::BoardLayout::Square, ["black", "white"], |row, column| {
+            self.owner(row * SIZE + column)
+        }))
+    }
+
     fn clone_box(&self) -> Box<dyn State> {
         Box::new(self.clone())
     }

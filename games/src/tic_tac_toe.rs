@@ -165,6 +165,12 @@ impl State for TicTacToeState {
         s
     }
 
+    fn board(&self) -> Option<crate::Board> {
+        Some(crate::Board::from_owners(3, 3, crate::BoardLayout::Square, ["x", "o"], |row, column| {
+            self.owner(row * 3 + column)
+        }))
+    }
+
     fn clone_box(&self) -> Box<dyn State> {
         Box::new(self.clone())
     }

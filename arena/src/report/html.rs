@@ -101,11 +101,16 @@ svg .nogames{fill:#f3f4f6;stroke:#fff}svg .cell rect{stroke:#fff}svg .cell text{
 svg .node rect{fill:#fff;stroke:#6b7280;stroke-width:1.5}svg .node.promoted rect{stroke:#009E73;fill:#e7f6f0}svg .node.rejected rect{stroke:#D55E00;fill:#fbeee6}
 svg .edge line{stroke:#6b7280;stroke-width:1.5}svg .edge.rejected line{stroke:#D55E00;stroke-dasharray:5 3}svg .edge.promoted line{stroke:#009E73}
 .flag{color:#b91c1c;font-weight:600}.muted{color:#6b7280}
+.viewer-body{display:flex;gap:24px;align-items:flex-start}#viewer-moves{max-height:360px;overflow:auto;margin:0;padding-left:28px}
+#viewer-moves li.current{font-weight:700;background:#fff3c4}svg.board .cell{fill:#dfe6ee;stroke:#fff;stroke-width:2}
+svg.board .mark{font:bold 26px system-ui,sans-serif}pre{white-space:pre-wrap;background:#f3f4f6;padding:6px 8px;margin:4px 0 10px}
+.turn.rejected pre{color:#b91c1c}
 ";
 
-/// The whole page: a header, a table of contents, the sections, and the report's data as JSON
-/// (`<script type="application/json" id="report-data">`), with no script that fetches anything.
-pub fn page(title: &str, subtitle: &str, sections: &[Section], data: &serde_json::Value) -> String {
+/// The whole page: a header, a table of contents, the sections, the report's data as JSON
+/// (`<script type="application/json" id="report-data">`) and then `script`, the report's own code
+/// (never built from data); nothing is fetched.
+pub fn page(title: &str, subtitle: &str, sections: &[Section], data: &serde_json::Value, script: &str) -> String {
     let mut html = String::with_capacity(64 * 1024);
     let _ = write!(
         html,
@@ -127,11 +132,11 @@ pub fn page(title: &str, subtitle: &str, sections: &[Section], data: &serde_json
             section.html
         );
     }
-    let _ = write!(
-        html,
-        "</main><script type=\"application/json\" id=\"report-data\">{}</script></body></html>",
-        embed_json(data)
-    );
+    let _ = write!(html, "</main><script type=\"application/json\" id=\"report-data\">{}</script>", embed_json(data));
+    if !script.is_empty() {
+        let _ = write!(html, "<script>{script}</script>");
+    }
+    html.push_str("</body></html>");
     html
 }
 
@@ -157,7 +162,7 @@ mod tests {
         let planted = "<img src=x onerror=alert(1)>";
         let rows = vec![vec![Cell::Text(planted.into()), Cell::Number("1".into())]];
         let section = Section { id: "s", title: planted.into(), html: table("t", &[planted], &rows) };
-        let page = page(planted, planted, &[section], &serde_json::json!({ "x": planted }));
+        let page = page(planted, planted, &[section], &serde_json::json!({ "x": planted }), "");
         assert!(!page.contains("<img"), "{page}");
         assert_eq!(page.matches("&lt;img").count(), 7, "title, h1, subtitle, nav, h2, th, td: {page}");
     }

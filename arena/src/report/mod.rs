@@ -6,6 +6,7 @@
 
 pub mod html;
 pub mod svg;
+pub mod viewer;
 
 use std::path::{Path, PathBuf};
 
@@ -52,7 +53,8 @@ pub fn render(source: &Source) -> Result<(String, Vec<String>, usize)> {
         Source::Store(db) => store_sections(db)?,
     };
     let names = sections.iter().map(|s| s.title.clone()).collect();
-    Ok((html::page(&title, &subtitle, &sections, &data), names, games))
+    let script = if data.get("viewer").is_some_and(|v| v.as_array().is_some_and(|a| !a.is_empty())) { viewer::SCRIPT } else { "" };
+    Ok((html::page(&title, &subtitle, &sections, &data, script), names, games))
 }
 
 /// An evolve run's sections.
@@ -96,6 +98,13 @@ fn run_sections(dir: &Path) -> Result<(String, String, Vec<Section>, serde_json:
     }
     sections.push(Section { id: "lineage", title: "Lineage".into(), html: lineage_section(&lineage) });
     sections.push(Section { id: "generations", title: "Generations".into(), html: generations_section(&summaries) });
+    let viewed = match (last_tournament, db.exists()) {
+        (Some(id), true) => viewer::sample(&crate::store::Store::open(&db)?, id)?,
+        _ => Vec::new(),
+    };
+    if !viewed.is_empty() {
+        sections.push(games_section(viewed.len()));
+    }
     let title = format!("Arena run {}", dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default());
     let game = summaries.first().map(|s| s.ratings.len()).unwrap_or(0);
     let subtitle = format!(
@@ -110,6 +119,7 @@ fn run_sections(dir: &Path) -> Result<(String, String, Vec<Section>, serde_json:
         "generations": summaries,
         "anchors": calibration,
         "lineage": serde_json::from_str::<serde_json::Value>(&lineage.to_json())?,
+        "viewer": viewed,
     });
     Ok((title, subtitle, sections, data, games))
 }
@@ -145,13 +155,34 @@ fn store_sections(db: &Path) -> Result<(String, String, Vec<Section>, serde_json
         table("standings", &["rank", "agent", "rating", "95% interval", "games", "score"], &rows)
     );
     let (names, cells) = crosstable(&results);
-    let sections = vec![
+    let mut sections = vec![
         Section { id: "standings", title: "Standings".into(), html: standings },
         Section { id: "crosstable", title: "Crosstable".into(), html: svg::heatmap(&names, &cells) },
     ];
-    let data = json!({ "source": db.display().to_string(), "standings": rated.players });
+    let store = crate::store::Store::open(db)?;
+    let viewed = match store.tournaments()?.last() {
+        Some(last) => viewer::sample(&store, last.id)?,
+        None => Vec::new(),
+    };
+    if !viewed.is_empty() {
+        sections.push(games_section(viewed.len()));
+    }
+    let data = json!({ "source": db.display().to_string(), "standings": rated.players, "viewer": viewed });
     let subtitle = format!("{} · {} finished games", db.display(), results.games.len());
     Ok(("Arena store".into(), subtitle, sections, data, results.games.len()))
+}
+
+/// The game viewer's section.
+fn games_section(matches: usize) -> Section {
+    Section {
+        id: "games",
+        title: "Games".into(),
+        html: format!(
+            "<p class=\"muted\">{matches} matches of the last tournament, spread evenly over it (at most {}); step with the buttons or the arrow keys.</p>{}",
+            viewer::MOST_MATCHES,
+            viewer::MARKUP
+        ),
+    }
 }
 
 /// Each pair's points and games, players in roster order.
