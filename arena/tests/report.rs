@@ -27,15 +27,28 @@ fn a_store_report_escapes_every_planted_name_and_shows_standings_and_a_crosstabl
     let (markup, data) = page.split_once("id=\"report-data\">").unwrap_or_else(|| panic!("no data: {page}"));
     assert!(!markup.contains("<script>alert") && !markup.contains("\" onload"), "a planted name is live markup");
     // In the data, JSON's own escapes keep the quote inside its string and no `<` is left.
-    let data = data.strip_suffix("</script></body></html>").unwrap_or_else(|| panic!("the data ends the page"));
+    let data = data.split("</script>").next().unwrap_or_default();
     assert!(!data.contains('<') && data.contains("\\\" onload=\\\""), "{data}");
     assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot; onload=&quot;alert(2)"), "escaped name shown");
-    // The only script element is the embedded data, which is JSON and reads back.
-    assert_eq!(page.matches("<script").count(), 1);
+    // Two script elements: the embedded data (JSON, which reads back) and the viewer's own code,
+    // which holds no stored text.
+    assert_eq!(page.matches("<script").count(), 2);
+    assert!(!arena::report::viewer::SCRIPT.contains("alert"));
     let data: serde_json::Value = serde_json::from_str(data).unwrap_or_else(|e| panic!("{e}: {data}"));
     let names: Vec<&str> =
         data["standings"].as_array().into_iter().flatten().filter_map(|p| p["name"].as_str()).collect();
     assert!(names.contains(&PLANTED), "the data keeps the name as it is: {names:?}");
+    // The viewer: matches spread over the tournament, each replayed from the start to its end.
+    let viewer = data["viewer"].as_array().cloned().unwrap_or_default();
+    assert_eq!(viewer.len(), 30, "all 30 games (fewer than the most a report carries)");
+    for m in &viewer {
+        let frames = m["frames"].as_array().map_or(0, Vec::len);
+        assert!((6..=10).contains(&frames), "start and 5 to 9 tic-tac-toe moves: {m}");
+        assert_eq!(m["board"]["rows"], 3);
+        let last = m["frames"][frames - 1]["cells"].as_str().unwrap_or_default();
+        assert_eq!(last.matches(['0', '1']).count(), frames - 1, "one piece per move: {m}");
+        assert!(m["replay_error"].is_null(), "{m}");
+    }
     // Three agents, each met by two others: six cells with games, each with its hover text.
     assert_eq!(page.matches("<g class=\"cell\">").count(), 6);
     assert!(page.contains("of 10 games</title>"));

@@ -53,7 +53,11 @@ pub fn render(source: &Source) -> Result<(String, Vec<String>, usize)> {
         Source::Store(db) => store_sections(db)?,
     };
     let names = sections.iter().map(|s| s.title.clone()).collect();
-    let script = if data.get("viewer").is_some_and(|v| v.as_array().is_some_and(|a| !a.is_empty())) { viewer::SCRIPT } else { "" };
+    let script = if data.get("viewer").is_some_and(|v| v.as_array().is_some_and(|a| !a.is_empty())) {
+        viewer::SCRIPT
+    } else {
+        ""
+    };
     Ok((html::page(&title, &subtitle, &sections, &data, script), names, games))
 }
 

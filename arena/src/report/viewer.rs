@@ -79,7 +79,12 @@ pub fn sample(store: &Store, tournament: i64) -> Result<Vec<ViewedMatch>> {
 /// Replays one match into frames; a move that does not replay stops the frames there and says why.
 pub fn view(m: &ExportedMatch) -> ViewedMatch {
     let mut viewed = ViewedMatch {
-        label: format!("tournament {}, match {}: {}", m.tournament, m.index, m.seat_agents[..2.min(m.seat_agents.len())].join(" vs ")),
+        label: format!(
+            "tournament {}, match {}: {}",
+            m.tournament,
+            m.index,
+            m.seat_agents[..2.min(m.seat_agents.len())].join(" vs ")
+        ),
         game: m.game.clone(),
         seats: m.seat_agents.clone(),
         returns: m.returns.clone(),
@@ -109,9 +114,12 @@ pub fn view(m: &ExportedMatch) -> ViewedMatch {
     };
     let mut state = game.new_initial_state();
     let board = state.board();
-    viewed.board = board
-        .as_ref()
-        .map(|b| BoardShape { rows: b.rows, columns: b.columns, layout: b.layout, pieces: b.pieces.clone() });
+    viewed.board = board.as_ref().map(|b| BoardShape {
+        rows: b.rows,
+        columns: b.columns,
+        layout: b.layout,
+        pieces: b.pieces.clone(),
+    });
     viewed.frames.push(Frame { text: "start".into(), seat: None, cells: board.map(|b| b.cells) });
     for (number, mv) in m.moves.iter().enumerate() {
         let seat = state.current_player();
