@@ -141,7 +141,7 @@ pub fn view(m: &ExportedMatch) -> ViewedMatch {
 /// transcript; the script fills them from the report's data.
 pub const MARKUP: &str = r#"<div class="viewer">
 <p><label>Match <select id="viewer-match"></select></label></p>
-<p class="viewer-controls"><button id="viewer-first" type="button">⏮</button> <button id="viewer-back" type="button">◀ back</button> <button id="viewer-forward" type="button">forward ▶</button> <button id="viewer-last" type="button">⏭</button> <span id="viewer-position"></span></p>
+<p class="viewer-controls"><button id="viewer-first" type="button">« first</button> <button id="viewer-back" type="button">◀ back</button> <button id="viewer-forward" type="button">forward ▶</button> <button id="viewer-last" type="button">last »</button> <span id="viewer-position"></span></p>
 <div class="viewer-body"><div id="viewer-board"></div><div><p id="viewer-result"></p><ol id="viewer-moves"></ol></div></div>
 <h3>Transcript</h3><div id="viewer-turns"></div><h3>Final position</h3><pre id="viewer-final"></pre>
 </div>"#;

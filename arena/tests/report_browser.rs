@@ -1,0 +1,259 @@
+//! The report in a real browser: the system Chromium (headless), driven over the DevTools
+//! protocol, opens a store's report and a run's report, which must load with no console error or
+//! exception; the plots, tables and game viewer must be there, the viewer must step forward and
+//! back, and no planted markup may ever run. Screenshots are kept in the test's target directory.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use agents::AgentConfig;
+use arena::engine::tournament::{AgentEntry, RunOptions, TournamentConfig, run_tournament};
+use arena::report::{Source, write_report};
+use base64::Engine as _;
+use serde_json::{Value, json};
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
+
+/// Markup that would set `window.__pwned` if it ever ran: as a tag, an attribute and a script.
+const PLANTED: &str =
+    "<img src=x onerror=\"window.__pwned=1\"><script>window.__pwned=2</script>\" onload=\"window.__pwned=3";
+
+/// The system Chromium: `$ARENA_CHROMIUM`, else `chromium`, `chromium-browser` or
+/// `google-chrome` on the PATH.
+fn chromium() -> PathBuf {
+    if let Some(path) = std::env::var_os("ARENA_CHROMIUM") {
+        return PathBuf::from(path);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        for name in ["chromium", "chromium-browser", "google-chrome"] {
+            if dir.join(name).is_file() {
+                return dir.join(name);
+            }
+        }
+    }
+    panic!("no Chromium found: install Debian's `chromium` package (.ci/run does) or set ARENA_CHROMIUM");
+}
+
+/// A headless Chromium and one page of it, attached through the DevTools protocol.
+struct Browser {
+    child: Child,
+    socket: WebSocket<MaybeTlsStream<TcpStream>>,
+    session: String,
+    next_id: u64,
+    /// Console errors, uncaught exceptions and error log entries, as text.
+    errors: Vec<String>,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    fn launch() -> Browser {
+        let profile = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut child = Command::new(chromium())
+            .args(["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--remote-debugging-port=0"])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(["--window-size=1200,900", "about:blank"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start Chromium: {e}"));
+        let stderr = child.stderr.take().unwrap_or_else(|| panic!("Chromium's stderr"));
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("DevTools listening on ") {
+                    let _ = sender.send(url.trim().to_string());
+                }
+            }
+        });
+        let url = receiver
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("Chromium's DevTools address: {e}"));
+        let (socket, _) = tungstenite::connect(url.as_str()).unwrap_or_else(|e| panic!("DevTools at {url}: {e}"));
+        if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
+            stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let mut browser =
+            Browser { child, socket, session: String::new(), next_id: 0, errors: Vec::new(), _profile: profile };
+        let target = browser.call("Target.createTarget", json!({ "url": "about:blank" }));
+        let attached =
+            browser.call("Target.attachToTarget", json!({ "targetId": target["targetId"], "flatten": true }));
+        browser.session = attached["sessionId"].as_str().unwrap_or_default().to_string();
+        for domain in ["Runtime.enable", "Log.enable", "Page.enable"] {
+            browser.call(domain, json!({}));
+        }
+        browser
+    }
+
+    /// Sends a command (to the page once attached) and returns its result; events read on the
+    /// way are checked for errors.
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut message = json!({ "id": id, "method": method, "params": params });
+        if !self.session.is_empty() {
+            message["sessionId"] = json!(self.session);
+        }
+        self.socket.send(Message::text(message.to_string())).unwrap_or_else(|e| panic!("{method}: {e}"));
+        loop {
+            let reply = self.next_message();
+            if reply["id"] == json!(id) {
+                if let Some(error) = reply.get("error") {
+                    panic!("{method}: {error}");
+                }
+                return reply["result"].clone();
+            }
+        }
+    }
+
+    /// The next message; an event that reports an error is kept in `errors`.
+    fn next_message(&mut self) -> Value {
+        loop {
+            match self.socket.read().unwrap_or_else(|e| panic!("DevTools connection: {e}")) {
+                Message::Text(text) => {
+                    let value: Value = serde_json::from_str(text.as_str()).unwrap_or_else(|e| panic!("{e}: {text}"));
+                    self.note_error(&value);
+                    return value;
+                }
+                Message::Close(_) => panic!("Chromium closed the DevTools connection"),
+                _ => continue,
+            }
+        }
+    }
+
+    fn note_error(&mut self, event: &Value) {
+        let params = &event["params"];
+        match event["method"].as_str() {
+            Some("Runtime.exceptionThrown") => self.errors.push(format!("exception: {}", params["exceptionDetails"])),
+            Some("Runtime.consoleAPICalled") if matches!(params["type"].as_str(), Some("error" | "assert")) => {
+                self.errors.push(format!("console: {}", params["args"]))
+            }
+            Some("Log.entryAdded") if params["entry"]["level"] == "error" => {
+                self.errors.push(format!("log: {}", params["entry"]["text"]))
+            }
+            _ => {}
+        }
+    }
+
+    /// Opens `path` and waits for its load event.
+    fn open(&mut self, path: &Path) {
+        let url = format!("file://{}", path.display());
+        self.call("Page.navigate", json!({ "url": url }));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if self.next_message()["method"] == "Page.loadEventFired" {
+                return;
+            }
+        }
+        panic!("{url} did not finish loading");
+    }
+
+    /// The value of a JavaScript expression in the page.
+    fn eval(&mut self, expression: &str) -> Value {
+        let result = self.call("Runtime.evaluate", json!({ "expression": expression, "returnByValue": true }));
+        if let Some(exception) = result.get("exceptionDetails") {
+            panic!("{expression}: {exception}");
+        }
+        result["result"]["value"].clone()
+    }
+
+    /// A PNG of the whole page, kept at `path`.
+    fn screenshot(&mut self, path: &Path) {
+        let shot = self.call("Page.captureScreenshot", json!({ "format": "png", "captureBeyondViewport": true }));
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("screenshot: {e}"));
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "a screenshot of {} bytes", png.len());
+        std::fs::write(path, png).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where screenshots are kept.
+fn artifact(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)
+}
+
+#[test]
+fn reports_load_cleanly_in_chromium_and_the_viewer_steps_through_games() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    // A store whose agent names are planted markup.
+    let db = dir.path().join("store.db");
+    let agents = vec![
+        AgentEntry::new(PLANTED, AgentConfig::Random),
+        AgentEntry::new("mcts", AgentConfig::parse("mcts(sims=20)").unwrap_or_else(|e| panic!("{e}"))),
+    ];
+    let config = TournamentConfig { games_per_pairing: 8, ..TournamentConfig::new("connect_four", agents) };
+    let options = RunOptions { threads: 1, db: Some(db.clone()), ..RunOptions::default() };
+    run_tournament(&config, &arena::Resources::new(), &options, &arena::Silent).unwrap_or_else(|e| panic!("{e}"));
+    let store_page = dir.path().join("store.html");
+    write_report(&Source::Store(db), &store_page).unwrap_or_else(|e| panic!("{e}"));
+
+    let mut browser = Browser::launch();
+    browser.open(&store_page);
+    assert_eq!(browser.eval("document.querySelectorAll('svg.heatmap g.cell').length"), json!(2));
+    assert_eq!(browser.eval("document.querySelectorAll('table.standings tbody tr').length"), json!(2));
+    assert_eq!(browser.eval("document.getElementById('viewer-match').options.length"), json!(8));
+    // The planted name is shown as text, in the table and in the match list.
+    let shown = browser.eval("document.querySelector('table.standings').textContent");
+    assert!(shown.as_str().is_some_and(|t| t.contains("onerror=\"window.__pwned=1\"")), "{shown}");
+    let option = browser.eval("document.getElementById('viewer-match').options[0].textContent");
+    assert!(option.as_str().is_some_and(|t| t.contains("<script>window.__pwned=2</script>")), "{option}");
+    // Step forward and back: one disc per move, on a 6 × 7 board.
+    let discs = "document.querySelectorAll('#viewer-board circle.piece').length";
+    let position = "document.getElementById('viewer-position').textContent";
+    assert_eq!(browser.eval("document.querySelectorAll('#viewer-board rect.cell').length"), json!(42));
+    assert_eq!(browser.eval(discs), json!(0));
+    assert!(browser.eval(position).as_str().is_some_and(|t| t.starts_with("move 0 of ")));
+    for expected in [1, 2, 3] {
+        browser.eval("document.getElementById('viewer-forward').click()");
+        assert_eq!(browser.eval(discs), json!(expected));
+    }
+    browser.eval("document.getElementById('viewer-back').click()");
+    assert_eq!(browser.eval(discs), json!(2));
+    assert!(browser.eval(position).as_str().is_some_and(|t| t.starts_with("move 2 of ")));
+    browser.eval("document.getElementById('viewer-last').click()");
+    let last = browser.eval(position);
+    let moves = browser.eval("document.querySelectorAll('#viewer-moves li').length");
+    assert!(last.as_str().is_some_and(|t| t.starts_with(&format!("move {moves} of {moves}"))), "{last} / {moves}");
+    assert_eq!(browser.eval(discs), moves, "every move left a disc");
+    // Another match starts from its first position.
+    browser.eval(
+        "const s = document.getElementById('viewer-match'); s.value = '3'; s.dispatchEvent(new Event('change'));",
+    );
+    assert_eq!(browser.eval(discs), json!(0));
+    browser.screenshot(&artifact("report-store.png"));
+    assert_eq!(browser.eval("typeof window.__pwned"), json!("undefined"), "planted markup ran");
+
+    // A run's report: the rating chart, the accuracy chart is absent without measurements, the
+    // lineage and the generations table.
+    let config = dir.path().join("tiny.toml");
+    let text = "game = \"tic_tac_toe\"\ngenerations = 2\narchitecture = \"mlp(hidden=16,layers=1)\"\nanchor_sims = 10\n\
+                anchor_ladder = []\nanchor_calibration_games = 10\ntournament_games_per_pairing = 4\ntournament_sims = 4\n\
+                selfplay_games = 20\nselfplay_sims = 4\ngate_games = 10\nbootstrap = 10\n";
+    std::fs::write(&config, text).unwrap_or_else(|e| panic!("{e}"));
+    let run = dir.path().join("run");
+    let output = common::evolve_command(&config, &run, false).output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    browser.open(&run.join("report.html"));
+    assert_eq!(browser.eval("document.querySelectorAll('#ratings svg.chart circle').length"), json!(3));
+    assert_eq!(browser.eval("document.querySelectorAll('#ratings table tbody tr').length"), json!(3));
+    assert!(browser.eval("document.querySelectorAll('#lineage g.node').length").as_u64().is_some_and(|n| n >= 2));
+    assert_eq!(browser.eval("document.querySelectorAll('#generations table tbody tr').length"), json!(3));
+    assert!(browser.eval("document.getElementById('viewer-match').options.length").as_u64().is_some_and(|n| n > 0));
+    browser.eval("document.getElementById('viewer-forward').click()");
+    assert_eq!(browser.eval("document.querySelectorAll('#viewer-board text.mark').length"), json!(1));
+    browser.screenshot(&artifact("report-run.png"));
+    assert!(browser.errors.is_empty(), "console errors: {:?}", browser.errors);
+}
