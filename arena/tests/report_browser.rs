@@ -236,6 +236,45 @@ fn reports_load_cleanly_in_chromium_and_the_viewer_steps_through_games() {
     browser.screenshot(&artifact("report-store.png"));
     assert_eq!(browser.eval("typeof window.__pwned"), json!("undefined"), "planted markup ran");
 
+    // A debate whose proposition and utterances are planted markup: the viewer shows them as text.
+    let debate_db = dir.path().join("debate.db");
+    let propositions = dir.path().join("propositions.jsonl");
+    let claim = "<script>window.__pwned=4</script>2 + 2 = 4";
+    std::fs::write(&propositions, serde_json::json!({ "proposition": claim, "truth": true }).to_string() + "\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let bot = dir.path().join("bot.sh");
+    let utterance = r#"{"action": "<img src=x onerror=\"window.__pwned=5\">It is true."}"#;
+    std::fs::write(
+        &bot,
+        format!("while IFS= read -r line; do case \"$line\" in *'\"move\"'*) echo '{utterance}';; esac; done\n"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let debater = |name: &str| {
+        let spec = format!("cmd(program=\"sh {}\")", bot.display());
+        AgentEntry::new(name, AgentConfig::parse(&spec).unwrap_or_else(|e| panic!("{spec}: {e}")))
+    };
+    let game = format!("debate(rounds=1,judge=oracle,propositions={})", propositions.display());
+    let config =
+        TournamentConfig { games_per_pairing: 2, ..TournamentConfig::new(game, vec![debater(PLANTED), debater("b")]) };
+    let options = RunOptions { threads: 1, db: Some(debate_db.clone()), ..RunOptions::default() };
+    run_tournament(&config, &arena::Resources::new(), &options, &arena::Silent).unwrap_or_else(|e| panic!("{e}"));
+    let debate_page = dir.path().join("debate.html");
+    write_report(&Source::Store(debate_db), &debate_page).unwrap_or_else(|e| panic!("{e}"));
+    let html = std::fs::read_to_string(&debate_page).unwrap_or_default();
+    let markup = html.split("id=\"report-data\"").next().unwrap_or_default();
+    assert!(!markup.contains("<img src=x") && !markup.contains("<script>window"), "planted markup in the page");
+    browser.open(&debate_page);
+    browser.eval("document.getElementById('viewer-last').click()");
+    let moves = browser.eval("document.getElementById('viewer-moves').textContent");
+    assert!(
+        moves.as_str().is_some_and(|t| t.contains("<img src=x onerror=\"window.__pwned=5\">It is true.")),
+        "{moves}"
+    );
+    let position = browser.eval("document.getElementById('viewer-final').textContent");
+    assert!(position.as_str().is_some_and(|t| t.contains(claim)), "the proposition is shown as text: {position}");
+    browser.screenshot(&artifact("report-debate.png"));
+    assert_eq!(browser.eval("typeof window.__pwned"), json!("undefined"), "planted markup ran");
+
     // A run's report: the rating chart, the accuracy chart is absent without measurements, the
     // lineage and the generations table.
     let config = dir.path().join("tiny.toml");

@@ -102,8 +102,12 @@ fn run_sections(dir: &Path) -> Result<(String, String, Vec<Section>, serde_json:
     }
     sections.push(Section { id: "lineage", title: "Lineage".into(), html: lineage_section(&lineage) });
     sections.push(Section { id: "generations", title: "Generations".into(), html: generations_section(&summaries) });
-    let viewed = match (last_tournament, db.exists()) {
-        (Some(id), true) => viewer::sample(&crate::store::Store::open(&db)?, id)?,
+    let store = if db.exists() { Some(crate::store::Store::open(&db)?) } else { None };
+    if let Some(html) = store.as_ref().map(judges_section).transpose()?.flatten() {
+        sections.push(Section { id: "judges", title: "Judges".into(), html });
+    }
+    let viewed = match (last_tournament, &store) {
+        (Some(id), Some(store)) => viewer::sample(store, id)?,
         _ => Vec::new(),
     };
     if !viewed.is_empty() {
@@ -164,6 +168,9 @@ fn store_sections(db: &Path) -> Result<(String, String, Vec<Section>, serde_json
         Section { id: "crosstable", title: "Crosstable".into(), html: svg::heatmap(&names, &cells) },
     ];
     let store = crate::store::Store::open(db)?;
+    if let Some(html) = judges_section(&store)? {
+        sections.push(Section { id: "judges", title: "Judges".into(), html });
+    }
     let viewed = match store.tournaments()?.last() {
         Some(last) => viewer::sample(&store, last.id)?,
         None => Vec::new(),
@@ -174,6 +181,52 @@ fn store_sections(db: &Path) -> Result<(String, String, Vec<Section>, serde_json
     let data = json!({ "source": db.display().to_string(), "standings": rated.players, "viewer": viewed });
     let subtitle = format!("{} · {} finished games", db.display(), results.games.len());
     Ok(("Arena store".into(), subtitle, sections, data, results.games.len()))
+}
+
+/// Every judge of the store's debates: accuracy against the truth, its lean to pro and to the
+/// first speaker, and whether it gave the same verdict with the debaters swapped; `None` when no
+/// game was judged.
+fn judges_section(store: &crate::store::Store) -> Result<Option<String>> {
+    let judges = crate::text_data::judging::store_report(store)?;
+    if judges.is_empty() {
+        return Ok(None);
+    }
+    let percent = |x: f64| format!("{:+.0} points", 100.0 * x);
+    let rows: Vec<Vec<Cell>> = judges
+        .iter()
+        .map(|j| {
+            vec![
+                Cell::Text(j.name.clone()),
+                Cell::Number(j.verdicts.to_string()),
+                Cell::Number(format!(
+                    "{:.0}% [{:.0}, {:.0}]",
+                    100.0 * j.accuracy,
+                    100.0 * j.accuracy_low,
+                    100.0 * j.accuracy_high
+                )),
+                Cell::Number(format!(
+                    "{} ({:.0}% pro, {:.0}% true)",
+                    percent(j.pro_bias),
+                    100.0 * j.picked_pro,
+                    100.0 * j.pro_true
+                )),
+                Cell::Number(percent(j.first_bias)),
+                Cell::Number(if j.pairs == 0 {
+                    "—".into()
+                } else {
+                    format!("{:.0}% of {} pairs", 100.0 * j.consistent, j.pairs)
+                }),
+            ]
+        })
+        .collect();
+    Ok(Some(format!(
+        "<p class=\"muted\">Accuracy with its 95% Wilson interval; a lean is how much more often the judge picked a side than that side was right; consistency: the same verdict on a proposition with the debaters swapped.</p>{}",
+        table(
+            "judges",
+            &["judge", "verdicts", "accuracy", "lean to pro", "lean to first speaker", "consistency"],
+            &rows
+        )
+    )))
 }
 
 /// The game viewer's section.

@@ -117,7 +117,16 @@ impl LineChart {
                 format_value(y, self.percent)
             );
         }
-        for x in ticks(x_low, x_high, 10) {
+        // Generations are whole numbers: so are their ticks.
+        let whole = xs.iter().all(|x| x.fract() == 0.0);
+        let mut x_ticks = ticks(x_low, x_high, 10);
+        if whole {
+            x_ticks.retain(|x| x.fract() == 0.0);
+            if x_ticks.len() < 2 {
+                x_ticks = (x_low.ceil() as i64..=x_high.floor() as i64).map(|x| x as f64).collect();
+            }
+        }
+        for x in x_ticks {
             let px = sx(x);
             let _ = write!(
                 svg,

@@ -87,17 +87,7 @@ pub fn pro_speaks_first(spec: &str, moves: &[games::Move]) -> bool {
 pub fn verdicts(config: &TournamentConfig, outcome: &TournamentOutcome, store: Option<&Store>) -> Result<Vec<Verdict>> {
     let game = &outcome.game;
     Ok(match (store, outcome.tournament_id) {
-        (Some(store), Some(id)) => {
-            let moves = store.match_moves(id)?;
-            store
-                .finished(id)?
-                .iter()
-                .filter_map(|m| {
-                    let pro_first = pro_speaks_first(game, moves.get(&m.index).map_or(&[], Vec::as_slice));
-                    Verdict::from_game(m.judge, m.pair, &m.returns, m.end == EndKind::Normal, pro_first)
-                })
-                .collect()
-        }
+        (Some(store), Some(id)) => stored_verdicts(store, id, game)?,
         _ => outcome
             .results
             .iter()
@@ -109,6 +99,48 @@ pub fn verdicts(config: &TournamentConfig, outcome: &TournamentOutcome, store: O
             })
             .collect(),
     })
+}
+
+/// The verdicts of stored tournament `id` of `game`.
+pub fn stored_verdicts(store: &Store, id: i64, game: &str) -> Result<Vec<Verdict>> {
+    let moves = store.match_moves(id)?;
+    Ok(store
+        .finished(id)?
+        .iter()
+        .filter_map(|m| {
+            let pro_first = pro_speaks_first(game, moves.get(&m.index).map_or(&[], Vec::as_slice));
+            Verdict::from_game(m.judge, m.pair, &m.returns, m.end == EndKind::Normal, pro_first)
+        })
+        .collect())
+}
+
+/// The report of every judge of a store's tournaments, a judge being one name across them.
+pub fn store_report(store: &Store) -> Result<Vec<JudgeReport>> {
+    let mut names: Vec<String> = Vec::new();
+    let mut verdicts = Vec::new();
+    for tournament in store.tournaments()? {
+        let judges = store.judges(tournament.id)?;
+        if judges.is_empty() {
+            continue;
+        }
+        let global: Vec<usize> = judges
+            .iter()
+            .map(|judge| match names.iter().position(|n| n == &judge.name) {
+                Some(k) => k,
+                None => {
+                    names.push(judge.name.clone());
+                    names.len() - 1
+                }
+            })
+            .collect();
+        for verdict in stored_verdicts(store, tournament.id, &tournament.game)? {
+            let Some(&judge) = global.get(verdict.judge) else { continue };
+            // Pairs are per tournament: the tournament's id keeps them apart.
+            let pair = (tournament.id as u64) << 32 | (verdict.pair & 0xffff_ffff);
+            verdicts.push(Verdict { judge, pair, ..verdict });
+        }
+    }
+    Ok(report(&names, &verdicts))
 }
 
 /// The report of every judge of a tournament (empty when it has none).
