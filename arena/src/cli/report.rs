@@ -34,14 +34,16 @@ pub fn report(args: &ReportArgs, out: &mut dyn Write) -> Result<()> {
         }
     };
     let path = args.out.clone().unwrap_or(default_out);
+    let started = std::time::Instant::now();
     let written = write_report(&source, &path)?;
     writeln!(
         out,
-        "report: {} ({} KiB; {}; {} games in its crosstable)",
+        "report: {} ({} KiB; {}; {} games in its crosstable) in {:.2} s",
         written.path.display(),
         written.bytes.div_ceil(1024),
         written.sections.join(", "),
-        written.games
+        written.games,
+        started.elapsed().as_secs_f64()
     )?;
     Ok(())
 }
