@@ -74,6 +74,26 @@ fn an_evolve_run_writes_its_report_every_generation() {
     let chart = page.split("id=\"ratings\"").nth(1).unwrap_or("");
     assert_eq!(chart.split("</svg>").next().unwrap_or("").matches("<circle").count(), 2);
     assert!(page.contains("<g class=\"node"), "the lineage has its nodes");
+    // The gate's SPRT trace (one point per batch of 10 games, after the origin) between its
+    // bounds, and the child's loss per epoch (policy and value).
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("generations/gen-1.json")).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+    let gate = &summary["gates"][0];
+    let batches = gate["trace"].as_array().map_or(0, Vec::len);
+    assert!(batches >= 1 && gate["trace"][batches - 1][0] == gate["games"], "{gate}");
+    assert!(gate["bounds"][0].as_f64() < Some(0.0) && gate["bounds"][1].as_f64() > Some(0.0), "{gate}");
+    let epochs = summary["training"][0][1]["epoch_losses"].as_array().map_or(0, Vec::len);
+    assert_eq!(epochs, 3, "the trainer's three epochs: {}", summary["training"]);
+    let chart = |title: &str| {
+        let rest = page.split_once(title).map_or("", |(_, rest)| rest);
+        rest.split("</svg>").next().unwrap_or_default().to_string()
+    };
+    let sprt = chart("Each gate&#39;s SPRT");
+    assert_eq!(sprt.matches("<circle").count(), batches + 1, "{sprt}");
+    assert!(sprt.contains(">accept H0</text>") && sprt.contains(">accept H1</text>"));
+    let losses = chart("Training loss per epoch");
+    assert_eq!(losses.matches("<circle").count(), 2 * epochs, "policy and value per epoch");
     // `arena report --run` writes the same page.
     let again = dir.path().join("again.html");
     run_ok(&["report", "--run", &run.display().to_string(), "--out", &again.display().to_string()]);

@@ -22,6 +22,7 @@ impl Generation<'_> {
         let batches = config.gate_games.div_ceil(GATE_BATCH);
         let mut tally = Tally::new(2);
         let mut state = SprtState { llr: 0.0, decision: Decision::Continue };
+        let mut trace = Vec::new();
         for batch in 0..batches {
             let games = GATE_BATCH.min(config.gate_games - batch * GATE_BATCH);
             let agents = vec![self.tournament_agent(child)?, self.tournament_agent(parent)?];
@@ -35,6 +36,7 @@ impl Generation<'_> {
             let outcome = run_tournament(&match_config, self.resources, &self.stored_run(), self.progress)?;
             tally.merge(outcome.tally);
             state = sprt_state(&test, &tally);
+            trace.push((tally.head_to_head(0, 1).games(), state.llr));
             if state.decision != Decision::Continue {
                 break;
             }
@@ -46,7 +48,15 @@ impl Generation<'_> {
             Decision::AcceptH0 => GateDecision::AcceptedH0 { llr: state.llr },
             Decision::Continue => GateDecision::Threshold { llr: state.llr, score, threshold: config.gate_threshold },
         };
-        let gate = GateResult { child: child.into(), parent: parent.into(), games: t.games(), score, decision };
+        let gate = GateResult {
+            child: child.into(),
+            parent: parent.into(),
+            games: t.games(),
+            score,
+            decision,
+            trace,
+            bounds: Some(test.bounds()),
+        };
         self.progress.log(&format!(
             "generation {generation}: gate {child} vs {parent}: {:.1}% over {} games, {decision} → {}",
             100.0 * score,

@@ -323,7 +323,13 @@ pub struct LanguageTraining {
     pub accuracy: Option<f64>,
     pub tokens_per_second: f64,
     pub train_seconds: f64,
+    /// (step, loss) along the training, at most [`LOSS_CURVE_POINTS`] of them (evenly spread).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub loss_curve: Vec<(u64, f64)>,
 }
+
+/// The most points of a fine-tuning's loss curve kept in a summary.
+pub const LOSS_CURVE_POINTS: usize = 200;
 
 impl LanguageTraining {
     fn new(child: &str, parent: &str, report: &FinetuneReport) -> Self {
@@ -342,6 +348,10 @@ impl LanguageTraining {
             accuracy: last.and_then(|p| p.accuracy),
             tokens_per_second: report.tokens_per_second,
             train_seconds: report.train_seconds,
+            loss_curve: {
+                let step = report.loss_curve.len().div_ceil(LOSS_CURVE_POINTS).max(1);
+                report.loss_curve.iter().step_by(step).map(|p| (p.step, p.loss)).collect()
+            },
         }
     }
 }

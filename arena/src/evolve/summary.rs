@@ -68,6 +68,12 @@ pub struct GateResult {
     pub games: u64,
     pub score: f64,
     pub decision: GateDecision,
+    /// The SPRT's log-likelihood ratio after each batch: (games so far, LLR).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trace: Vec<(u64, f64)>,
+    /// The SPRT's bounds (accept H0 at or below the first, H1 at or above the second).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bounds: Option<(f64, f64)>,
 }
 
 impl GateResult {

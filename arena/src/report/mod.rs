@@ -539,8 +539,99 @@ fn generations_section(summaries: &[GenerationSummary]) -> String {
     let time: Vec<(String, Vec<(String, f64)>)> =
         summaries.iter().map(|s| (format!("gen {}", s.generation), s.seconds.clone())).collect();
     format!(
-        "{}{}",
+        "{}{}{}{}",
         table("generations", &["generation", "parents", "data", "gates", "training", "flags"], &rows),
+        gate_traces(summaries),
+        loss_curves(summaries),
         svg::stacked_bars("Where the time went", &time)
     )
+}
+
+/// Every gate's SPRT trace (the log-likelihood ratio after each batch of games) between the
+/// test's bounds.
+fn gate_traces(summaries: &[GenerationSummary]) -> String {
+    let gates: Vec<&crate::evolve::GateResult> =
+        summaries.iter().flat_map(|s| &s.gates).filter(|g| !g.trace.is_empty()).collect();
+    let Some(bounds) = gates.iter().find_map(|g| g.bounds) else {
+        return String::new();
+    };
+    let chart = LineChart {
+        title: "Each gate's SPRT: log-likelihood ratio after each batch".into(),
+        x_label: "gate games".into(),
+        y_label: "LLR".into(),
+        series: gates
+            .iter()
+            .map(|g| Series {
+                name: format!("{} vs {}", g.child, g.parent),
+                points: std::iter::once((0.0, 0.0))
+                    .chain(g.trace.iter().map(|&(games, llr)| (games as f64, llr)))
+                    .collect(),
+                band: Vec::new(),
+            })
+            .collect(),
+        references: vec![("accept H0".into(), bounds.0), ("accept H1".into(), bounds.1)],
+        ..LineChart::default()
+    };
+    chart.to_svg()
+}
+
+/// Each child's training loss: per epoch for networks (policy and value), per step for language
+/// models.
+fn loss_curves(summaries: &[GenerationSummary]) -> String {
+    let mut network = Vec::new();
+    let mut language = Vec::new();
+    for s in summaries {
+        for (name, report) in &s.training {
+            if !report.epoch_losses.is_empty() {
+                let epochs = report.epoch_losses.iter().enumerate();
+                network.push(Series {
+                    name: format!("{name} policy"),
+                    points: epochs.clone().map(|(e, l)| ((e + 1) as f64, l.0)).collect(),
+                    band: Vec::new(),
+                });
+                network.push(Series {
+                    name: format!("{name} value"),
+                    points: epochs.map(|(e, l)| ((e + 1) as f64, l.1)).collect(),
+                    band: Vec::new(),
+                });
+            }
+        }
+        for t in s.language.iter().flat_map(|l| &l.training) {
+            if !t.loss_curve.is_empty() {
+                language.push(Series {
+                    name: t.child.clone(),
+                    points: t.loss_curve.iter().map(|&(step, loss)| (step as f64, loss)).collect(),
+                    band: Vec::new(),
+                });
+            }
+        }
+    }
+    let mut html = String::new();
+    // Many children make many lines: the last six keep the chart readable.
+    let keep = |mut series: Vec<Series>, most: usize| {
+        let cut = series.len().saturating_sub(most);
+        series.drain(..cut);
+        series
+    };
+    if !network.is_empty() {
+        let chart = LineChart {
+            title: "Training loss per epoch (the last children)".into(),
+            x_label: "epoch".into(),
+            y_label: "mean loss".into(),
+            series: keep(network, 6),
+            ..LineChart::default()
+        };
+        html.push_str(&chart.to_svg());
+    }
+    if !language.is_empty() {
+        let chart = LineChart {
+            title: "Fine-tuning loss per step (the last children)".into(),
+            x_label: "step".into(),
+            y_label: "loss".into(),
+            series: keep(language, 6),
+            ..LineChart::default()
+        };
+        html.push_str(&chart.to_svg());
+    }
+    html
 }

@@ -163,12 +163,12 @@ impl LineChart {
             let py = sy(*y);
             let _ = write!(
                 svg,
-                "<g class=\"reference\"><title>{} {}</title><line x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{py:.1}\" y2=\"{py:.1}\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text></g>",
+                "<g class=\"reference\"><title>{} {}</title><line x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{py:.1}\" y2=\"{py:.1}\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text></g>",
                 escape(name),
                 format_value(*y, self.percent),
                 LEFT + plot_w,
-                LEFT + plot_w + 4.0,
-                py + 4.0,
+                LEFT + plot_w - 4.0,
+                py - 4.0,
                 escape(name)
             );
         }
@@ -362,7 +362,7 @@ pub fn stacked_bars(title: &str, rows: &[(String, Vec<(String, f64)>)]) -> Strin
         }
         let seconds: f64 = segments.iter().map(|p| p.1).sum();
         let _ =
-            write!(svg, "<text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\">{seconds:.0} s</text>", x + 4.0, y + bar - 5.0);
+            write!(svg, "<text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\">{seconds:.1} s</text>", x + 4.0, y + bar - 5.0);
     }
     for (k, part) in parts.iter().enumerate() {
         let x = label + plot + 56.0;

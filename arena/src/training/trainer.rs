@@ -86,6 +86,9 @@ pub struct TrainReport {
     pub last_epoch_policy_loss: f64,
     pub last_epoch_value_loss: f64,
     pub seconds: f64,
+    /// Each epoch's mean (policy, value) loss, in order: the training loss curve.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub epoch_losses: Vec<(f64, f64)>,
 }
 
 const BETA1: f64 = 0.9;
@@ -241,6 +244,7 @@ pub fn train(
         }
         report.last_epoch_policy_loss = policy;
         report.last_epoch_value_loss = value;
+        report.epoch_losses.push((policy, value));
     }
     progress.end();
     checkpoint.set_optimizer(Some(optimizer.state()?));
