@@ -99,3 +99,47 @@ fn an_evolve_run_writes_its_report_every_generation() {
     run_ok(&["report", "--run", &run.display().to_string(), "--out", &again.display().to_string()]);
     assert_eq!(std::fs::read_to_string(&again).unwrap_or_default(), page);
 }
+
+#[test]
+fn a_store_with_judged_debates_reports_its_judges() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let script = |name: &str, answer: &str| {
+        let path = dir.path().join(name);
+        let body =
+            format!("while IFS= read -r line; do case \"$line\" in *'\"move\"'*) echo '{answer}';; esac; done\n");
+        std::fs::write(&path, body).unwrap_or_else(|e| panic!("{e}"));
+        AgentConfig::parse(&format!("cmd(program=\"sh {}\")", path.display())).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let debaters = vec![
+        AgentEntry::new("a", script("a.sh", r#"{"action": "It holds."}"#)),
+        AgentEntry::new("b", script("b.sh", r#"{"action": "It does not."}"#)),
+    ];
+    // A judge that always says pro: right exactly when the proposition is true.
+    let judge = AgentEntry::new(PLANTED, script("judge.sh", r#"{"action": "pro"}"#));
+    let db = dir.path().join("judged.db");
+    let config = TournamentConfig {
+        games_per_pairing: 8,
+        judges: vec![judge],
+        ..TournamentConfig::new("debate(rounds=1,items=50)", debaters)
+    };
+    let options = RunOptions { threads: 1, db: Some(db.clone()), ..RunOptions::default() };
+    run_tournament(&config, &arena::Resources::new(), &options, &arena::Silent).unwrap_or_else(|e| panic!("{e}"));
+    let store = arena::store::Store::open(&db).unwrap_or_else(|e| panic!("{e}"));
+    let judges = arena::text_data::judging::store_report(&store).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(judges.len(), 1);
+    let always_pro = &judges[0];
+    assert_eq!((always_pro.name.as_str(), always_pro.verdicts, always_pro.picked_pro), (PLANTED, 8, 1.0));
+    assert!((always_pro.accuracy - always_pro.pro_true).abs() < 1e-12, "right exactly on the true ones");
+    let out = dir.path().join("judged.html");
+    let said = run_ok(&["report", "--db", &db.display().to_string(), "--out", &out.display().to_string()]);
+    assert!(said.contains("Judges"), "{said}");
+    let page = std::fs::read_to_string(&out).unwrap_or_default();
+    let section = page.split_once("id=\"judges\"").map_or("", |(_, rest)| rest);
+    let row = format!(
+        "{:.0}% [{:.0}, {:.0}]",
+        100.0 * always_pro.accuracy,
+        100.0 * always_pro.accuracy_low,
+        100.0 * always_pro.accuracy_high
+    );
+    assert!(section.contains(&row) && section.contains("&lt;script&gt;"), "{row}: {section}");
+}

@@ -99,7 +99,7 @@ svg text{font:12px system-ui,sans-serif;fill:#1d2330}svg .title{font-weight:600;
 svg .axis{stroke:#6b7280}svg .band{opacity:.18}svg .reference line{stroke:#6b7280;stroke-dasharray:4 3}svg .reference text{fill:#4b5563;font-size:11px}
 svg .nogames{fill:#f3f4f6;stroke:#fff}svg .cell rect{stroke:#fff}svg .cell text{font-size:11px}
 svg .node rect{fill:#fff;stroke:#6b7280;stroke-width:1.5}svg .node.promoted rect{stroke:#009E73;fill:#e7f6f0}svg .node.rejected rect{stroke:#D55E00;fill:#fbeee6}
-svg .edge line{stroke:#6b7280;stroke-width:1.5}svg .edge.rejected line{stroke:#D55E00;stroke-dasharray:5 3}svg .edge.promoted line{stroke:#009E73}
+svg .edge line{stroke:#6b7280;stroke-width:1.5}svg .edge-label{font-size:11px;fill:#4b5563}svg .edge.rejected line{stroke:#D55E00;stroke-dasharray:5 3}svg .edge.promoted line{stroke:#009E73}
 .flag{color:#b91c1c;font-weight:600}.muted{color:#6b7280}
 .viewer-body{display:flex;gap:24px;align-items:flex-start}#viewer-moves{max-height:360px;overflow:auto;margin:0;padding-left:28px}
 #viewer-moves li.current{font-weight:700;background:#fff3c4}svg.board .cell{fill:#dfe6ee;stroke:#fff;stroke-width:2}

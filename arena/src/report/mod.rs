@@ -191,7 +191,7 @@ fn judges_section(store: &crate::store::Store) -> Result<Option<String>> {
     if judges.is_empty() {
         return Ok(None);
     }
-    let percent = |x: f64| format!("{:+.0} points", 100.0 * x);
+    let points = |x: f64| format!("{:+.0}", 100.0 * x);
     let rows: Vec<Vec<Cell>> = judges
         .iter()
         .map(|j| {
@@ -205,16 +205,24 @@ fn judges_section(store: &crate::store::Store) -> Result<Option<String>> {
                     100.0 * j.accuracy_high
                 )),
                 Cell::Number(format!(
-                    "{} ({:.0}% pro, {:.0}% true)",
-                    percent(j.pro_bias),
+                    "{} points [{}, {}] ({:.0}% pro, {:.0}% true)",
+                    points(j.pro_bias),
+                    points(j.pro_bias_interval.0),
+                    points(j.pro_bias_interval.1),
                     100.0 * j.picked_pro,
                     100.0 * j.pro_true
                 )),
-                Cell::Number(percent(j.first_bias)),
+                Cell::Number(format!("{} points", points(j.first_bias))),
                 Cell::Number(if j.pairs == 0 {
                     "—".into()
                 } else {
-                    format!("{:.0}% of {} pairs", 100.0 * j.consistent, j.pairs)
+                    format!(
+                        "{:.0}% [{:.0}, {:.0}] of {} pairs",
+                        100.0 * j.consistent,
+                        100.0 * j.consistent_interval.0,
+                        100.0 * j.consistent_interval.1,
+                        j.pairs
+                    )
                 }),
             ]
         })
@@ -454,7 +462,8 @@ fn lineage_section(lineage: &Lineage) -> String {
                     let gate = entry.gate.as_ref().map_or("no gate".to_string(), |g| {
                         format!("{:.0}% of {} games, {}", 100.0 * g.score, g.games, g.decision)
                     });
-                    (parent.to_string(), gate)
+                    let label = entry.gate.as_ref().map_or(String::new(), |g| format!("{:.0}%", 100.0 * g.score));
+                    (parent.to_string(), gate, label)
                 })
                 .collect(),
         })

@@ -387,8 +387,9 @@ pub struct Node {
     pub generation: u32,
     /// `initial`, `promoted` or `rejected`.
     pub status: String,
-    /// Each parent with the text of the gate on the edge from it.
-    pub parents: Vec<(String, String)>,
+    /// Each parent with the gate on the edge from it: its full text (on hover) and a short label
+    /// drawn on the edge (the child's score).
+    pub parents: Vec<(String, String, String)>,
 }
 
 /// The lineage graph: one column per generation, an arrow from each parent to its child labelled
@@ -414,18 +415,21 @@ pub fn lineage(nodes: &[Node]) -> String {
         "<svg class=\"lineage\" viewBox=\"0 0 {width:.0} {height:.0}\" width=\"{width:.0}\" height=\"{height:.0}\" role=\"img\" aria-label=\"lineage\"><defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"6\" markerHeight=\"6\" orient=\"auto-start-reverse\"><path d=\"M 0 0 L 10 5 L 0 10 z\"/></marker></defs>"
     );
     for (i, node) in nodes.iter().enumerate() {
-        for (parent, gate) in &node.parents {
+        for (parent, gate, label) in &node.parents {
             let Some(p) = nodes.iter().position(|n| &n.name == parent) else { continue };
             let ((x1, y1), (x2, y2)) = (at[p], at[i]);
             let _ = write!(
                 svg,
-                "<g class=\"edge {}\"><title>{} → {}: {}</title><line x1=\"{:.1}\" y1=\"{y1:.1}\" x2=\"{:.1}\" y2=\"{y2:.1}\" marker-end=\"url(#arrow)\"/></g>",
+                "<g class=\"edge {}\"><title>{} → {}: {}</title><line x1=\"{:.1}\" y1=\"{y1:.1}\" x2=\"{:.1}\" y2=\"{y2:.1}\" marker-end=\"url(#arrow)\"/><text class=\"edge-label\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text></g>",
                 status_class(&node.status),
                 escape(parent),
                 escape(&node.name),
                 escape(gate),
                 x1 + 30.0,
-                x2 - 32.0
+                x2 - 32.0,
+                (x1 + x2) / 2.0,
+                (y1 + y2) / 2.0 - 5.0,
+                escape(label)
             );
         }
     }
@@ -484,13 +488,14 @@ mod tests {
         let names = vec![planted.to_string(), "b".to_string()];
         let cells =
             vec![vec![None, Some(Cell { points: 1.0, games: 2 })], vec![Some(Cell { points: 1.0, games: 2 }), None]];
-        let node = |name: &str, generation, parents: Vec<(String, String)>| Node {
+        let node = |name: &str, generation, parents: Vec<(String, String, String)>| Node {
             name: name.into(),
             generation,
             status: planted.into(),
             parents,
         };
-        let nodes = vec![node(planted, 0, vec![]), node("c", 1, vec![(planted.into(), planted.into())])];
+        let nodes =
+            vec![node(planted, 0, vec![]), node("c", 1, vec![(planted.into(), planted.into(), planted.into())])];
         let rows = vec![(planted.to_string(), vec![(planted.to_string(), 2.0)])];
         for svg in [chart.to_svg(), heatmap(&names, &cells), lineage(&nodes), stacked_bars(planted, &rows)] {
             assert!(!svg.contains("<script") && !svg.contains("\" onload"), "{svg}");

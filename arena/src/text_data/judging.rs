@@ -188,6 +188,12 @@ pub struct JudgeReport {
     /// same verdict both times (the debaters swapped; the truth did not).
     pub pairs: u64,
     pub consistent: f64,
+    /// 95% intervals: the lean to pro (normal approximation of the mean per-verdict difference
+    /// `picked pro − pro true`) and the consistency (Wilson).
+    #[serde(default)]
+    pub pro_bias_interval: (f64, f64),
+    #[serde(default)]
+    pub consistent_interval: (f64, f64),
 }
 
 /// The report of every judge that gave a verdict, in judge order.
@@ -214,8 +220,15 @@ pub fn report(names: &[String], verdicts: &[Verdict]) -> Vec<JudgeReport> {
                 pairs.entry(v.pair).or_default().push(v.picked_pro);
             }
             let judged_twice: Vec<&Vec<bool>> = pairs.values().filter(|p| p.len() == 2).collect();
-            let consistent =
-                judged_twice.iter().filter(|p| p[0] == p[1]).count() as f64 / judged_twice.len().max(1) as f64;
+            let same = judged_twice.iter().filter(|p| p[0] == p[1]).count() as u64;
+            let consistent = same as f64 / judged_twice.len().max(1) as f64;
+            let consistency = wilson(same, judged_twice.len() as u64, LEVEL);
+            // Each verdict's `picked pro − pro true` is −1, 0 or 1; the lean is their mean.
+            let differences: Vec<f64> =
+                verdicts.iter().map(|v| f64::from(u8::from(v.picked_pro)) - f64::from(u8::from(v.pro_true))).collect();
+            let mean = differences.iter().sum::<f64>() / n.max(1) as f64;
+            let variance = differences.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n.max(2) - 1) as f64;
+            let half = 1.959963984540054 * (variance / n.max(1) as f64).sqrt();
             let smoothed = (correct as f64 + 0.5) / (n as f64 + 1.0);
             JudgeReport {
                 name: names.get(judge).cloned().unwrap_or_else(|| format!("judge #{judge}")),
@@ -235,6 +248,8 @@ pub fn report(names: &[String], verdicts: &[Verdict]) -> Vec<JudgeReport> {
                 first_bias: picked_first - first_true,
                 pairs: judged_twice.len() as u64,
                 consistent,
+                pro_bias_interval: ((mean - half).max(-1.0), (mean + half).min(1.0)),
+                consistent_interval: (consistency.low, consistency.high),
             }
         })
         .collect()
@@ -284,6 +299,13 @@ mod tests {
         assert!(right.rating > 400.0 && right.rating_low.is_some_and(|low| low > 0.0), "{right:?}");
         assert_eq!(right.rating_high, None, "a perfect record has no upper bound");
         assert!(right.accuracy_low > 0.8 && right.accuracy_high == 1.0);
+        // The lean to pro: half the verdicts +1, half 0, so 0.5 ± 1.96·sqrt(0.25·20/19 / 20).
+        let half = 1.959963984540054 * (0.25 * 20.0 / 19.0 / 20.0f64).sqrt();
+        assert!((pro.pro_bias_interval.0 - (0.5 - half)).abs() < 1e-12, "{pro:?}");
+        assert!((pro.pro_bias_interval.1 - (0.5 + half)).abs() < 1e-12, "{pro:?}");
+        assert_eq!(right.pro_bias_interval, (0.0, 0.0), "no lean, no spread");
+        // 10 of 10 pairs consistent: Wilson's interval reaches 1 and stays above 0.7.
+        assert!(pro.consistent_interval.1 == 1.0 && pro.consistent_interval.0 > 0.7, "{pro:?}");
     }
 
     /// With both speaking orders, a judge that always picks the first speaker shows a lean to the
