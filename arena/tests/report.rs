@@ -143,3 +143,30 @@ fn a_store_with_judged_debates_reports_its_judges() {
     );
     assert!(section.contains(&row) && section.contains("&lt;script&gt;"), "{row}: {section}");
 }
+
+#[test]
+fn a_store_with_an_unbeaten_agent_still_reports_finite_ratings() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = dir.path().join("sweep.db");
+    let agents = vec![
+        AgentEntry::new("first", AgentConfig::First),
+        AgentEntry::new("mcts", AgentConfig::parse("mcts(sims=200)").unwrap_or_else(|e| panic!("{e}"))),
+    ];
+    let config = TournamentConfig { games_per_pairing: 4, ..TournamentConfig::new("connect_four", agents) };
+    let options = RunOptions { threads: 1, db: Some(db.clone()), ..RunOptions::default() };
+    run_tournament(&config, &arena::Resources::new(), &options, &arena::Silent).unwrap_or_else(|e| panic!("{e}"));
+    // `arena ratings` refuses a sweep (the maximum-likelihood rating is infinite); the report
+    // adds one virtual draw per pairing and says so.
+    let (ok, _, stderr) = common::arena(&["ratings", "--db", &db.display().to_string()]);
+    assert!(!ok && stderr.contains("every game"), "{stderr}");
+    let out = dir.path().join("sweep.html");
+    run_ok(&["report", "--db", &db.display().to_string(), "--out", &out.display().to_string()]);
+    let page = std::fs::read_to_string(&out).unwrap_or_default();
+    assert!(page.contains("one virtual draw per pairing"), "the page says how it rated");
+    let data = page.split_once("id=\"report-data\">").map_or("", |(_, rest)| rest);
+    let data: serde_json::Value =
+        serde_json::from_str(data.split("</script>").next().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+    let ratings: Vec<f64> =
+        data["standings"].as_array().into_iter().flatten().filter_map(|p| p["rating"].as_f64()).collect();
+    assert!(ratings.len() == 2 && ratings.iter().all(|r| r.is_finite()) && ratings[0] > ratings[1], "{ratings:?}");
+}

@@ -236,6 +236,22 @@ fn reports_load_cleanly_in_chromium_and_the_viewer_steps_through_games() {
     browser.screenshot(&artifact("report-store.png"));
     assert_eq!(browser.eval("typeof window.__pwned"), json!("undefined"), "planted markup ran");
 
+    // A large store stays small in the page: 30,000 matches, at most 40 of them in the viewer.
+    let large = dir.path().join("large.db");
+    let agents = ["random", "first", "mcts(sims=2)"]
+        .map(|spec| AgentEntry::new(spec, AgentConfig::parse(spec).unwrap_or_else(|e| panic!("{e}"))))
+        .to_vec();
+    let config = TournamentConfig { games_per_pairing: 10_000, ..TournamentConfig::new("tic_tac_toe", agents) };
+    let options = RunOptions { threads: 2, db: Some(large.clone()), ..RunOptions::default() };
+    run_tournament(&config, &arena::Resources::new(), &options, &arena::Silent).unwrap_or_else(|e| panic!("{e}"));
+    let large_page = dir.path().join("large.html");
+    let written = write_report(&Source::Store(large), &large_page).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(written.games, 30_000);
+    assert!(written.bytes < 200_000, "{} bytes", written.bytes);
+    browser.open(&large_page);
+    assert_eq!(browser.eval("document.getElementById('viewer-match').options.length"), json!(40));
+    assert_eq!(browser.eval("document.querySelectorAll('svg.heatmap g.cell').length"), json!(6));
+
     // A debate whose proposition and utterances are planted markup: the viewer shows them as text.
     let debate_db = dir.path().join("debate.db");
     let propositions = dir.path().join("propositions.jsonl");

@@ -139,27 +139,66 @@ fn store_sections(db: &Path) -> Result<(String, String, Vec<Section>, serde_json
     if results.games.is_empty() {
         bail!("store {} has no finished game to report", db.display());
     }
-    let rated = report(&results, &RatingsRequest::default())?;
-    let rows: Vec<Vec<Cell>> = rated
-        .players
-        .iter()
-        .map(|p| {
-            vec![
-                Cell::Number(p.rank.to_string()),
-                Cell::Text(p.name.clone()),
-                Cell::Number(format!("{:+.0}", p.rating)),
-                Cell::Number(match (p.ci_low, p.ci_high) {
-                    (Some(low), Some(high)) => format!("[{low:+.0}, {high:+.0}]"),
-                    _ => "—".into(),
-                }),
-                Cell::Number(p.games.to_string()),
-                Cell::Number(format!("{:.1}%", 100.0 * p.score)),
-            ]
-        })
-        .collect();
+    let (summary, players): (String, Vec<Standing>) = match report(&results, &RatingsRequest::default()) {
+        Ok(rated) => (
+            rated.summary.clone(),
+            rated
+                .players
+                .iter()
+                .map(|p| (p.name.clone(), p.rating, p.ci_low.zip(p.ci_high), p.games, p.score))
+                .collect(),
+        ),
+        // An agent that won or lost every game has no finite maximum-likelihood rating: one
+        // virtual draw per pairing (BayesElo's prior, as evolve runs use) keeps the page whole.
+        Err(error) => {
+            let (n, names) = (results.roster.len(), results.roster.names());
+            let mut played = vec![false; n * n];
+            let mut counts = ratings::PairCounts::new(n);
+            let mut index = 0;
+            for game in &results.games {
+                counts.add(index, game)?;
+                index += 1;
+                played[game.first.min(game.second) * n + game.first.max(game.second)] = true;
+            }
+            for i in 0..n {
+                for j in i + 1..n {
+                    if played[i * n + j] {
+                        counts.add(index, &ratings::GameResult { first: i, second: j, score: 0.5 })?;
+                        index += 1;
+                    }
+                }
+            }
+            let fit = crate::standings::fit_with_intervals(
+                &counts,
+                &crate::standings::anchored_at_zero(None),
+                crate::standings::IntervalMethod::Hessian,
+            )?;
+            let mut totals = vec![(0u64, 0.0f64); n];
+            for game in &results.games {
+                totals[game.first].0 += 1;
+                totals[game.first].1 += game.score;
+                totals[game.second].0 += 1;
+                totals[game.second].1 += 1.0 - game.score;
+            }
+            let mut players: Vec<Standing> = (0..n)
+                .map(|i| {
+                    let score = totals[i].1 / totals[i].0.max(1) as f64;
+                    (names[i].clone(), fit.ratings()[i], Some(fit.intervals[i]), totals[i].0, score)
+                })
+                .collect();
+            players.sort_by(|a, b| b.1.total_cmp(&a.1));
+            (
+                format!(
+                    "Bradley–Terry with one virtual draw per pairing, ratings of mean 0, 95% intervals from the Hessian ({error})"
+                ),
+                players,
+            )
+        }
+    };
+    let rows = standing_rows(&players);
     let standings = format!(
         "<p class=\"muted\">{}</p>{}",
-        escape(&rated.summary),
+        escape(&summary),
         table("standings", &["rank", "agent", "rating", "95% interval", "games", "score"], &rows)
     );
     let (names, cells) = crosstable(&results);
@@ -178,7 +217,13 @@ fn store_sections(db: &Path) -> Result<(String, String, Vec<Section>, serde_json
     if !viewed.is_empty() {
         sections.push(games_section(viewed.len()));
     }
-    let data = json!({ "source": db.display().to_string(), "standings": rated.players, "viewer": viewed });
+    let standings: Vec<serde_json::Value> = players
+        .iter()
+        .map(|(name, rating, interval, games, score)| {
+            json!({ "name": name, "rating": rating, "interval": interval, "games": games, "score": score })
+        })
+        .collect();
+    let data = json!({ "source": db.display().to_string(), "standings": standings, "viewer": viewed });
     let subtitle = format!("{} · {} finished games", db.display(), results.games.len());
     Ok(("Arena store".into(), subtitle, sections, data, results.games.len()))
 }
@@ -248,6 +293,27 @@ fn games_section(matches: usize) -> Section {
             viewer::MARKUP
         ),
     }
+}
+
+/// One agent of a store's standings: name, rating, 95% interval, games, score.
+type Standing = (String, f64, Option<(f64, f64)>, u64, f64);
+
+/// Standings rows, best first.
+fn standing_rows(players: &[Standing]) -> Vec<Vec<Cell>> {
+    players
+        .iter()
+        .enumerate()
+        .map(|(i, (name, rating, interval, games, score))| {
+            vec![
+                Cell::Number((i + 1).to_string()),
+                Cell::Text(name.clone()),
+                Cell::Number(format!("{rating:+.0}")),
+                Cell::Number(interval.map_or("—".into(), |(low, high)| format!("[{low:+.0}, {high:+.0}]"))),
+                Cell::Number(games.to_string()),
+                Cell::Number(format!("{:.1}%", 100.0 * score)),
+            ]
+        })
+        .collect()
 }
 
 /// Each pair's points and games, players in roster order.
