@@ -255,11 +255,11 @@ fn reports_load_cleanly_in_chromium_and_the_viewer_steps_through_games() {
     // A debate whose proposition and utterances are planted markup: the viewer shows them as text.
     let debate_db = dir.path().join("debate.db");
     let propositions = dir.path().join("propositions.jsonl");
-    let claim = "<script>window.__pwned=4</script>2 + 2 = 4";
+    let claim = "<script>window.__pwned=4</script>\" onload=\"window.__pwned=4 2 + 2 = 4";
     std::fs::write(&propositions, serde_json::json!({ "proposition": claim, "truth": true }).to_string() + "\n")
         .unwrap_or_else(|e| panic!("{e}"));
     let bot = dir.path().join("bot.sh");
-    let utterance = r#"{"action": "<img src=x onerror=\"window.__pwned=5\">It is true."}"#;
+    let utterance = r#"{"action": "<script>window.__pwned=5</script>\" onload=\"window.__pwned=5 It is true."}"#;
     std::fs::write(
         &bot,
         format!("while IFS= read -r line; do case \"$line\" in *'\"move\"'*) echo '{utterance}';; esac; done\n"),
@@ -278,17 +278,59 @@ fn reports_load_cleanly_in_chromium_and_the_viewer_steps_through_games() {
     write_report(&Source::Store(debate_db), &debate_page).unwrap_or_else(|e| panic!("{e}"));
     let html = std::fs::read_to_string(&debate_page).unwrap_or_default();
     let markup = html.split("id=\"report-data\"").next().unwrap_or_default();
-    assert!(!markup.contains("<img src=x") && !markup.contains("<script>window"), "planted markup in the page");
+    assert!(!markup.contains("<script>window") && !markup.contains("\" onload"), "planted markup in the page");
     browser.open(&debate_page);
     browser.eval("document.getElementById('viewer-last').click()");
     let moves = browser.eval("document.getElementById('viewer-moves').textContent");
-    assert!(
-        moves.as_str().is_some_and(|t| t.contains("<img src=x onerror=\"window.__pwned=5\">It is true.")),
-        "{moves}"
-    );
+    let said = "<script>window.__pwned=5</script>\" onload=\"window.__pwned=5 It is true.";
+    assert!(moves.as_str().is_some_and(|t| t.contains(said)), "{moves}");
     let position = browser.eval("document.getElementById('viewer-final').textContent");
     assert!(position.as_str().is_some_and(|t| t.contains(claim)), "the proposition is shown as text: {position}");
     browser.screenshot(&artifact("report-debate.png"));
+    assert_eq!(browser.eval("typeof window.__pwned"), json!("undefined"), "planted markup ran");
+
+    // A language model's answers (stored turns) that are planted markup: the transcript shows
+    // them as text.
+    let turns_db = dir.path().join("turns.db");
+    let answer = "<script>window.__pwned=6</script>\" onload=\"window.__pwned=6 so 42";
+    {
+        use arena::engine::runner::{EndReason, MatchResult, TextTurn};
+        use arena::engine::schedule::Pairing;
+        use arena::store::{AgentRow, ScheduledMatch, Store};
+        let mut store = Store::open(&turns_db).unwrap_or_else(|e| panic!("{e}"));
+        let row = |name: &str| AgentRow { name: name.into(), spec: "llm(model=m.gguf)".into(), checkpoint_hash: None };
+        let game = "quiz(items=3,kinds=addition)";
+        let id = store.create_tournament(game, "{}", &[row(PLANTED), row("b")], &[]).unwrap_or_else(|e| panic!("{e}"));
+        let pairing = Pairing { round: 1, seats: [0, 1], opening: 0 };
+        let scheduled = ScheduledMatch { index: 0, pairing, seed: 1, opening: vec![], judge: None };
+        store.schedule(id, &[scheduled]).unwrap_or_else(|e| panic!("{e}"));
+        let trace = |text: &str| agents::TextTrace {
+            messages: vec![agents::ChatMessage::user(PLANTED)],
+            completion: text.into(),
+            tokens: vec![],
+            logprobs: vec![],
+        };
+        let result = MatchResult {
+            returns: vec![-1.0, -1.0],
+            end: EndReason::Normal,
+            length: 3,
+            moves: vec![games::Move::Action(0), games::Move::Text(answer.into()), games::Move::Text("7".into())],
+            move_micros: vec![0, 0, 0],
+            trajectory: vec![],
+            turns: vec![
+                TextTurn { seat: 0, ply: 1, trace: trace(answer), rejected: false },
+                TextTurn { seat: 1, ply: 2, trace: trace("7"), rejected: false },
+            ],
+        };
+        store.record(id, &[(0, result)]).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let turns_page = dir.path().join("turns.html");
+    write_report(&Source::Store(turns_db), &turns_page).unwrap_or_else(|e| panic!("{e}"));
+    browser.open(&turns_page);
+    let transcript = browser.eval("document.getElementById('viewer-turns').textContent");
+    assert!(transcript.as_str().is_some_and(|t| t.contains(answer)), "{transcript}");
+    assert_eq!(browser.eval("document.querySelectorAll('#viewer-turns pre').length"), json!(2));
+    browser.screenshot(&artifact("report-turns.png"));
     assert_eq!(browser.eval("typeof window.__pwned"), json!("undefined"), "planted markup ran");
 
     // A run's report: the rating chart, the accuracy chart is absent without measurements, the

@@ -288,7 +288,8 @@ fn games_section(matches: usize) -> Section {
         id: "games",
         title: "Games".into(),
         html: format!(
-            "<p class=\"muted\">{matches} matches of the last tournament, spread evenly over it (at most {}); step with the buttons or the arrow keys.</p>{}",
+            "<p class=\"muted\">{matches} {} of the last tournament, spread evenly over it (at most {}); step with the buttons or the arrow keys.</p>{}",
+            if matches == 1 { "match" } else { "matches" },
             viewer::MOST_MATCHES,
             viewer::MARKUP
         ),
