@@ -497,16 +497,20 @@ impl Generation<'_> {
         // Self-instruct in a debate: the parents' proposals join the proposition set, and the
         // self-play debates the separating and untested proposals first.
         let instruct = self.propose(generation, parents)?;
-        let (game, openings) = match &instruct {
-            Some(instruct) => {
+        // The generation's propositions, read once: for the draw and for the proposals' scores.
+        let debate = match &instruct {
+            Some(instruct) => Some(games::debate::Debate::from_spec(&instruct.game)?),
+            None => None,
+        };
+        let (game, openings) = match (&instruct, &debate) {
+            (Some(instruct), Some(debate)) => {
                 let weights = self.proposal_weights(generation, &instruct.proposed)?;
-                let items = ItemSet::of(&instruct.game)?;
+                let texts: Vec<&str> = debate.propositions().iter().map(|p| p.text.as_str()).collect();
                 let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(evolve_seed(
                     self.config.seed,
                     generation,
                     EvolveStream::TaskDraw,
                 ));
-                let texts = items.texts();
                 let order = draw_order(
                     texts.len(),
                     Some(&|i| weights.get(texts[i as usize]).map_or(1.0, |w| w.draw)),
@@ -517,7 +521,7 @@ impl Generation<'_> {
                 let listed = order.into_iter().take(pairs).map(|i| vec![i]).collect();
                 (instruct.game.clone(), OpeningSource::Listed(listed))
             }
-            None => (self.config.game.clone(), OpeningSource::RandomPlies(self.config.opening_plies)),
+            _ => (self.config.game.clone(), OpeningSource::RandomPlies(self.config.opening_plies)),
         };
         let mut selfplay_tournaments = Vec::new();
         for (p, parent) in parents.iter().enumerate() {
@@ -537,12 +541,11 @@ impl Generation<'_> {
             tournaments.extend(outcome.tournament_id);
             selfplay_tournaments.extend(outcome.tournament_id);
         }
-        let proposed_scores = match &instruct {
-            Some(instruct) => {
-                let debate = games::debate::Debate::from_spec(&instruct.game)?;
-                debated_scores(&self.stored_matches(&selfplay_tournaments)?, &debate, &instruct.proposed)
+        let proposed_scores = match (&instruct, &debate) {
+            (Some(instruct), Some(debate)) => {
+                debated_scores(&self.stored_matches(&selfplay_tournaments)?, debate, &instruct.proposed)
             }
-            None => Vec::new(),
+            _ => Vec::new(),
         };
         let mut matches = self.stored_matches(&tournaments)?;
         let canonical =

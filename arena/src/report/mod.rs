@@ -114,13 +114,12 @@ fn run_sections(dir: &Path) -> Result<(String, String, Vec<Section>, serde_json:
         sections.push(games_section(viewed.len()));
     }
     let title = format!("Arena run {}", dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default());
-    let game = summaries.first().map(|s| s.ratings.len()).unwrap_or(0);
     let subtitle = format!(
         "{} · {} generation{} · {} agents in the last tournament",
         dir.display(),
         summaries.len(),
         if summaries.len() == 1 { "" } else { "s" },
-        summaries.last().map_or(game, |s| s.ratings.len())
+        summaries.last().map_or(0, |s| s.ratings.len())
     );
     let data = json!({
         "source": dir.display().to_string(),
@@ -152,38 +151,21 @@ fn store_sections(db: &Path) -> Result<(String, String, Vec<Section>, serde_json
         // virtual draw per pairing (BayesElo's prior, as evolve runs use) keeps the page whole.
         Err(error) => {
             let (n, names) = (results.roster.len(), results.roster.names());
-            let mut played = vec![false; n * n];
-            let mut counts = ratings::PairCounts::new(n);
-            let mut index = 0;
-            for game in &results.games {
-                counts.add(index, game)?;
-                index += 1;
-                played[game.first.min(game.second) * n + game.first.max(game.second)] = true;
-            }
-            for i in 0..n {
-                for j in i + 1..n {
-                    if played[i * n + j] {
-                        counts.add(index, &ratings::GameResult { first: i, second: j, score: 0.5 })?;
-                        index += 1;
-                    }
-                }
+            let mut tally = crate::engine::tally::Tally::new(n);
+            for (index, game) in results.games.iter().enumerate() {
+                let normal = crate::engine::runner::EndKind::Normal;
+                tally.add([game.first, game.second], game.score, normal, None, index as u64);
             }
             let fit = crate::standings::fit_with_intervals(
-                &counts,
+                &tally.pair_counts_with_virtual_draws(1),
                 &crate::standings::anchored_at_zero(None),
                 crate::standings::IntervalMethod::Hessian,
             )?;
-            let mut totals = vec![(0u64, 0.0f64); n];
-            for game in &results.games {
-                totals[game.first].0 += 1;
-                totals[game.first].1 += game.score;
-                totals[game.second].0 += 1;
-                totals[game.second].1 += 1.0 - game.score;
-            }
             let mut players: Vec<Standing> = (0..n)
                 .map(|i| {
-                    let score = totals[i].1 / totals[i].0.max(1) as f64;
-                    (names[i].clone(), fit.ratings()[i], Some(fit.intervals[i]), totals[i].0, score)
+                    let totals = tally.totals(i);
+                    let score = totals.points / totals.games.max(1) as f64;
+                    (names[i].clone(), fit.ratings()[i], Some(fit.intervals[i]), totals.games, score)
                 })
                 .collect();
             players.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -682,32 +664,22 @@ fn loss_curves(summaries: &[GenerationSummary]) -> String {
             }
         }
     }
-    let mut html = String::new();
-    // Many children make many lines: the last six keep the chart readable.
-    let keep = |mut series: Vec<Series>, most: usize| {
-        let cut = series.len().saturating_sub(most);
-        series.drain(..cut);
-        series
-    };
-    if !network.is_empty() {
-        let chart = LineChart {
-            title: "Training loss per epoch (the last children)".into(),
-            x_label: "epoch".into(),
-            y_label: "mean loss".into(),
-            series: keep(network, 6),
-            ..LineChart::default()
-        };
-        html.push_str(&chart.to_svg());
-    }
-    if !language.is_empty() {
-        let chart = LineChart {
-            title: "Fine-tuning loss per step (the last children)".into(),
-            x_label: "step".into(),
+    // Many children make many lines: the last six keep a chart readable.
+    let chart = |title: &str, x_label: &str, mut series: Vec<Series>| {
+        series.drain(..series.len().saturating_sub(6));
+        if series.is_empty() {
+            return String::new();
+        }
+        LineChart {
+            title: title.into(),
+            x_label: x_label.into(),
             y_label: "loss".into(),
-            series: keep(language, 6),
+            series,
             ..LineChart::default()
-        };
-        html.push_str(&chart.to_svg());
-    }
+        }
+        .to_svg()
+    };
+    let html = chart("Training loss per epoch (the last children)", "epoch", network)
+        + &chart("Fine-tuning loss per step (the last children)", "step", language);
     html
 }
