@@ -52,6 +52,11 @@ fn a_store_report_escapes_every_planted_name_and_shows_standings_and_a_crosstabl
     // Three agents, each met by two others: six cells with games, each with its hover text.
     assert_eq!(page.matches("<g class=\"cell\">").count(), 6);
     assert!(page.contains("of 10 games</title>"));
+    // The page never replaces the store it reports on.
+    let (ok, _, stderr) =
+        common::arena(&["report", "--db", &db.display().to_string(), "--out", &db.display().to_string()]);
+    assert!(!ok && stderr.contains("store.db"), "{stderr}");
+    assert!(arena::store::Store::open(&db).is_ok_and(|s| s.tournaments().is_ok_and(|t| t.len() == 1)));
 }
 
 #[test]

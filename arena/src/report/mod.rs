@@ -41,6 +41,12 @@ pub struct Written {
 
 /// Builds the report of `source` and writes it to `out` (atomically).
 pub fn write_report(source: &Source, out: &Path) -> Result<Written> {
+    // The page never replaces what it reports on (`--out arena.db`).
+    let store = match source {
+        Source::Run(dir) => dir.join("arena.db"),
+        Source::Store(db) => db.clone(),
+    };
+    crate::files::check_output_file(out, &[store.as_path()])?;
     let (page, sections, games) = render(source)?;
     write_atomically(out, page.as_bytes())?;
     Ok(Written { path: out.to_path_buf(), bytes: page.len(), sections, games })
