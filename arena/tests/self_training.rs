@@ -354,11 +354,21 @@ fn proposed_debate_claims_are_checked_by_the_arena_and_each_bad_kind_is_rejected
         ("The moon is made of cheese", Rejection::Uncheckable),
         ("12 + 30 = 42", Rejection::Duplicate),
         ("17 + 25 = 42", Rejection::Duplicate),
+        ("Subtraction: 83 - 27 = 56", Rejection::Duplicate),
+        ("38 × 4 > 150", Rejection::Duplicate),
         ("There are 3 even numbers in 2, 4, 6, 7, 9, 13", Rejection::NearDuplicate),
     ] {
         assert_eq!(check(reply).map(|c| c.text), Err(rejection), "{reply}");
     }
     assert_eq!(extract_claim("\n  Proposition: **41 - 9 = 32**\nwhy"), "41 - 9 = 32");
+    // A short label before a colon goes; a colon after a digit is the claim's own.
+    assert_eq!(extract_claim("Subtraction: 83 - 21 = 62"), "83 - 21 = 62");
+    assert_eq!(extract_claim("**The new claim is:** \"6 × 7 = 42\""), "6 × 7 = 42");
+    assert_eq!(extract_claim("In 2024: 5 + 5 = 10"), "In 2024: 5 + 5 = 10");
+    assert_eq!(
+        extract_claim("Here is a claim that I think is true: 2 + 2 = 4"),
+        "Here is a claim that I think is true: 2 + 2 = 4"
+    );
     // Every example the debate prompts show is checkable (and a duplicate of the pool).
     for (kind, example) in games::debate::propositions::KINDS {
         assert!(games::debate::check_claim(example).is_some_and(|(_, k)| k == *kind), "{example}");

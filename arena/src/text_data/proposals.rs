@@ -75,6 +75,10 @@ pub fn normalize(question: &str) -> String {
         if "+-×*()".contains(c) {
             // Each sign is a word of its own: `23+18` is `23 + 18`.
             spaced.extend([' ', c, ' ']);
+        } else if c == '>' || c == '<' {
+            // A comparison sign says what its words say: `38 × 4 > 150` repeats
+            // `38 × 4 is greater than 150`.
+            spaced.push_str(if c == '>' { " is greater than " } else { " is less than " });
         } else if c.is_alphanumeric() {
             spaced.push(c);
         } else {
@@ -236,17 +240,21 @@ impl Target {
     }
 }
 
-/// The claim in a model's reply: the first non-empty line, without a leading `Claim:` (or
-/// `Proposition:`, `Statement:`) label or quotes.
+/// The claim in a model's reply: the first non-empty line, without quotes or emphasis around it
+/// and without a short label before a colon (`Claim:`, `Subtraction:`, `The new claim is:` — at
+/// most five words and no digit, so a claim's own text is never cut).
 pub fn extract_claim(reply: &str) -> String {
-    let line = reply.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
-    let mut text = line;
-    for label in ["claim:", "proposition:", "statement:", "new claim:"] {
-        if text.to_lowercase().starts_with(label) {
-            text = text[label.len()..].trim_start();
+    let bare =
+        |text: &str| text.trim_matches(|c: char| c == '"' || c == '\'' || c == '*' || c.is_whitespace()).to_string();
+    let line = bare(reply.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or(""));
+    match line.split_once(':') {
+        Some((label, rest))
+            if label.split_whitespace().count() <= 5 && !label.contains(|c: char| c.is_ascii_digit()) =>
+        {
+            bare(rest)
         }
+        _ => line,
     }
-    text.trim_matches(|c: char| c == '"' || c == '\'' || c == '*' || c.is_whitespace()).to_string()
 }
 
 /// Validates one reply against the pool; the item (with the arena's own answer) or why not.

@@ -371,9 +371,9 @@ pub const CHECKABLE_KINDS: &[&str] = &[
 ];
 
 /// Works out whether a claim written in one of the generated forms ([`KINDS`]) is true, from its
-/// text alone: `<expression> = <expression>`, `<expression> is greater/less than <number>`,
-/// `The word "w" contains the letter "c" exactly N times`, `There are N even numbers in a, b, c`
-/// (odd numbers, multiples of 3, numbers greater than K), `Sorted from smallest to largest, a, b
+/// text alone: `<expression> = <expression>`, `<expression> is greater/less than <number>` (or
+/// `>`, `<`), `The word "w" contains the letter "c" exactly N times`, `There are N even numbers in
+/// a, b, c` (odd numbers, multiples of 3, numbers greater than K), `Sorted from smallest to largest, a, b
 /// gives b, a`, `If every A is a B and X is an A, then X must be a B` (`no A`, `cannot be`) and
 /// `The expression <and/or/not of true and false> evaluates to true`. Returns the truth and the
 /// form's kind, or `None` for any other text (a claim the arena cannot check). Case, a final full
@@ -401,7 +401,7 @@ pub fn check_claim(claim: &str) -> Option<(bool, &'static str)> {
         };
         return Some((BooleanParser::evaluate(expression)? == said, "boolean"));
     }
-    for (relation, greater) in [(" is greater than ", true), (" is less than ", false)] {
+    for (relation, greater) in [(" is greater than ", true), (" is less than ", false), (" > ", true), (" < ", false)] {
         if let Some((left, right)) = text.split_once(relation) {
             let value = crate::quiz::tasks::evaluate_expression(left)?;
             let threshold: i64 = right.trim().parse().ok()?;
@@ -733,6 +733,8 @@ mod tests {
             ("(3 + 4) × 2 = 15", Some((false, "multiplication"))),
             ("90 - 45 = 45", Some((true, "subtraction"))),
             ("7 * 8 is greater than 50", Some((true, "comparison"))),
+            ("38 × 4 > 150", Some((true, "comparison"))),
+            ("9 + 9 < 17", Some((false, "comparison"))),
             ("The word \"letter\" contains the letter \"t\" exactly 2 times", Some((true, "letter_count"))),
             ("There is 1 multiple of 3 in 4, 9, 10", Some((true, "number_count"))),
             ("There are 3 numbers greater than 20 in 25, 30, 10, 21", Some((true, "number_count"))),
