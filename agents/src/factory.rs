@@ -16,6 +16,7 @@ use crate::config::{AgentConfig, registration};
 use crate::jury::{JURY, Jury};
 use crate::llm::{Generator, GeneratorConfig, LlmError, LlmModel, finetuned};
 use crate::mcts::MctsAgent;
+use crate::openai::Slots;
 use crate::random::{FirstLegalAgent, RandomAgent};
 use crate::registry::Error;
 
@@ -43,6 +44,8 @@ pub struct AgentFactory {
     checkpoints: Mutex<Vec<CheckpointEntry>>,
     models: Mutex<Vec<ModelEntry>>,
     generators: Mutex<Vec<GeneratorEntry>>,
+    /// Limits on requests in flight to a server, by URL and limit (`openai` agents).
+    request_slots: Mutex<Vec<(String, usize, Arc<Slots>)>>,
 }
 
 struct CheckpointEntry {
@@ -199,6 +202,20 @@ impl AgentFactory {
         generators.retain(|e| e.key.path != key.path || e.key == key);
         generators.push(GeneratorEntry { key, batch, generator: generator.clone() });
         Ok(generator)
+    }
+}
+
+impl AgentFactory {
+    /// The limit of `limit` requests in flight to the server at `url`, shared by every agent of
+    /// this factory that names both.
+    pub(crate) fn request_slots(&self, url: &str, limit: usize) -> Arc<Slots> {
+        let mut all = lock(&self.request_slots);
+        if let Some((_, _, slots)) = all.iter().find(|(u, l, _)| u == url && *l == limit) {
+            return slots.clone();
+        }
+        let slots = Slots::new(limit);
+        all.push((url.to_string(), limit, slots.clone()));
+        slots
     }
 }
 

@@ -197,10 +197,7 @@ fn expand_home(path: &str) -> PathBuf {
 pub struct LlmAgent {
     config: LlmAgentConfig,
     generator: Generator,
-    /// The chat of the current decision: the prompt, then each rejected answer and its error.
-    chat: Vec<ChatMessage>,
-    /// The last answer given, quoted back in the chat if it is rejected.
-    last_answer: Option<String>,
+    chat: DecisionChat,
 }
 
 impl LlmAgent {
@@ -214,33 +211,12 @@ impl LlmAgent {
     /// An agent answering through `generator` (whose model is used; `config.model` and
     /// `config.batch` only name it in messages).
     pub fn with_generator(config: LlmAgentConfig, generator: Generator) -> Self {
-        LlmAgent { config, generator, chat: Vec::new(), last_answer: None }
+        LlmAgent { config, generator, chat: DecisionChat::default() }
     }
 
     /// The generator this agent's answers come from.
     pub fn generator(&self) -> &Generator {
         &self.generator
-    }
-
-    /// The prompt of a fresh decision.
-    fn prompt(&self, view: &View<'_>) -> Vec<ChatMessage> {
-        let game = view.game().facts().name;
-        let text_turn = view.input_kind() == InputKind::Text;
-        let system = self.config.system.clone().unwrap_or_else(|| {
-            if text_turn {
-                "You are a concise, careful participant in a text game. Follow the instructions and answer in a few sentences."
-                    .to_string()
-            } else {
-                format!("You are a {} player. You answer with a single move and nothing else.", game.replace('_', " "))
-            }
-        });
-        let observation = view.observation_string();
-        let user = if text_turn {
-            observation
-        } else {
-            format!("{observation}\n\nChoose one of these moves: {}.\nYour move:", legal_moves_text(view))
-        };
-        vec![ChatMessage::system(system), ChatMessage::user(user)]
     }
 
     /// The agent's error for a failure of the model: a timeout if the deadline passed.
@@ -258,7 +234,7 @@ impl LlmAgent {
         let texts: Vec<String> = legal.iter().map(|&a| view.action_to_string(a)).collect();
         let scores = self
             .generator
-            .score_replies_until(&self.chat, &texts, deadline.map(|d| d.at()))
+            .score_replies_until(&self.chat.messages, &texts, deadline.map(|d| d.at()))
             .map_err(|e| self.model_error(e, deadline))?;
         let totals: Vec<f32> = scores.iter().map(|s| s.logprob).collect();
         if totals.len() != legal.len() || totals.iter().any(|s| !s.is_finite()) {
@@ -269,12 +245,13 @@ impl LlmAgent {
         }
         let pick = choose_scored(legal, &totals, self.config.temperature, seed);
         let chosen = &scores[pick];
-        self.last_answer = Some(texts[pick].clone());
+        self.chat.answered(&texts[pick]);
         let trace = TextTrace {
-            messages: self.chat.clone(),
+            messages: self.chat.messages.clone(),
             completion: texts[pick].clone(),
             tokens: chosen.tokens.clone(),
             logprobs: chosen.logprobs.clone(),
+            request: None,
         };
         Ok(Decision {
             reply: Reply::Action(legal[pick]),
@@ -283,30 +260,12 @@ impl LlmAgent {
             trace: Some(Box::new(trace)),
         })
     }
-
-    /// The message that quotes a rejected answer's error.
-    fn retry_message(view: &View<'_>, feedback: &str) -> String {
-        if view.input_kind() == InputKind::Text {
-            format!("Your answer was rejected: {feedback}\nPlease answer again.")
-        } else {
-            format!(
-                "Your answer was rejected: {feedback}\nChoose one of these moves: {}.\nYour move:",
-                legal_moves_text(view)
-            )
-        }
-    }
 }
 
 impl Agent for LlmAgent {
     fn act(&mut self, view: &View<'_>, rng: &mut AgentRng) -> Result<Decision, AgentError> {
         let deadline = Deadline::of(view);
-        match (view.feedback(), self.last_answer.take()) {
-            (Some(feedback), Some(answer)) if !self.chat.is_empty() => {
-                self.chat.push(ChatMessage::assistant(answer));
-                self.chat.push(ChatMessage::user(Self::retry_message(view, feedback)));
-            }
-            _ => self.chat = self.prompt(view),
-        }
+        self.chat.begin(view, self.config.system.as_deref());
         let seed = rng.next_u64() ^ self.config.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         if self.config.choice == Choice::Scored
             && view.input_kind() == InputKind::Discrete
@@ -325,15 +284,15 @@ impl Agent for LlmAgent {
         };
         let completion = self
             .generator
-            .generate_until(&self.chat, &params, deadline.map(|d| d.at()))
+            .generate_until(&self.chat.messages, &params, deadline.map(|d| d.at()))
             .map_err(|e| self.model_error(e, deadline))?;
         let reply = match view.input_kind() {
             InputKind::Text => Reply::Text(completion.text.trim().to_string()),
             InputKind::Discrete => read_move(view, &completion.text),
         };
-        self.last_answer = Some(completion.text.clone());
+        self.chat.answered(&completion.text);
         let mut decision = Decision { reply, policy: None, value: None, trace: None };
-        decision.trace = Some(Box::new(completion.trace(&self.chat)));
+        decision.trace = Some(Box::new(completion.trace(&self.chat.messages)));
         Ok(decision)
     }
 
@@ -342,10 +301,72 @@ impl Agent for LlmAgent {
     }
 }
 
+/// The chat of one decision, shared by the language-model agents (`llm`, `openai`): the prompt,
+/// then each rejected answer and the engine's error quoted back.
+#[derive(Debug, Default)]
+pub(crate) struct DecisionChat {
+    pub(crate) messages: Vec<ChatMessage>,
+    /// The last answer given, quoted back if the engine rejects it.
+    last_answer: Option<String>,
+}
+
+impl DecisionChat {
+    /// Starts the chat of a fresh decision, or, when the engine rejected the last answer,
+    /// continues it with that answer and the engine's message.
+    pub(crate) fn begin(&mut self, view: &View<'_>, system: Option<&str>) {
+        match (view.feedback(), self.last_answer.take()) {
+            (Some(feedback), Some(answer)) if !self.messages.is_empty() => {
+                self.messages.push(ChatMessage::assistant(answer));
+                self.messages.push(ChatMessage::user(retry_message(view, feedback)));
+            }
+            _ => self.messages = decision_prompt(view, system),
+        }
+    }
+
+    /// Records the answer given, to quote it back if it is rejected.
+    pub(crate) fn answered(&mut self, answer: &str) {
+        self.last_answer = Some(answer.to_string());
+    }
+}
+
+/// The prompt of a fresh decision: the system prompt (`system`, or a default that fits the
+/// turn), then the observation and, at a move, the legal moves.
+pub(crate) fn decision_prompt(view: &View<'_>, system: Option<&str>) -> Vec<ChatMessage> {
+    let game = view.game().facts().name;
+    let text_turn = view.input_kind() == InputKind::Text;
+    let system = system.map(str::to_string).unwrap_or_else(|| {
+        if text_turn {
+            "You are a concise, careful participant in a text game. Follow the instructions and answer in a few sentences."
+                .to_string()
+        } else {
+            format!("You are a {} player. You answer with a single move and nothing else.", game.replace('_', " "))
+        }
+    });
+    let observation = view.observation_string();
+    let user = if text_turn {
+        observation
+    } else {
+        format!("{observation}\n\nChoose one of these moves: {}.\nYour move:", legal_moves_text(view))
+    };
+    vec![ChatMessage::system(system), ChatMessage::user(user)]
+}
+
+/// The message that quotes a rejected answer's error.
+fn retry_message(view: &View<'_>, feedback: &str) -> String {
+    if view.input_kind() == InputKind::Text {
+        format!("Your answer was rejected: {feedback}\nPlease answer again.")
+    } else {
+        format!(
+            "Your answer was rejected: {feedback}\nChoose one of these moves: {}.\nYour move:",
+            legal_moves_text(view)
+        )
+    }
+}
+
 /// The index of the move to play among `legal` scored `scores` (finite, one per move): at
 /// temperature 0 the best score (ties: the lowest action id); above, a draw from
 /// `softmax(score / temperature)` by a generator seeded with `seed`.
-fn choose_scored(legal: &[Action], scores: &[f32], temperature: f32, seed: u64) -> usize {
+pub(crate) fn choose_scored(legal: &[Action], scores: &[f32], temperature: f32, seed: u64) -> usize {
     let best = (0..scores.len())
         .reduce(|b, i| match scores[i].total_cmp(&scores[b]) {
             std::cmp::Ordering::Greater => i,
@@ -370,7 +391,7 @@ fn choose_scored(legal: &[Action], scores: &[f32], temperature: f32, seed: u64) 
 }
 
 /// `softmax(scores / temperature)` (temperature > 0), computed in f64.
-fn softmax(scores: &[f32], temperature: f32) -> Vec<f32> {
+pub(crate) fn softmax(scores: &[f32], temperature: f32) -> Vec<f32> {
     let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let weights: Vec<f64> = scores.iter().map(|&s| ((s - max) as f64 / temperature as f64).exp()).collect();
     let total: f64 = weights.iter().sum();
@@ -378,7 +399,7 @@ fn softmax(scores: &[f32], temperature: f32) -> Vec<f32> {
 }
 
 /// The legal moves as the game writes them, comma-separated.
-fn legal_moves_text(view: &View<'_>) -> String {
+pub(crate) fn legal_moves_text(view: &View<'_>) -> String {
     view.legal_actions().iter().map(|&a| view.action_to_string(a)).collect::<Vec<_>>().join(", ")
 }
 
@@ -386,7 +407,7 @@ fn legal_moves_text(view: &View<'_>) -> String {
 /// first word that does (models wrap moves in sentences: "I play b2."), else the first word that
 /// names a move at all (the engine then says why it is illegal), else the answer as it is (the
 /// engine quotes the game's parse error back).
-fn read_move(view: &View<'_>, answer: &str) -> Reply {
+pub(crate) fn read_move(view: &View<'_>, answer: &str) -> Reply {
     let answer = answer.trim();
     let legal = |a: &Action| view.legal_actions().contains(a);
     if let Some(action) = view.parse_action(answer).ok().filter(legal) {

@@ -102,6 +102,12 @@ pub const BUILTIN: &[AgentRegistration] = &[
         create: crate::llm_agent::create_llm_agent,
     },
     AgentRegistration {
+        name: "openai",
+        summary: "a language model behind an OpenAI-compatible server (llama.cpp, vLLM, arena serve-model, an API)",
+        params: crate::openai::OPENAI_PARAMS,
+        create: crate::openai::create_openai_agent,
+    },
+    AgentRegistration {
         name: "checkpoint",
         summary: "a policy-value network checkpoint playing by PUCT search (perfect-information games)",
         params: crate::puct::CHECKPOINT_PARAMS,

@@ -309,6 +309,7 @@ fn reports_load_cleanly_in_chromium_and_the_viewer_steps_through_games() {
             completion: text.into(),
             tokens: vec![],
             logprobs: vec![],
+            request: None,
         };
         let result = MatchResult {
             returns: vec![-1.0, -1.0],

@@ -1,6 +1,9 @@
 //! Helpers every test crate of the workspace shares: running a built program and reading its
 //! output and JSON. The tests of the engine library live in `tests/tests/`; the tests of the
 //! `arena` binary live beside it (`arena/tests/`), where Cargo tells them where the binary is.
+//! [`fake_http`] is a scripted HTTP server for the tests of HTTP clients.
+
+pub mod fake_http;
 
 use std::path::Path;
 use std::process::Command;

@@ -212,6 +212,7 @@ impl Agent for TracedRetrier {
             completion: text.clone(),
             tokens: vec![1],
             logprobs: vec![-1.0],
+            request: None,
         };
         Ok(Decision { trace: Some(Box::new(trace)), ..Decision::text(text) })
     }

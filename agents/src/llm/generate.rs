@@ -42,6 +42,7 @@ impl Completion {
             completion: self.text.clone(),
             tokens: self.tokens.clone(),
             logprobs: self.logprobs.clone(),
+            request: None,
         }
     }
 }

@@ -240,6 +240,7 @@ mod tests {
             completion: "a1".into(),
             tokens: vec![5],
             logprobs: vec![-0.5],
+            request: None,
         };
         {
             let mut store = Store::open(&path).unwrap_or_else(|e| panic!("{e:#}"));
@@ -263,7 +264,7 @@ mod tests {
             // Back to schema 3: turns without the rejected column.
             store
                 .conn
-                .execute_batch("ALTER TABLE turns DROP COLUMN rejected; PRAGMA user_version = 3;")
+                .execute_batch("ALTER TABLE turns DROP COLUMN rejected; ALTER TABLE turns DROP COLUMN request; PRAGMA user_version = 3;")
                 .unwrap_or_else(|e| panic!("{e}"));
         }
         let store = Store::open(&path).unwrap_or_else(|e| panic!("{e:#}"));

@@ -143,7 +143,7 @@ impl Store {
     /// The language-model turns of every finished match of a tournament, by match index, in play order.
     pub fn turns(&self, tournament: i64) -> Result<BTreeMap<u64, Vec<TextTurn>>> {
         let mut statement = self.conn.prepare(
-            "SELECT match_idx, seat, ply, messages, completion, tokens, logprobs, rejected FROM turns
+            "SELECT match_idx, seat, ply, messages, completion, tokens, logprobs, rejected, request FROM turns
              WHERE tournament_id = ?1 ORDER BY match_idx, ordinal",
         )?;
         let rows = statement.query_map([tournament], |r| {
@@ -156,11 +156,12 @@ impl Store {
                 r.get::<_, String>(5)?,
                 r.get::<_, String>(6)?,
                 r.get::<_, bool>(7)?,
+                r.get::<_, Option<String>>(8)?,
             ))
         })?;
         let mut turns: BTreeMap<u64, Vec<TextTurn>> = Default::default();
         for row in rows {
-            let (index, seat, ply, messages, completion, tokens, logprobs, rejected) = row?;
+            let (index, seat, ply, messages, completion, tokens, logprobs, rejected, request) = row?;
             let unreadable = || format!("store {}: match {index} has an unreadable turn", self.path.display());
             let trace = TextTrace {
                 messages: serde_json::from_str(&messages).with_context(unreadable)?,

@@ -7,7 +7,7 @@ use crate::error::{Context, Result, bail};
 /// Marks a SQLite file as an Arena store ("AREN").
 const APPLICATION_ID: i64 = 0x4152_454e;
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS tournaments (
@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS turns (
     tokens TEXT NOT NULL,
     logprobs TEXT NOT NULL,
     rejected INTEGER NOT NULL DEFAULT 0,
+    request TEXT,
     PRIMARY KEY (tournament_id, match_idx, ordinal)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoints (
@@ -103,6 +104,8 @@ CREATE TABLE IF NOT EXISTS generation_ratings (
 const MIGRATE_FROM_1: &str = "ALTER TABLE matches ADD COLUMN judge INTEGER;";
 /// Brings a schema-2 or -3 store to schema 4: turns say whether the engine rejected them.
 const MIGRATE_TURNS_TO_4: &str = "ALTER TABLE turns ADD COLUMN rejected INTEGER NOT NULL DEFAULT 0;";
+/// Brings a schema-2 to -4 store to schema 5: turns of served models keep their request.
+const MIGRATE_TURNS_TO_5: &str = "ALTER TABLE turns ADD COLUMN request TEXT;";
 
 /// Checks that `conn` is an Arena store (or empty), upgrades an older schema, and sets WAL.
 pub fn init(conn: &Connection) -> Result<()> {
@@ -125,6 +128,10 @@ pub fn init(conn: &Connection) -> Result<()> {
     // Schema 1 had no turns table (the schema below creates it whole); 2 and 3 lack the column.
     if (2..4).contains(&version) && tables > 0 {
         conn.execute_batch(MIGRATE_TURNS_TO_4)
+            .with_context(|| format!("cannot upgrade the store from schema {version}"))?;
+    }
+    if (2..5).contains(&version) && tables > 0 {
+        conn.execute_batch(MIGRATE_TURNS_TO_5)
             .with_context(|| format!("cannot upgrade the store from schema {version}"))?;
     }
     if mode != "wal" {

@@ -73,8 +73,8 @@ impl Store {
                  WHERE tournament_id = ?1 AND idx = ?2 AND finished = 0",
             )?;
             let mut insert_turn = tx.prepare_cached(
-                "INSERT OR IGNORE INTO turns (tournament_id, match_idx, ordinal, seat, ply, messages, completion, tokens, logprobs, rejected)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT OR IGNORE INTO turns (tournament_id, match_idx, ordinal, seat, ply, messages, completion, tokens, logprobs, rejected, request)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
             for (index, result) in results {
                 let (fault_seat, fault_detail) = match &result.end {
@@ -107,6 +107,7 @@ impl Store {
                             serde_json::to_string(&turn.trace.tokens)?,
                             serde_json::to_string(&turn.trace.logprobs)?,
                             turn.rejected,
+                            turn.trace.request.as_ref().map(serde_json::to_string).transpose()?,
                         ])?;
                     }
                 }

@@ -471,6 +471,7 @@ mod tests {
             completion: completion.into(),
             tokens: vec![1, 2],
             logprobs: vec![-0.5, -0.25],
+            request: None,
         }
     }
 

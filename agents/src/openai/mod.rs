@@ -1,0 +1,618 @@
+//! `openai(url=..., model=...)`: a language model behind an OpenAI-compatible HTTP server
+//! (llama.cpp's server, vLLM, Ollama, a hosted API, `arena serve-model`) as a player, judge or
+//! debater, with the prompts, move reading, re-prompts and traces of `llm(...)`.
+//!
+//! - `mode=chat` posts the decision's messages to `/chat/completions`; `mode=completion` writes
+//!   them as a ChatML prompt (what `llm(...)` reads) and posts it to `/completions`.
+//! - `choice=scored` (completion mode) plays the legal move whose text the server's model finds
+//!   likeliest as the whole reply, like `llm(..., choice=scored)`: one request per legal move,
+//!   asking the log-probabilities of the prompt's tokens back (`echo`, `logprobs=0`, no new
+//!   token), the move's tokens and the end of turn summed. `choice=grammar` sends a GBNF grammar
+//!   (llama.cpp's `grammar` field) that allows only the legal moves' texts.
+//! - Requests in flight are limited per server and limit (`concurrency`), shared by every agent of
+//!   the factory; failures that may pass (no connection, timeouts, unreadable replies, 429, 5xx)
+//!   are retried with jittered exponential backoff (`http_retries`); `on_down=wait` keeps waiting
+//!   while the server is down. A request that still fails makes the agent crash at that move: the
+//!   game is forfeited with the reason recorded, and the tournament goes on.
+//! - Each answer's trace keeps the request ([`ServedRequest`]): seed, sampling settings, the model
+//!   as the server named it. Seeded requests (`reproducible=true`, the default) send
+//!   `cache_prompt: false`, so that a cached prefix cannot change an answer.
+//! - The API key is read from the environment variable `api_key_env` names, at each request; it
+//!   is never stored, logged or printed (errors replace it if a server echoes it).
+
+mod http;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use games::{InputKind, ParamDef, ParamKind, Params};
+use rand::RngCore;
+use serde_json::{Value, json};
+
+pub use self::http::HttpError;
+pub(crate) use self::http::Slots;
+use self::http::{Endpoint, RetryPolicy};
+use crate::agent::{Agent, AgentError, AgentRng, Deadline, Decision, Reply, View};
+use crate::chat::{ServedRequest, TextTrace};
+use crate::factory::AgentFactory;
+use crate::llm::LlmTokenizer;
+use crate::llm_agent::{DecisionChat, choose_scored, read_move, softmax};
+use crate::registry::Error;
+
+/// The text that closes a ChatML turn: the end of a scored reply, the stop of a completion.
+const END_OF_TURN: &str = "<|im_end|>";
+
+/// The parameters of `openai(...)`.
+pub const OPENAI_PARAMS: &[ParamDef] = &[
+    ParamDef {
+        name: "url",
+        kind: ParamKind::Text,
+        default: "",
+        doc: "the server's OpenAI API base, e.g. http://127.0.0.1:8080/v1",
+    },
+    ParamDef {
+        name: "model",
+        kind: ParamKind::Text,
+        default: "",
+        doc: "the model to ask for (empty: the first the server lists at /models)",
+    },
+    ParamDef {
+        name: "api_key_env",
+        kind: ParamKind::Text,
+        default: "",
+        doc: "environment variable holding the API key (sent as a bearer token; never stored)",
+    },
+    ParamDef {
+        name: "mode",
+        kind: ParamKind::Text,
+        default: "chat",
+        doc: "`chat`: /chat/completions with the messages; `completion`: /completions with a ChatML prompt",
+    },
+    ParamDef {
+        name: "choice",
+        kind: ParamKind::Text,
+        default: "text",
+        doc: "`text`: moves are written and read back; `scored` (completion mode): the legal move the model scores \
+              highest; `grammar`: the reply is constrained to the legal moves by a GBNF grammar",
+    },
+    ParamDef {
+        name: "temperature",
+        kind: ParamKind::Float { min: 0.0, max: 5.0 },
+        default: "0.7",
+        doc: "sampling temperature (scored choices: of the draw among the moves' scores)",
+    },
+    ParamDef {
+        name: "top_p",
+        kind: ParamKind::Float { min: 0.001, max: 1.0 },
+        default: "0.95",
+        doc: "nucleus sampling",
+    },
+    ParamDef {
+        name: "max_tokens",
+        kind: ParamKind::Int { min: 1, max: 32768 },
+        default: "128",
+        doc: "longest answer at a text turn, in tokens",
+    },
+    ParamDef {
+        name: "move_tokens",
+        kind: ParamKind::Int { min: 1, max: 32768 },
+        default: "16",
+        doc: "longest answer at a move or verdict, in tokens",
+    },
+    ParamDef {
+        name: "system",
+        kind: ParamKind::Text,
+        default: "",
+        doc: "system prompt (a default that fits the turn if empty)",
+    },
+    ParamDef {
+        name: "retries",
+        kind: ParamKind::Int { min: 0, max: 10 },
+        default: "2",
+        doc: "rejected answers it is asked to correct before the game is lost",
+    },
+    ParamDef {
+        name: "seed",
+        kind: ParamKind::Int { min: 0, max: i64::MAX },
+        default: "0",
+        doc: "mixed into the engine's seed",
+    },
+    ParamDef {
+        name: "reproducible",
+        kind: ParamKind::Bool,
+        default: "true",
+        doc: "send each request's seed and turn the server's prompt cache off (cache_prompt=false)",
+    },
+    ParamDef {
+        name: "logprobs",
+        kind: ParamKind::Bool,
+        default: "false",
+        doc: "ask for the written tokens' log-probabilities, kept in the trace",
+    },
+    ParamDef {
+        name: "timeout_ms",
+        kind: ParamKind::Int { min: 1, max: 3_600_000 },
+        default: "120000",
+        doc: "time allowed for one HTTP request",
+    },
+    ParamDef {
+        name: "http_retries",
+        kind: ParamKind::Int { min: 0, max: 100 },
+        default: "4",
+        doc: "retries of a request that failed in a way that may pass (no connection, timeout, 429, 5xx, bad JSON)",
+    },
+    ParamDef {
+        name: "concurrency",
+        kind: ParamKind::Int { min: 1, max: 4096 },
+        default: "8",
+        doc: "most requests in flight to this server, over all games of the run",
+    },
+    ParamDef {
+        name: "on_down",
+        kind: ParamKind::Text,
+        default: "forfeit",
+        doc: "when the server stays unreachable: `forfeit` the game, or `wait` until it is back",
+    },
+];
+
+/// How the prompt is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// `/chat/completions` with the messages; the server applies the model's chat template.
+    Chat,
+    /// `/completions` with the messages written as a ChatML prompt.
+    Completion,
+}
+
+/// How a discrete turn (a move, a verdict) is chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServedChoice {
+    Text,
+    Scored,
+    Grammar,
+}
+
+impl ServedChoice {
+    fn as_str(self) -> &'static str {
+        match self {
+            ServedChoice::Text => "text",
+            ServedChoice::Scored => "scored",
+            ServedChoice::Grammar => "grammar",
+        }
+    }
+}
+
+/// How an `openai` agent answers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpenAiConfig {
+    pub url: String,
+    /// Empty: the first model the server lists.
+    pub model: String,
+    pub api_key_env: Option<String>,
+    pub mode: Mode,
+    pub choice: ServedChoice,
+    pub temperature: f32,
+    pub top_p: f32,
+    pub max_tokens: usize,
+    pub move_tokens: usize,
+    pub system: Option<String>,
+    pub retries: usize,
+    pub seed: u64,
+    pub reproducible: bool,
+    pub logprobs: bool,
+    pub timeout: Duration,
+    pub http_retries: u32,
+    pub concurrency: usize,
+    pub wait_when_down: bool,
+}
+
+fn bad(param: &str, value: &str, reason: impl Into<String>) -> Error {
+    games::Error::BadParameter {
+        owner: "agent `openai`".to_string(),
+        param: param.to_string(),
+        value: value.to_string(),
+        reason: reason.into(),
+    }
+    .into()
+}
+
+impl OpenAiConfig {
+    /// The settings from the agent's checked parameters. Contacts no server.
+    pub(crate) fn from_params(params: &Params) -> Result<Self, Error> {
+        let url = params.text("url").trim().to_string();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(bad(
+                "url",
+                &self::http::public_url(&url),
+                "give the server's API base with its scheme, e.g. openai(url=http://127.0.0.1:8080/v1)",
+            ));
+        }
+        let mode = match params.text("mode").trim() {
+            "chat" => Mode::Chat,
+            "completion" => Mode::Completion,
+            other => return Err(bad("mode", other, "expected `chat` or `completion`")),
+        };
+        let choice = match params.text("choice").trim() {
+            "text" => ServedChoice::Text,
+            "scored" => ServedChoice::Scored,
+            "grammar" => ServedChoice::Grammar,
+            other => return Err(bad("choice", other, "expected `text`, `scored` or `grammar`")),
+        };
+        if choice == ServedChoice::Scored && mode != Mode::Completion {
+            return Err(bad(
+                "choice",
+                "scored",
+                "scored choices need the prompt's log-probabilities, which only /completions gives: add mode=completion",
+            ));
+        }
+        let wait_when_down = match params.text("on_down").trim() {
+            "forfeit" => false,
+            "wait" => true,
+            other => return Err(bad("on_down", other, "expected `forfeit` or `wait`")),
+        };
+        let api_key_env = params.text("api_key_env").trim().to_string();
+        if !api_key_env.is_empty() && !api_key_env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(bad(
+                "api_key_env",
+                &api_key_env,
+                "the name of an environment variable (letters, digits, _), not the key",
+            ));
+        }
+        let system = params.text("system");
+        Ok(OpenAiConfig {
+            url,
+            model: params.text("model").trim().to_string(),
+            api_key_env: (!api_key_env.is_empty()).then_some(api_key_env),
+            mode,
+            choice,
+            temperature: params.float("temperature") as f32,
+            top_p: params.float("top_p") as f32,
+            max_tokens: params.int("max_tokens") as usize,
+            move_tokens: params.int("move_tokens") as usize,
+            system: (!system.trim().is_empty()).then(|| system.to_string()),
+            retries: params.int("retries") as usize,
+            seed: params.int("seed") as u64,
+            reproducible: params.bool("reproducible"),
+            logprobs: params.bool("logprobs"),
+            timeout: Duration::from_millis(params.int("timeout_ms") as u64),
+            http_retries: params.int("http_retries") as u32,
+            concurrency: params.int("concurrency") as usize,
+            wait_when_down,
+        })
+    }
+}
+
+/// Builds an `openai` agent from its checked parameters; its limit on requests in flight is shared
+/// through `factory` with the other agents naming the same server and limit.
+pub fn create_openai_agent(params: &Params, factory: &AgentFactory) -> Result<Box<dyn Agent>, Error> {
+    let config = OpenAiConfig::from_params(params)?;
+    if let Some(name) = &config.api_key_env
+        && std::env::var(name).map_or(true, |key| key.is_empty())
+    {
+        return Err(Error::Model(format!(
+            "agent `openai`: environment variable {name} (named by api_key_env) is not set or empty"
+        )));
+    }
+    let slots = factory.request_slots(&config.url, config.concurrency);
+    Ok(Box::new(OpenAiAgent::new(config, slots)))
+}
+
+/// A language model behind an OpenAI-compatible server.
+#[derive(Debug)]
+pub struct OpenAiAgent {
+    config: OpenAiConfig,
+    endpoint: Endpoint,
+    /// The model asked for: the configured one, or the server's first, asked once.
+    model: Mutex<Option<String>>,
+    chat: DecisionChat,
+}
+
+/// What one reply said, beyond its text.
+#[derive(Debug, Default)]
+struct ReplyFacts {
+    served_model: Option<String>,
+    finish_reason: Option<String>,
+    system_fingerprint: Option<String>,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+}
+
+impl ReplyFacts {
+    fn of(body: &Value) -> Self {
+        let usage = |key: &str| body.pointer(&format!("/usage/{key}")).and_then(Value::as_u64).unwrap_or(0);
+        ReplyFacts {
+            served_model: body.get("model").and_then(Value::as_str).map(str::to_string),
+            finish_reason: body.pointer("/choices/0/finish_reason").and_then(Value::as_str).map(str::to_string),
+            system_fingerprint: body.get("system_fingerprint").and_then(Value::as_str).map(str::to_string),
+            prompt_tokens: usage("prompt_tokens"),
+            completion_tokens: usage("completion_tokens"),
+        }
+    }
+}
+
+impl OpenAiAgent {
+    pub(crate) fn new(config: OpenAiConfig, slots: Arc<Slots>) -> Self {
+        let policy = RetryPolicy { retries: config.http_retries, wait_when_down: config.wait_when_down };
+        let endpoint = Endpoint::new(&config.url, config.api_key_env.clone(), slots, config.timeout, policy);
+        let model = (!config.model.is_empty()).then(|| config.model.clone());
+        OpenAiAgent { config, endpoint, model: Mutex::new(model), chat: DecisionChat::default() }
+    }
+
+    /// The agent's error for a failed request.
+    fn http_error(&self, error: HttpError, deadline: Option<Deadline>) -> AgentError {
+        match (error, deadline) {
+            (HttpError::DeadlinePassed, Some(deadline)) => deadline.error(),
+            (error, _) => AgentError::Crashed(format!("openai {}: {error}", self.endpoint.public_url())),
+        }
+    }
+
+    /// The model to ask for: configured, or the first the server lists (asked once).
+    fn model(&self, deadline: Option<Deadline>) -> Result<String, AgentError> {
+        let mut model = self.model.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(name) = model.as_ref() {
+            return Ok(name.clone());
+        }
+        let answer =
+            self.endpoint.get("/models", deadline.map(|d| d.at())).map_err(|e| self.http_error(e, deadline))?;
+        let first = answer.body.pointer("/data/0/id").and_then(Value::as_str).ok_or_else(|| {
+            AgentError::Crashed(format!(
+                "openai {}: /models lists no model; name one with model=",
+                self.endpoint.public_url()
+            ))
+        })?;
+        *model = Some(first.to_string());
+        Ok(first.to_string())
+    }
+
+    /// The sampling fields every request carries, and the seed sent (if any).
+    fn sampling(&self, body: &mut Value, max_tokens: usize, seed: u64) -> Option<u64> {
+        body["temperature"] = json!(self.config.temperature);
+        body["top_p"] = json!(self.config.top_p);
+        body["max_tokens"] = json!(max_tokens);
+        if !self.config.reproducible {
+            return None;
+        }
+        // Servers take seeds of at most 32 or 63 bits; the low 31 bits fit all of them.
+        let seed = seed & 0x7fff_ffff;
+        body["seed"] = json!(seed);
+        body["cache_prompt"] = json!(false);
+        Some(seed)
+    }
+
+    fn record(&self, endpoint: &str, model: &str, max_tokens: usize, seed: Option<u64>) -> ServedRequest {
+        ServedRequest {
+            url: self.endpoint.public_url().to_string(),
+            endpoint: endpoint.to_string(),
+            model: model.to_string(),
+            choice: self.config.choice.as_str().to_string(),
+            temperature: self.config.temperature,
+            top_p: self.config.top_p,
+            max_tokens,
+            seed,
+            cache_prompt: seed.map(|_| false),
+            ..ServedRequest::default()
+        }
+    }
+
+    /// A written answer (a move read back, a verdict, an argument), in either mode; with
+    /// `choice=grammar` at a discrete turn, constrained to the legal moves.
+    fn act_written(&mut self, view: &View<'_>, seed: u64, deadline: Option<Deadline>) -> Result<Decision, AgentError> {
+        let model = self.model(deadline)?;
+        let discrete = view.input_kind() == InputKind::Discrete;
+        let max_tokens = if discrete { self.config.move_tokens } else { self.config.max_tokens };
+        let (path, mut body) = match self.config.mode {
+            Mode::Chat => ("/chat/completions", json!({ "model": model, "messages": self.chat.messages })),
+            Mode::Completion => (
+                "/completions",
+                json!({
+                    "model": model,
+                    "prompt": LlmTokenizer::chat_text(&self.chat.messages),
+                    "stop": [END_OF_TURN],
+                }),
+            ),
+        };
+        let sent_seed = self.sampling(&mut body, max_tokens, seed);
+        if self.config.choice == ServedChoice::Grammar && discrete && !view.legal_actions().is_empty() {
+            let moves: Vec<String> = view.legal_actions().iter().map(|&a| view.action_to_string(a)).collect();
+            body["grammar"] = json!(choice_grammar(&moves));
+        }
+        if self.config.logprobs {
+            body["logprobs"] = match self.config.mode {
+                Mode::Chat => json!(true),
+                Mode::Completion => json!(0),
+            };
+        }
+        let answer =
+            self.endpoint.post(path, &body, deadline.map(|d| d.at())).map_err(|e| self.http_error(e, deadline))?;
+        let malformed = |what: &str| {
+            AgentError::Crashed(format!("openai {}{path}: the reply has no {what}", self.endpoint.public_url()))
+        };
+        let choice = answer.body.pointer("/choices/0").ok_or_else(|| malformed("choices[0]"))?;
+        let text = match self.config.mode {
+            // A null content (a refusal, a tool call) is an empty answer: the engine rejects it.
+            Mode::Chat => match choice.pointer("/message/content") {
+                Some(Value::String(text)) => text.clone(),
+                Some(Value::Null) => String::new(),
+                _ => return Err(malformed("choices[0].message.content")),
+            },
+            Mode::Completion => {
+                choice.get("text").and_then(Value::as_str).ok_or_else(|| malformed("choices[0].text"))?.to_string()
+            }
+        };
+        let logprobs = match self.config.mode {
+            Mode::Chat => choice
+                .pointer("/logprobs/content")
+                .and_then(Value::as_array)
+                .map(|tokens| tokens.iter().filter_map(|t| t.get("logprob")?.as_f64()).map(|l| l as f32).collect()),
+            Mode::Completion => choice
+                .pointer("/logprobs/token_logprobs")
+                .and_then(Value::as_array)
+                .map(|l| l.iter().filter_map(Value::as_f64).map(|l| l as f32).collect()),
+        }
+        .unwrap_or_default();
+        let facts = ReplyFacts::of(&answer.body);
+        let mut request = self.record(&path[1..], &model, max_tokens, sent_seed);
+        request.requests = answer.attempts;
+        request.served_model = facts.served_model;
+        request.finish_reason = facts.finish_reason;
+        request.system_fingerprint = facts.system_fingerprint;
+        request.prompt_tokens = facts.prompt_tokens;
+        request.completion_tokens = facts.completion_tokens;
+
+        let reply = if discrete { read_move(view, &text) } else { Reply::Text(text.trim().to_string()) };
+        self.chat.answered(&text);
+        let trace = TextTrace {
+            messages: self.chat.messages.clone(),
+            completion: text,
+            tokens: Vec::new(),
+            logprobs,
+            request: Some(request),
+        };
+        Ok(Decision { reply, policy: None, value: None, trace: Some(Box::new(trace)) })
+    }
+
+    /// A scored choice: every legal move's text, then the end of turn, scored as the reply to the
+    /// ChatML prompt by the server's log-probabilities; the best played (or one drawn).
+    fn act_scored(&mut self, view: &View<'_>, seed: u64, deadline: Option<Deadline>) -> Result<Decision, AgentError> {
+        let model = self.model(deadline)?;
+        let prompt = LlmTokenizer::chat_text(&self.chat.messages);
+        let legal = view.legal_actions();
+        let texts: Vec<String> = legal.iter().map(|&a| view.action_to_string(a)).collect();
+        let mut request = self.record("completions", &model, 0, None);
+        request.temperature = 0.0;
+        request.top_p = 1.0;
+        let mut scores = Vec::with_capacity(texts.len());
+        for text in &texts {
+            let reply = format!("{text}{END_OF_TURN}");
+            // One token must be generated by some servers before they answer; it is not counted.
+            let body = json!({
+                "model": model,
+                "prompt": format!("{prompt}{reply}"),
+                "max_tokens": 1,
+                "temperature": 0.0,
+                "echo": true,
+                "logprobs": 0,
+                "cache_prompt": false,
+            });
+            let answer = self
+                .endpoint
+                .post("/completions", &body, deadline.map(|d| d.at()))
+                .map_err(|e| self.http_error(e, deadline))?;
+            let logprobs = echoed_logprobs(&answer.body, &prompt, &reply).map_err(|message| {
+                AgentError::Crashed(format!(
+                    "openai {}/completions cannot score `{text}`: {message}",
+                    self.endpoint.public_url()
+                ))
+            })?;
+            let facts = ReplyFacts::of(&answer.body);
+            request.requests += answer.attempts;
+            request.prompt_tokens += facts.prompt_tokens;
+            request.served_model = facts.served_model.or(request.served_model.take());
+            scores.push(logprobs);
+        }
+        let totals: Vec<f32> = scores.iter().map(|s| s.iter().sum()).collect();
+        if totals.iter().any(|t| !t.is_finite()) {
+            return Err(AgentError::Crashed(format!(
+                "openai {}: the scores of the legal moves are not finite numbers",
+                self.endpoint.public_url()
+            )));
+        }
+        let pick = choose_scored(legal, &totals, self.config.temperature, seed);
+        self.chat.answered(&texts[pick]);
+        let trace = TextTrace {
+            messages: self.chat.messages.clone(),
+            completion: texts[pick].clone(),
+            tokens: Vec::new(),
+            logprobs: scores.swap_remove(pick),
+            request: Some(request),
+        };
+        Ok(Decision {
+            reply: Reply::Action(legal[pick]),
+            policy: Some(legal.iter().copied().zip(softmax(&totals, 1.0)).collect()),
+            value: None,
+            trace: Some(Box::new(trace)),
+        })
+    }
+}
+
+impl Agent for OpenAiAgent {
+    fn act(&mut self, view: &View<'_>, rng: &mut AgentRng) -> Result<Decision, AgentError> {
+        let deadline = Deadline::of(view);
+        if deadline.is_some_and(|d| d.at() <= Instant::now()) {
+            return Err(deadline.map_or(AgentError::Timeout(Duration::ZERO), |d| d.error()));
+        }
+        self.chat.begin(view, self.config.system.as_deref());
+        let seed = rng.next_u64() ^ self.config.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        if self.config.choice == ServedChoice::Scored
+            && view.input_kind() == InputKind::Discrete
+            && !view.legal_actions().is_empty()
+        {
+            return self.act_scored(view, seed, deadline);
+        }
+        self.act_written(view, seed, deadline)
+    }
+
+    fn retries(&self) -> usize {
+        self.config.retries
+    }
+}
+
+/// A GBNF grammar whose sentences are exactly `moves`.
+pub fn choice_grammar(moves: &[String]) -> String {
+    let alternatives: Vec<String> = moves.iter().map(|m| serde_json::to_string(m).unwrap_or_default()).collect();
+    format!("root ::= {}", alternatives.join(" | "))
+}
+
+/// The log-probabilities of `reply`'s tokens in an echoed completion of `prompt` + `reply`, from
+/// `choices[0].logprobs` (`text_offset`, `token_logprobs`): the tokens that start at or after the
+/// prompt's end and before the reply's end (a token generated after them is not counted).
+/// Servers count offsets in bytes or in characters; where the two differ, the unit is the one
+/// the echoed tokens' own lengths agree with.
+fn echoed_logprobs(body: &Value, prompt: &str, reply: &str) -> Result<Vec<f32>, String> {
+    let logprobs = body.pointer("/choices/0/logprobs").filter(|v| !v.is_null()).ok_or(
+        "the reply has no logprobs (the server must support `echo` with `logprobs` on /completions, as llama.cpp's \
+         Python server started with logits_all, vLLM and `arena serve-model` do)",
+    )?;
+    let offsets = logprobs.get("text_offset").and_then(Value::as_array).ok_or("the reply has no text_offset")?;
+    let values = logprobs.get("token_logprobs").and_then(Value::as_array).ok_or("the reply has no token_logprobs")?;
+    if offsets.len() != values.len() {
+        return Err(format!("{} offsets for {} token log-probabilities", offsets.len(), values.len()));
+    }
+    let offsets: Vec<usize> = offsets
+        .iter()
+        .map(|o| o.as_u64().map(|o| o as usize))
+        .collect::<Option<_>>()
+        .ok_or("a text_offset is not a number")?;
+    let in_chars = counts_characters(logprobs, &offsets);
+    let length = |text: &str| if in_chars { text.chars().count() } else { text.len() };
+    let (start, end) = (length(prompt), length(prompt) + length(reply));
+    let mut scored = Vec::new();
+    for (&offset, value) in offsets.iter().zip(values) {
+        if (start..end).contains(&offset) {
+            scored.push(value.as_f64().ok_or("a reply token has no log-probability")? as f32);
+        }
+    }
+    if scored.is_empty() {
+        return Err("no token of the reply was echoed (the server did not echo the prompt)".to_string());
+    }
+    Ok(scored)
+}
+
+/// Whether `text_offset` counts characters rather than bytes: whether the offsets step by the
+/// character lengths of the echoed `tokens` where those differ from their byte lengths.
+fn counts_characters(logprobs: &Value, offsets: &[usize]) -> bool {
+    let Some(tokens) = logprobs.get("tokens").and_then(Value::as_array) else { return false };
+    let tokens: Vec<&str> = tokens.iter().map(|t| t.as_str().unwrap_or("")).collect();
+    let (mut bytes, mut chars) = (0usize, 0usize);
+    for (i, token) in tokens.iter().enumerate().take(offsets.len().saturating_sub(1)) {
+        bytes += token.len();
+        chars += token.chars().count();
+        if bytes != chars {
+            return offsets[i + 1] == chars;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests;
