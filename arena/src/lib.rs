@@ -12,6 +12,7 @@ pub mod files;
 pub mod progress;
 pub mod report;
 pub mod resources;
+pub mod serve_model;
 pub mod standings;
 pub mod store;
 pub mod suite;

@@ -6,8 +6,8 @@
 //!   them as a ChatML prompt (what `llm(...)` reads) and posts it to `/completions`.
 //! - `choice=scored` (completion mode) plays the legal move whose text the server's model finds
 //!   likeliest as the whole reply, like `llm(..., choice=scored)`: one request per legal move,
-//!   asking the log-probabilities of the prompt's tokens back (`echo`, `logprobs=0`, no new
-//!   token), the move's tokens and the end of turn summed. `choice=grammar` sends a GBNF grammar
+//!   asking the log-probabilities of the prompt's tokens back (`echo`, `logprobs=0`; the one token
+//!   generated is not counted), the move's tokens and the end of turn summed. `choice=grammar` sends a GBNF grammar
 //!   (llama.cpp's `grammar` field) that allows only the legal moves' texts.
 //! - Requests in flight are limited per server and limit (`concurrency`), shared by every agent of
 //!   the factory; failures that may pass (no connection, timeouts, unreadable replies, 429, 5xx)
@@ -498,7 +498,7 @@ impl OpenAiAgent {
                 .endpoint
                 .post("/completions", &body, deadline.map(|d| d.at()))
                 .map_err(|e| self.http_error(e, deadline))?;
-            let logprobs = echoed_logprobs(&answer.body, &prompt, &reply).map_err(|message| {
+            let logprobs = echoed_logprobs(&answer.body, &prompt, text).map_err(|message| {
                 AgentError::Crashed(format!(
                     "openai {}/completions cannot score `{text}`: {message}",
                     self.endpoint.public_url()
@@ -563,55 +563,62 @@ pub fn choice_grammar(moves: &[String]) -> String {
     format!("root ::= {}", alternatives.join(" | "))
 }
 
-/// The log-probabilities of `reply`'s tokens in an echoed completion of `prompt` + `reply`, from
-/// `choices[0].logprobs` (`text_offset`, `token_logprobs`): the tokens that start at or after the
-/// prompt's end and before the reply's end (a token generated after them is not counted).
-/// Servers count offsets in bytes or in characters; where the two differ, the unit is the one
-/// the echoed tokens' own lengths agree with.
+/// The log-probabilities of the tokens of `reply` (a move's text) and the end of turn that close
+/// the echoed completion of `prompt`, from `choices[0].logprobs` (`tokens`, `token_logprobs`).
+///
+/// The reply's tokens are found from the end of the echoed tokens, not by `text_offset`: servers
+/// disagree on offsets (llama.cpp's Python server counts them in text whose special tokens are
+/// written as nothing). The tokens the server generated after the prompt (`usage.
+/// completion_tokens` of them, or those spelling the text after the prompt) are dropped; then
+/// the last token must be the end of turn (spelled `<|im_end|>`, or empty), and the tokens before
+/// it must spell `reply` exactly.
 fn echoed_logprobs(body: &Value, prompt: &str, reply: &str) -> Result<Vec<f32>, String> {
     let logprobs = body.pointer("/choices/0/logprobs").filter(|v| !v.is_null()).ok_or(
         "the reply has no logprobs (the server must support `echo` with `logprobs` on /completions, as llama.cpp's \
          Python server started with logits_all, vLLM and `arena serve-model` do)",
     )?;
-    let offsets = logprobs.get("text_offset").and_then(Value::as_array).ok_or("the reply has no text_offset")?;
+    let tokens = logprobs.get("tokens").and_then(Value::as_array).ok_or("the reply has no logprobs.tokens")?;
     let values = logprobs.get("token_logprobs").and_then(Value::as_array).ok_or("the reply has no token_logprobs")?;
-    if offsets.len() != values.len() {
-        return Err(format!("{} offsets for {} token log-probabilities", offsets.len(), values.len()));
+    if tokens.len() != values.len() {
+        return Err(format!("{} tokens for {} token log-probabilities", tokens.len(), values.len()));
     }
-    let offsets: Vec<usize> = offsets
+    let tokens: Vec<&str> = tokens.iter().map(|t| t.as_str()).collect::<Option<_>>().ok_or("a token is not text")?;
+    let generated = match body.pointer("/usage/completion_tokens").and_then(Value::as_u64) {
+        Some(count) => count as usize,
+        None => {
+            let text = body.pointer("/choices/0/text").and_then(Value::as_str).unwrap_or("");
+            let after =
+                text.strip_prefix(prompt).and_then(|t| t.strip_prefix(reply)).and_then(|t| t.strip_prefix(END_OF_TURN));
+            let after = after.ok_or("the reply's text does not echo the prompt")?;
+            let mut spelled = String::new();
+            let count = tokens.iter().rev().take_while(|t| {
+                let more = spelled.len() < after.len();
+                if more {
+                    spelled.insert_str(0, t);
+                }
+                more
+            });
+            count.count()
+        }
+    };
+    let echoed = tokens.len().checked_sub(generated).ok_or("fewer tokens than the server says it generated")?;
+    let end = echoed.checked_sub(1).ok_or("no token was echoed (the server did not echo the prompt)")?;
+    if !(tokens[end].is_empty() || tokens[end] == END_OF_TURN) {
+        return Err(format!("the echoed prompt ends with `{}`, not with the end of turn {END_OF_TURN}", tokens[end]));
+    }
+    let mut spelled = String::new();
+    let mut first = end;
+    while spelled.len() < reply.len() {
+        first = first.checked_sub(1).ok_or("the echoed tokens are shorter than the reply")?;
+        spelled.insert_str(0, tokens[first]);
+        if !reply.ends_with(spelled.as_str()) {
+            return Err(format!("the reply's tokens are not separate from the prompt's (`{spelled}` ends `{reply}`)"));
+        }
+    }
+    values[first..=end]
         .iter()
-        .map(|o| o.as_u64().map(|o| o as usize))
-        .collect::<Option<_>>()
-        .ok_or("a text_offset is not a number")?;
-    let in_chars = counts_characters(logprobs, &offsets);
-    let length = |text: &str| if in_chars { text.chars().count() } else { text.len() };
-    let (start, end) = (length(prompt), length(prompt) + length(reply));
-    let mut scored = Vec::new();
-    for (&offset, value) in offsets.iter().zip(values) {
-        if (start..end).contains(&offset) {
-            scored.push(value.as_f64().ok_or("a reply token has no log-probability")? as f32);
-        }
-    }
-    if scored.is_empty() {
-        return Err("no token of the reply was echoed (the server did not echo the prompt)".to_string());
-    }
-    Ok(scored)
-}
-
-/// Whether `text_offset` counts characters rather than bytes: whether the offsets step by the
-/// character lengths of the echoed `tokens` where those differ from their byte lengths.
-fn counts_characters(logprobs: &Value, offsets: &[usize]) -> bool {
-    let Some(tokens) = logprobs.get("tokens").and_then(Value::as_array) else { return false };
-    let tokens: Vec<&str> = tokens.iter().map(|t| t.as_str().unwrap_or("")).collect();
-    let (mut bytes, mut chars) = (0usize, 0usize);
-    for (i, token) in tokens.iter().enumerate().take(offsets.len().saturating_sub(1)) {
-        bytes += token.len();
-        chars += token.chars().count();
-        if bytes != chars {
-            return offsets[i + 1] == chars;
-        }
-    }
-    false
+        .map(|v| v.as_f64().map(|l| l as f32).ok_or_else(|| "a reply token has no log-probability".to_string()))
+        .collect()
 }
 
 #[cfg(test)]

@@ -251,24 +251,30 @@ fn requests_in_flight_stay_within_the_shared_limit() {
     assert_eq!(server.max_in_flight(), 2, "the limit is shared and reached");
 }
 
-/// An echoed completion of `prompt` as a server gives it: one token per character, each with
-/// log-probability -1 except those of a reply starting `c3` (-0.01), and one generated token.
+/// An echoed completion of `prompt` as llama.cpp's Python server gives it: special tokens
+/// written as nothing, other text one token per character, each with log-probability -1 except
+/// those of a reply starting `c3` (-0.01), and one generated token.
 fn echo_reply(request: &Recorded) -> Answer {
     let prompt = request.json()["prompt"].as_str().unwrap_or("").to_string();
     let reply_start = prompt.rfind("assistant\n").map_or(0, |i| i + "assistant\n".len());
     let favoured = prompt[reply_start..].starts_with("c3");
-    let mut tokens: Vec<String> = prompt.chars().map(String::from).collect();
-    let mut logprobs: Vec<Value> =
-        (0..tokens.len()).map(|i| if i >= reply_start && favoured { json!(-0.01) } else { json!(-1.0) }).collect();
+    let (mut tokens, mut logprobs) = (Vec::new(), Vec::new());
+    let mut rest = prompt.as_str();
+    while !rest.is_empty() {
+        let in_reply = prompt.len() - rest.len() >= reply_start;
+        let special = ["<|im_start|>", "<|im_end|>"].into_iter().find(|s| rest.starts_with(s));
+        let length = special.map_or_else(|| rest.chars().next().map_or(1, char::len_utf8), str::len);
+        tokens.push(if special.is_some() { String::new() } else { rest[..length].to_string() });
+        logprobs.push(if in_reply && favoured { json!(-0.01) } else { json!(-1.0) });
+        rest = &rest[length..];
+    }
     logprobs[0] = Value::Null;
-    let mut offsets: Vec<usize> = (0..tokens.len()).collect();
     tokens.push("X".to_string());
     logprobs.push(json!(-50.0));
-    offsets.push(prompt.len());
     Answer::ok(json!({
         "model": "served", "object": "text_completion",
         "choices": [{ "index": 0, "text": format!("{prompt}X"), "finish_reason": "length",
-            "logprobs": { "tokens": tokens, "token_logprobs": logprobs, "text_offset": offsets, "top_logprobs": null } }],
+            "logprobs": { "tokens": tokens, "token_logprobs": logprobs, "top_logprobs": null } }],
         "usage": { "prompt_tokens": 100, "completion_tokens": 1, "total_tokens": 101 }
     }))
 }
@@ -295,7 +301,7 @@ fn a_scored_choice_plays_the_move_the_served_model_scores_highest() {
     assert!((total - 1.0).abs() < 1e-5);
     let trace = decision.trace.unwrap_or_else(|| panic!("no trace"));
     assert_eq!(trace.completion, "c3");
-    assert_eq!(trace.logprobs.len(), "c3<|im_end|>".len(), "the generated token is not counted");
+    assert_eq!(trace.logprobs.len(), 3, "c, 3 and the end of turn; the generated token is not counted");
     assert!(trace.logprobs.iter().all(|&l| (l + 0.01).abs() < 1e-6));
     let served = trace.request.unwrap_or_else(|| panic!("no request"));
     assert_eq!((served.choice.as_str(), served.requests, served.prompt_tokens), ("scored", 9, 900));
@@ -354,4 +360,37 @@ fn a_rejected_answer_is_quoted_back_in_the_next_request() {
     assert_eq!(messages.len(), 4);
     assert_eq!(messages[2], json!({ "role": "assistant", "content": "z9" }));
     assert!(messages[3]["content"].as_str().unwrap_or("").contains("not a move"));
+}
+
+#[test]
+fn echoed_reply_tokens_are_found_from_the_end_whatever_the_server_spells() {
+    // As llama.cpp's Python server answered (special tokens written as nothing, one generated).
+    let prompt = "<|im_start|>user\nSay hi<|im_end|>\n<|im_start|>assistant\n";
+    let llama = json!({
+        "choices": [{ "text": format!("{prompt}hi<|im_end|>\n"), "logprobs": {
+            "text_offset": [0, 4, 5, 8, 11, 11, 12, 15, 21, 22, 24, 24],
+            "token_logprobs": [null, -3.3, -9.5, -6.1, -8.8, -0.1, -0.01, -0.0, -0.001, -7.1, -7.2, -0.03],
+            "tokens": ["user", "\n", "Say", " hi", "", "\n", "ass", "istant", "\n", "hi", "", "\n"] } }],
+        "usage": { "prompt_tokens": 12, "completion_tokens": 1 }
+    });
+    assert_eq!(ok(echoed_logprobs(&llama, prompt, "hi")), [-7.1, -7.2]);
+    // Spelled special tokens, nothing generated, no usage.
+    let spelled = json!({
+        "choices": [{ "text": format!("{prompt}a10<|im_end|>"), "logprobs": {
+            "token_logprobs": [null, -1.0, -2.0, -0.5, -0.25, -0.125],
+            "tokens": ["<|im_start|>", "assistant", "\n", "a", "10", "<|im_end|>"] } }]
+    });
+    assert_eq!(ok(echoed_logprobs(&spelled, prompt, "a10")), [-0.5, -0.25, -0.125]);
+    // A token that straddles the prompt and the reply cannot be split: an error, not a guess.
+    let merged = json!({
+        "choices": [{ "logprobs": { "token_logprobs": [null, -1.0, -0.5], "tokens": ["x", "\na1", ""] } }],
+        "usage": { "completion_tokens": 0 }
+    });
+    let error = echoed_logprobs(&merged, prompt, "a1").err().unwrap_or_default();
+    assert!(error.contains("not separate"), "{error}");
+    let unended = json!({
+        "choices": [{ "logprobs": { "token_logprobs": [null, -1.0], "tokens": ["x", "a1"] } }],
+        "usage": { "completion_tokens": 0 }
+    });
+    assert!(echoed_logprobs(&unended, prompt, "a1").err().unwrap_or_default().contains("end of turn"));
 }

@@ -1,6 +1,6 @@
 //! `arena generate` (answer a prompt with a GGUF language model, optionally as several seeded
-//! streams batched together, reporting tokens/s) and `arena convert-model` (re-quantize a GGUF
-//! model to Q8_0).
+//! streams batched together, reporting tokens/s), `arena convert-model` (re-quantize a GGUF
+//! model to Q8_0) and `arena serve-model` (the OpenAI API over a model).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -47,6 +47,80 @@ pub struct GenerateArgs {
     /// Print one JSON document instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeModelArgs {
+    /// The GGUF model file, or a fine-tuned checkpoint directory (`arena finetune --out`).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The name clients ask for (default: the file's stem or the directory's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The address to listen on; 0.0.0.0 serves other machines too (the API has no key).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// The port (0: a free one, printed).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// The most answers batched in one forward step.
+    #[arg(long, default_value_t = 8, value_parser = super::at_least_one::<usize>)]
+    pub batch: usize,
+    /// Requests answered at once (the generator batches them).
+    #[arg(long, default_value_t = 16, value_parser = super::at_least_one::<usize>)]
+    pub handlers: usize,
+    /// Requests waiting or being answered beyond which new ones get 503 Busy.
+    #[arg(long, default_value_t = 64, value_parser = super::at_least_one::<usize>)]
+    pub max_queue: usize,
+    /// The largest request body, in bytes (larger: 413).
+    #[arg(long, default_value_t = 1 << 20, value_parser = super::at_least_one::<usize>)]
+    pub max_body_bytes: usize,
+    /// Compute threads (candle's pool, set before it starts). Default: the environment's
+    /// CANDLE_NUM_THREADS, else the cores.
+    #[arg(long, value_parser = super::at_least_one::<usize>)]
+    pub threads: Option<usize>,
+    /// Print no line per request.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `arena serve-model`: serves until the process is stopped.
+pub fn serve_model(args: &ServeModelArgs, out: &mut dyn Write) -> Result<()> {
+    let config = arena::serve_model::ServeModelConfig {
+        model: args.model.clone(),
+        name: args.name.clone(),
+        host: args.host.clone(),
+        port: args.port,
+        batch: args.batch,
+        handlers: args.handlers,
+        max_queue: args.max_queue,
+        max_body_bytes: args.max_body_bytes,
+    };
+    let quiet = args.quiet;
+    let server = arena::serve_model::ModelServer::start(&config, move |served| {
+        if !quiet {
+            eprintln!(
+                "{} {} {} in {:.3} s ({} prompt + {} completion tokens)",
+                served.method,
+                served.path,
+                served.status,
+                served.seconds,
+                served.prompt_tokens,
+                served.completion_tokens
+            );
+        }
+    })?;
+    writeln!(
+        out,
+        "serving {} at {} (batch {}, {} threads; endpoints /models, /chat/completions, /completions)",
+        server.name(),
+        server.url(),
+        args.batch,
+        std::env::var("CANDLE_NUM_THREADS").unwrap_or_else(|_| "default".into()),
+    )?;
+    out.flush()?;
+    server.wait();
+    Ok(())
 }
 
 #[derive(Args, Debug, Clone)]

@@ -54,6 +54,8 @@ enum Command {
     Checkpoint(checkpoint::CheckpointArgs),
     /// Generate text with a language model (GGUF); reports prompt and generation tokens/s.
     Generate(llm::GenerateArgs),
+    /// Serve a GGUF model or fine-tuned checkpoint over the OpenAI API (chat, completions with logprobs).
+    ServeModel(llm::ServeModelArgs),
     /// Re-quantize a GGUF model (to Q8_0, which runs faster here than Q4 formats).
     ConvertModel(llm::ConvertArgs),
     /// Fine-tune a language model (GGUF) on SFT or preference data: LoRA or full, or an external trainer.
@@ -70,6 +72,7 @@ impl Cli {
     pub fn compute_threads(&self) -> Option<usize> {
         match &self.command {
             Command::Generate(args) => args.threads,
+            Command::ServeModel(args) => args.threads,
             Command::Finetune(args) => args.threads,
             _ => None,
         }
@@ -109,6 +112,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Checkpoint(args) => checkpoint::checkpoint(args, resources.games(), out),
         Command::Generate(args) => llm::generate(args, out),
         Command::ConvertModel(args) => llm::convert(args, out),
+        Command::ServeModel(args) => llm::serve_model(args, out),
         Command::Export(args) => export::export(args, out),
         Command::Finetune(args) => finetune::finetune(args, out),
         Command::Suite(args) => suite::suite(args, &resources, out),

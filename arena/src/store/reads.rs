@@ -168,6 +168,7 @@ impl Store {
                 completion,
                 tokens: serde_json::from_str(&tokens).with_context(unreadable)?,
                 logprobs: serde_json::from_str(&logprobs).with_context(unreadable)?,
+                request: request.map(|r| serde_json::from_str(&r)).transpose().with_context(unreadable)?,
             };
             let turn = TextTurn { seat: seat as usize, ply: ply as usize, trace, rejected };
             turns.entry(index as u64).or_default().push(turn);
