@@ -211,6 +211,11 @@ fn a_scored_openai_agent_chooses_as_the_same_model_in_process() {
     let factory = AgentFactory::new();
     let mut served =
         ok(factory.build(&format!("openai(url={},mode=completion,choice=scored,temperature=0)", server.url())));
+    // All moves in one request: the server scores their shared prompt once.
+    let mut batched = ok(factory.build(&format!(
+        "openai(url={},mode=completion,choice=scored,temperature=0,batch_prompts=true)",
+        server.url()
+    )));
     let mut local = ok(factory.build(&format!("llm(model=\"{}\",choice=scored,temperature=0)", path.display())));
     let game = ok(games::load_game("connect_four"));
     let mut legal = Vec::new();
@@ -227,7 +232,12 @@ fn a_scored_openai_agent_chooses_as_the_same_model_in_process() {
         let view = View::new(game.as_ref(), state.as_ref(), player, &legal);
         let a = ok(served.act(&view, &mut AgentRng::seed_from_u64(seed)));
         let b = ok(local.act(&view, &mut AgentRng::seed_from_u64(seed)));
+        let c = ok(batched.act(&view, &mut AgentRng::seed_from_u64(seed)));
         assert_eq!(a.reply, b.reply, "position {seed}");
+        assert_eq!(c.reply, b.reply, "position {seed}, batched");
+        assert_eq!(c.policy, a.policy, "the shared prefix changes no score");
+        let requests = c.trace.as_ref().and_then(|t| t.request.as_ref()).map(|r| r.requests);
+        assert_eq!(requests, Some(1));
         let (pa, pb) = (a.policy.unwrap_or_default(), b.policy.unwrap_or_default());
         assert_eq!(pa.len(), pb.len());
         for ((action_a, p), (action_b, q)) in pa.iter().zip(&pb) {

@@ -4,33 +4,8 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use arena::store::Store;
-use common::{json, run_ok};
-
-/// The Q8_0 copy of the fetched model, made on first use next to it.
-fn smollm2() -> Option<PathBuf> {
-    let cache = std::env::var_os("ARENA_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/arena")))?
-        .join("models");
-    let q4 = cache.join("SmolLM2-135M-Instruct.Q4_1.gguf");
-    let q8 = cache.join("SmolLM2-135M-Instruct.Q8_0.gguf");
-    if !q4.exists() {
-        assert!(
-            std::env::var("ARENA_REQUIRE_MODEL").as_deref() != Ok("1"),
-            "ARENA_REQUIRE_MODEL=1 but {} is missing: run scripts/fetch-model.sh",
-            q4.display()
-        );
-        eprintln!("skipped: {} not fetched (scripts/fetch-model.sh)", q4.display());
-        return None;
-    }
-    if !q8.exists() {
-        agents::llm::convert_to_q8_0(&q4, &q8).unwrap_or_else(|e| panic!("{e}"));
-    }
-    Some(q8)
-}
+use common::{json, run_ok, smollm2};
 
 #[test]
 fn smollm2_plays_tic_tac_toe_and_a_debate() {

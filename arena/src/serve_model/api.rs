@@ -284,11 +284,15 @@ impl Api {
         let max_tokens = fields.count(&["max_tokens"], DEFAULT_COMPLETION_TOKENS, 1 << 20)?;
         let tokenizer = self.generator.model().tokenizer();
         let prompts = self.prompts(fields.get("prompt"))?;
+        if prompts.iter().any(|(_, tokens)| tokens.is_empty()) {
+            return Err(Reply::bad("a prompt is empty", "prompt"));
+        }
+        let mut echoed = match echo && logprobs {
+            true => self.echoed_logprobs(prompts.iter().map(|(_, tokens)| tokens.as_slice()).collect())?,
+            false => Vec::new(),
+        };
         let (mut choices, mut prompt_tokens, mut completion_tokens) = (Vec::new(), 0, 0);
         for (index, (text, tokens)) in prompts.into_iter().enumerate() {
-            if tokens.is_empty() {
-                return Err(Reply::bad("a prompt is empty", "prompt"));
-            }
             prompt_tokens += tokens.len();
             let completion = match max_tokens {
                 0 => None,
@@ -310,15 +314,7 @@ impl Api {
             if logprobs {
                 let mut listed: Vec<(u32, Option<f32>)> = Vec::new();
                 if echo {
-                    listed.push((tokens[0], None));
-                    if tokens.len() > 1 {
-                        let scored = self
-                            .generator
-                            .score_tokens_until(tokens[..1].to_vec(), vec![tokens[1..].to_vec()], None)
-                            .map_err(model_error)?;
-                        let scored = scored.into_iter().next().map(|s| s.logprobs).unwrap_or_default();
-                        listed.extend(tokens[1..].iter().copied().zip(scored.into_iter().map(Some)));
-                    }
+                    listed.extend(tokens.iter().copied().zip(std::mem::take(&mut echoed[index])));
                 }
                 if let Some(completion) = &completion {
                     let kept = completion.tokens.iter().filter(|t| !tokenizer.stop_tokens().contains(t)).count();
@@ -350,6 +346,49 @@ impl Api {
             "choices": choices,
             "usage": usage(prompt_tokens, completion_tokens),
         })))
+    }
+
+    /// Each prompt's tokens' log-probabilities (`None` for the first token), the prompts' common
+    /// prefix scored once: the prefix as a continuation of its first token, then every prompt's
+    /// own tokens as continuations of the prefix, in one request to the generator. (The scores
+    /// are those of each prompt alone: the generator's rows do not depend on their batch.)
+    fn echoed_logprobs(&self, prompts: Vec<&[u32]>) -> Result<Vec<Vec<Option<f32>>>, Reply> {
+        let shortest = prompts.iter().map(|p| p.len()).min().unwrap_or(0);
+        let first = prompts.first().copied().unwrap_or(&[]);
+        // Every prompt keeps at least one token of its own after the prefix.
+        let common = (0..shortest.saturating_sub(1)).take_while(|&i| prompts.iter().all(|p| p[i] == first[i])).count();
+        if common == 0 {
+            // No shared token (or a one-token prompt): each prompt is scored alone.
+            return prompts.iter().map(|p| self.echoed_logprobs_alone(p)).collect();
+        }
+        let prefix = &first[..common];
+        let mut prefix_logprobs = vec![None];
+        if prefix.len() > 1 {
+            let scored = self
+                .generator
+                .score_tokens_until(prefix[..1].to_vec(), vec![prefix[1..].to_vec()], None)
+                .map_err(model_error)?;
+            prefix_logprobs
+                .extend(scored.into_iter().next().map(|s| s.logprobs).unwrap_or_default().into_iter().map(Some));
+        }
+        let tails: Vec<Vec<u32>> = prompts.iter().map(|p| p[prefix.len()..].to_vec()).collect();
+        let scored = self.generator.score_tokens_until(prefix.to_vec(), tails, None).map_err(model_error)?;
+        Ok(scored
+            .into_iter()
+            .map(|s| prefix_logprobs.iter().copied().chain(s.logprobs.into_iter().map(Some)).collect())
+            .collect())
+    }
+
+    fn echoed_logprobs_alone(&self, prompt: &[u32]) -> Result<Vec<Option<f32>>, Reply> {
+        let mut logprobs = vec![None];
+        if prompt.len() > 1 {
+            let scored = self
+                .generator
+                .score_tokens_until(prompt[..1].to_vec(), vec![prompt[1..].to_vec()], None)
+                .map_err(model_error)?;
+            logprobs.extend(scored.into_iter().next().map(|s| s.logprobs).unwrap_or_default().into_iter().map(Some));
+        }
+        Ok(logprobs)
     }
 
     /// The prompts of a completion request, as text and tokens: a string, a list of strings, a

@@ -1,7 +1,7 @@
 //! Helpers of the `arena` binary's tests: the shared ones of `arena-tests`, pointed at the binary.
 #![allow(dead_code, unused_imports)] // each test binary uses its own subset
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use arena_tests::json;
 
@@ -44,4 +44,28 @@ pub fn stored_games(run: &Path) -> Vec<StoredGame> {
             .collect()
         })
         .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The Q8_0 copy of the fetched SmolLM2-135M-Instruct, made on first use next to it; `None` (with
+/// a note) when the model was not fetched, unless `ARENA_REQUIRE_MODEL=1` makes that a failure.
+pub fn smollm2() -> Option<PathBuf> {
+    let cache = std::env::var_os("ARENA_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/arena")))?
+        .join("models");
+    let q4 = cache.join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    let q8 = cache.join("SmolLM2-135M-Instruct.Q8_0.gguf");
+    if !q4.exists() {
+        assert!(
+            std::env::var("ARENA_REQUIRE_MODEL").as_deref() != Ok("1"),
+            "ARENA_REQUIRE_MODEL=1 but {} is missing: run scripts/fetch-model.sh",
+            q4.display()
+        );
+        eprintln!("skipped: {} not fetched (scripts/fetch-model.sh)", q4.display());
+        return None;
+    }
+    if !q8.exists() {
+        agents::llm::convert_to_q8_0(&q4, &q8).unwrap_or_else(|e| panic!("{e}"));
+    }
+    Some(q8)
 }
