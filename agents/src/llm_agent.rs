@@ -31,57 +31,72 @@ use crate::factory::AgentFactory;
 use crate::llm::{Generator, LlmError, SamplingParams};
 use crate::registry::Error;
 
+// The parameters `llm(...)` and `openai(...)` share: the same prompts, sampling and re-prompts.
+pub(crate) const TEMPERATURE_PARAM: ParamDef = ParamDef {
+    name: "temperature",
+    kind: ParamKind::Float { min: 0.0, max: 5.0 },
+    default: "0.7",
+    doc: "sampling temperature; 0 picks the likeliest token",
+};
+
+pub(crate) const TOP_P_PARAM: ParamDef = ParamDef {
+    name: "top_p",
+    kind: ParamKind::Float { min: 0.001, max: 1.0 },
+    default: "0.95",
+    doc: "nucleus sampling: the likeliest tokens summing to this probability",
+};
+
+pub(crate) const MAX_TOKENS_PARAM: ParamDef = ParamDef {
+    name: "max_tokens",
+    kind: ParamKind::Int { min: 1, max: 32768 },
+    default: "128",
+    doc: "longest answer at a text turn (an argument), in tokens",
+};
+
+pub(crate) const MOVE_TOKENS_PARAM: ParamDef = ParamDef {
+    name: "move_tokens",
+    kind: ParamKind::Int { min: 1, max: 32768 },
+    default: "16",
+    doc: "longest answer at a move or verdict, in tokens",
+};
+
+pub(crate) const SYSTEM_PARAM: ParamDef = ParamDef {
+    name: "system",
+    kind: ParamKind::Text,
+    default: "",
+    doc: "system prompt (a default that fits the turn if empty)",
+};
+
+pub(crate) const RETRIES_PARAM: ParamDef = ParamDef {
+    name: "retries",
+    kind: ParamKind::Int { min: 0, max: 10 },
+    default: "2",
+    doc: "rejected answers it is asked to correct before the game is lost",
+};
+
+pub(crate) const SEED_PARAM: ParamDef = ParamDef {
+    name: "seed",
+    kind: ParamKind::Int { min: 0, max: i64::MAX },
+    default: "0",
+    doc: "mixed into the engine's seed",
+};
+
 /// The parameters of `llm(...)`.
 pub const LLM_PARAMS: &[ParamDef] = &[
     ParamDef { name: "model", kind: ParamKind::Text, default: "", doc: "path of a GGUF file (llama architecture)" },
-    ParamDef {
-        name: "temperature",
-        kind: ParamKind::Float { min: 0.0, max: 5.0 },
-        default: "0.7",
-        doc: "sampling temperature; 0 picks the likeliest token",
-    },
-    ParamDef {
-        name: "top_p",
-        kind: ParamKind::Float { min: 0.001, max: 1.0 },
-        default: "0.95",
-        doc: "nucleus sampling: the likeliest tokens summing to this probability",
-    },
-    ParamDef {
-        name: "max_tokens",
-        kind: ParamKind::Int { min: 1, max: 8192 },
-        default: "128",
-        doc: "longest answer at a text turn (an argument), in tokens",
-    },
-    ParamDef {
-        name: "move_tokens",
-        kind: ParamKind::Int { min: 1, max: 8192 },
-        default: "16",
-        doc: "longest answer at a move or verdict, in tokens",
-    },
-    ParamDef {
-        name: "system",
-        kind: ParamKind::Text,
-        default: "",
-        doc: "system prompt (a default that fits the turn if empty)",
-    },
-    ParamDef {
-        name: "retries",
-        kind: ParamKind::Int { min: 0, max: 10 },
-        default: "2",
-        doc: "rejected answers it is asked to correct before the game is lost",
-    },
+    TEMPERATURE_PARAM,
+    TOP_P_PARAM,
+    MAX_TOKENS_PARAM,
+    MOVE_TOKENS_PARAM,
+    SYSTEM_PARAM,
+    RETRIES_PARAM,
     ParamDef {
         name: "batch",
         kind: ParamKind::Int { min: 1, max: 256 },
         default: "8",
         doc: "most answers generated together (across concurrent games) by the shared generator",
     },
-    ParamDef {
-        name: "seed",
-        kind: ParamKind::Int { min: 0, max: i64::MAX },
-        default: "0",
-        doc: "mixed into the engine's seed",
-    },
+    SEED_PARAM,
     ParamDef {
         name: "choice",
         kind: ParamKind::Text,

@@ -37,7 +37,10 @@ use crate::agent::{Agent, AgentError, AgentRng, Deadline, Decision, Reply, View}
 use crate::chat::{ServedRequest, TextTrace};
 use crate::factory::AgentFactory;
 use crate::llm::LlmTokenizer;
-use crate::llm_agent::{DecisionChat, choose_scored, read_move, softmax};
+use crate::llm_agent::{
+    DecisionChat, MAX_TOKENS_PARAM, MOVE_TOKENS_PARAM, RETRIES_PARAM, SEED_PARAM, SYSTEM_PARAM, TEMPERATURE_PARAM,
+    TOP_P_PARAM, choose_scored, read_move, softmax,
+};
 use crate::registry::Error;
 
 /// The text that closes a ChatML turn: the end of a scored reply, the stop of a completion.
@@ -76,48 +79,13 @@ pub const OPENAI_PARAMS: &[ParamDef] = &[
         doc: "`text`: moves are written and read back; `scored` (completion mode): the legal move the model scores \
               highest; `grammar`: the reply is constrained to the legal moves by a GBNF grammar",
     },
-    ParamDef {
-        name: "temperature",
-        kind: ParamKind::Float { min: 0.0, max: 5.0 },
-        default: "0.7",
-        doc: "sampling temperature (scored choices: of the draw among the moves' scores)",
-    },
-    ParamDef {
-        name: "top_p",
-        kind: ParamKind::Float { min: 0.001, max: 1.0 },
-        default: "0.95",
-        doc: "nucleus sampling",
-    },
-    ParamDef {
-        name: "max_tokens",
-        kind: ParamKind::Int { min: 1, max: 32768 },
-        default: "128",
-        doc: "longest answer at a text turn, in tokens",
-    },
-    ParamDef {
-        name: "move_tokens",
-        kind: ParamKind::Int { min: 1, max: 32768 },
-        default: "16",
-        doc: "longest answer at a move or verdict, in tokens",
-    },
-    ParamDef {
-        name: "system",
-        kind: ParamKind::Text,
-        default: "",
-        doc: "system prompt (a default that fits the turn if empty)",
-    },
-    ParamDef {
-        name: "retries",
-        kind: ParamKind::Int { min: 0, max: 10 },
-        default: "2",
-        doc: "rejected answers it is asked to correct before the game is lost",
-    },
-    ParamDef {
-        name: "seed",
-        kind: ParamKind::Int { min: 0, max: i64::MAX },
-        default: "0",
-        doc: "mixed into the engine's seed",
-    },
+    TEMPERATURE_PARAM,
+    TOP_P_PARAM,
+    MAX_TOKENS_PARAM,
+    MOVE_TOKENS_PARAM,
+    SYSTEM_PARAM,
+    RETRIES_PARAM,
+    SEED_PARAM,
     ParamDef {
         name: "reproducible",
         kind: ParamKind::Bool,
@@ -491,12 +459,18 @@ impl OpenAiAgent {
         let mut request = self.record("completions", &model, 0, None);
         request.temperature = 0.0;
         request.top_p = 1.0;
+        // One request per move, or one for all (a list of prompts, a choice per prompt).
+        let groups: Vec<Vec<usize>> = match self.config.batch_prompts {
+            true => vec![(0..texts.len()).collect()],
+            false => (0..texts.len()).map(|i| vec![i]).collect(),
+        };
         let mut scores = Vec::with_capacity(texts.len());
-        if self.config.batch_prompts {
-            let replies: Vec<String> = texts.iter().map(|t| format!("{t}{END_OF_TURN}")).collect();
+        for group in groups {
+            let prompts: Vec<String> = group.iter().map(|&i| format!("{prompt}{}{END_OF_TURN}", texts[i])).collect();
+            // Some servers generate a token before they answer; it is not counted.
             let body = json!({
                 "model": model,
-                "prompt": replies.iter().map(|r| format!("{prompt}{r}")).collect::<Vec<_>>(),
+                "prompt": if self.config.batch_prompts { json!(prompts) } else { json!(prompts[0]) },
                 "max_tokens": 1,
                 "temperature": 0.0,
                 "echo": true,
@@ -507,51 +481,28 @@ impl OpenAiAgent {
                 .endpoint
                 .post("/completions", &body, deadline.map(|d| d.at()))
                 .map_err(|e| self.http_error(e, deadline))?;
-            let facts = ReplyFacts::of(&answer.body);
-            request.requests = answer.attempts;
-            request.prompt_tokens = facts.prompt_tokens;
-            request.served_model = facts.served_model;
-            let choices = answer.body.get("choices").and_then(Value::as_array).cloned().unwrap_or_default();
-            for (i, text) in texts.iter().enumerate() {
-                let choice = choices.iter().find(|c| c.get("index").and_then(Value::as_u64) == Some(i as u64));
-                let scored = choice
-                    .ok_or_else(|| format!("the reply has no choice {i}"))
-                    .and_then(|choice| echoed_choice_logprobs(choice, None, &prompt, text));
-                scores.push(scored.map_err(|message| {
-                    AgentError::Crashed(format!(
-                        "openai {}/completions cannot score `{text}`: {message}",
-                        self.endpoint.public_url()
-                    ))
-                })?);
-            }
-        }
-        for text in texts.iter().filter(|_| !self.config.batch_prompts) {
-            let reply = format!("{text}{END_OF_TURN}");
-            // One token must be generated by some servers before they answer; it is not counted.
-            let body = json!({
-                "model": model,
-                "prompt": format!("{prompt}{reply}"),
-                "max_tokens": 1,
-                "temperature": 0.0,
-                "echo": true,
-                "logprobs": 0,
-                "cache_prompt": false,
-            });
-            let answer = self
-                .endpoint
-                .post("/completions", &body, deadline.map(|d| d.at()))
-                .map_err(|e| self.http_error(e, deadline))?;
-            let logprobs = echoed_logprobs(&answer.body, &prompt, text).map_err(|message| {
-                AgentError::Crashed(format!(
-                    "openai {}/completions cannot score `{text}`: {message}",
-                    self.endpoint.public_url()
-                ))
-            })?;
             let facts = ReplyFacts::of(&answer.body);
             request.requests += answer.attempts;
             request.prompt_tokens += facts.prompt_tokens;
             request.served_model = facts.served_model.or(request.served_model.take());
-            scores.push(logprobs);
+            let choices = answer.body.get("choices").and_then(Value::as_array).cloned().unwrap_or_default();
+            // The generated tokens: usage counts them for a lone prompt; in a list, the text says.
+            let usage = answer.body.pointer("/usage/completion_tokens").and_then(Value::as_u64);
+            let generated = usage.filter(|_| group.len() == 1).map(|n| n as usize);
+            for (position, &i) in group.iter().enumerate() {
+                let choice =
+                    choices.iter().find(|c| c.get("index").and_then(Value::as_u64).unwrap_or(0) == position as u64);
+                let scored = choice
+                    .ok_or_else(|| format!("the reply has no choice {position}"))
+                    .and_then(|choice| echoed_choice_logprobs(choice, generated, &prompt, &texts[i]));
+                scores.push(scored.map_err(|message| {
+                    AgentError::Crashed(format!(
+                        "openai {}/completions cannot score `{}`: {message}",
+                        self.endpoint.public_url(),
+                        texts[i]
+                    ))
+                })?);
+            }
         }
         let totals: Vec<f32> = scores.iter().map(|s| s.iter().sum()).collect();
         if totals.iter().any(|t| !t.is_finite()) {
@@ -607,22 +558,15 @@ pub fn choice_grammar(moves: &[String]) -> String {
 }
 
 /// The log-probabilities of the tokens of `reply` (a move's text) and the end of turn that close
-/// the echoed completion of `prompt`, from `choices[0].logprobs` (`tokens`, `token_logprobs`).
+/// the echoed completion of `prompt`, from one choice's `logprobs` (`tokens`, `token_logprobs`).
 ///
 /// The reply's tokens are found from the end of the echoed tokens, not by `text_offset`: servers
 /// disagree on offsets (llama.cpp's Python server counts them in text whose special tokens are
-/// written as nothing). The tokens the server generated after the prompt (`usage.
-/// completion_tokens` of them, or those spelling the text after the prompt) are dropped; then
+/// written as nothing). The tokens the server generated after the prompt (`generated` of them
+/// where the server counted them, else those spelling the choice's text after the prompt) are
+/// dropped; then
 /// the last token must be the end of turn (spelled `<|im_end|>`, or empty), and the tokens before
 /// it must spell `reply` exactly.
-fn echoed_logprobs(body: &Value, prompt: &str, reply: &str) -> Result<Vec<f32>, String> {
-    let choice = body.pointer("/choices/0").ok_or("the reply has no choices[0]")?;
-    let generated = body.pointer("/usage/completion_tokens").and_then(Value::as_u64).map(|n| n as usize);
-    echoed_choice_logprobs(choice, generated, prompt, reply)
-}
-
-/// [`echoed_logprobs`] for one choice of a reply, `generated` tokens after the prompt if known
-/// (else those spelling the choice's text after the prompt).
 fn echoed_choice_logprobs(
     choice: &Value,
     generated: Option<usize>,

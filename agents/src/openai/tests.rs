@@ -373,24 +373,29 @@ fn echoed_reply_tokens_are_found_from_the_end_whatever_the_server_spells() {
             "tokens": ["user", "\n", "Say", " hi", "", "\n", "ass", "istant", "\n", "hi", "", "\n"] } }],
         "usage": { "prompt_tokens": 12, "completion_tokens": 1 }
     });
-    assert_eq!(ok(echoed_logprobs(&llama, prompt, "hi")), [-7.1, -7.2]);
+    assert_eq!(ok(echoed_choice_logprobs(&llama["choices"][0], Some(1), prompt, "hi")), [-7.1, -7.2]);
     // Spelled special tokens, nothing generated, no usage.
     let spelled = json!({
         "choices": [{ "text": format!("{prompt}a10<|im_end|>"), "logprobs": {
             "token_logprobs": [null, -1.0, -2.0, -0.5, -0.25, -0.125],
             "tokens": ["<|im_start|>", "assistant", "\n", "a", "10", "<|im_end|>"] } }]
     });
-    assert_eq!(ok(echoed_logprobs(&spelled, prompt, "a10")), [-0.5, -0.25, -0.125]);
+    assert_eq!(ok(echoed_choice_logprobs(&spelled["choices"][0], None, prompt, "a10")), [-0.5, -0.25, -0.125]);
     // A token that straddles the prompt and the reply cannot be split: an error, not a guess.
     let merged = json!({
         "choices": [{ "logprobs": { "token_logprobs": [null, -1.0, -0.5], "tokens": ["x", "\na1", ""] } }],
         "usage": { "completion_tokens": 0 }
     });
-    let error = echoed_logprobs(&merged, prompt, "a1").err().unwrap_or_default();
+    let error = echoed_choice_logprobs(&merged["choices"][0], Some(0), prompt, "a1").err().unwrap_or_default();
     assert!(error.contains("not separate"), "{error}");
     let unended = json!({
         "choices": [{ "logprobs": { "token_logprobs": [null, -1.0], "tokens": ["x", "a1"] } }],
         "usage": { "completion_tokens": 0 }
     });
-    assert!(echoed_logprobs(&unended, prompt, "a1").err().unwrap_or_default().contains("end of turn"));
+    assert!(
+        echoed_choice_logprobs(&unended["choices"][0], Some(0), prompt, "a1")
+            .err()
+            .unwrap_or_default()
+            .contains("end of turn")
+    );
 }
