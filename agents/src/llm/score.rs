@@ -39,7 +39,11 @@ pub struct ContinuationScore {
 pub(crate) struct Scoring {
     prompt: Vec<u32>,
     prompt_cache: KvCache,
-    prefilled: bool,
+    /// Prompt tokens fed so far.
+    fed: usize,
+    /// With the prompt's own log-probabilities asked for: those of its tokens after the first,
+    /// so far. The prompt then runs in steps of at most [`ROWS_PER_STEP`] tokens, every row kept.
+    prompt_logprobs: Option<Vec<f32>>,
     continuations: Vec<Vec<u32>>,
     logprobs: Vec<Vec<f32>>,
     /// The continuations the next step feeds (once the prompt has run).
@@ -79,7 +83,8 @@ impl Scoring {
             logprobs: continuations.iter().map(|c| Vec::with_capacity(c.len())).collect(),
             prompt,
             prompt_cache,
-            prefilled: false,
+            fed: 0,
+            prompt_logprobs: None,
             continuations,
             chunk: Vec::new(),
             next: 0,
@@ -87,29 +92,48 @@ impl Scoring {
         })
     }
 
-    /// Whether the next step runs the prompt.
+    /// Also computes the log-probability of every prompt token after the first (see
+    /// [`Scoring::finish_with_prompt`]).
+    pub fn with_prompt_logprobs(mut self) -> Self {
+        self.prompt_logprobs = Some(Vec::with_capacity(self.prompt.len()));
+        self
+    }
+
+    /// Whether the next step runs (part of) the prompt.
     pub fn is_prefill(&self) -> bool {
-        !self.prefilled
+        self.fed < self.prompt.len()
+    }
+
+    /// The prompt tokens the next step feeds, when it is a prefill step.
+    fn prompt_chunk(&self) -> usize {
+        let left = self.prompt.len() - self.fed;
+        if self.prompt_logprobs.is_some() { left.min(ROWS_PER_STEP) } else { left }
     }
 
     /// Tokens the next step feeds.
     pub fn pending(&self) -> usize {
-        if self.prefilled {
-            self.chunk.iter().map(|&i| self.continuations[i].len() - 1).sum()
+        if self.is_prefill() {
+            self.prompt_chunk()
         } else {
-            self.prompt.len()
+            self.chunk.iter().map(|&i| self.continuations[i].len() - 1).sum()
         }
     }
 
     /// Rows of logits the next step returns.
     pub fn output_rows(&self) -> usize {
-        if self.prefilled { self.pending() } else { 1 }
+        match (self.is_prefill(), self.prompt_logprobs.is_some()) {
+            (true, true) => self.prompt_chunk(),
+            (true, false) => 1,
+            (false, _) => self.pending(),
+        }
     }
 
     /// This request's part of the next forward step.
     pub fn steps(&mut self) -> Vec<Step<'_>> {
-        if !self.prefilled {
-            return vec![Step { cache: &mut self.prompt_cache, tokens: &self.prompt, prefix: None, every_row: false }];
+        if self.is_prefill() {
+            let tokens = &self.prompt[self.fed..self.fed + self.prompt_chunk()];
+            let every_row = self.prompt_logprobs.is_some();
+            return vec![Step { cache: &mut self.prompt_cache, tokens, prefix: None, every_row }];
         }
         let prefix = &self.prompt_cache;
         let continuations = &self.continuations;
@@ -134,12 +158,26 @@ impl Scoring {
                 logits.len()
             )));
         }
-        if !self.prefilled {
-            let normalizer = Normalizer::of(logits)?;
-            for (continuation, logprobs) in self.continuations.iter().zip(&mut self.logprobs) {
-                logprobs.push(normalizer.logprob(logits, continuation[0] as usize));
+        if self.is_prefill() {
+            let chunk = self.prompt_chunk();
+            let rows: Vec<&[f32]> = logits.chunks_exact(vocab).collect();
+            if let Some(prompt_logprobs) = &mut self.prompt_logprobs {
+                // Row j predicts the token after prompt position fed + j.
+                for (j, row) in rows.iter().enumerate() {
+                    if let Some(&next) = self.prompt.get(self.fed + j + 1) {
+                        prompt_logprobs.push(Normalizer::of(row)?.logprob(row, next as usize));
+                    }
+                }
             }
-            self.prefilled = true;
+            self.fed += chunk;
+            if self.is_prefill() {
+                return Ok(false);
+            }
+            let last = rows.last().copied().ok_or_else(|| LlmError::Compute("a scoring step is short".to_string()))?;
+            let normalizer = Normalizer::of(last)?;
+            for (continuation, logprobs) in self.continuations.iter().zip(&mut self.logprobs) {
+                logprobs.push(normalizer.logprob(last, continuation[0] as usize));
+            }
         } else {
             let mut rows = logits.chunks_exact(vocab);
             for &i in &self.chunk {
@@ -175,6 +213,13 @@ impl Scoring {
         for cache in &mut self.caches {
             cache.clear();
         }
+    }
+
+    /// The prompt's log-probabilities (with [`Scoring::with_prompt_logprobs`]; else `None`) and the
+    /// continuations' scores.
+    pub fn finish_with_prompt(mut self) -> (Option<Vec<f32>>, Vec<ContinuationScore>) {
+        let prompt = self.prompt_logprobs.take();
+        (prompt, self.finish())
     }
 
     /// The scores, in the order of the continuations.

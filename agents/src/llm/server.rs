@@ -100,9 +100,22 @@ struct Job {
 /// What a job asks for, and where its answer goes.
 #[derive(Debug)]
 enum Request {
-    Generate { prompt: Vec<u32>, params: SamplingParams, reply: Sender<Result<RawCompletion, LlmError>> },
-    Score { prompt: Vec<u32>, continuations: Vec<Vec<u32>>, reply: Sender<Result<Vec<ContinuationScore>, LlmError>> },
+    Generate {
+        prompt: Vec<u32>,
+        params: SamplingParams,
+        reply: Sender<Result<RawCompletion, LlmError>>,
+    },
+    Score {
+        prompt: Vec<u32>,
+        continuations: Vec<Vec<u32>>,
+        /// Also the prompt's own tokens' log-probabilities.
+        prompt_logprobs: bool,
+        reply: Sender<Result<Scored, LlmError>>,
+    },
 }
+
+/// The prompt's log-probabilities (when asked for) and the continuations' scores.
+type Scored = (Option<Vec<f32>>, Vec<ContinuationScore>);
 
 #[derive(Debug)]
 struct Shared {
@@ -235,13 +248,36 @@ impl Generator {
         continuations: Vec<Vec<u32>>,
         deadline: Option<Instant>,
     ) -> Result<Vec<ContinuationScore>, LlmError> {
+        self.score(prompt, continuations, false, deadline).map(|(_, scores)| scores)
+    }
+
+    /// [`Generator::score_tokens_until`] that also gives the log-probability of every prompt
+    /// token after the first (the prompt runs once, in steps of at most 256 tokens whose every
+    /// row is kept): what an echoed completion with `logprobs` reports, for prompts that share
+    /// `prompt` as a prefix.
+    pub fn score_tokens_with_prompt_until(
+        &self,
+        prompt: Vec<u32>,
+        continuations: Vec<Vec<u32>>,
+        deadline: Option<Instant>,
+    ) -> Result<(Vec<f32>, Vec<ContinuationScore>), LlmError> {
+        self.score(prompt, continuations, true, deadline).map(|(prompt, scores)| (prompt.unwrap_or_default(), scores))
+    }
+
+    fn score(
+        &self,
+        prompt: Vec<u32>,
+        continuations: Vec<Vec<u32>>,
+        prompt_logprobs: bool,
+        deadline: Option<Instant>,
+    ) -> Result<Scored, LlmError> {
         let context = self.shared.model.config().context;
         let longest = continuations.iter().map(Vec::len).max().unwrap_or(1).max(1);
         if prompt.len() + longest - 1 > context {
             return Err(LlmError::PromptTooLong { prompt: prompt.len() + longest - 1, context });
         }
         let (reply, answer) = crossbeam_channel::bounded(1);
-        self.send(Request::Score { prompt, continuations, reply }, deadline)?;
+        self.send(Request::Score { prompt, continuations, prompt_logprobs, reply }, deadline)?;
         wait(&answer, deadline)
     }
 
@@ -299,7 +335,7 @@ fn wait<T>(answer: &Receiver<Result<T, LlmError>>, deadline: Option<Instant>) ->
 /// Work in progress and where to send its answer.
 enum Work {
     Generate { sequence: Sequence, reply: Sender<Result<RawCompletion, LlmError>> },
-    Score { scoring: Scoring, reply: Sender<Result<Vec<ContinuationScore>, LlmError>> },
+    Score { scoring: Scoring, reply: Sender<Result<Scored, LlmError>> },
 }
 
 impl Work {
@@ -313,13 +349,18 @@ impl Work {
                     None
                 }
             },
-            Request::Score { prompt, continuations, reply } => match Scoring::new(model, prompt, continuations) {
-                Ok(scoring) => Some(Work::Score { scoring, reply }),
-                Err(error) => {
-                    let _ = reply.send(Err(error));
-                    None
+            Request::Score { prompt, continuations, prompt_logprobs, reply } => {
+                match Scoring::new(model, prompt, continuations) {
+                    Ok(scoring) if prompt_logprobs => {
+                        Some(Work::Score { scoring: scoring.with_prompt_logprobs(), reply })
+                    }
+                    Ok(scoring) => Some(Work::Score { scoring, reply }),
+                    Err(error) => {
+                        let _ = reply.send(Err(error));
+                        None
+                    }
                 }
-            },
+            }
         }
     }
 
@@ -366,7 +407,7 @@ impl Work {
                     let _ = reply.send(Ok(sequence.into_tokens()));
                 }
                 Work::Score { scoring, reply } => {
-                    let _ = reply.send(Ok(scoring.finish()));
+                    let _ = reply.send(Ok(scoring.finish_with_prompt()));
                 }
             },
         }

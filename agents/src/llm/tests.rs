@@ -630,3 +630,22 @@ fn smollm2_plays_legal_scored_moves() {
         ok(state.apply(action));
     }
 }
+
+#[test]
+fn prompt_logprobs_in_chunked_steps_equal_plain_forward_passes() {
+    use rand::{Rng, SeedableRng};
+    let dir = ok(tempfile::tempdir());
+    let model = tiny(&dir, &TinyConfig { context: 1024, ..TinyConfig::default() }, 3);
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(5);
+    // Longer than one step's rows: the prompt runs in three steps.
+    let prompt: Vec<u32> = (0..600).map(|_| rng.random_range(3..270)).collect();
+    assert!(prompt.len() > 2 * super::score::ROWS_PER_STEP);
+    let tails = continuations(5, 2);
+    let generator = ok(Generator::start(model.clone(), GeneratorConfig { max_batch: 4 }));
+    let (own, scores) = ok(generator.score_tokens_with_prompt_until(prompt.clone(), tails.clone(), None));
+    assert_eq!(own, plain_scores(&model, &prompt[..1], &prompt[1..]));
+    assert_eq!(scores, ok(model.score_tokens(prompt.clone(), tails)));
+    // A one-token prompt has no log-probabilities of its own.
+    let (own, _) = ok(generator.score_tokens_with_prompt_until(vec![7], vec![vec![8]], None));
+    assert!(own.is_empty());
+}

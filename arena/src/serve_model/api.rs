@@ -348,10 +348,10 @@ impl Api {
         })))
     }
 
-    /// Each prompt's tokens' log-probabilities (`None` for the first token), the prompts' common
-    /// prefix scored once: the prefix as a continuation of its first token, then every prompt's
-    /// own tokens as continuations of the prefix, in one request to the generator. (The scores
-    /// are those of each prompt alone: the generator's rows do not depend on their batch.)
+    /// Each prompt's tokens' log-probabilities (`None` for the first token), their common
+    /// prefix run once: one request to the generator scores the prefix's own tokens and every
+    /// prompt's remaining tokens as continuations of it. (The scores are those of each prompt
+    /// alone: the generator's rows do not depend on their batch.)
     fn echoed_logprobs(&self, prompts: Vec<&[u32]>) -> Result<Vec<Vec<Option<f32>>>, Reply> {
         let shortest = prompts.iter().map(|p| p.len()).min().unwrap_or(0);
         let first = prompts.first().copied().unwrap_or(&[]);
@@ -361,34 +361,31 @@ impl Api {
             // No shared token (or a one-token prompt): each prompt is scored alone.
             return prompts.iter().map(|p| self.echoed_logprobs_alone(p)).collect();
         }
-        let prefix = &first[..common];
-        let mut prefix_logprobs = vec![None];
-        if prefix.len() > 1 {
-            let scored = self
-                .generator
-                .score_tokens_until(prefix[..1].to_vec(), vec![prefix[1..].to_vec()], None)
-                .map_err(model_error)?;
-            prefix_logprobs
-                .extend(scored.into_iter().next().map(|s| s.logprobs).unwrap_or_default().into_iter().map(Some));
-        }
-        let tails: Vec<Vec<u32>> = prompts.iter().map(|p| p[prefix.len()..].to_vec()).collect();
-        let scored = self.generator.score_tokens_until(prefix.to_vec(), tails, None).map_err(model_error)?;
+        let tails: Vec<Vec<u32>> = prompts.iter().map(|p| p[common..].to_vec()).collect();
+        let (prefix, scored) = self
+            .generator
+            .score_tokens_with_prompt_until(first[..common].to_vec(), tails, None)
+            .map_err(model_error)?;
         Ok(scored
             .into_iter()
-            .map(|s| prefix_logprobs.iter().copied().chain(s.logprobs.into_iter().map(Some)).collect())
+            .map(|s| {
+                let own = prefix.iter().chain(&s.logprobs).map(|&l| Some(l));
+                std::iter::once(None).chain(own).collect()
+            })
             .collect())
     }
 
+    /// [`Api::echoed_logprobs`] of one prompt.
     fn echoed_logprobs_alone(&self, prompt: &[u32]) -> Result<Vec<Option<f32>>, Reply> {
-        let mut logprobs = vec![None];
-        if prompt.len() > 1 {
-            let scored = self
-                .generator
-                .score_tokens_until(prompt[..1].to_vec(), vec![prompt[1..].to_vec()], None)
-                .map_err(model_error)?;
-            logprobs.extend(scored.into_iter().next().map(|s| s.logprobs).unwrap_or_default().into_iter().map(Some));
-        }
-        Ok(logprobs)
+        let Some((&last, head)) = prompt.split_last().filter(|(_, head)| !head.is_empty()) else {
+            return Ok(vec![None; prompt.len()]);
+        };
+        let (own, scored) = self
+            .generator
+            .score_tokens_with_prompt_until(head.to_vec(), vec![vec![last]], None)
+            .map_err(model_error)?;
+        let last = scored.into_iter().next().map(|s| s.logprobs).unwrap_or_default();
+        Ok(std::iter::once(None).chain(own.iter().chain(&last).map(|&l| Some(l))).collect())
     }
 
     /// The prompts of a completion request, as text and tokens: a string, a list of strings, a
