@@ -456,9 +456,11 @@ impl OpenAiAgent {
         let prompt = LlmTokenizer::chat_text(&self.chat.messages);
         let legal = view.legal_actions();
         let texts: Vec<String> = legal.iter().map(|&a| view.action_to_string(a)).collect();
-        let mut request = self.record("completions", &model, 0, None);
+        // As sent: one token, greedy, no cache (the draw among the moves is the agent's own).
+        let mut request = self.record("completions", &model, 1, None);
         request.temperature = 0.0;
         request.top_p = 1.0;
+        request.cache_prompt = Some(false);
         // One request per move, or one for all (a list of prompts, a choice per prompt).
         let groups: Vec<Vec<usize>> = match self.config.batch_prompts {
             true => vec![(0..texts.len()).collect()],
