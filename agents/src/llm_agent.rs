@@ -252,27 +252,11 @@ impl LlmAgent {
             .score_replies_until(&self.chat.messages, &texts, deadline.map(|d| d.at()))
             .map_err(|e| self.model_error(e, deadline))?;
         let totals: Vec<f32> = scores.iter().map(|s| s.logprob).collect();
-        if totals.len() != legal.len() || totals.iter().any(|s| !s.is_finite()) {
-            return Err(AgentError::Crashed(format!(
-                "language model {}: the scores of the legal moves are not finite numbers",
-                self.config.model.display()
-            )));
-        }
-        let pick = choose_scored(legal, &totals, self.config.temperature, seed);
-        let chosen = &scores[pick];
-        self.chat.answered(&texts[pick]);
-        let trace = TextTrace {
-            messages: self.chat.messages.clone(),
-            completion: texts[pick].clone(),
-            tokens: chosen.tokens.clone(),
-            logprobs: chosen.logprobs.clone(),
-            request: None,
-        };
-        Ok(Decision {
-            reply: Reply::Action(legal[pick]),
-            policy: Some(legal.iter().copied().zip(softmax(&totals, 1.0)).collect()),
-            value: None,
-            trace: Some(Box::new(trace)),
+        let source = format!("language model {}", self.config.model.display());
+        let mut scores = scores;
+        scored_decision(&mut self.chat, legal, &texts, &totals, (self.config.temperature, seed), &source, |pick| {
+            let chosen = scores.swap_remove(pick);
+            (chosen.tokens, chosen.logprobs, None)
         })
     }
 }
@@ -281,7 +265,7 @@ impl Agent for LlmAgent {
     fn act(&mut self, view: &View<'_>, rng: &mut AgentRng) -> Result<Decision, AgentError> {
         let deadline = Deadline::of(view);
         self.chat.begin(view, self.config.system.as_deref());
-        let seed = rng.next_u64() ^ self.config.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let seed = decision_seed(rng, self.config.seed);
         if self.config.choice == Choice::Scored
             && view.input_kind() == InputKind::Discrete
             && !view.legal_actions().is_empty()
@@ -376,6 +360,40 @@ fn retry_message(view: &View<'_>, feedback: &str) -> String {
             legal_moves_text(view)
         )
     }
+}
+
+/// The decision of a scored choice among `legal` (their `texts`, scored `totals`): the move
+/// [`choose_scored`] picks with `(temperature, seed)`, the policy `softmax(totals)`, and the trace
+/// of the chosen text, whose tokens, log-probabilities and request `chosen` gives. Scores that
+/// are not finite numbers are an error of `source` (the model or server).
+pub(crate) fn scored_decision(
+    chat: &mut DecisionChat,
+    legal: &[Action],
+    texts: &[String],
+    totals: &[f32],
+    (temperature, seed): (f32, u64),
+    source: &str,
+    chosen: impl FnOnce(usize) -> (Vec<u32>, Vec<f32>, Option<crate::chat::ServedRequest>),
+) -> Result<Decision, AgentError> {
+    if totals.len() != legal.len() || totals.iter().any(|s| !s.is_finite()) {
+        return Err(AgentError::Crashed(format!("{source}: the scores of the legal moves are not finite numbers")));
+    }
+    let pick = choose_scored(legal, totals, temperature, seed);
+    chat.answered(&texts[pick]);
+    let (tokens, logprobs, request) = chosen(pick);
+    let trace =
+        TextTrace { messages: chat.messages.clone(), completion: texts[pick].clone(), tokens, logprobs, request };
+    Ok(Decision {
+        reply: Reply::Action(legal[pick]),
+        policy: Some(legal.iter().copied().zip(softmax(totals, 1.0)).collect()),
+        value: None,
+        trace: Some(Box::new(trace)),
+    })
+}
+
+/// The seed of one decision: the engine's draw mixed with the agent's own `seed`.
+pub(crate) fn decision_seed(rng: &mut AgentRng, seed: u64) -> u64 {
+    rng.next_u64() ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 /// The index of the move to play among `legal` scored `scores` (finite, one per move): at

@@ -27,7 +27,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use games::{InputKind, ParamDef, ParamKind, Params};
-use rand::RngCore;
 use serde_json::{Value, json};
 
 pub use self::http::HttpError;
@@ -39,7 +38,7 @@ use crate::factory::AgentFactory;
 use crate::llm::LlmTokenizer;
 use crate::llm_agent::{
     DecisionChat, MAX_TOKENS_PARAM, MOVE_TOKENS_PARAM, RETRIES_PARAM, SEED_PARAM, SYSTEM_PARAM, TEMPERATURE_PARAM,
-    TOP_P_PARAM, choose_scored, read_move, softmax,
+    TOP_P_PARAM, decision_seed, read_move, scored_decision,
 };
 use crate::registry::Error;
 
@@ -507,26 +506,9 @@ impl OpenAiAgent {
             }
         }
         let totals: Vec<f32> = scores.iter().map(|s| s.iter().sum()).collect();
-        if totals.iter().any(|t| !t.is_finite()) {
-            return Err(AgentError::Crashed(format!(
-                "openai {}: the scores of the legal moves are not finite numbers",
-                self.endpoint.public_url()
-            )));
-        }
-        let pick = choose_scored(legal, &totals, self.config.temperature, seed);
-        self.chat.answered(&texts[pick]);
-        let trace = TextTrace {
-            messages: self.chat.messages.clone(),
-            completion: texts[pick].clone(),
-            tokens: Vec::new(),
-            logprobs: scores.swap_remove(pick),
-            request: Some(request),
-        };
-        Ok(Decision {
-            reply: Reply::Action(legal[pick]),
-            policy: Some(legal.iter().copied().zip(softmax(&totals, 1.0)).collect()),
-            value: None,
-            trace: Some(Box::new(trace)),
+        let source = format!("openai {}", self.endpoint.public_url());
+        scored_decision(&mut self.chat, legal, &texts, &totals, (self.config.temperature, seed), &source, |pick| {
+            (Vec::new(), scores.swap_remove(pick), Some(request))
         })
     }
 }
@@ -538,7 +520,7 @@ impl Agent for OpenAiAgent {
             return Err(deadline.map_or(AgentError::Timeout(Duration::ZERO), |d| d.error()));
         }
         self.chat.begin(view, self.config.system.as_deref());
-        let seed = rng.next_u64() ^ self.config.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let seed = decision_seed(rng, self.config.seed);
         if self.config.choice == ServedChoice::Scored
             && view.input_kind() == InputKind::Discrete
             && !view.legal_actions().is_empty()
