@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use arena::store::Store;
+use arena::store::{Store, StoreLocation};
 use arena::text_data::export::{Format, export as write_export, exported_matches};
 use arena::text_data::text_filter::{FilterConfig, TextFilter};
 
@@ -14,9 +14,9 @@ use super::named;
 /// Arguments of `arena export`.
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
-    /// The store to read.
-    #[arg(long)]
-    pub db: PathBuf,
+    /// The store to read: a SQLite file or a PostgreSQL URL.
+    #[arg(long, value_name = "FILE|URL")]
+    pub db: StoreLocation,
     /// `sft`, `preference` or `battles`.
     #[arg(long, value_parser = named(&Format::NAMES))]
     pub format: Format,
@@ -41,12 +41,12 @@ pub struct ExportArgs {
 /// Runs `arena export`.
 pub fn export(args: &ExportArgs, out: &mut dyn Write) -> Result<()> {
     if !args.db.exists() {
-        bail!("store {} does not exist", args.db.display());
+        bail!("store {} does not exist", args.db);
     }
-    let mut inputs = vec![args.db.as_path()];
+    let mut inputs: Vec<&std::path::Path> = args.db.file().into_iter().collect();
     inputs.extend(args.filter.as_deref());
     let output = arena::files::Output::checked(&args.out, &inputs)?;
-    let store = Store::open(&args.db)?;
+    let store = Store::connect(&args.db)?;
     let filter = match (&args.filter, args.no_filter) {
         (_, true) => TextFilter::off(),
         (Some(path), false) => TextFilter::load(path)?,

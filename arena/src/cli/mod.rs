@@ -12,6 +12,7 @@ mod ratings;
 mod report;
 mod suite;
 mod tournament;
+mod worker;
 
 use std::io::Write;
 
@@ -64,6 +65,10 @@ enum Command {
     Export(export::ExportArgs),
     /// Score an agent's moves on a solver-labelled position suite (or `suite make` one).
     Suite(suite::SuiteArgs),
+    /// Play the matches a shared store (PostgreSQL) puts out, under leases, until stopped.
+    Worker(worker::WorkerArgs),
+    /// Work on a store as a whole: `copy` it between SQLite and PostgreSQL.
+    Store(worker::StoreArgs),
 }
 
 impl Cli {
@@ -116,6 +121,8 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Export(args) => export::export(args, out),
         Command::Finetune(args) => finetune::finetune(args, out),
         Command::Suite(args) => suite::suite(args, &resources, out),
+        Command::Worker(args) => worker::worker(args, &resources, out),
+        Command::Store(args) => worker::store(args, out),
     }
 }
 

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use arena::standings::report::{DRAW_MODELS, Method, RatingsRequest, Report, report};
 use arena::standings::results;
+use arena::store::StoreLocation;
 use ratings::bradley_terry::DrawModel;
 
 use super::{named, printable};
@@ -17,8 +18,8 @@ use super::{named, printable};
 #[command(group = clap::ArgGroup::new("source").required(true).args(["db", "results"]))]
 pub struct RatingsArgs {
     /// Read the finished games of a tournament store (every tournament in it, unless --tournament).
-    #[arg(long, value_name = "FILE")]
-    pub db: Option<PathBuf>,
+    #[arg(long, value_name = "FILE|URL")]
+    pub db: Option<StoreLocation>,
     /// With --db: rate only this tournament.
     #[arg(long, value_name = "ID")]
     pub tournament: Option<i64>,

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use arena::report::{Source, write_report};
+use arena::store::StoreLocation;
 
 /// Arguments of `arena report`.
 #[derive(Debug, clap::Args)]
@@ -14,8 +15,8 @@ pub struct ReportArgs {
     #[arg(long, visible_alias = "run-dir", value_name = "DIR")]
     pub run: Option<PathBuf>,
     /// A store: the ratings and crosstable of every finished game in it.
-    #[arg(long, value_name = "FILE")]
-    pub db: Option<PathBuf>,
+    #[arg(long, value_name = "FILE|URL")]
+    pub db: Option<StoreLocation>,
     /// The HTML file to write (default: report.html in the run directory, or next to the store).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -24,7 +25,10 @@ pub struct ReportArgs {
 /// Writes the report and says where, how large and what is in it.
 pub fn report(args: &ReportArgs, out: &mut dyn Write) -> Result<()> {
     let (source, default_out) = match (&args.run, &args.db) {
-        (_, Some(db)) => (Source::Store(db.clone()), db.with_extension("html")),
+        (_, Some(db)) => {
+            let next_to = db.file().map_or_else(|| PathBuf::from("report.html"), |file| file.with_extension("html"));
+            (Source::Store(db.clone()), next_to)
+        }
         (run, None) => {
             let dir = run.clone().unwrap_or_else(|| PathBuf::from("runs/default"));
             if !dir.is_dir() {

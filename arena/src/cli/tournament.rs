@@ -12,7 +12,7 @@ use arena::engine::sprt::{sprt_state, stop_when_decided};
 use arena::engine::tally::{FaultExample, Tally};
 use arena::engine::tournament::{AgentEntry, RunOptions, TournamentConfig, TournamentOutcome, run_tournament};
 use arena::standings::standings;
-use arena::store::Store;
+use arena::store::{Store, StoreLocation};
 use arena::text_data::judging::{self, JudgeReport};
 use ratings::normal::Z_95;
 use ratings::paired::{MatchStats, Pentanomial, Trinomial};
@@ -46,12 +46,16 @@ pub struct PlayArgs {
     /// Stop when a sequential probability ratio test decides, e.g. `elo0=0,elo1=10,alpha=0.05,beta=0.05`.
     #[arg(long)]
     pub sprt: Option<String>,
-    /// Store every game (and its moves) in this SQLite file.
-    #[arg(long)]
-    pub db: Option<PathBuf>,
+    /// Store every game (and its moves) in this SQLite file, or in a PostgreSQL database
+    /// (`postgres://user@host:port/dbname`) where `arena worker` processes play it too.
+    #[arg(long, value_name = "FILE|URL")]
+    pub db: Option<StoreLocation>,
     /// Continue the unfinished match with the same settings in `--db`.
     #[arg(long)]
     pub resume: bool,
+    /// With a PostgreSQL --db: write the plan and follow the workers' progress without playing.
+    #[arg(long)]
+    pub workers_only: bool,
     /// Stop games at this many moves (scored as they stand).
     #[arg(long, value_parser = at_least_one::<usize>)]
     pub max_moves: Option<usize>,
@@ -85,10 +89,11 @@ pub fn play(args: &PlayArgs, resources: &Resources, out: &mut dyn Write) -> Resu
         resume: args.resume,
         stop_when: sprt.map(stop_when_decided),
         collect_results: !config.judges.is_empty(),
+        workers_only: args.workers_only,
         ..RunOptions::default()
     };
     let outcome = run_tournament(&config, resources, &options, &Bars::new(!args.json))?;
-    let judges = judge_reports(&config, &outcome, args.db.as_deref())?;
+    let judges = judge_reports(&config, &outcome, args.db.as_ref())?;
     let tally = &outcome.tally;
     let trinomial = tally.head_to_head(0, 1);
     let pentanomial = tally.game_pairs(0, 1);
@@ -265,10 +270,10 @@ impl MatchSummary {
 fn judge_reports(
     config: &TournamentConfig,
     outcome: &TournamentOutcome,
-    db: Option<&std::path::Path>,
+    db: Option<&StoreLocation>,
 ) -> Result<Vec<JudgeReport>> {
     let store = match (db, config.judges.is_empty()) {
-        (Some(db), false) => Some(Store::open(db)?),
+        (Some(db), false) => Some(Store::connect(db)?),
         _ => None,
     };
     Ok(judging::tournament_report(config, outcome, store.as_ref())?)
@@ -386,12 +391,16 @@ pub struct TournamentArgs {
     /// same for any count.
     #[arg(long, default_value_t = default_threads(), value_parser = at_least_one::<usize>)]
     pub threads: usize,
-    /// Store every game (and its moves) in this SQLite file.
-    #[arg(long)]
-    pub db: Option<PathBuf>,
+    /// Store every game (and its moves) in this SQLite file, or in a PostgreSQL database
+    /// (`postgres://user@host:port/dbname`) where `arena worker` processes play it too.
+    #[arg(long, value_name = "FILE|URL")]
+    pub db: Option<StoreLocation>,
     /// Continue the unfinished tournament with the same config in `--db`.
     #[arg(long)]
     pub resume: bool,
+    /// With a PostgreSQL --db: write the plan and follow the workers' progress without playing.
+    #[arg(long)]
+    pub workers_only: bool,
     /// The agent in the judge seat of games that have one (debate); repeat for several judges,
     /// who take turns by game pair.
     #[arg(long = "judge")]
@@ -447,10 +456,11 @@ pub fn tournament(args: &TournamentArgs, resources: &Resources, out: &mut dyn Wr
         db: args.db.clone(),
         resume: args.resume,
         collect_results: !config.judges.is_empty(),
+        workers_only: args.workers_only,
         ..RunOptions::default()
     };
     let outcome = run_tournament(&config, resources, &options, &Bars::new(!args.json))?;
-    let judges = judge_reports(&config, &outcome, args.db.as_deref())?;
+    let judges = judge_reports(&config, &outcome, args.db.as_ref())?;
     // `random` plays at rating 0 where it plays (found by its config, not its name).
     let anchor = config.agents.iter().position(|a| a.agent == AgentConfig::Random);
     let arena::standings::Standings { rows: standings, rating_note } =

@@ -201,7 +201,7 @@ impl Generation<'_> {
     pub(super) fn stored_run(&self) -> RunOptions {
         RunOptions {
             threads: self.options.threads,
-            db: Some(self.run.db()),
+            db: Some(self.run.db().into()),
             resume: true,
             start_if_missing: true,
             ..RunOptions::default()

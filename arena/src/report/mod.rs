@@ -27,7 +27,7 @@ pub enum Source {
     /// An evolve run directory: its generations, lineage and store.
     Run(PathBuf),
     /// A store: every finished game in it.
-    Store(PathBuf),
+    Store(crate::store::StoreLocation),
 }
 
 /// What was written.
@@ -43,10 +43,10 @@ pub struct Written {
 pub fn write_report(source: &Source, out: &Path) -> Result<Written> {
     // The page never replaces what it reports on (`--out arena.db`).
     let store = match source {
-        Source::Run(dir) => dir.join("arena.db"),
-        Source::Store(db) => db.clone(),
+        Source::Run(dir) => Some(dir.join("arena.db")),
+        Source::Store(db) => db.file().map(Path::to_path_buf),
     };
-    crate::files::check_output_file(out, &[store.as_path()])?;
+    crate::files::check_output_file(out, &store.iter().map(PathBuf::as_path).collect::<Vec<_>>())?;
     let (page, sections, games) = render(source)?;
     write_atomically(out, page.as_bytes())?;
     Ok(Written { path: out.to_path_buf(), bytes: page.len(), sections, games })
@@ -76,7 +76,7 @@ fn run_sections(dir: &Path) -> Result<(String, String, Vec<Section>, serde_json:
     let db = dir.join("arena.db");
     let last_tournament = summaries.iter().rev().find_map(|s| s.tournament_id);
     let results = match (last_tournament, db.exists()) {
-        (Some(id), true) => Some(from_store(&db, Some(id))?),
+        (Some(id), true) => Some(from_store(&db.as_path().into(), Some(id))?),
         _ => None,
     };
     let mut sections = vec![Section {
@@ -139,10 +139,12 @@ fn run_sections(dir: &Path) -> Result<(String, String, Vec<Section>, serde_json:
 
 /// A store's sections: the ratings of every finished game in it and their crosstable.
 #[allow(clippy::type_complexity)]
-fn store_sections(db: &Path) -> Result<(String, String, Vec<Section>, serde_json::Value, usize)> {
+fn store_sections(
+    db: &crate::store::StoreLocation,
+) -> Result<(String, String, Vec<Section>, serde_json::Value, usize)> {
     let results = from_store(db, None)?;
     if results.games.is_empty() {
-        bail!("store {} has no finished game to report", db.display());
+        bail!("store {db} has no finished game to report");
     }
     let (summary, players): (String, Vec<Standing>) = match report(&results, &RatingsRequest::default()) {
         Ok(rated) => (
@@ -194,7 +196,7 @@ fn store_sections(db: &Path) -> Result<(String, String, Vec<Section>, serde_json
         Section { id: "standings", title: "Standings".into(), html: standings },
         Section { id: "crosstable", title: "Crosstable".into(), html: svg::heatmap(&names, &cells) },
     ];
-    let store = crate::store::Store::open(db)?;
+    let store = crate::store::Store::connect(db)?;
     if let Some(html) = judges_section(&store)? {
         sections.push(Section { id: "judges", title: "Judges".into(), html });
     }
@@ -211,8 +213,8 @@ fn store_sections(db: &Path) -> Result<(String, String, Vec<Section>, serde_json
             json!({ "name": name, "rating": rating, "interval": interval, "games": games, "score": score })
         })
         .collect();
-    let data = json!({ "source": db.display().to_string(), "standings": standings, "viewer": viewed });
-    let subtitle = format!("{} · {} finished games", db.display(), results.games.len());
+    let data = json!({ "source": db.to_string(), "standings": standings, "viewer": viewed });
+    let subtitle = format!("{} · {} finished games", db, results.games.len());
     Ok(("Arena store".into(), subtitle, sections, data, results.games.len()))
 }
 

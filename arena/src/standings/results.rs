@@ -51,11 +51,11 @@ pub fn read(path: &Path) -> Result<Results> {
 
 /// Reads the finished games of a store: one tournament, or every tournament in it (agents with the
 /// same name across tournaments are the same player), in tournament and match order.
-pub fn from_store(path: &Path, tournament: Option<i64>) -> Result<Results> {
-    if !path.exists() {
-        bail!("store {} does not exist", path.display());
+pub fn from_store(location: &crate::store::StoreLocation, tournament: Option<i64>) -> Result<Results> {
+    if !location.exists() {
+        bail!("store {location} does not exist");
     }
-    let store = crate::store::Store::open(path)?;
+    let store = crate::store::Store::connect(location)?;
     let tournaments = match tournament {
         Some(id) => vec![store.tournament(id)?],
         None => store.tournaments()?,
@@ -68,7 +68,7 @@ pub fn from_store(path: &Path, tournament: Option<i64>) -> Result<Results> {
             let (Some(&first), Some(&second)) = (players.get(m.seats[0]), players.get(m.seats[1])) else {
                 bail!(
                     "store {}: tournament {} match {} seats unknown agents {:?}",
-                    path.display(),
+                    location,
                     t.id,
                     m.index,
                     m.seats
@@ -80,11 +80,12 @@ pub fn from_store(path: &Path, tournament: Option<i64>) -> Result<Results> {
     if games.is_empty() {
         bail!(
             "store {} has no finished games{}",
-            path.display(),
+            location,
             tournament.map(|id| format!(" in tournament {id}")).unwrap_or_default()
         );
     }
-    Ok(Results { source: path.to_path_buf(), roster, games })
+    // Shown in messages only: a URL appears with its password hidden.
+    Ok(Results { source: PathBuf::from(location.to_string()), roster, games })
 }
 
 /// The format of `text` read from `path`: by extension, else by its first non-blank line.

@@ -8,32 +8,39 @@
 //! update only applies to unfinished rows), so a run killed at any instant and resumed neither loses
 //! nor double-counts a game.
 
+mod backend;
+mod copy;
+mod leases;
 mod reads;
 mod schema;
 mod writes;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::engine::runner::EndKind;
 use crate::engine::schedule::Pairing;
-use crate::error::{Error, Result};
-
+use crate::error::{Context, Error, Result};
+pub use backend::StoreLocation;
+use backend::{Db, Sql};
+pub use leases::{Claim, RecordOutcome, StoredFault};
 pub use schema::SCHEMA_VERSION;
 
 /// An open store.
 #[derive(Debug)]
 pub struct Store {
-    conn: Connection,
-    path: PathBuf,
+    /// Reads take `&self`; the connection is used by one statement at a time.
+    db: Mutex<Db>,
+    location: StoreLocation,
 }
 
 impl Store {
-    /// Opens (or creates) a store; a file that is not an Arena store is refused, untouched, and a
-    /// damaged one (SQLite's `quick_check` finds a bad page or index) is refused with an error
-    /// that says so, before anything reads half its rows.
+    /// Opens (or creates) a SQLite store; a file that is not an Arena store is refused, untouched,
+    /// and a damaged one (SQLite's `quick_check` finds a bad page or index) is refused with an
+    /// error that says so, before anything reads half its rows.
     pub fn open(path: &Path) -> Result<Store> {
         let store_error = |source| Error::Store { path: path.to_path_buf(), source };
         let existed = std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
@@ -41,13 +48,46 @@ impl Store {
         if existed {
             check_integrity(&conn, path)?;
         }
-        schema::init(&conn)
-            .map_err(|e| Error::Context { context: format!("store {}", path.display()), source: Box::new(e) })?;
-        Ok(Store { conn, path: path.to_path_buf() })
+        schema::init_sqlite(&conn).with_context(|| format!("store {}", path.display()))?;
+        Ok(Store { db: Mutex::new(Db::Sqlite(conn)), location: StoreLocation::Sqlite(path.to_path_buf()) })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Opens a store wherever it lives: a SQLite file, or a PostgreSQL database (created tables
+    /// and all when empty; one holding another program's tables is refused).
+    pub fn connect(location: &StoreLocation) -> Result<Store> {
+        match location {
+            StoreLocation::Sqlite(path) => Store::open(path),
+            StoreLocation::Postgres(url) => {
+                let context = || format!("store {location}");
+                let mut db = Db::connect_postgres(url).with_context(context)?;
+                schema::init_postgres(&mut db).with_context(context)?;
+                Ok(Store { db: Mutex::new(db), location: location.clone() })
+            }
+        }
+    }
+
+    /// Where the store lives (shown with any password hidden).
+    pub fn location(&self) -> &StoreLocation {
+        &self.location
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Db>> {
+        self.db.lock().map_err(|_| Error::Invalid(format!("store {}: a thread using it panicked", self.location)))
+    }
+
+    /// Runs `f` on the connection (reads, single statements).
+    fn run<T>(&self, f: impl FnMut(&mut dyn Sql) -> Result<T>) -> Result<T> {
+        self.lock()?.run(f)
+    }
+
+    /// Runs `f` in one transaction.
+    fn transaction<T>(&self, f: impl FnMut(&mut dyn Sql) -> Result<T>) -> Result<T> {
+        self.lock()?.transaction(f)
+    }
+
+    #[cfg(test)]
+    fn execute_batch(&self, sql: &str) -> Result<()> {
+        self.run(|s| s.batch(sql))
     }
 }
 
@@ -197,6 +237,11 @@ mod tests {
     use super::*;
     use crate::engine::schedule::Pairing;
 
+    /// Undoes schema 6: the leases, the worker column, the faults and workers tables.
+    const BACK_TO_SCHEMA_5: &str = "DROP INDEX matches_pending; DROP INDEX matches_leased;
+        ALTER TABLE matches DROP COLUMN lease_owner; ALTER TABLE matches DROP COLUMN lease_until;
+        ALTER TABLE matches DROP COLUMN worker; DROP TABLE faults; DROP TABLE workers;";
+
     #[test]
     fn a_schema_1_store_is_upgraded_and_keeps_its_matches() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -212,13 +257,13 @@ mod tests {
             store.schedule(id, &[scheduled]).unwrap_or_else(|e| panic!("{e:#}"));
             // Back to what schema 1 had: no judge column, no judges or turns tables.
             store
-                .conn
-                .execute_batch("ALTER TABLE matches DROP COLUMN judge; DROP TABLE judges; DROP TABLE turns; PRAGMA user_version = 1;")
+                .execute_batch(&format!(
+                    "{BACK_TO_SCHEMA_5} ALTER TABLE matches DROP COLUMN judge; DROP TABLE judges; DROP TABLE turns; PRAGMA user_version = 1;"
+                ))
                 .unwrap_or_else(|e| panic!("{e}"));
         }
         let store = Store::open(&path).unwrap_or_else(|e| panic!("{e:#}"));
-        let version: i64 =
-            store.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap_or_else(|e| panic!("{e}"));
+        let version = store.run(|s| s.query_int("PRAGMA user_version", &[])).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(version, SCHEMA_VERSION);
         assert_eq!(store.scheduled_count(1).unwrap_or_else(|e| panic!("{e:#}")), 1);
         assert!(store.judges(1).unwrap_or_else(|e| panic!("{e:#}")).is_empty());
@@ -263,8 +308,9 @@ mod tests {
             store.record(id, &[(0, result)]).unwrap_or_else(|e| panic!("{e:#}"));
             // Back to schema 3: turns without the rejected column.
             store
-                .conn
-                .execute_batch("ALTER TABLE turns DROP COLUMN rejected; ALTER TABLE turns DROP COLUMN request; PRAGMA user_version = 3;")
+                .execute_batch(&format!(
+                    "{BACK_TO_SCHEMA_5} ALTER TABLE turns DROP COLUMN rejected; ALTER TABLE turns DROP COLUMN request; PRAGMA user_version = 3;"
+                ))
                 .unwrap_or_else(|e| panic!("{e}"));
         }
         let store = Store::open(&path).unwrap_or_else(|e| panic!("{e:#}"));

@@ -2,74 +2,79 @@
 
 use rusqlite::Connection;
 
+use super::backend::{Db, Dialect, params};
 use crate::error::{Context, Result, bail};
 
 /// Marks a SQLite file as an Arena store ("AREN").
 const APPLICATION_ID: i64 = 0x4152_454e;
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
+/// The tables, written once for both databases (see [`Dialect::render`] for the tokens).
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS tournaments (
-    id INTEGER PRIMARY KEY,
+    id {id},
     game TEXT NOT NULL,
     config TEXT NOT NULL,
-    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    created_at TEXT NOT NULL DEFAULT ({now}),
     finished_at TEXT
 );
 CREATE TABLE IF NOT EXISTS agents (
-    tournament_id INTEGER NOT NULL REFERENCES tournaments(id),
-    idx INTEGER NOT NULL,
+    tournament_id {int} NOT NULL REFERENCES tournaments(id),
+    idx {int} NOT NULL,
     name TEXT NOT NULL,
     spec TEXT NOT NULL,
     checkpoint_hash TEXT,
     PRIMARY KEY (tournament_id, idx)
-) WITHOUT ROWID;
+) {without_rowid};
 CREATE TABLE IF NOT EXISTS matches (
-    tournament_id INTEGER NOT NULL REFERENCES tournaments(id),
-    idx INTEGER NOT NULL,
-    round INTEGER NOT NULL,
-    seat0 INTEGER NOT NULL,
-    seat1 INTEGER NOT NULL,
-    seed INTEGER NOT NULL,
-    pair INTEGER NOT NULL,
+    tournament_id {int} NOT NULL REFERENCES tournaments(id),
+    idx {int} NOT NULL,
+    round {int} NOT NULL,
+    seat0 {int} NOT NULL,
+    seat1 {int} NOT NULL,
+    seed {int} NOT NULL,
+    pair {int} NOT NULL,
     opening TEXT NOT NULL,
-    finished INTEGER NOT NULL DEFAULT 0,
+    finished {int} NOT NULL DEFAULT 0,
     returns TEXT,
-    score0 REAL,
+    score0 {real},
     end_reason TEXT,
-    fault_seat INTEGER,
+    fault_seat {int},
     fault_detail TEXT,
-    length INTEGER,
+    length {int},
     moves TEXT,
     move_micros TEXT,
-    judge INTEGER,
+    judge {int},
+    lease_owner TEXT,
+    lease_until {int},
+    worker TEXT,
     PRIMARY KEY (tournament_id, idx)
-) WITHOUT ROWID;
+) {without_rowid};
 CREATE TABLE IF NOT EXISTS judges (
-    tournament_id INTEGER NOT NULL REFERENCES tournaments(id),
-    idx INTEGER NOT NULL,
+    tournament_id {int} NOT NULL REFERENCES tournaments(id),
+    idx {int} NOT NULL,
     name TEXT NOT NULL,
     spec TEXT NOT NULL,
     PRIMARY KEY (tournament_id, idx)
-) WITHOUT ROWID;
+) {without_rowid};
 CREATE TABLE IF NOT EXISTS turns (
-    tournament_id INTEGER NOT NULL,
-    match_idx INTEGER NOT NULL,
-    ordinal INTEGER NOT NULL,
-    seat INTEGER NOT NULL,
-    ply INTEGER NOT NULL,
+    tournament_id {int} NOT NULL,
+    match_idx {int} NOT NULL,
+    ordinal {int} NOT NULL,
+    seat {int} NOT NULL,
+    ply {int} NOT NULL,
     messages TEXT NOT NULL,
     completion TEXT NOT NULL,
     tokens TEXT NOT NULL,
     logprobs TEXT NOT NULL,
-    rejected INTEGER NOT NULL DEFAULT 0,
+    rejected {int} NOT NULL DEFAULT 0,
     request TEXT,
     PRIMARY KEY (tournament_id, match_idx, ordinal)
-) WITHOUT ROWID;
+) {without_rowid};
 CREATE TABLE IF NOT EXISTS checkpoints (
     name TEXT PRIMARY KEY,
-    generation INTEGER NOT NULL,
+    generation {int} NOT NULL,
     hash TEXT NOT NULL,
     path TEXT NOT NULL,
     status TEXT NOT NULL,
@@ -80,24 +85,40 @@ CREATE TABLE IF NOT EXISTS lineage_edges (
     child TEXT NOT NULL REFERENCES checkpoints(name),
     gate TEXT,
     PRIMARY KEY (parent, child)
-) WITHOUT ROWID;
+) {without_rowid};
 CREATE TABLE IF NOT EXISTS generations (
-    generation INTEGER PRIMARY KEY,
-    tournament_id INTEGER REFERENCES tournaments(id),
+    generation {int} PRIMARY KEY,
+    tournament_id {int} REFERENCES tournaments(id),
     champion TEXT NOT NULL,
     summary TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS generation_ratings (
-    generation INTEGER NOT NULL REFERENCES generations(generation),
+    generation {int} NOT NULL REFERENCES generations(generation),
     agent TEXT NOT NULL,
     checkpoint_hash TEXT,
-    rating REAL NOT NULL,
-    ci_low REAL NOT NULL,
-    ci_high REAL NOT NULL,
-    games INTEGER NOT NULL,
-    score REAL NOT NULL,
+    rating {real} NOT NULL,
+    ci_low {real} NOT NULL,
+    ci_high {real} NOT NULL,
+    games {int} NOT NULL,
+    score {real} NOT NULL,
     PRIMARY KEY (generation, agent)
-) WITHOUT ROWID;
+) {without_rowid};
+CREATE INDEX IF NOT EXISTS matches_pending ON matches (tournament_id, idx) WHERE finished = 0;
+CREATE INDEX IF NOT EXISTS matches_leased ON matches (lease_owner) WHERE finished = 0;
+CREATE TABLE IF NOT EXISTS faults (
+    tournament_id {int} NOT NULL,
+    idx {int} NOT NULL,
+    worker TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    recorded_at TEXT NOT NULL DEFAULT ({now})
+);
+CREATE TABLE IF NOT EXISTS workers (
+    owner TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    started_at TEXT NOT NULL DEFAULT ({now}),
+    heartbeat_ms {int} NOT NULL,
+    games {int} NOT NULL DEFAULT 0
+);
 ";
 
 /// Brings a schema-1 store to schema 2: matches gain the judge seat's agent.
@@ -106,9 +127,14 @@ const MIGRATE_FROM_1: &str = "ALTER TABLE matches ADD COLUMN judge INTEGER;";
 const MIGRATE_TURNS_TO_4: &str = "ALTER TABLE turns ADD COLUMN rejected INTEGER NOT NULL DEFAULT 0;";
 /// Brings a schema-2 to -4 store to schema 5: turns of served models keep their request.
 const MIGRATE_TURNS_TO_5: &str = "ALTER TABLE turns ADD COLUMN request TEXT;";
+/// Brings a schema-1 to -5 store to schema 6: matches gain a worker's lease and the worker that
+/// played them (the faults and workers tables are created whole).
+const MIGRATE_MATCHES_TO_6: &str = "ALTER TABLE matches ADD COLUMN lease_owner TEXT;
+ALTER TABLE matches ADD COLUMN lease_until INTEGER;
+ALTER TABLE matches ADD COLUMN worker TEXT;";
 
 /// Checks that `conn` is an Arena store (or empty), upgrades an older schema, and sets WAL.
-pub fn init(conn: &Connection) -> Result<()> {
+pub fn init_sqlite(conn: &Connection) -> Result<()> {
     let application_id: i64 =
         conn.query_row("PRAGMA application_id", [], |r| r.get(0)).context("not a SQLite database")?;
     let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))?;
@@ -134,13 +160,63 @@ pub fn init(conn: &Connection) -> Result<()> {
         conn.execute_batch(MIGRATE_TURNS_TO_5)
             .with_context(|| format!("cannot upgrade the store from schema {version}"))?;
     }
+    if (1..6).contains(&version) && tables > 0 {
+        conn.execute_batch(MIGRATE_MATCHES_TO_6)
+            .with_context(|| format!("cannot upgrade the store from schema {version}"))?;
+    }
     if mode != "wal" {
         bail!("cannot switch to WAL journaling (got {mode})");
     }
     // Schema 3 only added tables, which the schema creates when missing.
     conn.execute_batch(&format!(
         "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;
-         PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION}; {SCHEMA}"
+         PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION}; {}",
+        Dialect::Sqlite.render(SCHEMA)
     ))?;
     Ok(())
+}
+
+/// Checks that a PostgreSQL database is an Arena store (or holds no tables), and creates or
+/// upgrades the schema: the same tables as SQLite's, with the marker and version in `arena_meta`.
+/// An advisory lock keeps workers that start together from creating the tables twice.
+pub fn init_postgres(db: &mut Db) -> Result<()> {
+    db.transaction(|sql| {
+        sql.execute("SELECT pg_advisory_xact_lock(?1)", params![APPLICATION_ID])?;
+        let tables = sql.query_int(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()",
+            params![],
+        )?;
+        let marked = sql.query_int(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'arena_meta'",
+            params![],
+        )?;
+        if tables > 0 && marked == 0 {
+            bail!("this database holds {tables} tables of another program (no arena_meta table); refusing to write to it");
+        }
+        if marked > 0 {
+            let version = sql
+                .query_opt("SELECT value FROM arena_meta WHERE key = 'schema_version'", params![])?
+                .map(|row| row.text(0))
+                .transpose()?
+                .unwrap_or_default();
+            let version: i64 = version
+                .parse()
+                .map_err(|_| crate::error::Error::Invalid(format!("arena_meta has a bad schema_version `{version}`")))?;
+            if version > SCHEMA_VERSION {
+                bail!("written by a newer Arena (schema {version}; this one reads up to {SCHEMA_VERSION})");
+            }
+            // PostgreSQL stores start at schema 6: no upgrades yet.
+        }
+        sql.batch(SCHEMA)?;
+        sql.batch(
+            "CREATE TABLE IF NOT EXISTS arena_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             INSERT INTO arena_meta (key, value) VALUES ('application', 'arena') ON CONFLICT (key) DO NOTHING;",
+        )?;
+        sql.execute(
+            "INSERT INTO arena_meta (key, value) VALUES ('schema_version', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![SCHEMA_VERSION.to_string()],
+        )?;
+        Ok(())
+    })
 }

@@ -2,12 +2,16 @@
 //! language-model turns (each match finished exactly once), and an evolve run's checkpoints,
 //! lineage edges and generations with their ratings.
 
-use rusqlite::params;
-
+use super::backend::{Sql, Value, params};
 use super::{AgentRow, CheckpointRow, GenerationRow, RatingRow, ScheduledMatch, Store};
 use crate::engine::runner::{EndReason, MatchResult};
 use crate::engine::tally::score_of_seat0;
 use crate::error::Result;
+
+/// Sets a match's result, only while it is unfinished; `worker` names who played it.
+const FINISH_MATCH: &str = "UPDATE matches SET finished = 1, returns = ?3, score0 = ?4, end_reason = ?5, fault_seat = ?6,
+     fault_detail = ?7, length = ?8, moves = ?9, move_micros = ?10, worker = ?11, lease_owner = NULL, lease_until = NULL
+     WHERE tournament_id = ?1 AND idx = ?2 AND finished = 0";
 
 impl Store {
     /// Adds a tournament with its agents and the judges that fill a judge seat; returns its id.
@@ -18,111 +22,71 @@ impl Store {
         agents: &[AgentRow],
         judges: &[AgentRow],
     ) -> Result<i64> {
-        let tx = self.conn.transaction()?;
-        tx.execute("INSERT INTO tournaments (game, config) VALUES (?1, ?2)", params![game, config])?;
-        let id = tx.last_insert_rowid();
-        for (idx, agent) in agents.iter().enumerate() {
-            tx.execute(
-                "INSERT INTO agents (tournament_id, idx, name, spec, checkpoint_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![id, idx as i64, agent.name, agent.spec, agent.checkpoint_hash],
-            )?;
-        }
-        for (idx, judge) in judges.iter().enumerate() {
-            tx.execute(
-                "INSERT INTO judges (tournament_id, idx, name, spec) VALUES (?1, ?2, ?3, ?4)",
-                params![id, idx as i64, judge.name, judge.spec],
-            )?;
-        }
-        tx.commit()?;
-        Ok(id)
+        self.transaction(|sql| {
+            let id =
+                sql.query_int("INSERT INTO tournaments (game, config) VALUES (?1, ?2) RETURNING id", params![game, config])?;
+            for (idx, agent) in agents.iter().enumerate() {
+                sql.execute(
+                    "INSERT INTO agents (tournament_id, idx, name, spec, checkpoint_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![id, idx as i64, &agent.name, &agent.spec, agent.checkpoint_hash.as_ref()],
+                )?;
+            }
+            for (idx, judge) in judges.iter().enumerate() {
+                sql.execute(
+                    "INSERT INTO judges (tournament_id, idx, name, spec) VALUES (?1, ?2, ?3, ?4)",
+                    params![id, idx as i64, &judge.name, &judge.spec],
+                )?;
+            }
+            Ok(id)
+        })
     }
 
     /// Records scheduled matches; those already scheduled are left as they are.
     pub fn schedule(&mut self, tournament: i64, matches: &[ScheduledMatch]) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO matches (tournament_id, idx, round, seat0, seat1, seed, pair, opening, judge)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?;
-            for ScheduledMatch { index, pairing, seed, opening, judge } in matches {
-                insert.execute(params![
-                    tournament,
-                    *index as i64,
-                    pairing.round,
-                    pairing.seats[0] as i64,
-                    pairing.seats[1] as i64,
-                    *seed as i64,
-                    pairing.opening as i64,
-                    serde_json::to_string(opening)?,
-                    judge.map(|j| j as i64),
-                ])?;
+        let rows = matches
+            .iter()
+            .map(|ScheduledMatch { index, pairing, seed, opening, judge }| {
+                Ok(vec![
+                    Value::from(tournament),
+                    Value::from(*index as i64),
+                    Value::from(pairing.round),
+                    Value::from(pairing.seats[0] as i64),
+                    Value::from(pairing.seats[1] as i64),
+                    Value::from(*seed as i64),
+                    Value::from(pairing.opening as i64),
+                    Value::from(serde_json::to_string(opening)?),
+                    Value::from(judge.map(|j| j as i64)),
+                ])
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.transaction(|sql| {
+            for row in &rows {
+                sql.execute(
+                    "INSERT INTO matches (tournament_id, idx, round, seat0, seat1, seed, pair, opening, judge)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
+                    row,
+                )?;
             }
-        }
-        tx.commit()?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Writes finished matches in one transaction. A match already finished is not written again.
     pub fn record(&mut self, tournament: i64, results: &[(u64, MatchResult)]) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        {
-            let mut update = tx.prepare_cached(
-                "UPDATE matches SET finished = 1, returns = ?3, score0 = ?4, end_reason = ?5, fault_seat = ?6,
-                 fault_detail = ?7, length = ?8, moves = ?9, move_micros = ?10
-                 WHERE tournament_id = ?1 AND idx = ?2 AND finished = 0",
-            )?;
-            let mut insert_turn = tx.prepare_cached(
-                "INSERT OR IGNORE INTO turns (tournament_id, match_idx, ordinal, seat, ply, messages, completion, tokens, logprobs, rejected, request)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?;
-            for (index, result) in results {
-                let (fault_seat, fault_detail) = match &result.end {
-                    EndReason::Fault { seat, detail, .. } => (Some(*seat as i64), Some(detail.as_str())),
-                    _ => (None, None),
-                };
-                let keep_moves = !result.moves.is_empty();
-                let written = update.execute(params![
-                    tournament,
-                    *index as i64,
-                    serde_json::to_string(&result.returns)?,
-                    score_of_seat0(&result.returns),
-                    result.end.kind().as_str(),
-                    fault_seat,
-                    fault_detail,
-                    result.length as i64,
-                    keep_moves.then(|| serde_json::to_string(&result.moves)).transpose()?,
-                    keep_moves.then(|| serde_json::to_string(&result.move_micros)).transpose()?,
-                ])?;
-                if written == 1 {
-                    for (ordinal, turn) in result.turns.iter().enumerate() {
-                        insert_turn.execute(params![
-                            tournament,
-                            *index as i64,
-                            ordinal as i64,
-                            turn.seat as i64,
-                            turn.ply as i64,
-                            serde_json::to_string(&turn.trace.messages)?,
-                            turn.trace.completion,
-                            serde_json::to_string(&turn.trace.tokens)?,
-                            serde_json::to_string(&turn.trace.logprobs)?,
-                            turn.rejected,
-                            turn.trace.request.as_ref().map(serde_json::to_string).transpose()?,
-                        ])?;
-                    }
-                }
+        let rows = results.iter().map(|(index, result)| ResultRow::new(*index, result)).collect::<Result<Vec<_>>>()?;
+        self.transaction(|sql| {
+            for row in &rows {
+                row.write(sql, tournament, None)?;
             }
-        }
-        tx.commit()?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Marks a tournament finished.
     pub fn finish_tournament(&mut self, tournament: i64) -> Result<()> {
-        self.conn.execute(
-            "UPDATE tournaments SET finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1 AND finished_at IS NULL",
-            [tournament],
-        )?;
+        self.run(|sql| {
+            sql.execute("UPDATE tournaments SET finished_at = {now} WHERE id = ?1 AND finished_at IS NULL", params![tournament])
+        })?;
         Ok(())
     }
 
@@ -134,55 +98,145 @@ impl Store {
         parents: &[&str],
         gate: Option<&str>,
     ) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT OR REPLACE INTO checkpoints (name, generation, hash, path, status, dataset)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                checkpoint.name,
-                checkpoint.generation,
-                checkpoint.hash,
-                checkpoint.path,
-                checkpoint.status.as_str(),
-                checkpoint.dataset
-            ],
-        )?;
-        for parent in parents {
-            tx.execute(
-                "INSERT OR REPLACE INTO lineage_edges (parent, child, gate) VALUES (?1, ?2, ?3)",
-                params![parent, checkpoint.name, gate],
+        self.transaction(|sql| {
+            sql.execute(
+                "INSERT INTO checkpoints (name, generation, hash, path, status, dataset) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (name) DO UPDATE SET generation = excluded.generation, hash = excluded.hash,
+                 path = excluded.path, status = excluded.status, dataset = excluded.dataset",
+                params![
+                    &checkpoint.name,
+                    checkpoint.generation,
+                    &checkpoint.hash,
+                    &checkpoint.path,
+                    checkpoint.status.as_str(),
+                    checkpoint.dataset.as_ref()
+                ],
             )?;
-        }
-        tx.commit()?;
-        Ok(())
+            for parent in parents {
+                sql.execute(
+                    "INSERT INTO lineage_edges (parent, child, gate) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (parent, child) DO UPDATE SET gate = excluded.gate",
+                    params![*parent, &checkpoint.name, gate],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     /// Records a generation (its summary as JSON) with each agent's rating in its tournament;
     /// recording it again replaces it.
     pub fn record_generation(&mut self, generation: &GenerationRow, ratings: &[RatingRow]) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        tx.execute("DELETE FROM generation_ratings WHERE generation = ?1", [generation.generation])?;
-        tx.execute(
-            "INSERT OR REPLACE INTO generations (generation, tournament_id, champion, summary) VALUES (?1, ?2, ?3, ?4)",
-            params![generation.generation, generation.tournament_id, generation.champion, generation.summary],
-        )?;
-        for r in ratings {
-            tx.execute(
-                "INSERT INTO generation_ratings (generation, agent, checkpoint_hash, rating, ci_low, ci_high, games, score)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    generation.generation,
-                    r.agent,
-                    r.checkpoint_hash,
-                    r.rating,
-                    r.ci_low,
-                    r.ci_high,
-                    r.games as i64,
-                    r.score
-                ],
+        self.transaction(|sql| {
+            sql.execute("DELETE FROM generation_ratings WHERE generation = ?1", params![generation.generation])?;
+            sql.execute(
+                "INSERT INTO generations (generation, tournament_id, champion, summary) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (generation) DO UPDATE SET tournament_id = excluded.tournament_id,
+                 champion = excluded.champion, summary = excluded.summary",
+                params![generation.generation, generation.tournament_id, &generation.champion, &generation.summary],
             )?;
+            for r in ratings {
+                sql.execute(
+                    "INSERT INTO generation_ratings (generation, agent, checkpoint_hash, rating, ci_low, ci_high, games, score)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        generation.generation,
+                        &r.agent,
+                        r.checkpoint_hash.as_ref(),
+                        r.rating,
+                        r.ci_low,
+                        r.ci_high,
+                        r.games as i64,
+                        r.score
+                    ],
+                )?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// A result as its columns, serialized once (outside the transaction).
+pub(super) struct ResultRow {
+    pub index: u64,
+    pub returns: String,
+    pub score0: f64,
+    pub end_reason: &'static str,
+    pub fault_seat: Option<i64>,
+    pub fault_detail: Option<String>,
+    pub length: i64,
+    pub moves: Option<String>,
+    pub move_micros: Option<String>,
+    /// The language-model turns: seat, ply, messages, completion, tokens, logprobs, rejected, request.
+    pub turns: Vec<[Value; 8]>,
+}
+
+impl ResultRow {
+    pub fn new(index: u64, result: &MatchResult) -> Result<ResultRow> {
+        let (fault_seat, fault_detail) = match &result.end {
+            EndReason::Fault { seat, detail, .. } => (Some(*seat as i64), Some(detail.clone())),
+            _ => (None, None),
+        };
+        let keep_moves = !result.moves.is_empty();
+        let turns = result
+            .turns
+            .iter()
+            .map(|turn| {
+                Ok([
+                    Value::from(turn.seat as i64),
+                    Value::from(turn.ply as i64),
+                    Value::from(serde_json::to_string(&turn.trace.messages)?),
+                    Value::from(&turn.trace.completion),
+                    Value::from(serde_json::to_string(&turn.trace.tokens)?),
+                    Value::from(serde_json::to_string(&turn.trace.logprobs)?),
+                    Value::from(turn.rejected),
+                    Value::from(turn.trace.request.as_ref().map(serde_json::to_string).transpose()?),
+                ])
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(ResultRow {
+            index,
+            returns: serde_json::to_string(&result.returns)?,
+            score0: score_of_seat0(&result.returns),
+            end_reason: result.end.kind().as_str(),
+            fault_seat,
+            fault_detail,
+            length: result.length as i64,
+            moves: keep_moves.then(|| serde_json::to_string(&result.moves)).transpose()?,
+            move_micros: keep_moves.then(|| serde_json::to_string(&result.move_micros)).transpose()?,
+            turns,
+        })
+    }
+
+    /// Finishes the match with this result, with its turns, unless it is finished already;
+    /// whether it was written.
+    pub fn write(&self, sql: &mut dyn Sql, tournament: i64, worker: Option<&str>) -> Result<bool> {
+        let written = sql.execute(
+            FINISH_MATCH,
+            params![
+                tournament,
+                self.index as i64,
+                &self.returns,
+                self.score0,
+                self.end_reason,
+                self.fault_seat,
+                self.fault_detail.as_ref(),
+                self.length,
+                self.moves.as_ref(),
+                self.move_micros.as_ref(),
+                worker,
+            ],
+        )?;
+        if written == 1 {
+            for (ordinal, turn) in self.turns.iter().enumerate() {
+                let mut row = vec![Value::from(tournament), Value::from(self.index as i64), Value::from(ordinal as i64)];
+                row.extend(turn.iter().cloned());
+                sql.execute(
+                    "INSERT INTO turns (tournament_id, match_idx, ordinal, seat, ply, messages, completion, tokens, logprobs, rejected, request)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO NOTHING",
+                    &row,
+                )?;
+            }
         }
-        tx.commit()?;
-        Ok(())
+        Ok(written == 1)
     }
 }

@@ -167,7 +167,7 @@ pub fn exported_matches(store: &Store, tournament: Option<i64>) -> crate::error:
                 crate::error::Error::Invalid(format!(
                     "store {} is inconsistent (damaged?): tournament {} match {} names {what} {index}, which the \
                      tournament does not list",
-                    store.path().display(),
+                    store.location(),
                     t.id,
                     m.index
                 ))

@@ -3,17 +3,18 @@
 //! [`Tally`].
 
 mod config;
+mod leased;
 mod planning;
 mod workers;
 
-use std::path::PathBuf;
-
 pub use config::{AgentEntry, TournamentConfig, name_agents};
+pub use leased::{LeaseSettings, WorkerStop, WorkerSummary, run_worker};
 pub use planning::{run_tournament, tally_from_store};
 
 use crate::engine::runner::MatchResult;
 use crate::engine::schedule::Pairing;
 use crate::engine::tally::Tally;
+use crate::store::StoreLocation;
 
 /// Looks at the tally after each batch of results; a reason stops the tournament early.
 pub type StopRule = Box<dyn Fn(&Tally) -> Option<String> + Sync>;
@@ -23,8 +24,13 @@ pub type StopRule = Box<dyn Fn(&Tally) -> Option<String> + Sync>;
 pub struct RunOptions {
     /// Worker threads (each plays whole games).
     pub threads: usize,
-    /// The store; `None` keeps results in memory only.
-    pub db: Option<PathBuf>,
+    /// The store; `None` keeps results in memory only. On a shared store (PostgreSQL) the
+    /// matches are leased, and `arena worker` processes play them too.
+    pub db: Option<StoreLocation>,
+    /// On a shared store: schedule and follow the matches, leaving the playing to workers.
+    pub workers_only: bool,
+    /// On a shared store: this process's name among the workers.
+    pub worker_name: Option<String>,
     /// Continue the unfinished tournament with the same config in `db`.
     pub resume: bool,
     /// Checked after each batch of results; returning a reason stops the tournament early.
@@ -42,6 +48,7 @@ impl std::fmt::Debug for RunOptions {
             .field("threads", &self.threads)
             .field("db", &self.db)
             .field("resume", &self.resume)
+            .field("workers_only", &self.workers_only)
             .field("collect_results", &self.collect_results)
             .field("start_if_missing", &self.start_if_missing)
             .finish()

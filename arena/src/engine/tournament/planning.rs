@@ -1,12 +1,13 @@
 //! Planning a tournament: checks before the first game, the store's tournament (new or resumed),
 //! the schedule extended round by round from the results so far, and the final tally.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use games::Game;
 
+use super::leased::{LeaseSettings, LeasedPlayer};
 use super::workers::Batch;
-use super::{AgentEntry, RunOptions, TournamentConfig, TournamentOutcome};
+use super::{AgentEntry, RunOptions, StopRule, TournamentConfig, TournamentOutcome};
 use crate::engine::openings::Openings;
 use crate::engine::runner::MatchResult;
 use crate::engine::schedule::{Pairing, ScheduleKind, ScheduleSpec, plan};
@@ -57,6 +58,28 @@ pub fn run_tournament(
         .map_err(|e| crate::error::Error::Invalid(format!("cannot start {threads} worker threads: {e}")))?;
 
     let (mut store, tournament_id) = open_store(config, game.as_ref(), options, &rows, &judge_rows)?;
+    let shared_store = options.db.as_ref().is_some_and(|db| db.is_shared());
+    if options.workers_only && !shared_store {
+        bail!("--workers-only needs a store that workers share: --db postgres://...");
+    }
+    let mut shared = match (shared_store, options.db.as_ref()) {
+        (true, Some(location)) => {
+            if options.collect_results {
+                bail!(
+                    "collecting every game's full result from a shared store is not supported yet \
+                     (this command needs the games in memory; use a SQLite store)"
+                );
+            }
+            let player = if options.workers_only {
+                None
+            } else {
+                let settings = LeaseSettings::new(options.worker_name.clone(), threads, None);
+                Some(LeasedPlayer::new(resources, location, settings)?)
+            };
+            Some(SharedRun { player, last_seen: None, finished_before: None })
+        }
+        _ => None,
+    };
     let mut tally = Tally::new(config.agents.len());
     let mut scores: Vec<Option<f64>> = Vec::new();
     if let (Some(store), Some(id)) = (store.as_ref(), tournament_id) {
@@ -107,6 +130,20 @@ pub fn run_tournament(
         if pending.is_empty() {
             break;
         }
+        if let (Some(shared), Some(store), Some(id)) = (shared.as_mut(), store.as_ref(), tournament_id) {
+            let followed = shared.follow(store, id, planned.len() as u64, progress, options.stop_when.as_ref(), started)?;
+            played_now = followed.played_now;
+            for finished in store.finished(id)? {
+                if let Some(score) = scores.get_mut(finished.index as usize) {
+                    *score = Some(finished.score0);
+                }
+            }
+            if let Some(reason) = followed.stopped {
+                stopped = Some(reason);
+                break;
+            }
+            continue;
+        }
         let batch = Batch {
             game: &game,
             config,
@@ -141,8 +178,8 @@ pub fn run_tournament(
     }
     progress.end();
     if let (Some(store), Some(id)) = (store.as_mut(), tournament_id) {
-        // Resumed runs count the earlier games too.
-        if played_now as usize != scores.iter().filter(|s| s.is_some()).count() {
+        // Resumed runs count the earlier games too; a shared store's games were played elsewhere.
+        if shared.is_some() || played_now as usize != scores.iter().filter(|s| s.is_some()).count() {
             tally = tally_from_store(store, id, config.agents.len())?;
         }
         store.finish_tournament(id)?;
@@ -159,6 +196,81 @@ pub fn run_tournament(
         results: collected,
         planned,
     })
+}
+
+/// A tournament whose matches workers play from a shared store: this process plays some too
+/// (unless `--workers-only`) and follows everyone's progress through the store.
+struct SharedRun<'a> {
+    player: Option<LeasedPlayer<'a>>,
+    /// Finished matches when last looked at.
+    last_seen: Option<u64>,
+    /// Finished matches when this run started (a resumed tournament has some).
+    finished_before: Option<u64>,
+}
+
+/// How following a round ended.
+struct Followed {
+    /// Games finished since this run started, by any worker.
+    played_now: u64,
+    /// Why the stop rule ended the tournament, if it did.
+    stopped: Option<String>,
+}
+
+/// How often a process with nothing to play looks at the store.
+const POLL: Duration = Duration::from_millis(250);
+
+impl SharedRun<'_> {
+    /// Plays (or waits for) the scheduled matches until all `total` are finished or the stop
+    /// rule, looking at the store's tally after each change, ends the tournament.
+    fn follow(
+        &mut self,
+        store: &Store,
+        id: i64,
+        total: u64,
+        progress: &dyn Progress,
+        stop_when: Option<&StopRule>,
+        started: Instant,
+    ) -> Result<Followed> {
+        let agents = store.agents(id)?.len();
+        if self.finished_before.is_none() {
+            self.finished_before = Some(store.finished_count(id)?);
+        }
+        loop {
+            let mut claimed = 0;
+            if let Some(player) = self.player.as_mut() {
+                let report = player.play_batch(store, Some(id))?;
+                if let Some((_, reason)) = report.refused.first() {
+                    bail!("this process cannot play its own tournament: {reason}");
+                }
+                if report.outcome.faults > 0 {
+                    progress.log(&format!(
+                        "{} matches played again came out differently from the stored result: recorded as faults",
+                        report.outcome.faults
+                    ));
+                }
+                claimed = report.claimed;
+            }
+            let finished = store.finished_count(id)?;
+            let played_now = finished.saturating_sub(self.finished_before.unwrap_or(0));
+            progress.set_done(finished);
+            let rate = played_now as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            progress.status(&format!("{rate:.0} games/s, all workers"));
+            if self.last_seen != Some(finished) {
+                self.last_seen = Some(finished);
+                if let Some(stop) = stop_when
+                    && let Some(reason) = stop(&tally_from_store(store, id, agents)?)
+                {
+                    return Ok(Followed { played_now, stopped: Some(reason) });
+                }
+            }
+            if finished >= total {
+                return Ok(Followed { played_now, stopped: None });
+            }
+            if claimed == 0 {
+                std::thread::sleep(POLL);
+            }
+        }
+    }
 }
 
 /// Builds every agent once before the first game, so a bad spec or model, or an agent that cannot
@@ -239,7 +351,7 @@ pub fn tally_from_store(store: &Store, tournament: i64, agents: usize) -> Result
         if m.seats.iter().any(|&s| s >= agents) {
             bail!(
                 "store {}: match {} seats agent {:?}, but the tournament has {agents}",
-                store.path().display(),
+                store.location(),
                 m.index,
                 m.seats
             );
@@ -267,24 +379,21 @@ fn open_store(
     agents: &[AgentRow],
     judges: &[AgentRow],
 ) -> Result<(Option<Store>, Option<i64>)> {
-    let Some(path) = options.db.as_ref() else {
+    let Some(location) = options.db.as_ref() else {
         if options.resume {
             bail!("--resume needs --db FILE: the results to resume from are in a store");
         }
         return Ok((None, None));
     };
-    if options.resume && !options.start_if_missing && !path.exists() {
-        bail!(
-            "--resume: there is no store {} to resume from (nothing to resume); run without --resume",
-            path.display()
-        );
+    if options.resume && !options.start_if_missing && !location.exists() {
+        bail!("--resume: there is no store {location} to resume from (nothing to resume); run without --resume");
     }
-    let mut store = Store::open(path)?;
+    let mut store = Store::connect(location)?;
     let canonical = config.canonical();
     let existing = store.tournaments()?;
     if options.resume {
         if existing.is_empty() && !options.start_if_missing {
-            bail!("--resume: store {} holds no tournament (nothing to resume); run without --resume", path.display());
+            bail!("--resume: store {location} holds no tournament (nothing to resume); run without --resume");
         }
         if let Some(found) = existing.iter().rev().find(|t| t.config == canonical) {
             return Ok((Some(store), Some(found.id)));
@@ -292,7 +401,7 @@ fn open_store(
         if let Some(other) = existing.last().filter(|_| !options.start_if_missing) {
             bail!(
                 "--resume: store {} holds tournament {} ({}) with a different config; start a new store or run without --resume\nstored: {}\nasked:  {}",
-                path.display(),
+                location,
                 other.id,
                 other.game,
                 other.config,
@@ -302,6 +411,6 @@ fn open_store(
     }
     let id = store
         .create_tournament(&game.spec().to_string(), &canonical, agents, judges)
-        .with_context(|| format!("store {}", path.display()))?;
+        .with_context(|| format!("store {location}"))?;
     Ok((Some(store), Some(id)))
 }

@@ -156,17 +156,17 @@ impl Batch<'_> {
 
 /// One worker's agents (the players, then the judges), built lazily from their specs; an agent
 /// that crashed is rebuilt.
-struct AgentSet<'a> {
+pub(super) struct AgentSet<'a> {
     resources: &'a Resources,
-    entries: Vec<&'a AgentEntry>,
+    entries: Vec<AgentEntry>,
     players: usize,
     agents: Vec<Option<Box<dyn Agent>>>,
     scratch: MatchScratch,
 }
 
 impl<'a> AgentSet<'a> {
-    fn new(resources: &'a Resources, players: &'a [AgentEntry], judges: &'a [AgentEntry]) -> Self {
-        let entries: Vec<&AgentEntry> = players.iter().chain(judges).collect();
+    pub(super) fn new(resources: &'a Resources, players: &[AgentEntry], judges: &[AgentEntry]) -> Self {
+        let entries: Vec<AgentEntry> = players.iter().chain(judges).cloned().collect();
         let agents = (0..entries.len()).map(|_| None).collect();
         AgentSet { resources, entries, players: players.len(), agents, scratch: MatchScratch::default() }
     }
@@ -175,14 +175,19 @@ impl<'a> AgentSet<'a> {
         match self.agents[index].take() {
             Some(agent) => Ok(agent),
             None => {
-                let entry = self.entries[index];
+                let entry = &self.entries[index];
                 self.resources.build_agent(&entry.agent).with_context(|| format!("agent `{}`", entry.name))
             }
         }
     }
 
     /// Plays one match: `seats` are player indices, `judge` an index into the judges.
-    fn play(&mut self, setup: &MatchSetup<'_>, seats: [usize; 2], judge: Option<usize>) -> Result<MatchResult> {
+    pub(super) fn play(
+        &mut self,
+        setup: &MatchSetup<'_>,
+        seats: [usize; 2],
+        judge: Option<usize>,
+    ) -> Result<MatchResult> {
         let judge = judge.map(|j| self.players + j);
         let mut first = self.take(seats[0])?;
         let mut second = self.take(seats[1])?;

@@ -1,0 +1,77 @@
+//! Copying a whole store into an empty one, across databases: `arena store copy` moves a SQLite
+//! file to a PostgreSQL server (to share it with workers) and back (to archive or hand it on).
+
+use super::Store;
+use super::backend::{Dialect, Value, params};
+use crate::error::{Result, bail};
+
+/// Every table with its columns, parents before children.
+const TABLES: &[(&str, &[&str])] = &[
+    ("tournaments", &["id", "game", "config", "created_at", "finished_at"]),
+    ("agents", &["tournament_id", "idx", "name", "spec", "checkpoint_hash"]),
+    ("judges", &["tournament_id", "idx", "name", "spec"]),
+    (
+        "matches",
+        &[
+            "tournament_id", "idx", "round", "seat0", "seat1", "seed", "pair", "opening", "finished", "returns", "score0",
+            "end_reason", "fault_seat", "fault_detail", "length", "moves", "move_micros", "judge", "lease_owner",
+            "lease_until", "worker",
+        ],
+    ),
+    (
+        "turns",
+        &[
+            "tournament_id", "match_idx", "ordinal", "seat", "ply", "messages", "completion", "tokens", "logprobs",
+            "rejected", "request",
+        ],
+    ),
+    ("checkpoints", &["name", "generation", "hash", "path", "status", "dataset"]),
+    ("lineage_edges", &["parent", "child", "gate"]),
+    ("generations", &["generation", "tournament_id", "champion", "summary"]),
+    ("generation_ratings", &["generation", "agent", "checkpoint_hash", "rating", "ci_low", "ci_high", "games", "score"]),
+    ("faults", &["tournament_id", "idx", "worker", "detail", "recorded_at"]),
+    ("workers", &["owner", "name", "started_at", "heartbeat_ms", "games"]),
+];
+
+/// Rows copied per statement batch (one transaction per table).
+const ROWS_PER_COMMIT: usize = 2000;
+
+impl Store {
+    /// Copies every row of `self` into `to`, which must hold nothing yet; the rows copied per
+    /// table. Ids are kept, so `--tournament N` names the same tournament in both.
+    pub fn copy_to(&self, to: &Store, mut progress: impl FnMut(&str, usize)) -> Result<Vec<(&'static str, usize)>> {
+        for (table, _) in TABLES {
+            let rows = to.run(|s| s.query_int(&format!("SELECT count(*) FROM {table}"), params![]))?;
+            if rows > 0 {
+                bail!("store {} is not empty ({table} has {rows} rows): copy into a new store", to.location);
+            }
+        }
+        let mut copied = Vec::new();
+        for (table, columns) in TABLES {
+            let list = columns.join(", ");
+            let rows = self.run(|s| s.query(&format!("SELECT {list} FROM {table}"), params![]))?;
+            let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+            let insert = format!("INSERT INTO {table} ({list}) VALUES ({})", placeholders.join(", "));
+            for chunk in rows.chunks(ROWS_PER_COMMIT) {
+                to.transaction(|s| {
+                    for row in chunk {
+                        s.execute(&insert, &row.0)?;
+                    }
+                    Ok(())
+                })?;
+                progress(table, chunk.len());
+            }
+            copied.push((*table, rows.len()));
+        }
+        // New tournaments continue after the copied ids.
+        if to.lock()?.dialect() == Dialect::Postgres {
+            to.run(|s| {
+                s.query(
+                    "SELECT setval(pg_get_serial_sequence('tournaments', 'id'), coalesce(max(id), 0) + 1, false) FROM tournaments",
+                    &[] as &[Value],
+                )
+            })?;
+        }
+        Ok(copied)
+    }
+}
