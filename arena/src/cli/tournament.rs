@@ -88,7 +88,8 @@ pub fn play(args: &PlayArgs, resources: &Resources, out: &mut dyn Write) -> Resu
         db: args.db.clone(),
         resume: args.resume,
         stop_when: sprt.map(stop_when_decided),
-        collect_results: !config.judges.is_empty(),
+        // With a store the judges' verdicts are read back from it.
+        collect_results: !config.judges.is_empty() && args.db.is_none(),
         workers_only: args.workers_only,
         ..RunOptions::default()
     };
@@ -158,7 +159,7 @@ pub fn play(args: &PlayArgs, resources: &Resources, out: &mut dyn Write) -> Resu
     if let Some(reason) = &outcome.stopped {
         writeln!(out, "stopped early: {reason}")?;
     }
-    write_speed(out, &outcome, args.threads)?;
+    write_speed(out, &outcome, args.threads, args.db.as_ref())?;
     Ok(())
 }
 
@@ -341,14 +342,18 @@ fn faults_json(tally: &Tally, config: &TournamentConfig) -> serde_json::Value {
     serde_json::Value::Object(faults)
 }
 
-fn write_speed(out: &mut dyn Write, outcome: &TournamentOutcome, threads: usize) -> Result<()> {
+/// Games, time and games/s: on this process's threads, or (on a shared store) by every worker.
+fn write_speed(out: &mut dyn Write, outcome: &TournamentOutcome, threads: usize, db: Option<&StoreLocation>) -> Result<()> {
+    let by = match db {
+        Some(db) if db.is_shared() => "all workers together".to_string(),
+        _ => format!("on {threads} thread{}", if threads == 1 { "" } else { "s" }),
+    };
     writeln!(
         out,
-        "{} games in {:.2} s: {:.0} games/s on {threads} thread{}{}",
+        "{} games in {:.2} s: {:.0} games/s {by}{}",
         outcome.played_now,
         outcome.seconds,
         outcome.games_per_second(),
-        if threads == 1 { "" } else { "s" },
         outcome.tournament_id.map(|id| format!(" (stored as tournament {id})")).unwrap_or_default()
     )?;
     Ok(())
@@ -455,7 +460,8 @@ pub fn tournament(args: &TournamentArgs, resources: &Resources, out: &mut dyn Wr
         threads: args.threads,
         db: args.db.clone(),
         resume: args.resume,
-        collect_results: !config.judges.is_empty(),
+        // With a store the judges' verdicts are read back from it.
+        collect_results: !config.judges.is_empty() && args.db.is_none(),
         workers_only: args.workers_only,
         ..RunOptions::default()
     };
@@ -550,7 +556,7 @@ pub fn tournament(args: &TournamentArgs, resources: &Resources, out: &mut dyn Wr
     }
     write_end_reasons(out, &outcome.tally, &config)?;
     write_judges(out, &judges)?;
-    write_speed(out, &outcome, args.threads)?;
+    write_speed(out, &outcome, args.threads, args.db.as_ref())?;
     Ok(())
 }
 

@@ -23,7 +23,7 @@ pub struct WorkerArgs {
     /// This worker's name in the store and logs (default: host name and process id).
     #[arg(long)]
     pub name: Option<String>,
-    /// Matches claimed at once (default: 8 per thread).
+    /// Matches claimed at once (default: as many as take about 2 s to play, from the games so far).
     #[arg(long, value_parser = at_least_one::<usize>)]
     pub batch: Option<usize>,
     /// Seconds a claimed match stays leased without a heartbeat; a dead worker's matches go to
@@ -59,6 +59,8 @@ pub fn worker(args: &WorkerArgs, resources: &Resources, out: &mut dyn Write) -> 
     let stop = WorkerStop { idle, poll: Duration::from_millis(500) };
     let summary = run_worker(resources, &args.db, settings, stop, &Bars::new(!args.json))?;
     let rate = summary.outcome.written as f64 / summary.seconds.max(1e-9);
+    // Claiming and recording a batch, as this worker waited for them.
+    let store_ms_per_batch = 1000.0 * summary.store_seconds / summary.batches.max(1) as f64;
     if args.json {
         let report = serde_json::json!({
             "worker": name,
@@ -67,13 +69,20 @@ pub fn worker(args: &WorkerArgs, resources: &Resources, out: &mut dyn Write) -> 
             "faults": summary.outcome.faults,
             "seconds": summary.seconds,
             "games_per_second": rate,
+            "batches": summary.batches,
+            "store_ms_per_batch": store_ms_per_batch,
         });
         writeln!(out, "{report}")?;
     } else {
         writeln!(
             out,
-            "worker {name}: {} games stored in {:.1} s ({rate:.1} games/s); {} played again with the same result, {} faults",
-            summary.outcome.written, summary.seconds, summary.outcome.duplicates, summary.outcome.faults
+            "worker {name}: {} games stored in {:.1} s ({rate:.1} games/s); {} played again with the same result, \
+             {} faults; {} batches, {store_ms_per_batch:.2} ms each in the store",
+            summary.outcome.written,
+            summary.seconds,
+            summary.outcome.duplicates,
+            summary.outcome.faults,
+            summary.batches
         )?;
     }
     Ok(())

@@ -6,7 +6,7 @@
 //! a difference is recorded as a fault, never as a second result.
 
 use super::backend::{Sql, params};
-use super::writes::ResultRow;
+use super::writes::{ResultRow, write_results};
 use super::Store;
 use crate::engine::runner::MatchResult;
 use crate::error::{Context, Result};
@@ -119,8 +119,9 @@ impl Store {
         let rows = results.iter().map(|(index, result)| ResultRow::new(*index, result)).collect::<Result<Vec<_>>>()?;
         self.transaction(|s| {
             let mut outcome = RecordOutcome::default();
-            for row in &rows {
-                if row.write(s, tournament, Some(worker))? {
+            let written = write_results(s, tournament, &rows, Some(worker))?;
+            for (row, written) in rows.iter().zip(written) {
+                if written {
                     outcome.written += 1;
                     continue;
                 }

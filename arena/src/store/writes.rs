@@ -8,10 +8,81 @@ use crate::engine::runner::{EndReason, MatchResult};
 use crate::engine::tally::score_of_seat0;
 use crate::error::Result;
 
-/// Sets a match's result, only while it is unfinished; `worker` names who played it.
-const FINISH_MATCH: &str = "UPDATE matches SET finished = 1, returns = ?3, score0 = ?4, end_reason = ?5, fault_seat = ?6,
-     fault_detail = ?7, length = ?8, moves = ?9, move_micros = ?10, worker = ?11, lease_owner = NULL, lease_until = NULL
-     WHERE tournament_id = ?1 AND idx = ?2 AND finished = 0";
+/// Rows written by one statement (well under SQLite's and PostgreSQL's parameter limits).
+const ROWS_PER_STATEMENT: usize = 256;
+
+/// `(?1, ?2), (?3, ?4)` for `rows` rows of `columns` values, from `?{offset+1}`; `casts` gives
+/// each column's type where the database must be told it (values in a `FROM` list).
+fn value_lists(rows: usize, columns: usize, casts: &[&str]) -> String {
+    let mut text = String::with_capacity(rows * columns * 8);
+    for row in 0..rows {
+        text.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..columns {
+            if column > 0 {
+                text.push_str(", ");
+            }
+            let n = row * columns + column + 1;
+            match casts.get(column) {
+                Some(ty) => text.push_str(&format!("CAST(?{n} AS {ty})")),
+                None => text.push_str(&format!("?{n}")),
+            }
+        }
+        text.push(')');
+    }
+    text
+}
+
+/// Finishes the matches of `rows` that are still unfinished, many per statement, with their
+/// turns; `worker` names who played them. Which rows were written, in order.
+pub(super) fn write_results(
+    sql: &mut dyn Sql,
+    tournament: i64,
+    rows: &[ResultRow],
+    worker: Option<&str>,
+) -> Result<Vec<bool>> {
+    const COLUMNS: [&str; 10] =
+        ["{int}", "TEXT", "{real}", "TEXT", "{int}", "TEXT", "{int}", "TEXT", "TEXT", "TEXT"];
+    let mut written = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        // The VALUES list's columns are column1, column2, ... in both databases.
+        let statement = format!(
+            "UPDATE matches SET finished = 1, returns = v.column2, score0 = v.column3, end_reason = v.column4,
+             fault_seat = v.column5, fault_detail = v.column6, length = v.column7, moves = v.column8,
+             move_micros = v.column9, worker = v.column10, lease_owner = NULL, lease_until = NULL
+             FROM (VALUES {}) AS v
+             WHERE matches.tournament_id = ?{} AND matches.idx = v.column1 AND matches.finished = 0
+             RETURNING matches.idx",
+            value_lists(chunk.len(), COLUMNS.len(), &COLUMNS),
+            chunk.len() * COLUMNS.len() + 1
+        );
+        let mut params = Vec::with_capacity(chunk.len() * COLUMNS.len() + 1);
+        for row in chunk {
+            params.extend([
+                Value::from(row.index as i64),
+                Value::from(&row.returns),
+                Value::from(row.score0),
+                Value::from(row.end_reason),
+                Value::from(row.fault_seat),
+                Value::from(row.fault_detail.as_ref()),
+                Value::from(row.length),
+                Value::from(row.moves.as_ref()),
+                Value::from(row.move_micros.as_ref()),
+                Value::from(worker),
+            ]);
+        }
+        params.push(Value::from(tournament));
+        let done: std::collections::HashSet<i64> =
+            sql.query(&statement, &params)?.iter().map(|r| r.int(0)).collect::<Result<_>>()?;
+        for row in chunk {
+            let was_written = done.contains(&(row.index as i64));
+            if was_written {
+                row.write_turns(sql, tournament)?;
+            }
+            written.push(was_written);
+        }
+    }
+    Ok(written)
+}
 
 impl Store {
     /// Adds a tournament with its agents and the judges that fill a judge seat; returns its id.
@@ -60,12 +131,15 @@ impl Store {
             })
             .collect::<Result<Vec<_>>>()?;
         self.transaction(|sql| {
-            for row in &rows {
-                sql.execute(
+            // Many rows a statement: a server answers each statement with a round trip.
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                let sql_text = format!(
                     "INSERT INTO matches (tournament_id, idx, round, seat0, seat1, seed, pair, opening, judge)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
-                    row,
-                )?;
+                     VALUES {} ON CONFLICT DO NOTHING",
+                    value_lists(chunk.len(), 9, &[])
+                );
+                let params: Vec<Value> = chunk.iter().flatten().cloned().collect();
+                sql.execute(&sql_text, &params)?;
             }
             Ok(())
         })
@@ -75,9 +149,7 @@ impl Store {
     pub fn record(&mut self, tournament: i64, results: &[(u64, MatchResult)]) -> Result<()> {
         let rows = results.iter().map(|(index, result)| ResultRow::new(*index, result)).collect::<Result<Vec<_>>>()?;
         self.transaction(|sql| {
-            for row in &rows {
-                row.write(sql, tournament, None)?;
-            }
+            write_results(sql, tournament, &rows, None)?;
             Ok(())
         })
     }
@@ -207,36 +279,17 @@ impl ResultRow {
         })
     }
 
-    /// Finishes the match with this result, with its turns, unless it is finished already;
-    /// whether it was written.
-    pub fn write(&self, sql: &mut dyn Sql, tournament: i64, worker: Option<&str>) -> Result<bool> {
-        let written = sql.execute(
-            FINISH_MATCH,
-            params![
-                tournament,
-                self.index as i64,
-                &self.returns,
-                self.score0,
-                self.end_reason,
-                self.fault_seat,
-                self.fault_detail.as_ref(),
-                self.length,
-                self.moves.as_ref(),
-                self.move_micros.as_ref(),
-                worker,
-            ],
-        )?;
-        if written == 1 {
-            for (ordinal, turn) in self.turns.iter().enumerate() {
-                let mut row = vec![Value::from(tournament), Value::from(self.index as i64), Value::from(ordinal as i64)];
-                row.extend(turn.iter().cloned());
-                sql.execute(
-                    "INSERT INTO turns (tournament_id, match_idx, ordinal, seat, ply, messages, completion, tokens, logprobs, rejected, request)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO NOTHING",
-                    &row,
-                )?;
-            }
+    /// Stores the match's language-model turns (once it is written).
+    fn write_turns(&self, sql: &mut dyn Sql, tournament: i64) -> Result<()> {
+        for (ordinal, turn) in self.turns.iter().enumerate() {
+            let mut row = vec![Value::from(tournament), Value::from(self.index as i64), Value::from(ordinal as i64)];
+            row.extend(turn.iter().cloned());
+            sql.execute(
+                "INSERT INTO turns (tournament_id, match_idx, ordinal, seat, ply, messages, completion, tokens, logprobs, rejected, request)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO NOTHING",
+                &row,
+            )?;
         }
-        Ok(written == 1)
+        Ok(())
     }
 }

@@ -29,22 +29,20 @@ pub struct LeaseSettings {
     pub name: String,
     /// Game threads.
     pub threads: usize,
-    /// Matches claimed at once.
-    pub batch: usize,
+    /// Matches claimed at once; `None` sizes each claim to about [`BATCH_SECONDS`] of play
+    /// from the games so far.
+    pub batch: Option<usize>,
     /// How long a claimed match stays leased without a heartbeat.
     pub lease: Duration,
 }
 
 impl LeaseSettings {
     /// A worker named `name` (default: the host name and process id) with `threads` game threads,
-    /// claiming `batch` matches at a time under a 60-second lease.
+    /// claiming `batch` matches at a time (default: sized by time) under a 60-second lease.
     pub fn new(name: Option<String>, threads: usize, batch: Option<usize>) -> Self {
         let threads = threads.max(1);
         let name = name.unwrap_or_else(|| format!("{}-{}", host_name(), std::process::id()));
-        // Enough per claim to keep every thread busy with a few matches each, few enough that a
-        // dead worker holds little.
-        let batch = batch.unwrap_or(threads * 8).max(1);
-        LeaseSettings { name, threads, batch, lease: Duration::from_secs(60) }
+        LeaseSettings { name, threads, batch: batch.map(|b| b.max(1)), lease: Duration::from_secs(60) }
     }
 }
 
@@ -57,10 +55,19 @@ fn host_name() -> String {
         .unwrap_or_else(|| "worker".to_string())
 }
 
+/// The play time an adaptive claim aims at: long enough that claiming and committing (a few
+/// milliseconds with the server's disk flush) cost little, short enough that a dead worker's
+/// batch is little to replay and every worker gets a share of a small tournament.
+pub const BATCH_SECONDS: f64 = 2.0;
+/// The most matches claimed at once.
+const MOST_PER_BATCH: usize = 4096;
+
 /// What one claim-play-record round did.
 #[derive(Debug, Default)]
 pub struct BatchReport {
     pub claimed: usize,
+    /// Time spent in the store claiming and recording (not playing).
+    pub store_seconds: f64,
     pub outcome: RecordOutcome,
     /// Tournaments this process will not play, with the reason (a checkpoint whose weights do not
     /// match the store, a game or agent it cannot build).
@@ -85,6 +92,8 @@ pub struct LeasedPlayer<'a> {
     /// Built agents, kept between batches (loading a network or a language model is not free).
     agent_sets: HashMap<i64, Mutex<Vec<AgentSet<'a>>>>,
     games: Arc<AtomicU64>,
+    /// The next claim's size.
+    batch: usize,
     _heartbeat: Heartbeat,
 }
 
@@ -102,12 +111,14 @@ impl<'a> LeasedPlayer<'a> {
         let heartbeat = Heartbeat::start(location.clone(), owner.clone(), settings.clone(), games.clone());
         Ok(LeasedPlayer {
             resources,
-            settings,
             owner,
             pool,
             tournaments: HashMap::new(),
             agent_sets: HashMap::new(),
             games,
+            // A first claim of two matches a thread measures how long they take.
+            batch: settings.batch.unwrap_or(threads * 2),
+            settings,
             _heartbeat: heartbeat,
         })
     }
@@ -120,8 +131,10 @@ impl<'a> LeasedPlayer<'a> {
     pub fn play_batch(&mut self, store: &Store, only: Option<i64>) -> Result<BatchReport> {
         let skip: Vec<i64> = self.tournaments.iter().filter(|(_, p)| p.is_none()).map(|(id, _)| *id).collect();
         let lease_ms = self.settings.lease.as_millis() as i64;
-        let claims = store.claim(&self.owner, self.settings.batch, lease_ms, only, &skip)?;
-        let mut report = BatchReport { claimed: claims.len(), ..Default::default() };
+        let claiming = Instant::now();
+        let claims = store.claim(&self.owner, self.batch, lease_ms, only, &skip)?;
+        let mut report =
+            BatchReport { claimed: claims.len(), store_seconds: claiming.elapsed().as_secs_f64(), ..Default::default() };
         let mut groups: BTreeMap<i64, Vec<Claim>> = BTreeMap::new();
         for claim in claims {
             groups.entry(claim.tournament).or_default().push(claim);
@@ -136,14 +149,29 @@ impl<'a> LeasedPlayer<'a> {
                     continue;
                 }
             };
+            let playing = Instant::now();
             let results = self.play_claims(&prepared, id, &group)?;
+            self.resize_batch(playing.elapsed().as_secs_f64(), group.len());
+            let recording = Instant::now();
             let outcome = store.record_claimed(id, &results, &self.settings.name)?;
+            report.store_seconds += recording.elapsed().as_secs_f64();
             self.games.fetch_add(outcome.written as u64, Ordering::Relaxed);
             report.outcome.written += outcome.written;
             report.outcome.duplicates += outcome.duplicates;
             report.outcome.faults += outcome.faults;
         }
         Ok(report)
+    }
+
+    /// Sizes the next claim to about [`BATCH_SECONDS`] of play, from `games` that took `seconds`.
+    fn resize_batch(&mut self, seconds: f64, games: usize) {
+        if self.settings.batch.is_some() || games == 0 {
+            return;
+        }
+        let per_game = seconds / games as f64;
+        let wanted = (BATCH_SECONDS / per_game.max(1e-6)) as usize;
+        // Growing at most fourfold a claim keeps one lucky fast batch from claiming a tournament.
+        self.batch = wanted.clamp(self.settings.threads, (self.batch * 4).min(MOST_PER_BATCH));
     }
 
     /// Gives back every lease this process holds (on a clean exit).
@@ -310,6 +338,10 @@ pub struct WorkerStop {
 pub struct WorkerSummary {
     pub outcome: RecordOutcome,
     pub seconds: f64,
+    /// Batches claimed (with at least one match).
+    pub batches: u64,
+    /// Time spent in the store claiming and recording those batches.
+    pub store_seconds: f64,
 }
 
 /// Runs a worker: claims batches of any unfinished tournament's matches in the store at
@@ -348,6 +380,8 @@ pub fn run_worker(
         let rate = summary.outcome.written as f64 / started.elapsed().as_secs_f64().max(1e-9);
         progress.status(&format!("{rate:.1} games/s"));
         if report.claimed > 0 {
+            summary.batches += 1;
+            summary.store_seconds += report.store_seconds;
             idle_since = Instant::now();
             continue;
         }

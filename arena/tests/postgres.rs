@@ -1,0 +1,330 @@
+//! The PostgreSQL store and `arena worker` processes, against a real server: tournaments played
+//! by several workers (one killed with SIGKILL, or the server restarted, mid-run) end with every
+//! match finished once and results identical, match for match, to the same tournament on SQLite
+//! in one process; `arena store copy` moves a store there and back; passwords never show.
+//!
+//! The server is `ARENA_TEST_POSTGRES` (a URL whose user may create databases; `.ci/run` starts a
+//! throwaway cluster with `scripts/throwaway-postgres.sh`), and `ARENA_TEST_POSTGRES_DIR` its
+//! folder, for the restart. Skipped with a note where unset, unless `ARENA_REQUIRE_POSTGRES=1`
+//! (set by CI) makes that a failure.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use arena::store::{Store, StoreLocation};
+use common::{arena, json, run_ok};
+
+/// Tests that restart the server, or count on it, run one at a time.
+static SERVER: Mutex<()> = Mutex::new(());
+
+/// The server's URL, or `None` with a note (a failure under `ARENA_REQUIRE_POSTGRES=1`).
+fn server() -> Option<String> {
+    match std::env::var("ARENA_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("ARENA_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "ARENA_REQUIRE_POSTGRES=1 but ARENA_TEST_POSTGRES (a PostgreSQL server's URL) is not set"
+            );
+            eprintln!("skipped: ARENA_TEST_POSTGRES (a PostgreSQL server's URL) is not set");
+            None
+        }
+    }
+}
+
+/// A new, empty database `name` on the server; its URL.
+fn fresh_database(server: &str, name: &str) -> String {
+    let mut client =
+        postgres::Client::connect(server, postgres::NoTls).unwrap_or_else(|e| panic!("cannot reach {server}: {e}"));
+    // One statement each: CREATE DATABASE cannot run in a transaction block.
+    for statement in [format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"), format!("CREATE DATABASE {name}")] {
+        client.batch_execute(&statement).unwrap_or_else(|e| panic!("{statement}: {e:?}"));
+    }
+    let base = server.split('?').next().unwrap_or(server);
+    let (host, _) = base.rsplit_once('/').unwrap_or_else(|| panic!("{server} has no database name"));
+    format!("{host}/{name}")
+}
+
+/// A background `arena` process, killed if the test ends first.
+struct Spawned {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Spawned {
+    fn start(args: &[&str], log: &Path) -> Spawned {
+        let file = std::fs::File::create(log).unwrap_or_else(|e| panic!("{e}"));
+        let err = file.try_clone().unwrap_or_else(|e| panic!("{e}"));
+        let child = Command::new(env!("CARGO_BIN_EXE_arena"))
+            .args(args)
+            .stdout(Stdio::from(file))
+            .stderr(Stdio::from(err))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start arena: {e}"));
+        Spawned { child, log: log.to_path_buf() }
+    }
+
+    fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits for the process to end by itself; fails the test if it does not, or fails.
+    fn finish(mut self, within: Duration) -> String {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap_or_else(|e| panic!("{e}")) {
+                let output = self.output();
+                assert!(status.success(), "arena failed ({status}):\n{output}");
+                return output;
+            }
+            assert!(started.elapsed() < within, "arena still running after {within:?}:\n{}", self.output());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// SIGKILL: the process gets no chance to give back its leases.
+    fn kill(&mut self) {
+        assert!(
+            self.child.try_wait().unwrap_or_else(|e| panic!("{e}")).is_none(),
+            "the worker ended before it could be killed:\n{}",
+            self.output()
+        );
+        self.child.kill().unwrap_or_else(|e| panic!("{e}"));
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Finished matches of tournament 1 (0 while the planner has not written it yet).
+fn finished(url: &str) -> u64 {
+    Store::connect(&StoreLocation::parse(url)).and_then(|s| s.finished_count(1)).unwrap_or(0)
+}
+
+fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < within, "waited {within:?} for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Tournament 1 of both stores: every scheduled match finished once, none twice with different
+/// results, and the same results and moves, match for match.
+fn assert_same_tournament(reference: &Path, url: &str) -> usize {
+    let sqlite = Store::open(reference).unwrap_or_else(|e| panic!("{e:#}"));
+    let shared = Store::connect(&StoreLocation::parse(url)).unwrap_or_else(|e| panic!("{e:#}"));
+    let expected = sqlite.finished(1).unwrap_or_else(|e| panic!("{e:#}"));
+    let got = shared.finished(1).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(got.len(), expected.len(), "finished matches");
+    for (a, b) in expected.iter().zip(&got) {
+        assert_eq!(a, b, "match {} differs", a.index);
+    }
+    assert_eq!(shared.match_moves(1).ok(), sqlite.match_moves(1).ok());
+    assert_eq!(shared.scheduled_count(1).ok(), sqlite.scheduled_count(1).ok());
+    assert!(shared.faults(1).unwrap_or_else(|e| panic!("{e:#}")).is_empty(), "no match came out twice differently");
+    assert!(shared.tournament(1).unwrap_or_else(|e| panic!("{e:#}")).finished_at.is_some());
+    got.len()
+}
+
+fn with_args<'a>(head: &[&'a str], tail: &[&'a str]) -> Vec<&'a str> {
+    head.iter().chain(tail).copied().collect()
+}
+
+#[test]
+fn three_workers_one_killed_play_the_sqlite_tournament_exactly() {
+    let Some(server) = server() else { return };
+    let _alone = SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let url = fresh_database(&server, "arena_test_kill");
+    let reference = dir.path().join("reference.db");
+    let games = [
+        "--game",
+        "connect_four",
+        "--agents",
+        "random",
+        "mcts(sims=5000)",
+        "mcts(sims=10000)",
+        "--games-per-pairing",
+        "30",
+        "--seed",
+        "5",
+    ];
+    let reference_text = reference.to_string_lossy().into_owned();
+    run_ok(&with_args(&["tournament", "--threads", "1", "--db", &reference_text], &games));
+
+    let planner = Spawned::start(
+        &with_args(&["tournament", "--db", &url, "--workers-only"], &games),
+        &dir.path().join("planner.log"),
+    );
+    let mut workers: Vec<Spawned> = (0..3)
+        .map(|k| {
+            let name = format!("w{k}");
+            let args = [
+                "worker", "--db", &url, "--threads", "1", "--batch", "2", "--lease-secs", "2", "--name", &name,
+                "--idle-exit", "3", "--json",
+            ];
+            Spawned::start(&args, &dir.path().join(format!("{name}.log")))
+        })
+        .collect();
+    wait_until("a fifth of the games", Duration::from_secs(120), || finished(&url) >= 18);
+    workers[0].kill();
+    let killed_at = finished(&url);
+    // It died holding leases (it claims its next batch as soon as it stores one): those matches
+    // must go to the others once the leases run out.
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap_or_else(|e| panic!("{e}"));
+    let orphaned: i64 = client
+        .query_one("SELECT count(*) FROM matches WHERE lease_owner LIKE 'w0/%' AND finished = 0", &[])
+        .map(|row| row.get(0))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(orphaned > 0, "the killed worker held no lease");
+    let planner_output = planner.finish(Duration::from_secs(300));
+    assert!(planner_output.contains("stored as tournament 1"), "{planner_output}");
+    let mut stored_by_survivors = 0;
+    for worker in workers.drain(..).skip(1) {
+        let report = json(worker.finish(Duration::from_secs(60)).lines().last().unwrap_or_default());
+        assert_eq!(report["faults"], 0);
+        stored_by_survivors += report["games"].as_u64().unwrap_or(0);
+    }
+    let total = assert_same_tournament(&reference, &url);
+    assert_eq!(total, 90);
+    assert!(killed_at < 90, "the worker was killed before the end");
+    // Every game is stored by the worker that played it; the survivors finished what w0 left.
+    let shared = Store::connect(&StoreLocation::parse(&url)).unwrap_or_else(|e| panic!("{e:#}"));
+    let by_worker = shared.match_workers(1).unwrap_or_else(|e| panic!("{e:#}"));
+    let by_survivors = by_worker.iter().filter(|(_, w)| matches!(w.as_deref(), Some("w1" | "w2"))).count() as u64;
+    assert_eq!(by_survivors, stored_by_survivors);
+    assert!(by_worker.iter().all(|(_, w)| matches!(w.as_deref(), Some("w0" | "w1" | "w2"))), "{by_worker:?}");
+}
+
+#[test]
+fn a_server_restart_mid_swiss_tournament_loses_nothing() {
+    let Some(server) = server() else { return };
+    let Ok(cluster) = std::env::var("ARENA_TEST_POSTGRES_DIR") else {
+        assert!(
+            std::env::var("ARENA_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "ARENA_REQUIRE_POSTGRES=1 but ARENA_TEST_POSTGRES_DIR (the cluster to restart) is not set"
+        );
+        eprintln!("skipped: ARENA_TEST_POSTGRES_DIR (the throwaway cluster to restart) is not set");
+        return;
+    };
+    let _alone = SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let url = fresh_database(&server, "arena_test_restart");
+    let reference = dir.path().join("reference.db");
+    // Swiss: each round's pairings depend on the last round's results.
+    let games = [
+        "--game",
+        "connect_four",
+        "--agents",
+        "random",
+        "mcts(sims=4000)",
+        "mcts(sims=8000)",
+        "mcts(sims=16000)",
+        "--schedule",
+        "swiss",
+        "--games-per-pairing",
+        "10",
+        "--seed",
+        "11",
+    ];
+    let reference_text = reference.to_string_lossy().into_owned();
+    run_ok(&with_args(&["tournament", "--threads", "1", "--db", &reference_text], &games));
+
+    // The planner plays too (no --workers-only), beside two workers.
+    let planner = Spawned::start(
+        &with_args(&["tournament", "--db", &url, "--threads", "1"], &games),
+        &dir.path().join("planner.log"),
+    );
+    let workers: Vec<Spawned> = (0..2)
+        .map(|k| {
+            let name = format!("r{k}");
+            let args =
+                ["worker", "--db", &url, "--threads", "1", "--batch", "2", "--name", &name, "--idle-exit", "3", "--json"];
+            Spawned::start(&args, &dir.path().join(format!("{name}.log")))
+        })
+        .collect();
+    wait_until("the first games", Duration::from_secs(120), || finished(&url) >= 6);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/throwaway-postgres.sh");
+    let status = Command::new("bash").arg(script).args(["restart", &cluster]).status().unwrap_or_else(|e| panic!("{e}"));
+    assert!(status.success(), "pg_ctl restart failed");
+    let before_end = finished(&url);
+    let output = planner.finish(Duration::from_secs(300));
+    assert!(output.contains("stored as tournament 1"), "{output}");
+    for worker in workers {
+        let report = json(worker.finish(Duration::from_secs(60)).lines().last().unwrap_or_default());
+        assert_eq!(report["faults"], 0);
+    }
+    let total = assert_same_tournament(&reference, &url);
+    assert!(before_end < total as u64, "the restart came before the end ({before_end} of {total})");
+}
+
+#[test]
+fn a_store_copied_to_postgres_and_back_is_the_same_and_passwords_never_show() {
+    let Some(server) = server() else { return };
+    let _alone = SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let url = fresh_database(&server, "arena_test_copy");
+    let original = dir.path().join("original.db");
+    let back = dir.path().join("back.db");
+    let (original_text, back_text) = (original.to_string_lossy().into_owned(), back.to_string_lossy().into_owned());
+    for seed in ["1", "2"] {
+        run_ok(&[
+            "tournament", "--game", "tic_tac_toe", "--agents", "random", "mcts(sims=20)", "--games-per-pairing", "6",
+            "--seed", seed, "--db", &original_text,
+        ]);
+    }
+    let there = run_ok(&["store", "copy", "--from", &original_text, "--to", &url]);
+    assert!(there.contains("tournaments 2") && there.contains("matches 12"), "{there}");
+    run_ok(&["store", "copy", "--from", &url, "--to", &back_text]);
+    let stores = [
+        Store::open(&original).unwrap_or_else(|e| panic!("{e:#}")),
+        Store::connect(&StoreLocation::parse(&url)).unwrap_or_else(|e| panic!("{e:#}")),
+        Store::open(&back).unwrap_or_else(|e| panic!("{e:#}")),
+    ];
+    let summary = |store: &Store| {
+        let tournaments = store.tournaments().unwrap_or_else(|e| panic!("{e:#}"));
+        let games: Vec<_> = tournaments
+            .iter()
+            .map(|t| (store.finished(t.id).ok(), store.match_moves(t.id).ok(), store.agents(t.id).ok()))
+            .collect();
+        let configs: Vec<_> = tournaments.iter().map(|t| (t.id, t.game.clone(), t.config.clone(), t.created_at.clone())).collect();
+        (configs, games)
+    };
+    assert_eq!(summary(&stores[1]), summary(&stores[0]));
+    assert_eq!(summary(&stores[2]), summary(&stores[0]));
+    // Ratings read the same from either store.
+    let from_file = run_ok(&["ratings", "--db", &original_text, "--json"]);
+    assert_eq!(run_ok(&["ratings", "--db", &url, "--json"]), from_file);
+    // New tournaments continue after the copied ids.
+    let third = run_ok(&[
+        "tournament", "--game", "tic_tac_toe", "--agents", "random", "random", "--games-per-pairing", "2", "--db", &url,
+    ]);
+    assert!(third.contains("stored as tournament 3"), "{third}");
+    // Copying into a store that holds something is refused.
+    let (ok, _, stderr) = arena(&["store", "copy", "--from", &original_text, "--to", &url]);
+    assert!(!ok && stderr.contains("is not empty"), "{stderr}");
+
+    // A password in the URL never appears in what the command prints.
+    let secret = "Sup3rSecretPw";
+    let bad = format!("postgres://arena:{secret}@127.0.0.1:1/nowhere");
+    let (ok, stdout, stderr) = arena(&["ratings", "--db", &bad]);
+    assert!(!ok);
+    assert!(!stdout.contains(secret) && !stderr.contains(secret), "{stderr}");
+    assert!(stderr.contains("postgres://arena:***@127.0.0.1:1/nowhere"), "{stderr}");
+    // A database holding another program's tables is refused, untouched.
+    let foreign = fresh_database(&server, "arena_test_foreign");
+    let mut client = postgres::Client::connect(&foreign, postgres::NoTls).unwrap_or_else(|e| panic!("{e}"));
+    client.batch_execute("CREATE TABLE invoices (id INT)").unwrap_or_else(|e| panic!("{e}"));
+    let (ok, _, stderr) = arena(&["ratings", "--db", &foreign]);
+    assert!(!ok && stderr.contains("another program"), "{stderr}");
+}
