@@ -57,10 +57,15 @@ struct Spawned {
 
 impl Spawned {
     fn start(args: &[&str], log: &Path) -> Spawned {
+        Spawned::start_with(args, log, &[])
+    }
+
+    fn start_with(args: &[&str], log: &Path, env: &[(&str, &Path)]) -> Spawned {
         let file = std::fs::File::create(log).unwrap_or_else(|e| panic!("{e}"));
         let err = file.try_clone().unwrap_or_else(|e| panic!("{e}"));
         let child = Command::new(env!("CARGO_BIN_EXE_arena"))
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::from(file))
             .stderr(Stdio::from(err))
             .spawn()
@@ -327,4 +332,54 @@ fn a_store_copied_to_postgres_and_back_is_the_same_and_passwords_never_show() {
     client.batch_execute("CREATE TABLE invoices (id INT)").unwrap_or_else(|e| panic!("{e}"));
     let (ok, _, stderr) = arena(&["ratings", "--db", &foreign]);
     assert!(!ok && stderr.contains("another program"), "{stderr}");
+}
+
+#[test]
+fn workers_fetch_checkpoints_by_content_and_never_play_other_weights() {
+    let Some(server) = server() else { return };
+    let _alone = SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let url = fresh_database(&server, "arena_test_checkpoints");
+    let net = dir.path().join("net");
+    let net_text = net.to_string_lossy().into_owned();
+    let init = |seed: &str| {
+        run_ok(&[
+            "checkpoint", "init", "--game", "tic_tac_toe", "--arch", "mlp(hidden=16,layers=1)", "--seed", seed, "--out",
+            &net_text,
+        ])
+    };
+    init("1");
+    let agent = format!("checkpoint(path={net_text},sims=8)");
+    let games = ["--game", "tic_tac_toe", "--agents", &agent, "random", "--games-per-pairing", "40", "--seed", "3"];
+    let reference = dir.path().join("reference.db");
+    let reference_text = reference.to_string_lossy().into_owned();
+    run_ok(&with_args(&["tournament", "--threads", "1", "--db", &reference_text], &games));
+
+    let planner = Spawned::start(
+        &with_args(&["tournament", "--db", &url, "--workers-only"], &games),
+        &dir.path().join("planner.log"),
+    );
+    let shared = || Store::connect(&StoreLocation::parse(&url));
+    wait_until("the plan", Duration::from_secs(60), || shared().and_then(|s| s.scheduled_count(1)).unwrap_or(0) > 0);
+    let planned_with = shared()
+        .and_then(|s| s.agents(1))
+        .unwrap_or_else(|e| panic!("{e:#}"))
+        .remove(0)
+        .checkpoint_hash
+        .unwrap_or_else(|| panic!("the checkpoint agent has a hash"));
+    // The worker's machine has other weights at that path: it must play the planned ones.
+    std::fs::remove_dir_all(&net).unwrap_or_else(|e| panic!("{e}"));
+    init("2");
+    let cache = dir.path().join("cache");
+    let worker = Spawned::start_with(
+        &["worker", "--db", &url, "--threads", "1", "--idle-exit", "2", "--json"],
+        &dir.path().join("worker.log"),
+        &[("ARENA_CACHE", &cache)],
+    );
+    let report = json(worker.finish(Duration::from_secs(120)).lines().last().unwrap_or_default());
+    assert_eq!(report["games"], 40);
+    planner.finish(Duration::from_secs(60));
+    assert_same_tournament(&reference, &url);
+    let fetched = cache.join("checkpoints").join(&planned_with);
+    assert!(fetched.join("model.safetensors").is_file(), "fetched into {}", fetched.display());
 }

@@ -18,7 +18,7 @@ fn a_store_report_escapes_every_planted_name_and_shows_standings_and_a_crosstabl
         AgentEntry::new("mcts", agents::AgentConfig::parse("mcts(sims=20)").unwrap_or_else(|e| panic!("{e}"))),
     ];
     let config = TournamentConfig { games_per_pairing: 10, ..TournamentConfig::new("tic_tac_toe", agents) };
-    let options = RunOptions { threads: 1, db: Some(db.clone()), ..RunOptions::default() };
+    let options = RunOptions { threads: 1, db: Some(db.clone().into()), ..RunOptions::default() };
     run_tournament(&config, &arena::Resources::new(), &options, &arena::Silent).unwrap_or_else(|e| panic!("{e}"));
     let out = dir.path().join("store.html");
     let said = run_ok(&["report", "--db", &db.display().to_string(), "--out", &out.display().to_string()]);
@@ -127,7 +127,7 @@ fn a_store_with_judged_debates_reports_its_judges() {
         judges: vec![judge],
         ..TournamentConfig::new("debate(rounds=1,items=50)", debaters)
     };
-    let options = RunOptions { threads: 1, db: Some(db.clone()), ..RunOptions::default() };
+    let options = RunOptions { threads: 1, db: Some(db.clone().into()), ..RunOptions::default() };
     run_tournament(&config, &arena::Resources::new(), &options, &arena::Silent).unwrap_or_else(|e| panic!("{e}"));
     let store = arena::store::Store::open(&db).unwrap_or_else(|e| panic!("{e}"));
     let judges = arena::text_data::judging::store_report(&store).unwrap_or_else(|e| panic!("{e}"));
@@ -158,7 +158,7 @@ fn a_store_with_an_unbeaten_agent_still_reports_finite_ratings() {
         AgentEntry::new("mcts", AgentConfig::parse("mcts(sims=200)").unwrap_or_else(|e| panic!("{e}"))),
     ];
     let config = TournamentConfig { games_per_pairing: 4, ..TournamentConfig::new("connect_four", agents) };
-    let options = RunOptions { threads: 1, db: Some(db.clone()), ..RunOptions::default() };
+    let options = RunOptions { threads: 1, db: Some(db.clone().into()), ..RunOptions::default() };
     run_tournament(&config, &arena::Resources::new(), &options, &arena::Silent).unwrap_or_else(|e| panic!("{e}"));
     // `arena ratings` refuses a sweep (the maximum-likelihood rating is infinite); the report
     // adds one virtual draw per pairing and says so.

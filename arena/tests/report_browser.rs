@@ -195,10 +195,10 @@ fn reports_load_cleanly_in_chromium_and_the_viewer_steps_through_games() {
         AgentEntry::new("mcts", AgentConfig::parse("mcts(sims=20)").unwrap_or_else(|e| panic!("{e}"))),
     ];
     let config = TournamentConfig { games_per_pairing: 8, ..TournamentConfig::new("connect_four", agents) };
-    let options = RunOptions { threads: 1, db: Some(db.clone()), ..RunOptions::default() };
+    let options = RunOptions { threads: 1, db: Some(db.clone().into()), ..RunOptions::default() };
     run_tournament(&config, &arena::Resources::new(), &options, &arena::Silent).unwrap_or_else(|e| panic!("{e}"));
     let store_page = dir.path().join("store.html");
-    write_report(&Source::Store(db), &store_page).unwrap_or_else(|e| panic!("{e}"));
+    write_report(&Source::Store(db.into()), &store_page).unwrap_or_else(|e| panic!("{e}"));
 
     let mut browser = Browser::launch();
     browser.open(&store_page);
@@ -242,10 +242,10 @@ fn reports_load_cleanly_in_chromium_and_the_viewer_steps_through_games() {
         .map(|spec| AgentEntry::new(spec, AgentConfig::parse(spec).unwrap_or_else(|e| panic!("{e}"))))
         .to_vec();
     let config = TournamentConfig { games_per_pairing: 10_000, ..TournamentConfig::new("tic_tac_toe", agents) };
-    let options = RunOptions { threads: 2, db: Some(large.clone()), ..RunOptions::default() };
+    let options = RunOptions { threads: 2, db: Some(large.clone().into()), ..RunOptions::default() };
     run_tournament(&config, &arena::Resources::new(), &options, &arena::Silent).unwrap_or_else(|e| panic!("{e}"));
     let large_page = dir.path().join("large.html");
-    let written = write_report(&Source::Store(large), &large_page).unwrap_or_else(|e| panic!("{e}"));
+    let written = write_report(&Source::Store(large.into()), &large_page).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(written.games, 30_000);
     assert!(written.bytes < 200_000, "{} bytes", written.bytes);
     browser.open(&large_page);
@@ -272,10 +272,10 @@ fn reports_load_cleanly_in_chromium_and_the_viewer_steps_through_games() {
     let game = format!("debate(rounds=1,judge=oracle,propositions={})", propositions.display());
     let config =
         TournamentConfig { games_per_pairing: 2, ..TournamentConfig::new(game, vec![debater(PLANTED), debater("b")]) };
-    let options = RunOptions { threads: 1, db: Some(debate_db.clone()), ..RunOptions::default() };
+    let options = RunOptions { threads: 1, db: Some(debate_db.clone().into()), ..RunOptions::default() };
     run_tournament(&config, &arena::Resources::new(), &options, &arena::Silent).unwrap_or_else(|e| panic!("{e}"));
     let debate_page = dir.path().join("debate.html");
-    write_report(&Source::Store(debate_db), &debate_page).unwrap_or_else(|e| panic!("{e}"));
+    write_report(&Source::Store(debate_db.into()), &debate_page).unwrap_or_else(|e| panic!("{e}"));
     let html = std::fs::read_to_string(&debate_page).unwrap_or_default();
     let markup = html.split("id=\"report-data\"").next().unwrap_or_default();
     assert!(!markup.contains("<script>window") && !markup.contains("\" onload"), "planted markup in the page");
@@ -326,7 +326,7 @@ fn reports_load_cleanly_in_chromium_and_the_viewer_steps_through_games() {
         store.record(id, &[(0, result)]).unwrap_or_else(|e| panic!("{e}"));
     }
     let turns_page = dir.path().join("turns.html");
-    write_report(&Source::Store(turns_db), &turns_page).unwrap_or_else(|e| panic!("{e}"));
+    write_report(&Source::Store(turns_db.into()), &turns_page).unwrap_or_else(|e| panic!("{e}"));
     browser.open(&turns_page);
     let transcript = browser.eval("document.getElementById('viewer-turns').textContent");
     assert!(transcript.as_str().is_some_and(|t| t.contains(answer)), "{transcript}");

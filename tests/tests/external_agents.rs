@@ -68,7 +68,7 @@ fn a_misbehaving_program_loses_that_game_and_is_restarted() {
         let spec = format!("cmd(program=\"python3 {}\",timeout_ms=500)", bot.display());
         let config = config("tic_tac_toe", &["random".to_string(), spec], 4);
         let db = dir.path().join(format!("{name}.db"));
-        let options = RunOptions { threads: 1, db: Some(db.clone()), ..RunOptions::default() };
+        let options = RunOptions { threads: 1, db: Some(db.clone().into()), ..RunOptions::default() };
         let outcome = run_tournament(&config, &options).unwrap_or_else(|e| panic!("{name}: {e:#}"));
         // Its first game (in one process) is lost with the reason; the process is started again
         // and the remaining games are played normally.
@@ -110,7 +110,7 @@ fn hostile(dir: &Path, name: &str, program: &str) -> (TournamentOutcome, Vec<Str
     let spec = format!("cmd(program=\"{}\",timeout_ms=2000)", program.replace('\\', "\\\\").replace('"', "\\\""));
     let config = config("tic_tac_toe", &["random".to_string(), spec], 4);
     let db = dir.join(format!("{name}.db"));
-    let options = RunOptions { threads: 1, db: Some(db.clone()), ..RunOptions::default() };
+    let options = RunOptions { threads: 1, db: Some(db.clone().into()), ..RunOptions::default() };
     let outcome = run_tournament(&config, &options).unwrap_or_else(|e| panic!("{name}: {e:#}"));
     let details = rusqlite::Connection::open(&db)
         .and_then(|c| {

@@ -9,6 +9,7 @@
 //! nor double-counts a game.
 
 mod backend;
+mod blobs;
 mod copy;
 mod leases;
 mod reads;
@@ -25,6 +26,7 @@ use crate::engine::runner::EndKind;
 use crate::engine::schedule::Pairing;
 use crate::error::{Context, Error, Result};
 pub use backend::StoreLocation;
+pub use blobs::MAX_STORED_CHECKPOINT_BYTES;
 use backend::{Db, Sql};
 pub use leases::{Claim, RecordOutcome, StoredFault};
 pub use schema::SCHEMA_VERSION;
@@ -240,7 +242,7 @@ mod tests {
     /// Undoes schema 6: the leases, the worker column, the faults and workers tables.
     const BACK_TO_SCHEMA_5: &str = "DROP INDEX matches_pending; DROP INDEX matches_leased;
         ALTER TABLE matches DROP COLUMN lease_owner; ALTER TABLE matches DROP COLUMN lease_until;
-        ALTER TABLE matches DROP COLUMN worker; DROP TABLE faults; DROP TABLE workers;";
+        ALTER TABLE matches DROP COLUMN worker; DROP TABLE faults; DROP TABLE workers; DROP TABLE checkpoint_files;";
 
     #[test]
     fn a_schema_1_store_is_upgraded_and_keeps_its_matches() {

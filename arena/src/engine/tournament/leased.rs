@@ -6,21 +6,24 @@
 //! SHA-256 the tournament was planned with.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use agents::AgentConfig;
+use agents::checkpoint::{INFO_FILE, MODEL_FILE};
 use games::GameRef;
 use rayon::prelude::*;
 
-use super::TournamentConfig;
+use super::{AgentEntry, TournamentConfig};
 use super::workers::AgentSet;
 use crate::engine::runner::{MatchResult, MatchSetup};
 use crate::error::{Context, Error, Result, bail};
 use crate::progress::Progress;
 use crate::resources::Resources;
-use crate::store::{Claim, RecordOutcome, Store, StoreLocation};
+use crate::store::{AgentRow, Claim, MAX_STORED_CHECKPOINT_BYTES, RecordOutcome, Store, StoreLocation};
 
 /// How a process takes part in playing a shared store's matches.
 #[derive(Clone, Debug)]
@@ -34,6 +37,8 @@ pub struct LeaseSettings {
     pub batch: Option<usize>,
     /// How long a claimed match stays leased without a heartbeat.
     pub lease: Duration,
+    /// Where checkpoints fetched from the store are kept (one folder per weights hash).
+    pub checkpoint_cache: PathBuf,
 }
 
 impl LeaseSettings {
@@ -42,7 +47,21 @@ impl LeaseSettings {
     pub fn new(name: Option<String>, threads: usize, batch: Option<usize>) -> Self {
         let threads = threads.max(1);
         let name = name.unwrap_or_else(|| format!("{}-{}", host_name(), std::process::id()));
-        LeaseSettings { name, threads, batch: batch.map(|b| b.max(1)), lease: Duration::from_secs(60) }
+        LeaseSettings {
+            name,
+            threads,
+            batch: batch.map(|b| b.max(1)),
+            lease: Duration::from_secs(60),
+            checkpoint_cache: default_cache().join("checkpoints"),
+        }
+    }
+}
+
+/// `ARENA_CACHE`, else `~/.cache/arena` (where the model fetch step keeps models too).
+fn default_cache() -> PathBuf {
+    match std::env::var_os("ARENA_CACHE") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => std::env::var_os("HOME").map_or_else(|| PathBuf::from(".cache/arena"), |home| PathBuf::from(home).join(".cache/arena")),
     }
 }
 
@@ -192,19 +211,38 @@ impl<'a> LeasedPlayer<'a> {
         if stored.len() != config.agents.len() {
             bail!("tournament {id}: the store lists {} agents, its config {}", stored.len(), config.agents.len());
         }
-        for (entry, row) in config.agents.iter().zip(&stored) {
-            let hash = self
+        let mut config = config;
+        for (entry, row) in config.agents.iter_mut().zip(&stored) {
+            let local = self
                 .resources
                 .check_agent(&entry.agent, game.as_ref(), &[0, 1])
-                .with_context(|| format!("tournament {id}: agent `{}`", entry.name))?;
-            if hash != row.checkpoint_hash {
+                .with_context(|| format!("tournament {id}: agent `{}`", entry.name));
+            let (AgentConfig::Checkpoint(checkpoint), Some(wanted)) = (&mut entry.agent, row.checkpoint_hash.as_ref())
+            else {
+                local?;
+                continue;
+            };
+            let found = match local {
+                Ok(hash) if hash.as_ref() == Some(wanted) => continue,
+                Ok(hash) => format!("the weights at {} have SHA-256 {}", checkpoint.path.display(), hash.unwrap_or_default()),
+                Err(error) => format!("{error:#}"),
+            };
+            // Not here, or other weights here: the store's copy, checked like any checkpoint.
+            let Some(dir) = fetch_checkpoint(store, wanted, &self.settings.checkpoint_cache)? else {
                 bail!(
-                    "tournament {id}: agent `{}`: the weights here have SHA-256 {} but the tournament was planned with {}; \
-                     this worker does not play it (give it the same checkpoint files)",
+                    "tournament {id}: agent `{}` was planned with weights of SHA-256 {wanted}, but {found}, and the \
+                     store has no copy (it keeps checkpoints up to {} MiB): give this worker the same checkpoint files",
                     entry.name,
-                    hash.as_deref().unwrap_or("(none)"),
-                    row.checkpoint_hash.as_deref().unwrap_or("(none)")
+                    MAX_STORED_CHECKPOINT_BYTES >> 20
                 );
+            };
+            checkpoint.path = dir;
+            let fetched = self
+                .resources
+                .check_agent(&entry.agent, game.as_ref(), &[0, 1])
+                .with_context(|| format!("tournament {id}: agent `{}` from the store", entry.name))?;
+            if fetched.as_ref() != Some(wanted) {
+                bail!("tournament {id}: agent `{}`: the store's copy does not have SHA-256 {wanted}", entry.name);
             }
         }
         for entry in &config.judges {
@@ -272,6 +310,78 @@ impl<'a> LeasedPlayer<'a> {
         }
         Ok(results)
     }
+}
+
+/// The files a checkpoint agent plays with.
+const CHECKPOINT_FILES: [&str; 2] = [INFO_FILE, MODEL_FILE];
+
+/// Puts the files of every checkpoint agent of a tournament (up to the store's size limit) into a
+/// shared store, so that workers without the checkpoint's folder can fetch them by their hash.
+pub(super) fn share_checkpoints(
+    store: &Store,
+    entries: &[AgentEntry],
+    rows: &[AgentRow],
+    progress: &dyn Progress,
+) -> Result<()> {
+    for (entry, row) in entries.iter().zip(rows) {
+        let (AgentConfig::Checkpoint(checkpoint), Some(hash)) = (&entry.agent, row.checkpoint_hash.as_ref()) else {
+            continue;
+        };
+        if store.has_checkpoint_files(hash)? {
+            continue;
+        }
+        let mut files = Vec::new();
+        for name in CHECKPOINT_FILES {
+            let path = checkpoint.path.join(name);
+            files.push((name.to_string(), std::fs::read(&path).map_err(|e| Error::io("cannot read", &path, e))?));
+        }
+        let size: u64 = files.iter().map(|(_, bytes)| bytes.len() as u64).sum();
+        if size > MAX_STORED_CHECKPOINT_BYTES {
+            progress.log(&format!(
+                "checkpoint {} ({} MiB) is over the store's {} MiB: workers need it at the same path",
+                checkpoint.path.display(),
+                size >> 20,
+                MAX_STORED_CHECKPOINT_BYTES >> 20
+            ));
+            continue;
+        }
+        store.put_checkpoint_files(hash, &files)?;
+    }
+    Ok(())
+}
+
+/// The folder under `cache` holding the checkpoint with weights `hash`, written from the store's
+/// copy if it is not there yet (`None`: the store has none). The caller checks the hash.
+fn fetch_checkpoint(store: &Store, hash: &str, cache: &Path) -> Result<Option<PathBuf>> {
+    if !(hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit())) {
+        bail!("the store names a checkpoint by `{hash}`, which is not a SHA-256");
+    }
+    let dir = cache.join(hash);
+    if dir.join(INFO_FILE).is_file() {
+        return Ok(Some(dir));
+    }
+    let files = store.checkpoint_files(hash)?;
+    if files.is_empty() {
+        return Ok(None);
+    }
+    // Written whole into a folder of this process's own, then renamed into place.
+    let partial = cache.join(format!(".{hash}.{}", std::process::id()));
+    std::fs::create_dir_all(&partial).map_err(|e| Error::io("cannot create", &partial, e))?;
+    for (name, bytes) in &files {
+        if !CHECKPOINT_FILES.contains(&name.as_str()) {
+            bail!("the store's copy of checkpoint {hash} has an unexpected file `{name}`");
+        }
+        let path = partial.join(name);
+        std::fs::write(&path, bytes).map_err(|e| Error::io("cannot write", &path, e))?;
+    }
+    if std::fs::rename(&partial, &dir).is_err() {
+        // Another worker on this machine got there first.
+        let _ = std::fs::remove_dir_all(&partial);
+        if !dir.join(INFO_FILE).is_file() {
+            bail!("cannot put the checkpoint fetched from the store into {}", dir.display());
+        }
+    }
+    Ok(Some(dir))
 }
 
 /// Renews a process's leases every third of the lease, on a connection of its own.

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use games::Game;
 
-use super::leased::{LeaseSettings, LeasedPlayer};
+use super::leased::{LeaseSettings, LeasedPlayer, share_checkpoints};
 use super::workers::Batch;
 use super::{AgentEntry, RunOptions, StopRule, TournamentConfig, TournamentOutcome};
 use crate::engine::openings::Openings;
@@ -69,6 +69,9 @@ pub fn run_tournament(
                     "collecting every game's full result from a shared store is not supported yet \
                      (this command needs the games in memory; use a SQLite store)"
                 );
+            }
+            if let Some(store) = store.as_ref() {
+                share_checkpoints(store, &config.agents, &rows, progress)?;
             }
             let player = if options.workers_only {
                 None
