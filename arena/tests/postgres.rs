@@ -383,3 +383,70 @@ fn workers_fetch_checkpoints_by_content_and_never_play_other_weights() {
     let fetched = cache.join("checkpoints").join(&planned_with);
     assert!(fetched.join("model.safetensors").is_file(), "fetched into {}", fetched.display());
 }
+
+/// What an evolve run decided: its generation summaries (without timings and store ids, which
+/// differ between stores) and its lineage (names, weight hashes, gates).
+fn evolve_decisions(run: &Path) -> (Vec<serde_json::Value>, serde_json::Value) {
+    let mut summaries = Vec::new();
+    for generation in 1.. {
+        let path = run.join("generations").join(format!("gen-{generation}.json"));
+        let Ok(text) = std::fs::read_to_string(&path) else { break };
+        let mut summary: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        summary["seconds"] = serde_json::Value::Null;
+        summary["tournament_id"] = serde_json::Value::Null;
+        if let Some(training) = summary["training"].as_array_mut() {
+            for entry in training {
+                entry[1]["seconds"] = serde_json::Value::Null;
+            }
+        }
+        summaries.push(summary);
+    }
+    let lineage = std::fs::read_to_string(run.join("lineage.json")).unwrap_or_else(|e| panic!("{e}"));
+    (summaries, serde_json::from_str(&lineage).unwrap_or_else(|e| panic!("{e}")))
+}
+
+#[test]
+fn an_evolve_run_whose_games_workers_play_decides_as_the_local_run() {
+    let Some(server) = server() else { return };
+    let _alone = SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let url = fresh_database(&server, "arena_test_evolve");
+    let config = dir.path().join("tiny.toml");
+    std::fs::write(
+        &config,
+        "game = \"tic_tac_toe\"\ngenerations = 2\narchitecture = \"mlp(hidden=32,layers=2)\"\nanchor_sims = 20\n\
+         tournament_games_per_pairing = 6\ntournament_sims = 8\nselfplay_games = 60\nselfplay_sims = 8\ngate_games = 20\n\
+         bootstrap = 20\n[train]\nlearning_rate = 0.002\nweight_decay = 0.0001\nbatch_size = 32\nepochs = 3\nvalue_weight = 1.0\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let config_text = config.to_string_lossy().into_owned();
+    let (local, shared) = (dir.path().join("local"), dir.path().join("shared"));
+    let (local_text, shared_text) = (local.to_string_lossy().into_owned(), shared.to_string_lossy().into_owned());
+    run_ok(&["evolve", "--quiet", "--threads", "2", "--config", &config_text, "--run-dir", &local_text]);
+
+    // Workers in another folder: the run's checkpoints reach them through the store.
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap_or_else(|e| panic!("{e}"));
+    let workers: Vec<Spawned> = (0..2)
+        .map(|k| {
+            let name = format!("e{k}");
+            let args = ["worker", "--db", &url, "--threads", "1", "--name", &name, "--idle-exit", "8", "--json"];
+            Spawned::start_with(&args, &dir.path().join(format!("{name}.log")), &[("ARENA_CACHE", &elsewhere)])
+        })
+        .collect();
+    run_ok(&[
+        "evolve", "--quiet", "--threads", "1", "--config", &config_text, "--run-dir", &shared_text, "--db", &url,
+        "--workers-only",
+    ]);
+    let mut played = 0;
+    for worker in workers {
+        let report = json(worker.finish(Duration::from_secs(120)).lines().last().unwrap_or_default());
+        assert_eq!(report["faults"], 0);
+        played += report["games"].as_u64().unwrap_or(0);
+    }
+    assert!(played > 0, "the workers played the run's games");
+    assert_eq!(evolve_decisions(&shared), evolve_decisions(&local), "the same generations and lineage, bit for bit");
+    // The run's store on the server holds its lineage and generations.
+    let store = Store::connect(&StoreLocation::parse(&url)).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(store.generations().map(|g| g.len()).ok(), Some(3));
+}

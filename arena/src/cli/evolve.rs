@@ -56,6 +56,14 @@ pub struct EvolveArgs {
     /// Continue the killed run in the run directory (an error if there is none).
     #[arg(long)]
     pub resume: bool,
+    /// The run's store (default: the run directory's arena.db); a PostgreSQL URL puts the run's
+    /// tournaments, gates and self-play games out for `arena worker` processes.
+    #[arg(long, value_name = "FILE|URL")]
+    pub db: Option<arena::store::StoreLocation>,
+    /// With a PostgreSQL --db: play no game here, leave them all to `arena worker` processes
+    /// (this process trains, rates and gates).
+    #[arg(long)]
+    pub workers_only: bool,
     /// No progress bars or progress lines.
     #[arg(long)]
     pub quiet: bool,
@@ -99,7 +107,14 @@ pub fn evolve(args: &EvolveArgs, resources: &Resources, out: &mut dyn Write) -> 
         Some(dir) => dir.clone(),
         None => RunDir::named(Path::new("runs"), &args.name)?,
     };
-    let options = EvolveOptions { run_dir: run_dir.clone(), threads: args.threads, resume: args.resume };
+    let options =
+        EvolveOptions {
+            run_dir: run_dir.clone(),
+            threads: args.threads,
+            resume: args.resume,
+            db: args.db.clone(),
+            workers_only: args.workers_only,
+        };
     let started = std::time::Instant::now();
     let summaries = arena::evolve::evolve(&config, &options, resources, &Bars::new(!args.quiet && !args.json))?;
     if args.json {

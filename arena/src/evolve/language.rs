@@ -587,7 +587,7 @@ impl Generation<'_> {
 
     /// The finished matches of the run's tournaments `ids`, with their language-model turns.
     fn stored_matches(&self, ids: &[i64]) -> Result<Vec<crate::text_data::export::ExportedMatch>> {
-        let store = Store::open(&self.run.db())?;
+        let store = Store::connect(&self.store_location())?;
         let mut matches = Vec::new();
         for &id in ids {
             matches.extend(exported_matches(&store, Some(id))?);
@@ -1072,7 +1072,7 @@ impl Generation<'_> {
             };
             let options = self.stored_run();
             let outcome = run_tournament(&tournament, self.resources, &options, self.progress)?;
-            let store = Store::open(&self.run.db())?;
+            let store = Store::connect(&self.store_location())?;
             let report = tournament_report(&tournament, &outcome, Some(&store))?;
             report.first().map(|r| HeldOutJudge {
                 verdicts: r.verdicts,

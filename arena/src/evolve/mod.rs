@@ -38,7 +38,7 @@ pub use summary::{GateDecision, GateResult, GenerationSummary, RatedAgent, Suite
 
 use crate::engine::seeds::{EvolveStream, evolve_seed};
 use crate::engine::tournament::AgentEntry;
-use crate::error::{Context, Result};
+use crate::error::{Context, Result, bail};
 use crate::progress::Progress;
 use crate::resources::Resources;
 use crate::store::{GenerationRow, RatingRow, Store};
@@ -59,6 +59,11 @@ pub struct EvolveOptions {
     pub run_dir: PathBuf,
     pub threads: usize,
     pub resume: bool,
+    /// The run's store: `None` is the run directory's `arena.db`; a shared (PostgreSQL) store
+    /// puts the run's tournaments, gates and self-play games out for `arena worker` processes.
+    pub db: Option<crate::store::StoreLocation>,
+    /// With a shared store: leave every game to the workers (this process trains and decides).
+    pub workers_only: bool,
 }
 
 /// Runs (or resumes) an evolve run with the games and models of `resources`; returns the
@@ -85,9 +90,16 @@ pub fn evolve(
         Some(path) => Some(crate::suite::read_suite(path, game.as_ref())?),
         None => None,
     };
+    let shared = options.db.as_ref().is_some_and(|db| db.is_shared());
+    if config.llm.is_some() && shared {
+        bail!("language-model evolve runs on a shared store (--db postgres://...) are not supported yet: drop --db");
+    }
+    if options.workers_only && !shared {
+        bail!("--workers-only needs a store that workers share: --db postgres://...");
+    }
     let run = RunDir::open(&options.run_dir, config, options.threads, options.resume)?;
     let context = Generation { config, options, resources, run: &run, progress };
-    let mut store = Store::open(&run.db())?;
+    let mut store = Store::connect(&context.store_location())?;
 
     let mut lineage = Lineage::load(run.path())?;
     if lineage.entry(FIRST).is_none() {
@@ -331,6 +343,16 @@ struct Generation<'a> {
 }
 
 impl Generation<'_> {
+    /// The run's store: `--db`, or the run directory's `arena.db`.
+    fn store_location(&self) -> crate::store::StoreLocation {
+        self.options.db.clone().unwrap_or_else(|| self.run.db().into())
+    }
+
+    /// Whether workers play the run's games (its store is shared).
+    fn shared_store(&self) -> bool {
+        self.options.db.as_ref().is_some_and(|db| db.is_shared())
+    }
+
     /// A checkpoint of the run searching with `sims` simulations (the `checkpoint` agent's
     /// defaults otherwise).
     fn checkpoint(&self, name: &str, sims: u32) -> CheckpointAgentConfig {

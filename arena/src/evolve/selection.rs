@@ -201,7 +201,8 @@ impl Generation<'_> {
     pub(super) fn stored_run(&self) -> RunOptions {
         RunOptions {
             threads: self.options.threads,
-            db: Some(self.run.db().into()),
+            db: Some(self.store_location()),
+            workers_only: self.options.workers_only,
             resume: true,
             start_if_missing: true,
             ..RunOptions::default()

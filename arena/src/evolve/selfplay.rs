@@ -49,7 +49,11 @@ impl Generation<'_> {
         if path.exists() {
             return Ok(Dataset::load(&path)?.1);
         }
-        let options = RunOptions { threads: self.options.threads, collect_results: true, ..RunOptions::default() };
+        // On a shared store, workers play the self-play games too (and a resumed run finds them).
+        let options = match self.shared_store() {
+            true => RunOptions { collect_results: true, ..self.stored_run() },
+            false => RunOptions { threads: self.options.threads, collect_results: true, ..RunOptions::default() },
+        };
         let mut games = Vec::new();
         for (p, parent) in parents.iter().enumerate() {
             let entry = AgentEntry::new(parent.clone(), AgentConfig::Checkpoint(self.selfplay_search(parent)));

@@ -15,7 +15,7 @@ const TABLES: &[(&str, &[&str])] = &[
         &[
             "tournament_id", "idx", "round", "seat0", "seat1", "seed", "pair", "opening", "finished", "returns", "score0",
             "end_reason", "fault_seat", "fault_detail", "length", "moves", "move_micros", "judge", "lease_owner",
-            "lease_until", "worker",
+            "lease_until", "worker", "trajectory",
         ],
     ),
     (

@@ -116,7 +116,9 @@ impl Store {
     /// Writes the results of leased matches in one transaction; each match is finished once, and
     /// a result for a finished match is checked against the stored one (see the module's note).
     pub fn record_claimed(&self, tournament: i64, results: &[(u64, MatchResult)], worker: &str) -> Result<RecordOutcome> {
-        let rows = results.iter().map(|(index, result)| ResultRow::new(*index, result)).collect::<Result<Vec<_>>>()?;
+        // The trajectories too: the process that planned these games may need them for training.
+        let rows =
+            results.iter().map(|(index, result)| ResultRow::new(*index, result, true)).collect::<Result<Vec<_>>>()?;
         self.transaction(|s| {
             let mut outcome = RecordOutcome::default();
             let written = write_results(s, tournament, &rows, Some(worker))?;

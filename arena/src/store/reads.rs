@@ -7,7 +7,7 @@ use agents::TextTrace;
 
 use super::backend::params;
 use super::{AgentRow, CheckpointRow, CheckpointStatus, FinishedMatch, GenerationRow, RatingRow, Store, TournamentRow};
-use crate::engine::runner::{EndKind, TextTurn};
+use crate::engine::runner::{EndKind, EndReason, MatchResult, TextTurn};
 use crate::error::{Context, Error, Result};
 
 impl Store {
@@ -106,6 +106,61 @@ impl Store {
             });
         }
         Ok(finished)
+    }
+
+    /// Every finished match of a tournament as a full result (moves, times, trajectories and
+    /// turns where they were stored), by match index: what a process gets back of games that
+    /// workers played for it.
+    pub fn stored_results(&self, tournament: i64) -> Result<Vec<(u64, MatchResult)>> {
+        let rows = self.run(|sql| {
+            sql.query(
+                "SELECT idx, returns, end_reason, fault_seat, fault_detail, length, moves, move_micros, trajectory
+                 FROM matches WHERE tournament_id = ?1 AND finished = 1 ORDER BY idx",
+                params![tournament],
+            )
+        })?;
+        let mut turns = self.turns(tournament)?;
+        let mut results = Vec::with_capacity(rows.len());
+        for r in rows {
+            let index = r.int(0)?;
+            let unreadable = || format!("store {}: match {index} has an unreadable result", self.location);
+            let end_reason = r.text(2)?;
+            let end = match EndKind::from_label(&end_reason) {
+                Some(EndKind::Normal) => EndReason::Normal,
+                Some(EndKind::MaxLength) => EndReason::MaxLength,
+                Some(EndKind::Fault(kind)) => EndReason::Fault {
+                    seat: r.opt_int(3)?.unwrap_or_default() as usize,
+                    kind,
+                    detail: r.opt_text(4)?.unwrap_or_default(),
+                },
+                None => {
+                    return Err(Error::Invalid(format!(
+                        "store {}: match {index} ended in an unknown way `{end_reason}`",
+                        self.location
+                    )));
+                }
+            };
+            let json_or_empty = |column: usize| -> Result<Option<String>> { r.opt_text(column) };
+            let result = MatchResult {
+                returns: serde_json::from_str(&r.text(1)?).with_context(unreadable)?,
+                end,
+                length: r.int(5)? as usize,
+                moves: json_or_empty(6)?.map(|t| serde_json::from_str(&t)).transpose().with_context(unreadable)?.unwrap_or_default(),
+                move_micros: json_or_empty(7)?
+                    .map(|t| serde_json::from_str(&t))
+                    .transpose()
+                    .with_context(unreadable)?
+                    .unwrap_or_default(),
+                trajectory: json_or_empty(8)?
+                    .map(|t| serde_json::from_str(&t))
+                    .transpose()
+                    .with_context(unreadable)?
+                    .unwrap_or_default(),
+                turns: turns.remove(&(index as u64)).unwrap_or_default(),
+            };
+            results.push((index as u64, result));
+        }
+        Ok(results)
     }
 
     /// The moves of every finished match of a tournament that kept them, by match index.

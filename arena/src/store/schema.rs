@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS matches (
     lease_owner TEXT,
     lease_until {int},
     worker TEXT,
+    trajectory TEXT,
     PRIMARY KEY (tournament_id, idx)
 ) {without_rowid};
 CREATE TABLE IF NOT EXISTS judges (
@@ -133,11 +134,12 @@ const MIGRATE_FROM_1: &str = "ALTER TABLE matches ADD COLUMN judge INTEGER;";
 const MIGRATE_TURNS_TO_4: &str = "ALTER TABLE turns ADD COLUMN rejected INTEGER NOT NULL DEFAULT 0;";
 /// Brings a schema-2 to -4 store to schema 5: turns of served models keep their request.
 const MIGRATE_TURNS_TO_5: &str = "ALTER TABLE turns ADD COLUMN request TEXT;";
-/// Brings a schema-1 to -5 store to schema 6: matches gain a worker's lease and the worker that
-/// played them (the faults, workers and checkpoint_files tables are created whole).
+/// Brings a schema-1 to -5 store to schema 6: matches gain a worker's lease, the worker that
+/// played them and (for games played by workers for training) the trajectory (the faults, workers and checkpoint_files tables are created whole).
 const MIGRATE_MATCHES_TO_6: &str = "ALTER TABLE matches ADD COLUMN lease_owner TEXT;
 ALTER TABLE matches ADD COLUMN lease_until INTEGER;
-ALTER TABLE matches ADD COLUMN worker TEXT;";
+ALTER TABLE matches ADD COLUMN worker TEXT;
+ALTER TABLE matches ADD COLUMN trajectory TEXT;";
 
 /// Checks that `conn` is an Arena store (or empty), upgrades an older schema, and sets WAL.
 pub fn init_sqlite(conn: &Connection) -> Result<()> {

@@ -40,15 +40,16 @@ pub(super) fn write_results(
     rows: &[ResultRow],
     worker: Option<&str>,
 ) -> Result<Vec<bool>> {
-    const COLUMNS: [&str; 10] =
-        ["{int}", "TEXT", "{real}", "TEXT", "{int}", "TEXT", "{int}", "TEXT", "TEXT", "TEXT"];
+    const COLUMNS: [&str; 11] =
+        ["{int}", "TEXT", "{real}", "TEXT", "{int}", "TEXT", "{int}", "TEXT", "TEXT", "TEXT", "TEXT"];
     let mut written = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         // The VALUES list's columns are column1, column2, ... in both databases.
         let statement = format!(
             "UPDATE matches SET finished = 1, returns = v.column2, score0 = v.column3, end_reason = v.column4,
              fault_seat = v.column5, fault_detail = v.column6, length = v.column7, moves = v.column8,
-             move_micros = v.column9, worker = v.column10, lease_owner = NULL, lease_until = NULL
+             move_micros = v.column9, worker = v.column10, trajectory = v.column11, lease_owner = NULL,
+             lease_until = NULL
              FROM (VALUES {}) AS v
              WHERE matches.tournament_id = ?{} AND matches.idx = v.column1 AND matches.finished = 0
              RETURNING matches.idx",
@@ -68,6 +69,7 @@ pub(super) fn write_results(
                 Value::from(row.moves.as_ref()),
                 Value::from(row.move_micros.as_ref()),
                 Value::from(worker),
+                Value::from(row.trajectory.as_ref()),
             ]);
         }
         params.push(Value::from(tournament));
@@ -147,7 +149,8 @@ impl Store {
 
     /// Writes finished matches in one transaction. A match already finished is not written again.
     pub fn record(&mut self, tournament: i64, results: &[(u64, MatchResult)]) -> Result<()> {
-        let rows = results.iter().map(|(index, result)| ResultRow::new(*index, result)).collect::<Result<Vec<_>>>()?;
+        let rows =
+            results.iter().map(|(index, result)| ResultRow::new(*index, result, false)).collect::<Result<Vec<_>>>()?;
         self.transaction(|sql| {
             write_results(sql, tournament, &rows, None)?;
             Ok(())
@@ -238,12 +241,15 @@ pub(super) struct ResultRow {
     pub length: i64,
     pub moves: Option<String>,
     pub move_micros: Option<String>,
+    /// The trajectory as JSON, where kept for the store (games workers play for training).
+    pub trajectory: Option<String>,
     /// The language-model turns: seat, ply, messages, completion, tokens, logprobs, rejected, request.
     pub turns: Vec<[Value; 8]>,
 }
 
 impl ResultRow {
-    pub fn new(index: u64, result: &MatchResult) -> Result<ResultRow> {
+    /// The row of `result`; with `keep_trajectory`, its trajectory too (when it has one).
+    pub fn new(index: u64, result: &MatchResult, keep_trajectory: bool) -> Result<ResultRow> {
         let (fault_seat, fault_detail) = match &result.end {
             EndReason::Fault { seat, detail, .. } => (Some(*seat as i64), Some(detail.clone())),
             _ => (None, None),
@@ -275,6 +281,9 @@ impl ResultRow {
             length: result.length as i64,
             moves: keep_moves.then(|| serde_json::to_string(&result.moves)).transpose()?,
             move_micros: keep_moves.then(|| serde_json::to_string(&result.move_micros)).transpose()?,
+            trajectory: (keep_trajectory && !result.trajectory.is_empty())
+                .then(|| serde_json::to_string(&result.trajectory))
+                .transpose()?,
             turns,
         })
     }

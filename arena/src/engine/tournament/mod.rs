@@ -35,7 +35,8 @@ pub struct RunOptions {
     pub resume: bool,
     /// Checked after each batch of results; returning a reason stops the tournament early.
     pub stop_when: Option<StopRule>,
-    /// Return every game's full result (at the config's `keep` level) in the outcome.
+    /// Return every game's full result (at the config's `keep` level) in the outcome; on a shared
+    /// store, every finished game's, read back from the store (workers store trajectories).
     pub collect_results: bool,
     /// With `resume`: start a new tournament in the store when none has this config (a store that
     /// holds many tournaments, like an evolve run's), instead of refusing.

@@ -64,12 +64,6 @@ pub fn run_tournament(
     }
     let mut shared = match (shared_store, options.db.as_ref()) {
         (true, Some(location)) => {
-            if options.collect_results {
-                bail!(
-                    "collecting every game's full result from a shared store is not supported yet \
-                     (this command needs the games in memory; use a SQLite store)"
-                );
-            }
             if let Some(store) = store.as_ref() {
                 share_checkpoints(store, &config.agents, &rows, progress)?;
             }
@@ -186,6 +180,10 @@ pub fn run_tournament(
             tally = tally_from_store(store, id, config.agents.len())?;
         }
         store.finish_tournament(id)?;
+        // Workers played the games: their results (trajectories included) come from the store.
+        if shared.is_some() && options.collect_results {
+            collected = store.stored_results(id)?;
+        }
     }
     collected.sort_by_key(|(index, _)| *index);
     Ok(TournamentOutcome {
