@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{StoredGame, evolve_command, stored_games};
+use common::{StoredGame, evolve_command, evolve_decisions, stored_games};
 
 const TINY: &str = r#"
 game = "tic_tac_toe"
@@ -37,21 +37,7 @@ fn write_config(dir: &Path) -> PathBuf {
 /// Everything a run decided: generation summaries without their timings, the lineage (names,
 /// weight hashes, gates), and every stored game.
 fn final_state(run: &Path) -> (Vec<serde_json::Value>, serde_json::Value, Vec<StoredGame>) {
-    let mut summaries = Vec::new();
-    for generation in 1.. {
-        let path = run.join("generations").join(format!("gen-{generation}.json"));
-        let Ok(text) = std::fs::read_to_string(&path) else { break };
-        let mut summary: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
-        summary["seconds"] = serde_json::Value::Null;
-        if let Some(training) = summary["training"].as_array_mut() {
-            for entry in training {
-                entry[1]["seconds"] = serde_json::Value::Null;
-            }
-        }
-        summaries.push(summary);
-    }
-    let lineage = std::fs::read_to_string(run.join("lineage.json")).unwrap_or_else(|e| panic!("{e}"));
-    let lineage: serde_json::Value = serde_json::from_str(&lineage).unwrap_or_else(|e| panic!("{e}"));
+    let (summaries, lineage) = evolve_decisions(run);
     let games = stored_games(run);
     (summaries, lineage, games)
 }

@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use arena::store::{Store, StoreLocation};
-use common::{arena, json, run_ok};
+use common::{arena, evolve_decisions, json, run_ok};
 
 /// Tests that restart the server, or count on it, run one at a time.
 static SERVER: Mutex<()> = Mutex::new(());
@@ -145,42 +145,56 @@ fn with_args<'a>(head: &[&'a str], tail: &[&'a str]) -> Vec<&'a str> {
     head.iter().chain(tail).copied().collect()
 }
 
+/// A test's share of the server: alone on it, a folder, and a new database `name`.
+fn setup(name: &str) -> Option<(std::sync::MutexGuard<'static, ()>, tempfile::TempDir, String)> {
+    let server = server()?;
+    let alone = SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let url = fresh_database(&server, name);
+    Some((alone, dir, url))
+}
+
+/// The tournament of `games` (flags) played in one process on SQLite; the store's path.
+fn sqlite_reference(dir: &Path, games: &[&str]) -> PathBuf {
+    let reference = dir.join("reference.db");
+    let text = reference.to_string_lossy().into_owned();
+    run_ok(&with_args(&["tournament", "--threads", "1", "--db", &text], games));
+    reference
+}
+
+/// `count` workers named `{prefix}0`, `{prefix}1`, ... on `url` with one thread each, printing
+/// JSON; `extra` flags added (`--idle-exit 3` unless they set it).
+fn start_workers(
+    url: &str,
+    dir: &Path,
+    prefix: &str,
+    count: usize,
+    extra: &[&str],
+    env: &[(&str, &Path)],
+) -> Vec<Spawned> {
+    let idle: &[&str] = if extra.contains(&"--idle-exit") { &[] } else { &["--idle-exit", "3"] };
+    (0..count)
+        .map(|k| {
+            let name = format!("{prefix}{k}");
+            let args = with_args(&["worker", "--db", url, "--threads", "1", "--name", &name, "--json"], idle);
+            Spawned::start_with(&with_args(&args, extra), &dir.join(format!("{name}.log")), env)
+        })
+        .collect()
+}
+
 #[test]
 fn three_workers_one_killed_play_the_sqlite_tournament_exactly() {
-    let Some(server) = server() else { return };
-    let _alone = SERVER.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let url = fresh_database(&server, "arena_test_kill");
-    let reference = dir.path().join("reference.db");
-    let games = [
-        "--game",
-        "connect_four",
-        "--agents",
-        "random",
-        "mcts(sims=5000)",
-        "mcts(sims=10000)",
-        "--games-per-pairing",
-        "30",
-        "--seed",
-        "5",
-    ];
-    let reference_text = reference.to_string_lossy().into_owned();
-    run_ok(&with_args(&["tournament", "--threads", "1", "--db", &reference_text], &games));
-
+    let Some((_alone, dir, url)) = setup("arena_test_kill") else { return };
+    let games: Vec<&str> =
+        "--game connect_four --agents random mcts(sims=5000) mcts(sims=10000) --games-per-pairing 30 --seed 5"
+            .split(' ')
+            .collect();
+    let reference = sqlite_reference(dir.path(), &games);
     let planner = Spawned::start(
         &with_args(&["tournament", "--db", &url, "--workers-only"], &games),
         &dir.path().join("planner.log"),
     );
-    let mut workers: Vec<Spawned> = (0..3)
-        .map(|k| {
-            let name = format!("w{k}");
-            let args = [
-                "worker", "--db", &url, "--threads", "1", "--batch", "2", "--lease-secs", "2", "--name", &name,
-                "--idle-exit", "3", "--json",
-            ];
-            Spawned::start(&args, &dir.path().join(format!("{name}.log")))
-        })
-        .collect();
+    let mut workers = start_workers(&url, dir.path(), "w", 3, &["--batch", "2", "--lease-secs", "2"], &[]);
     wait_until("a fifth of the games", Duration::from_secs(120), || finished(&url) >= 18);
     workers[0].kill();
     let killed_at = finished(&url);
@@ -213,7 +227,6 @@ fn three_workers_one_killed_play_the_sqlite_tournament_exactly() {
 
 #[test]
 fn a_server_restart_mid_swiss_tournament_loses_nothing() {
-    let Some(server) = server() else { return };
     let Ok(cluster) = std::env::var("ARENA_TEST_POSTGRES_DIR") else {
         assert!(
             std::env::var("ARENA_REQUIRE_POSTGRES").as_deref() != Ok("1"),
@@ -222,45 +235,23 @@ fn a_server_restart_mid_swiss_tournament_loses_nothing() {
         eprintln!("skipped: ARENA_TEST_POSTGRES_DIR (the throwaway cluster to restart) is not set");
         return;
     };
-    let _alone = SERVER.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let url = fresh_database(&server, "arena_test_restart");
-    let reference = dir.path().join("reference.db");
+    let Some((_alone, dir, url)) = setup("arena_test_restart") else { return };
     // Swiss: each round's pairings depend on the last round's results.
-    let games = [
-        "--game",
-        "connect_four",
-        "--agents",
-        "random",
-        "mcts(sims=4000)",
-        "mcts(sims=8000)",
-        "mcts(sims=16000)",
-        "--schedule",
-        "swiss",
-        "--games-per-pairing",
-        "10",
-        "--seed",
-        "11",
-    ];
-    let reference_text = reference.to_string_lossy().into_owned();
-    run_ok(&with_args(&["tournament", "--threads", "1", "--db", &reference_text], &games));
-
+    let games: Vec<&str> = "--game connect_four --agents random mcts(sims=4000) mcts(sims=8000) mcts(sims=16000) \
+                            --schedule swiss --games-per-pairing 10 --seed 11"
+        .split_whitespace()
+        .collect();
+    let reference = sqlite_reference(dir.path(), &games);
     // The planner plays too (no --workers-only), beside two workers.
     let planner = Spawned::start(
         &with_args(&["tournament", "--db", &url, "--threads", "1"], &games),
         &dir.path().join("planner.log"),
     );
-    let workers: Vec<Spawned> = (0..2)
-        .map(|k| {
-            let name = format!("r{k}");
-            let args =
-                ["worker", "--db", &url, "--threads", "1", "--batch", "2", "--name", &name, "--idle-exit", "3", "--json"];
-            Spawned::start(&args, &dir.path().join(format!("{name}.log")))
-        })
-        .collect();
+    let workers = start_workers(&url, dir.path(), "r", 2, &["--batch", "2"], &[]);
     wait_until("the first games", Duration::from_secs(120), || finished(&url) >= 6);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/throwaway-postgres.sh");
-    let status = Command::new("bash").arg(script).args(["restart", &cluster]).status().unwrap_or_else(|e| panic!("{e}"));
+    let status =
+        Command::new("bash").arg(script).args(["restart", &cluster]).status().unwrap_or_else(|e| panic!("{e}"));
     assert!(status.success(), "pg_ctl restart failed");
     let before_end = finished(&url);
     let output = planner.finish(Duration::from_secs(300));
@@ -284,8 +275,18 @@ fn a_store_copied_to_postgres_and_back_is_the_same_and_passwords_never_show() {
     let (original_text, back_text) = (original.to_string_lossy().into_owned(), back.to_string_lossy().into_owned());
     for seed in ["1", "2"] {
         run_ok(&[
-            "tournament", "--game", "tic_tac_toe", "--agents", "random", "mcts(sims=20)", "--games-per-pairing", "6",
-            "--seed", seed, "--db", &original_text,
+            "tournament",
+            "--game",
+            "tic_tac_toe",
+            "--agents",
+            "random",
+            "mcts(sims=20)",
+            "--games-per-pairing",
+            "6",
+            "--seed",
+            seed,
+            "--db",
+            &original_text,
         ]);
     }
     let there = run_ok(&["store", "copy", "--from", &original_text, "--to", &url]);
@@ -302,7 +303,8 @@ fn a_store_copied_to_postgres_and_back_is_the_same_and_passwords_never_show() {
             .iter()
             .map(|t| (store.finished(t.id).ok(), store.match_moves(t.id).ok(), store.agents(t.id).ok()))
             .collect();
-        let configs: Vec<_> = tournaments.iter().map(|t| (t.id, t.game.clone(), t.config.clone(), t.created_at.clone())).collect();
+        let configs: Vec<_> =
+            tournaments.iter().map(|t| (t.id, t.game.clone(), t.config.clone(), t.created_at.clone())).collect();
         (configs, games)
     };
     assert_eq!(summary(&stores[1]), summary(&stores[0]));
@@ -312,7 +314,16 @@ fn a_store_copied_to_postgres_and_back_is_the_same_and_passwords_never_show() {
     assert_eq!(run_ok(&["ratings", "--db", &url, "--json"]), from_file);
     // New tournaments continue after the copied ids.
     let third = run_ok(&[
-        "tournament", "--game", "tic_tac_toe", "--agents", "random", "random", "--games-per-pairing", "2", "--db", &url,
+        "tournament",
+        "--game",
+        "tic_tac_toe",
+        "--agents",
+        "random",
+        "random",
+        "--games-per-pairing",
+        "2",
+        "--db",
+        &url,
     ]);
     assert!(third.contains("stored as tournament 3"), "{third}");
     // Copying into a store that holds something is refused.
@@ -336,24 +347,27 @@ fn a_store_copied_to_postgres_and_back_is_the_same_and_passwords_never_show() {
 
 #[test]
 fn workers_fetch_checkpoints_by_content_and_never_play_other_weights() {
-    let Some(server) = server() else { return };
-    let _alone = SERVER.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let url = fresh_database(&server, "arena_test_checkpoints");
+    let Some((_alone, dir, url)) = setup("arena_test_checkpoints") else { return };
     let net = dir.path().join("net");
     let net_text = net.to_string_lossy().into_owned();
     let init = |seed: &str| {
         run_ok(&[
-            "checkpoint", "init", "--game", "tic_tac_toe", "--arch", "mlp(hidden=16,layers=1)", "--seed", seed, "--out",
+            "checkpoint",
+            "init",
+            "--game",
+            "tic_tac_toe",
+            "--arch",
+            "mlp(hidden=16,layers=1)",
+            "--seed",
+            seed,
+            "--out",
             &net_text,
         ])
     };
     init("1");
     let agent = format!("checkpoint(path={net_text},sims=8)");
     let games = ["--game", "tic_tac_toe", "--agents", &agent, "random", "--games-per-pairing", "40", "--seed", "3"];
-    let reference = dir.path().join("reference.db");
-    let reference_text = reference.to_string_lossy().into_owned();
-    run_ok(&with_args(&["tournament", "--threads", "1", "--db", &reference_text], &games));
+    let reference = sqlite_reference(dir.path(), &games);
 
     let planner = Spawned::start(
         &with_args(&["tournament", "--db", &url, "--workers-only"], &games),
@@ -371,11 +385,7 @@ fn workers_fetch_checkpoints_by_content_and_never_play_other_weights() {
     std::fs::remove_dir_all(&net).unwrap_or_else(|e| panic!("{e}"));
     init("2");
     let cache = dir.path().join("cache");
-    let worker = Spawned::start_with(
-        &["worker", "--db", &url, "--threads", "1", "--idle-exit", "2", "--json"],
-        &dir.path().join("worker.log"),
-        &[("ARENA_CACHE", &cache)],
-    );
+    let worker = start_workers(&url, dir.path(), "c", 1, &[], &[("ARENA_CACHE", &cache)]).remove(0);
     let report = json(worker.finish(Duration::from_secs(120)).lines().last().unwrap_or_default());
     assert_eq!(report["games"], 40);
     planner.finish(Duration::from_secs(60));
@@ -384,33 +394,19 @@ fn workers_fetch_checkpoints_by_content_and_never_play_other_weights() {
     assert!(fetched.join("model.safetensors").is_file(), "fetched into {}", fetched.display());
 }
 
-/// What an evolve run decided: its generation summaries (without timings and store ids, which
-/// differ between stores) and its lineage (names, weight hashes, gates).
-fn evolve_decisions(run: &Path) -> (Vec<serde_json::Value>, serde_json::Value) {
-    let mut summaries = Vec::new();
-    for generation in 1.. {
-        let path = run.join("generations").join(format!("gen-{generation}.json"));
-        let Ok(text) = std::fs::read_to_string(&path) else { break };
-        let mut summary: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
-        summary["seconds"] = serde_json::Value::Null;
+/// [`evolve_decisions`] without the store's tournament ids (a shared store also keeps the
+/// self-play tournaments, so its ids run further).
+fn decisions_without_ids(run: &Path) -> (Vec<serde_json::Value>, serde_json::Value) {
+    let (mut summaries, lineage) = evolve_decisions(run);
+    for summary in &mut summaries {
         summary["tournament_id"] = serde_json::Value::Null;
-        if let Some(training) = summary["training"].as_array_mut() {
-            for entry in training {
-                entry[1]["seconds"] = serde_json::Value::Null;
-            }
-        }
-        summaries.push(summary);
     }
-    let lineage = std::fs::read_to_string(run.join("lineage.json")).unwrap_or_else(|e| panic!("{e}"));
-    (summaries, serde_json::from_str(&lineage).unwrap_or_else(|e| panic!("{e}")))
+    (summaries, lineage)
 }
 
 #[test]
 fn an_evolve_run_whose_games_workers_play_decides_as_the_local_run() {
-    let Some(server) = server() else { return };
-    let _alone = SERVER.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let url = fresh_database(&server, "arena_test_evolve");
+    let Some((_alone, dir, url)) = setup("arena_test_evolve") else { return };
     let config = dir.path().join("tiny.toml");
     std::fs::write(
         &config,
@@ -427,15 +423,18 @@ fn an_evolve_run_whose_games_workers_play_decides_as_the_local_run() {
     // Workers in another folder: the run's checkpoints reach them through the store.
     let elsewhere = dir.path().join("elsewhere");
     std::fs::create_dir_all(&elsewhere).unwrap_or_else(|e| panic!("{e}"));
-    let workers: Vec<Spawned> = (0..2)
-        .map(|k| {
-            let name = format!("e{k}");
-            let args = ["worker", "--db", &url, "--threads", "1", "--name", &name, "--idle-exit", "8", "--json"];
-            Spawned::start_with(&args, &dir.path().join(format!("{name}.log")), &[("ARENA_CACHE", &elsewhere)])
-        })
-        .collect();
+    let workers = start_workers(&url, dir.path(), "e", 2, &["--idle-exit", "8"], &[("ARENA_CACHE", &elsewhere)]);
     run_ok(&[
-        "evolve", "--quiet", "--threads", "1", "--config", &config_text, "--run-dir", &shared_text, "--db", &url,
+        "evolve",
+        "--quiet",
+        "--threads",
+        "1",
+        "--config",
+        &config_text,
+        "--run-dir",
+        &shared_text,
+        "--db",
+        &url,
         "--workers-only",
     ]);
     let mut played = 0;
@@ -445,7 +444,11 @@ fn an_evolve_run_whose_games_workers_play_decides_as_the_local_run() {
         played += report["games"].as_u64().unwrap_or(0);
     }
     assert!(played > 0, "the workers played the run's games");
-    assert_eq!(evolve_decisions(&shared), evolve_decisions(&local), "the same generations and lineage, bit for bit");
+    assert_eq!(
+        decisions_without_ids(&shared),
+        decisions_without_ids(&local),
+        "the same generations and lineage, bit for bit"
+    );
     // The run's store on the server holds its lineage and generations.
     let store = Store::connect(&StoreLocation::parse(&url)).unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(store.generations().map(|g| g.len()).ok(), Some(3));

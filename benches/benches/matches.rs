@@ -54,7 +54,8 @@ fn tournaments(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("connect_four_stored_with_moves", threads), |b| {
             b.iter(|| {
                 let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-                let options = RunOptions { threads, db: Some(dir.path().join("bench.db").into()), ..RunOptions::default() };
+                let options =
+                    RunOptions { threads, db: Some(dir.path().join("bench.db").into()), ..RunOptions::default() };
                 run_tournament(&config, &resources, &options, &Silent).map(|o| o.tally.games())
             })
         });

@@ -107,14 +107,13 @@ pub fn evolve(args: &EvolveArgs, resources: &Resources, out: &mut dyn Write) -> 
         Some(dir) => dir.clone(),
         None => RunDir::named(Path::new("runs"), &args.name)?,
     };
-    let options =
-        EvolveOptions {
-            run_dir: run_dir.clone(),
-            threads: args.threads,
-            resume: args.resume,
-            db: args.db.clone(),
-            workers_only: args.workers_only,
-        };
+    let options = EvolveOptions {
+        run_dir: run_dir.clone(),
+        threads: args.threads,
+        resume: args.resume,
+        db: args.db.clone(),
+        workers_only: args.workers_only,
+    };
     let started = std::time::Instant::now();
     let summaries = arena::evolve::evolve(&config, &options, resources, &Bars::new(!args.quiet && !args.json))?;
     if args.json {

@@ -343,7 +343,12 @@ fn faults_json(tally: &Tally, config: &TournamentConfig) -> serde_json::Value {
 }
 
 /// Games, time and games/s: on this process's threads, or (on a shared store) by every worker.
-fn write_speed(out: &mut dyn Write, outcome: &TournamentOutcome, threads: usize, db: Option<&StoreLocation>) -> Result<()> {
+fn write_speed(
+    out: &mut dyn Write,
+    outcome: &TournamentOutcome,
+    threads: usize,
+    db: Option<&StoreLocation>,
+) -> Result<()> {
     let by = match db {
         Some(db) if db.is_shared() => "all workers together".to_string(),
         _ => format!("on {threads} thread{}", if threads == 1 { "" } else { "s" }),

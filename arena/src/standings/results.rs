@@ -66,13 +66,7 @@ pub fn from_store(location: &crate::store::StoreLocation, tournament: Option<i64
         let players: Vec<usize> = store.agents(t.id)?.iter().map(|a| roster.intern(&a.name)).collect();
         for m in store.finished(t.id)? {
             let (Some(&first), Some(&second)) = (players.get(m.seats[0]), players.get(m.seats[1])) else {
-                bail!(
-                    "store {}: tournament {} match {} seats unknown agents {:?}",
-                    location,
-                    t.id,
-                    m.index,
-                    m.seats
-                );
+                bail!("store {}: tournament {} match {} seats unknown agents {:?}", location, t.id, m.index, m.seats);
             };
             games.push(GameResult { first, second, score: m.score0 });
         }

@@ -281,9 +281,7 @@ pub trait Sql {
 
     /// The one integer a query returns (`count(*)`, an id).
     fn query_int(&mut self, sql: &str, params: &[Value]) -> Result<i64> {
-        self.query_opt(sql, params)?
-            .ok_or_else(|| Error::Invalid(format!("store: `{sql}` returned no row")))?
-            .int(0)
+        self.query_opt(sql, params)?.ok_or_else(|| Error::Invalid(format!("store: `{sql}` returned no row")))?.int(0)
     }
 }
 

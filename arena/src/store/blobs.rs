@@ -33,8 +33,9 @@ impl Store {
 
     /// The files stored for the checkpoint with weights `hash` (none if it is not there).
     pub fn checkpoint_files(&self, hash: &str) -> Result<Vec<(String, Vec<u8>)>> {
-        let rows =
-            self.run(|s| s.query("SELECT file, bytes FROM checkpoint_files WHERE hash = ?1 ORDER BY file", params![hash]))?;
+        let rows = self.run(|s| {
+            s.query("SELECT file, bytes FROM checkpoint_files WHERE hash = ?1 ORDER BY file", params![hash])
+        })?;
         rows.iter()
             .map(|r| {
                 let bytes = match r.0.get(1) {

@@ -5,9 +5,9 @@
 //! a second result for a finished match (a re-issued lease) is compared with the stored one, and
 //! a difference is recorded as a fault, never as a second result.
 
+use super::Store;
 use super::backend::{Sql, params};
 use super::writes::{ResultRow, write_results};
-use super::Store;
 use crate::engine::runner::MatchResult;
 use crate::error::{Context, Result};
 
@@ -46,7 +46,14 @@ impl Store {
     /// Leases up to `limit` matches to `owner` for `lease_ms`: unfinished ones whose lease is
     /// free or ran out, of unfinished tournaments (only `only` when given, none of `skip`),
     /// oldest first.
-    pub fn claim(&self, owner: &str, limit: usize, lease_ms: i64, only: Option<i64>, skip: &[i64]) -> Result<Vec<Claim>> {
+    pub fn claim(
+        &self,
+        owner: &str,
+        limit: usize,
+        lease_ms: i64,
+        only: Option<i64>,
+        skip: &[i64],
+    ) -> Result<Vec<Claim>> {
         // Ids are integers: written into the text, they cannot inject anything.
         let skip = if skip.is_empty() {
             String::new()
@@ -115,7 +122,12 @@ impl Store {
 
     /// Writes the results of leased matches in one transaction; each match is finished once, and
     /// a result for a finished match is checked against the stored one (see the module's note).
-    pub fn record_claimed(&self, tournament: i64, results: &[(u64, MatchResult)], worker: &str) -> Result<RecordOutcome> {
+    pub fn record_claimed(
+        &self,
+        tournament: i64,
+        results: &[(u64, MatchResult)],
+        worker: &str,
+    ) -> Result<RecordOutcome> {
         // The trajectories too: the process that planned these games may need them for training.
         let rows =
             results.iter().map(|(index, result)| ResultRow::new(*index, result, true)).collect::<Result<Vec<_>>>()?;
@@ -159,7 +171,10 @@ impl Store {
     /// played in the process that planned them), by match index.
     pub fn match_workers(&self, tournament: i64) -> Result<Vec<(u64, Option<String>)>> {
         let rows = self.run(|s| {
-            s.query("SELECT idx, worker FROM matches WHERE tournament_id = ?1 AND finished = 1 ORDER BY idx", params![tournament])
+            s.query(
+                "SELECT idx, worker FROM matches WHERE tournament_id = ?1 AND finished = 1 ORDER BY idx",
+                params![tournament],
+            )
         })?;
         rows.iter().map(|r| Ok((r.int(0)? as u64, r.opt_text(1)?))).collect()
     }
@@ -179,7 +194,11 @@ fn difference(s: &mut dyn Sql, tournament: i64, row: &ResultRow) -> Result<Optio
         (Some(a), Some(b)) => a == b,
         _ => true,
     };
-    if returns == row.returns && end == row.end_reason && length == row.length && fault_seat == row.fault_seat && same_moves
+    if returns == row.returns
+        && end == row.end_reason
+        && length == row.length
+        && fault_seat == row.fault_seat
+        && same_moves
     {
         return Ok(None);
     }
@@ -217,7 +236,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let mut store = Store::open(&dir.path().join("leases.db")).unwrap_or_else(|e| panic!("{e:#}"));
         let row = AgentRow { name: "a".to_string(), spec: "random".to_string(), checkpoint_hash: None };
-        let id = store.create_tournament("tic_tac_toe", "{}", &[row.clone(), row], &[]).unwrap_or_else(|e| panic!("{e:#}"));
+        let id =
+            store.create_tournament("tic_tac_toe", "{}", &[row.clone(), row], &[]).unwrap_or_else(|e| panic!("{e:#}"));
         let scheduled: Vec<ScheduledMatch> = (0..3)
             .map(|index| ScheduledMatch {
                 index,
@@ -239,16 +259,20 @@ mod tests {
         assert!(store.claim("w3", 5, 0, None, &[id]).unwrap_or_else(|e| panic!("{e:#}")).is_empty());
 
         // w1 dies: its leases (here, of zero length) run out and w3 gets its matches.
-        store.run(|s| s.execute("UPDATE matches SET lease_until = 0 WHERE lease_owner = 'w1'", &[])).unwrap_or_else(|e| panic!("{e:#}"));
+        store
+            .run(|s| s.execute("UPDATE matches SET lease_until = 0 WHERE lease_owner = 'w1'", &[]))
+            .unwrap_or_else(|e| panic!("{e:#}"));
         let reissued = store.claim("w3", 5, 60_000, None, &[]).unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(reissued.iter().map(|c| c.index).collect::<Vec<_>>(), vec![0, 1]);
-        let outcome = store.record_claimed(id, &[(0, result(vec![1.0, -1.0], 5))], "w3").unwrap_or_else(|e| panic!("{e:#}"));
+        let outcome =
+            store.record_claimed(id, &[(0, result(vec![1.0, -1.0], 5))], "w3").unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(outcome, RecordOutcome { written: 1, duplicates: 0, faults: 0 });
         // w1 was only slow: its same result is a duplicate, its different one a fault; neither is stored.
         let late = [(0, result(vec![1.0, -1.0], 5)), (1, result(vec![0.0, 0.0], 9))];
         let outcome = store.record_claimed(id, &late, "w1").unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(outcome, RecordOutcome { written: 1, duplicates: 1, faults: 0 });
-        let outcome = store.record_claimed(id, &[(1, result(vec![-1.0, 1.0], 6))], "w3").unwrap_or_else(|e| panic!("{e:#}"));
+        let outcome =
+            store.record_claimed(id, &[(1, result(vec![-1.0, 1.0], 6))], "w3").unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(outcome, RecordOutcome { written: 0, duplicates: 0, faults: 1 });
         let faults = store.faults(id).unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(faults.len(), 1);

@@ -26,8 +26,8 @@ use crate::engine::runner::EndKind;
 use crate::engine::schedule::Pairing;
 use crate::error::{Context, Error, Result};
 pub use backend::StoreLocation;
-pub use blobs::MAX_STORED_CHECKPOINT_BYTES;
 use backend::{Db, Sql};
+pub use blobs::MAX_STORED_CHECKPOINT_BYTES;
 pub use leases::{Claim, RecordOutcome, StoredFault};
 pub use schema::SCHEMA_VERSION;
 

@@ -60,7 +60,8 @@ impl Store {
 
     /// Number of scheduled matches of a tournament.
     pub fn scheduled_count(&self, tournament: i64) -> Result<u64> {
-        let n = self.run(|sql| sql.query_int("SELECT count(*) FROM matches WHERE tournament_id = ?1", params![tournament]))?;
+        let n = self
+            .run(|sql| sql.query_int("SELECT count(*) FROM matches WHERE tournament_id = ?1", params![tournament]))?;
         Ok(n as u64)
     }
 
@@ -145,7 +146,11 @@ impl Store {
                 returns: serde_json::from_str(&r.text(1)?).with_context(unreadable)?,
                 end,
                 length: r.int(5)? as usize,
-                moves: json_or_empty(6)?.map(|t| serde_json::from_str(&t)).transpose().with_context(unreadable)?.unwrap_or_default(),
+                moves: json_or_empty(6)?
+                    .map(|t| serde_json::from_str(&t))
+                    .transpose()
+                    .with_context(unreadable)?
+                    .unwrap_or_default(),
                 move_micros: json_or_empty(7)?
                     .map(|t| serde_json::from_str(&t))
                     .transpose()
@@ -248,7 +253,10 @@ impl Store {
     /// Every recorded generation, in order.
     pub fn generations(&self) -> Result<Vec<GenerationRow>> {
         let rows = self.run(|sql| {
-            sql.query("SELECT generation, tournament_id, champion, summary FROM generations ORDER BY generation", params![])
+            sql.query(
+                "SELECT generation, tournament_id, champion, summary FROM generations ORDER BY generation",
+                params![],
+            )
         })?;
         rows.iter()
             .map(|r| {

@@ -96,8 +96,10 @@ impl Store {
         judges: &[AgentRow],
     ) -> Result<i64> {
         self.transaction(|sql| {
-            let id =
-                sql.query_int("INSERT INTO tournaments (game, config) VALUES (?1, ?2) RETURNING id", params![game, config])?;
+            let id = sql.query_int(
+                "INSERT INTO tournaments (game, config) VALUES (?1, ?2) RETURNING id",
+                params![game, config],
+            )?;
             for (idx, agent) in agents.iter().enumerate() {
                 sql.execute(
                     "INSERT INTO agents (tournament_id, idx, name, spec, checkpoint_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -160,7 +162,10 @@ impl Store {
     /// Marks a tournament finished.
     pub fn finish_tournament(&mut self, tournament: i64) -> Result<()> {
         self.run(|sql| {
-            sql.execute("UPDATE tournaments SET finished_at = {now} WHERE id = ?1 AND finished_at IS NULL", params![tournament])
+            sql.execute(
+                "UPDATE tournaments SET finished_at = {now} WHERE id = ?1 AND finished_at IS NULL",
+                params![tournament],
+            )
         })?;
         Ok(())
     }

@@ -69,3 +69,23 @@ pub fn smollm2() -> Option<PathBuf> {
     }
     Some(q8)
 }
+
+/// What an evolve run decided: its generation summaries without their timings, and its lineage
+/// (names, weight hashes, gates).
+pub fn evolve_decisions(run: &Path) -> (Vec<serde_json::Value>, serde_json::Value) {
+    let mut summaries = Vec::new();
+    for generation in 1.. {
+        let path = run.join("generations").join(format!("gen-{generation}.json"));
+        let Ok(text) = std::fs::read_to_string(&path) else { break };
+        let mut summary: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        summary["seconds"] = serde_json::Value::Null;
+        if let Some(training) = summary["training"].as_array_mut() {
+            for entry in training {
+                entry[1]["seconds"] = serde_json::Value::Null;
+            }
+        }
+        summaries.push(summary);
+    }
+    let lineage = std::fs::read_to_string(run.join("lineage.json")).unwrap_or_else(|e| panic!("{e}"));
+    (summaries, serde_json::from_str(&lineage).unwrap_or_else(|e| panic!("{e}")))
+}

@@ -88,7 +88,13 @@ fn run(args: &[String]) -> Result<(), Box<dyn Error>> {
                 architecture: "mlp(hidden=16,layers=1)".into(),
                 ..EvolveConfig::default()
             };
-            let options = EvolveOptions { run_dir: PathBuf::from(run_dir), threads: 1, resume: false, db: None, workers_only: false };
+            let options = EvolveOptions {
+                run_dir: PathBuf::from(run_dir),
+                threads: 1,
+                resume: false,
+                db: None,
+                workers_only: false,
+            };
             let summaries = evolve(&config, &options, &resources, &arena::Silent)?;
             for summary in &summaries {
                 println!(

@@ -17,8 +17,8 @@ use agents::checkpoint::{INFO_FILE, MODEL_FILE};
 use games::GameRef;
 use rayon::prelude::*;
 
-use super::{AgentEntry, TournamentConfig};
 use super::workers::AgentSet;
+use super::{AgentEntry, TournamentConfig};
 use crate::engine::runner::{MatchResult, MatchSetup};
 use crate::error::{Context, Error, Result, bail};
 use crate::progress::Progress;
@@ -61,7 +61,8 @@ impl LeaseSettings {
 fn default_cache() -> PathBuf {
     match std::env::var_os("ARENA_CACHE") {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => std::env::var_os("HOME").map_or_else(|| PathBuf::from(".cache/arena"), |home| PathBuf::from(home).join(".cache/arena")),
+        _ => std::env::var_os("HOME")
+            .map_or_else(|| PathBuf::from(".cache/arena"), |home| PathBuf::from(home).join(".cache/arena")),
     }
 }
 
@@ -152,8 +153,11 @@ impl<'a> LeasedPlayer<'a> {
         let lease_ms = self.settings.lease.as_millis() as i64;
         let claiming = Instant::now();
         let claims = store.claim(&self.owner, self.batch, lease_ms, only, &skip)?;
-        let mut report =
-            BatchReport { claimed: claims.len(), store_seconds: claiming.elapsed().as_secs_f64(), ..Default::default() };
+        let mut report = BatchReport {
+            claimed: claims.len(),
+            store_seconds: claiming.elapsed().as_secs_f64(),
+            ..Default::default()
+        };
         let mut groups: BTreeMap<i64, Vec<Claim>> = BTreeMap::new();
         for claim in claims {
             groups.entry(claim.tournament).or_default().push(claim);
@@ -224,7 +228,9 @@ impl<'a> LeasedPlayer<'a> {
             };
             let found = match local {
                 Ok(hash) if hash.as_ref() == Some(wanted) => continue,
-                Ok(hash) => format!("the weights at {} have SHA-256 {}", checkpoint.path.display(), hash.unwrap_or_default()),
+                Ok(hash) => {
+                    format!("the weights at {} have SHA-256 {}", checkpoint.path.display(), hash.unwrap_or_default())
+                }
                 Err(error) => format!("{error:#}"),
             };
             // Not here, or other weights here: the store's copy, checked like any checkpoint.
@@ -279,8 +285,7 @@ impl<'a> LeasedPlayer<'a> {
                 .par_chunks(chunk)
                 .map(|chunk| {
                     let reused = sets.lock().ok().and_then(|mut free| free.pop());
-                    let mut agents =
-                        reused.unwrap_or_else(|| AgentSet::new(resources, &config.agents, &config.judges));
+                    let mut agents = reused.unwrap_or_else(|| AgentSet::new(resources, &config.agents, &config.judges));
                     let results = chunk
                         .iter()
                         .map(|claim| {

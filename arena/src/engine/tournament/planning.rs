@@ -128,7 +128,8 @@ pub fn run_tournament(
             break;
         }
         if let (Some(shared), Some(store), Some(id)) = (shared.as_mut(), store.as_ref(), tournament_id) {
-            let followed = shared.follow(store, id, planned.len() as u64, progress, options.stop_when.as_ref(), started)?;
+            let followed =
+                shared.follow(store, id, planned.len() as u64, progress, options.stop_when.as_ref(), started)?;
             played_now = followed.played_now;
             for finished in store.finished(id)? {
                 if let Some(score) = scores.get_mut(finished.index as usize) {
