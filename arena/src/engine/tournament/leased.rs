@@ -173,7 +173,17 @@ impl<'a> LeasedPlayer<'a> {
                 }
             };
             let playing = Instant::now();
-            let results = self.play_claims(&prepared, id, &group)?;
+            // A match that cannot be played (a bad opening, a game's bug) stops this tournament
+            // here, not the worker: its other tournaments go on.
+            let results = match self.play_claims(&prepared, id, &group) {
+                Ok(results) => results,
+                Err(error) => {
+                    self.tournaments.insert(id, None);
+                    store.release_leases(&self.owner, Some(id))?;
+                    report.refused.push((id, format!("{error:#}")));
+                    continue;
+                }
+            };
             self.resize_batch(playing.elapsed().as_secs_f64(), group.len());
             let recording = Instant::now();
             let outcome = store.record_claimed(id, &results, &self.settings.name)?;
