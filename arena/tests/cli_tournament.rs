@@ -210,3 +210,27 @@ fn an_in_process_search_that_overruns_its_time_loses_on_time() {
         assert!(!detail.is_empty());
     }
 }
+
+#[test]
+fn shared_store_flags_are_refused_on_a_file_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = dir.path().join("t.db");
+    let db_text = db.to_string_lossy().into_owned();
+    let (ok, _, stderr) = arena(&[
+        "tournament",
+        "--game",
+        "tic_tac_toe",
+        "--agents",
+        "random",
+        "random",
+        "--db",
+        &db_text,
+        "--workers-only",
+    ]);
+    assert!(!ok && stderr.contains("--workers-only needs a store that workers share"), "{stderr}");
+    assert!(!db.exists(), "nothing was written");
+    let (ok, _, stderr) = arena(&["worker", "--db", &db_text]);
+    assert!(!ok && stderr.contains("give a postgres:// URL"), "{stderr}");
+    let (ok, _, stderr) = arena(&["store", "copy", "--from", &db_text, "--to", "elsewhere.db"]);
+    assert!(!ok && stderr.contains("does not exist"), "{stderr}");
+}

@@ -57,11 +57,11 @@ pub fn run_tournament(
         .build()
         .map_err(|e| crate::error::Error::Invalid(format!("cannot start {threads} worker threads: {e}")))?;
 
-    let (mut store, tournament_id) = open_store(config, game.as_ref(), options, &rows, &judge_rows)?;
     let shared_store = options.db.as_ref().is_some_and(|db| db.is_shared());
     if options.workers_only && !shared_store {
         bail!("--workers-only needs a store that workers share: --db postgres://...");
     }
+    let (mut store, tournament_id) = open_store(config, game.as_ref(), options, &rows, &judge_rows)?;
     let mut shared = match (shared_store, options.db.as_ref()) {
         (true, Some(location)) => {
             if let Some(store) = store.as_ref() {
