@@ -213,6 +213,13 @@ impl Row {
         self.opt_text(column)?.ok_or_else(|| self.mismatch(column, "text"))
     }
 
+    pub fn bytes(&self, column: usize) -> Result<Vec<u8>> {
+        match self.at(column)? {
+            Value::Bytes(v) => Ok(v.clone()),
+            _ => Err(self.mismatch(column, "bytes")),
+        }
+    }
+
     pub fn opt_text(&self, column: usize) -> Result<Option<String>> {
         match self.at(column)? {
             Value::Null => Ok(None),
@@ -441,7 +448,7 @@ const RECONNECT_FOR: Duration = Duration::from_secs(120);
 /// An open database.
 pub enum Db {
     Sqlite(rusqlite::Connection),
-    Postgres(PgConnection),
+    Postgres(Box<PgConnection>),
 }
 
 /// A PostgreSQL connection with what is needed to reconnect to it.
@@ -489,7 +496,7 @@ impl Db {
             config.connect_timeout(Duration::from_secs(10));
         }
         let client = pg_connect(&config)?;
-        Ok(Db::Postgres(PgConnection { config, client, statements: HashMap::new() }))
+        Ok(Db::Postgres(Box::new(PgConnection { config, client, statements: HashMap::new() })))
     }
 
     /// Runs `f` on the connection, outside a transaction.

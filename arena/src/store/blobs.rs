@@ -4,7 +4,7 @@
 
 use super::Store;
 use super::backend::{Value, params};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The most a checkpoint may weigh (its record and weights together) to be kept in the store;
 /// bigger ones reach workers through a shared folder. 256 MiB holds every board-game network
@@ -36,14 +36,6 @@ impl Store {
         let rows = self.run(|s| {
             s.query("SELECT file, bytes FROM checkpoint_files WHERE hash = ?1 ORDER BY file", params![hash])
         })?;
-        rows.iter()
-            .map(|r| {
-                let bytes = match r.0.get(1) {
-                    Some(Value::Bytes(bytes)) => bytes.clone(),
-                    other => return Err(Error::Invalid(format!("store: checkpoint {hash} has a file of {other:?}"))),
-                };
-                Ok((r.text(0)?, bytes))
-            })
-            .collect()
+        rows.iter().map(|r| Ok((r.text(0)?, r.bytes(1)?))).collect()
     }
 }

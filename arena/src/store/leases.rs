@@ -33,6 +33,14 @@ pub struct RecordOutcome {
     pub faults: usize,
 }
 
+impl std::ops::AddAssign for RecordOutcome {
+    fn add_assign(&mut self, other: RecordOutcome) {
+        self.written += other.written;
+        self.duplicates += other.duplicates;
+        self.faults += other.faults;
+    }
+}
+
 /// A match that two workers played with different results.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredFault {

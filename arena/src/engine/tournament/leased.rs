@@ -163,8 +163,15 @@ impl<'a> LeasedPlayer<'a> {
             groups.entry(claim.tournament).or_default().push(claim);
         }
         for (id, group) in groups {
-            let prepared = match self.prepare(store, id) {
-                Ok(prepared) => prepared,
+            // A tournament this process cannot prepare (other weights, an unknown game) or play
+            // (a bad opening, a game's bug) is left to others; the worker goes on with the rest.
+            let played = self.prepare(store, id).and_then(|prepared| {
+                let playing = Instant::now();
+                let results = self.play_claims(&prepared, id, &group)?;
+                Ok((results, playing.elapsed().as_secs_f64()))
+            });
+            let (results, seconds) = match played {
+                Ok(played) => played,
                 Err(error) => {
                     self.tournaments.insert(id, None);
                     store.release_leases(&self.owner, Some(id))?;
@@ -172,26 +179,12 @@ impl<'a> LeasedPlayer<'a> {
                     continue;
                 }
             };
-            let playing = Instant::now();
-            // A match that cannot be played (a bad opening, a game's bug) stops this tournament
-            // here, not the worker: its other tournaments go on.
-            let results = match self.play_claims(&prepared, id, &group) {
-                Ok(results) => results,
-                Err(error) => {
-                    self.tournaments.insert(id, None);
-                    store.release_leases(&self.owner, Some(id))?;
-                    report.refused.push((id, format!("{error:#}")));
-                    continue;
-                }
-            };
-            self.resize_batch(playing.elapsed().as_secs_f64(), group.len());
+            self.resize_batch(seconds, group.len());
             let recording = Instant::now();
             let outcome = store.record_claimed(id, &results, &self.settings.name)?;
             report.store_seconds += recording.elapsed().as_secs_f64();
             self.games.fetch_add(outcome.written as u64, Ordering::Relaxed);
-            report.outcome.written += outcome.written;
-            report.outcome.duplicates += outcome.duplicates;
-            report.outcome.faults += outcome.faults;
+            report.outcome += outcome;
         }
         Ok(report)
     }
@@ -287,7 +280,7 @@ impl<'a> LeasedPlayer<'a> {
                 );
             }
         }
-        let sets = self.agent_sets.entry(id).or_insert_with(|| Mutex::new(Vec::new()));
+        let sets: &Mutex<Vec<AgentSet<'_>>> = self.agent_sets.entry(id).or_insert_with(|| Mutex::new(Vec::new()));
         let resources = self.resources;
         let chunk = claims.len().div_ceil(self.settings.threads * 2).max(1);
         let chunks: Vec<Result<Vec<(u64, MatchResult)>>> = self.pool.install(|| {
@@ -492,9 +485,7 @@ pub fn run_worker(
         for (id, reason) in &report.refused {
             progress.log(&format!("skipping tournament {id}: {reason}"));
         }
-        summary.outcome.written += report.outcome.written;
-        summary.outcome.duplicates += report.outcome.duplicates;
-        summary.outcome.faults += report.outcome.faults;
+        summary.outcome += report.outcome;
         if report.outcome.faults > 0 {
             progress.log(&format!(
                 "{} matches this worker played again came out differently from the stored result: recorded as faults",

@@ -62,18 +62,17 @@ pub fn run_tournament(
         bail!("--workers-only needs a store that workers share: --db postgres://...");
     }
     let (mut store, tournament_id) = open_store(config, game.as_ref(), options, &rows, &judge_rows)?;
-    let mut shared = match (shared_store, options.db.as_ref()) {
-        (true, Some(location)) => {
-            if let Some(store) = store.as_ref() {
-                share_checkpoints(store, &config.agents, &rows, progress)?;
-            }
+    let mut shared = match (options.db.as_ref(), store.as_ref(), tournament_id) {
+        (Some(location), Some(store), Some(id)) if shared_store => {
+            share_checkpoints(store, &config.agents, &rows, progress)?;
             let player = if options.workers_only {
                 None
             } else {
                 let settings = LeaseSettings::new(options.worker_name.clone(), threads, None);
                 Some(LeasedPlayer::new(resources, location, settings)?)
             };
-            Some(SharedRun { player, last_seen: None, finished_before: None })
+            let finished_before = store.finished_count(id)?;
+            Some(SharedRun { player, last_seen: None, finished_before, agents: config.agents.len() })
         }
         _ => None,
     };
@@ -207,7 +206,9 @@ struct SharedRun<'a> {
     /// Finished matches when last looked at.
     last_seen: Option<u64>,
     /// Finished matches when this run started (a resumed tournament has some).
-    finished_before: Option<u64>,
+    finished_before: u64,
+    /// The tournament's agents.
+    agents: usize,
 }
 
 /// How following a round ended.
@@ -233,10 +234,6 @@ impl SharedRun<'_> {
         stop_when: Option<&StopRule>,
         started: Instant,
     ) -> Result<Followed> {
-        let agents = store.agents(id)?.len();
-        if self.finished_before.is_none() {
-            self.finished_before = Some(store.finished_count(id)?);
-        }
         loop {
             let mut claimed = 0;
             if let Some(player) = self.player.as_mut() {
@@ -253,14 +250,14 @@ impl SharedRun<'_> {
                 claimed = report.claimed;
             }
             let finished = store.finished_count(id)?;
-            let played_now = finished.saturating_sub(self.finished_before.unwrap_or(0));
+            let played_now = finished.saturating_sub(self.finished_before);
             progress.set_done(finished);
             let rate = played_now as f64 / started.elapsed().as_secs_f64().max(1e-9);
             progress.status(&format!("{rate:.0} games/s, all workers"));
             if self.last_seen != Some(finished) {
                 self.last_seen = Some(finished);
                 if let Some(stop) = stop_when
-                    && let Some(reason) = stop(&tally_from_store(store, id, agents)?)
+                    && let Some(reason) = stop(&tally_from_store(store, id, self.agents)?)
                 {
                     return Ok(Followed { played_now, stopped: Some(reason) });
                 }
