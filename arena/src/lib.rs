@@ -1,5 +1,6 @@
-//! The Arena engine as a library: matches, schedules and tournaments ([`engine`]), the SQLite
-//! store ([`store`]), Bradley–Terry standings with intervals ([`standings`]), the self-evolution
+//! The Arena engine as a library: matches, schedules and tournaments ([`engine`]), the store
+//! (SQLite, or PostgreSQL shared by workers: [`store`]), Bradley–Terry standings with intervals
+//! ([`standings`]), the self-evolution
 //! loop ([`evolve`]), training on self-play ([`training`]) and text data from language-model
 //! matches ([`text_data`]). The `arena` binary (`src/main.rs` and `src/cli/`) parses flags and
 //! prints; everything it does goes through these typed functions, which a program of its own can

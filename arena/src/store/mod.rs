@@ -1,4 +1,5 @@
-//! The store: an embedded SQLite file (WAL) with tournaments, their agents, scheduled and finished
+//! The store: an embedded SQLite file (WAL), or a PostgreSQL database that worker processes on
+//! many machines share ([`backend`], [`leases`]), with tournaments, their agents, scheduled and finished
 //! matches, results, move lists and language-model turns, and an evolve run's checkpoints (with
 //! their content hashes), lineage edges, generations and ratings per generation. Anything that
 //! reads SQL can read it: one file answers "which weights played this game, and what was their
@@ -6,7 +7,8 @@
 //!
 //! Crash safety: results are written in transactions; a match row is finished exactly once (the
 //! update only applies to unfinished rows), so a run killed at any instant and resumed neither loses
-//! nor double-counts a game.
+//! nor double-counts a game. On a shared store, matches are leased to workers and a result that
+//! arrives for a finished match is compared with it, never stored twice.
 
 mod backend;
 mod blobs;
