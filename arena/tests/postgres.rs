@@ -345,6 +345,16 @@ fn a_store_copied_to_postgres_and_back_is_the_same_and_passwords_never_show() {
     assert!(!ok && stderr.contains("another program"), "{stderr}");
 }
 
+/// The weights hash tournament 1's first agent was planned with.
+fn shared_planned_hash(url: &str) -> String {
+    Store::connect(&StoreLocation::parse(url))
+        .and_then(|s| s.agents(1))
+        .unwrap_or_else(|e| panic!("{e:#}"))
+        .remove(0)
+        .checkpoint_hash
+        .unwrap_or_else(|| panic!("the checkpoint agent has a hash"))
+}
+
 #[test]
 fn workers_fetch_checkpoints_by_content_and_never_play_other_weights() {
     let Some((_alone, dir, url)) = setup("arena_test_checkpoints") else { return };
@@ -373,14 +383,10 @@ fn workers_fetch_checkpoints_by_content_and_never_play_other_weights() {
         &with_args(&["tournament", "--db", &url, "--workers-only"], &games),
         &dir.path().join("planner.log"),
     );
-    let shared = || Store::connect(&StoreLocation::parse(&url));
-    wait_until("the plan", Duration::from_secs(60), || shared().and_then(|s| s.scheduled_count(1)).unwrap_or(0) > 0);
-    let planned_with = shared()
-        .and_then(|s| s.agents(1))
-        .unwrap_or_else(|e| panic!("{e:#}"))
-        .remove(0)
-        .checkpoint_hash
-        .unwrap_or_else(|| panic!("the checkpoint agent has a hash"));
+    wait_until("the plan", Duration::from_secs(60), || {
+        Store::connect(&StoreLocation::parse(&url)).and_then(|s| s.scheduled_count(1)).unwrap_or(0) > 0
+    });
+    let planned_with = shared_planned_hash(&url);
     // The worker's machine has other weights at that path: it must play the planned ones.
     std::fs::remove_dir_all(&net).unwrap_or_else(|e| panic!("{e}"));
     init("2");
@@ -392,6 +398,31 @@ fn workers_fetch_checkpoints_by_content_and_never_play_other_weights() {
     assert_same_tournament(&reference, &url);
     let fetched = cache.join("checkpoints").join(&planned_with);
     assert!(fetched.join("model.safetensors").is_file(), "fetched into {}", fetched.display());
+
+    // Without the store's copy, a worker with other weights refuses the tournament (plays none
+    // of it), and the process following the tournament shows why.
+    let url = fresh_database(&std::env::var("ARENA_TEST_POSTGRES").unwrap_or_default(), "arena_test_refusal");
+    let planner = Spawned::start(
+        &with_args(&["tournament", "--db", &url, "--workers-only"], &games),
+        &dir.path().join("refusal-planner.log"),
+    );
+    wait_until("the plan", Duration::from_secs(60), || {
+        Store::connect(&StoreLocation::parse(&url)).and_then(|s| s.scheduled_count(1)).unwrap_or(0) > 0
+    });
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap_or_else(|e| panic!("{e}"));
+    client.batch_execute("DELETE FROM checkpoint_files").unwrap_or_else(|e| panic!("{e}"));
+    let refused = shared_planned_hash(&url);
+    std::fs::remove_dir_all(&net).unwrap_or_else(|e| panic!("{e}"));
+    init("3");
+    let worker =
+        start_workers(&url, dir.path(), "x", 1, &["--idle-exit", "1"], &[("ARENA_CACHE", &dir.path().join("empty"))])
+            .remove(0);
+    let output = worker.finish(Duration::from_secs(60));
+    assert_eq!(json(output.lines().last().unwrap_or_default())["games"], 0, "{output}");
+    assert!(output.contains("skipping tournament 1") && output.contains(&refused), "{output}");
+    wait_until("the planner to show the refusal", Duration::from_secs(30), || {
+        planner.output().contains("worker x0 does not play tournament 1") && planner.output().contains("no copy")
+    });
 }
 
 /// [`evolve_decisions`] without the store's tournament ids (a shared store also keeps the

@@ -61,6 +61,7 @@ const TABLES: &[(&str, &[&str])] = &[
         &["generation", "agent", "checkpoint_hash", "rating", "ci_low", "ci_high", "games", "score"],
     ),
     ("faults", &["tournament_id", "idx", "worker", "detail", "recorded_at"]),
+    ("refusals", &["tournament_id", "worker", "detail", "recorded_at"]),
     ("workers", &["owner", "name", "started_at", "heartbeat_ms", "games"]),
     ("checkpoint_files", &["hash", "file", "bytes"]),
 ];

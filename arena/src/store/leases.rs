@@ -175,6 +175,28 @@ impl Store {
             .collect()
     }
 
+    /// Notes that `worker` will not play `tournament`, and why (for the process following it).
+    pub fn record_refusal(&self, tournament: i64, worker: &str, detail: &str) -> Result<()> {
+        self.run(|s| {
+            s.execute(
+                "INSERT INTO refusals (tournament_id, worker, detail) VALUES (?1, ?2, ?3)",
+                params![tournament, worker, detail],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// The workers that will not play a tournament, with their reasons, in the order they said so.
+    pub fn refusals(&self, tournament: i64) -> Result<Vec<(String, String)>> {
+        let rows = self.run(|s| {
+            s.query(
+                "SELECT worker, detail FROM refusals WHERE tournament_id = ?1 ORDER BY recorded_at",
+                params![tournament],
+            )
+        })?;
+        rows.iter().map(|r| Ok((r.text(0)?, r.text(1)?))).collect()
+    }
+
     /// The name of the worker that played each finished match of a tournament (none for matches
     /// played in the process that planned them), by match index.
     pub fn match_workers(&self, tournament: i64) -> Result<Vec<(u64, Option<String>)>> {
@@ -297,6 +319,12 @@ mod tests {
         assert_eq!(store.release_leases("w2", None).unwrap_or_else(|e| panic!("{e:#}")), 1);
         let freed = store.claim("w4", 5, 60_000, None, &[]).unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(freed.iter().map(|c| c.index).collect::<Vec<_>>(), vec![2]);
+        // A worker that will not play a tournament leaves its reason for the process following it.
+        store.record_refusal(id, "w6", "no checkpoint here").unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(
+            store.refusals(id).unwrap_or_else(|e| panic!("{e:#}")),
+            vec![("w6".to_string(), "no checkpoint here".to_string())]
+        );
         // A finished tournament hands out nothing.
         store.release_leases("w4", None).unwrap_or_else(|e| panic!("{e:#}"));
         store.finish_tournament(id).unwrap_or_else(|e| panic!("{e:#}"));

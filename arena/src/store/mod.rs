@@ -244,7 +244,7 @@ mod tests {
     /// Undoes schema 6: the leases, the worker column, the faults and workers tables.
     const BACK_TO_SCHEMA_5: &str = "DROP INDEX matches_pending; DROP INDEX matches_leased;
         ALTER TABLE matches DROP COLUMN lease_owner; ALTER TABLE matches DROP COLUMN lease_until;
-        ALTER TABLE matches DROP COLUMN worker; ALTER TABLE matches DROP COLUMN trajectory; DROP TABLE faults; DROP TABLE workers; DROP TABLE checkpoint_files;";
+        ALTER TABLE matches DROP COLUMN worker; ALTER TABLE matches DROP COLUMN trajectory; DROP TABLE faults; DROP TABLE refusals; DROP TABLE workers; DROP TABLE checkpoint_files;";
 
     #[test]
     fn a_schema_1_store_is_upgraded_and_keeps_its_matches() {

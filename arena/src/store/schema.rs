@@ -113,6 +113,12 @@ CREATE TABLE IF NOT EXISTS faults (
     detail TEXT NOT NULL,
     recorded_at TEXT NOT NULL DEFAULT ({now})
 );
+CREATE TABLE IF NOT EXISTS refusals (
+    tournament_id {int} NOT NULL,
+    worker TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    recorded_at TEXT NOT NULL DEFAULT ({now})
+);
 CREATE TABLE IF NOT EXISTS checkpoint_files (
     hash TEXT NOT NULL,
     file TEXT NOT NULL,
@@ -135,7 +141,7 @@ const MIGRATE_TURNS_TO_4: &str = "ALTER TABLE turns ADD COLUMN rejected INTEGER 
 /// Brings a schema-2 to -4 store to schema 5: turns of served models keep their request.
 const MIGRATE_TURNS_TO_5: &str = "ALTER TABLE turns ADD COLUMN request TEXT;";
 /// Brings a schema-1 to -5 store to schema 6: matches gain a worker's lease, the worker that
-/// played them and (for games played by workers for training) the trajectory (the faults, workers and checkpoint_files tables are created whole).
+/// played them and (for games played by workers for training) the trajectory (the faults, refusals, workers and checkpoint_files tables are created whole).
 const MIGRATE_MATCHES_TO_6: &str = "ALTER TABLE matches ADD COLUMN lease_owner TEXT;
 ALTER TABLE matches ADD COLUMN lease_until INTEGER;
 ALTER TABLE matches ADD COLUMN worker TEXT;

@@ -173,9 +173,11 @@ impl<'a> LeasedPlayer<'a> {
             let (results, seconds) = match played {
                 Ok(played) => played,
                 Err(error) => {
+                    let reason = format!("{error:#}");
                     self.tournaments.insert(id, None);
                     store.release_leases(&self.owner, Some(id))?;
-                    report.refused.push((id, format!("{error:#}")));
+                    store.record_refusal(id, &self.settings.name, &reason)?;
+                    report.refused.push((id, reason));
                     continue;
                 }
             };

@@ -72,7 +72,7 @@ pub fn run_tournament(
                 Some(LeasedPlayer::new(resources, location, settings)?)
             };
             let finished_before = store.finished_count(id)?;
-            Some(SharedRun { player, last_seen: None, finished_before, agents: config.agents.len() })
+            Some(SharedRun { player, last_seen: None, finished_before, agents: config.agents.len(), refusals_seen: 0 })
         }
         _ => None,
     };
@@ -209,6 +209,8 @@ struct SharedRun<'a> {
     finished_before: u64,
     /// The tournament's agents.
     agents: usize,
+    /// Workers' refusals already shown.
+    refusals_seen: usize,
 }
 
 /// How following a round ended.
@@ -249,6 +251,13 @@ impl SharedRun<'_> {
                 }
                 claimed = report.claimed;
             }
+            // A worker that will not play this tournament says why here too: if none can, the
+            // reason is on the screen of whoever waits for it.
+            let refusals = store.refusals(id)?;
+            for (worker, reason) in refusals.iter().skip(self.refusals_seen) {
+                progress.log(&format!("worker {worker} does not play tournament {id}: {reason}"));
+            }
+            self.refusals_seen = refusals.len();
             let finished = store.finished_count(id)?;
             let played_now = finished.saturating_sub(self.finished_before);
             progress.set_done(finished);
