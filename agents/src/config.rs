@@ -8,7 +8,7 @@
 //! ([`AgentFactory::build_config`](crate::AgentFactory::build_config)).
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use games::{Params, Spec};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -250,6 +250,86 @@ impl AgentConfig {
     }
 }
 
+/// A model an agent reads, named by where its spec says it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ModelFile {
+    /// A network checkpoint directory (`checkpoint(path=DIR)`).
+    Checkpoint(PathBuf),
+    /// A language model: a GGUF file or a fine-tuned checkpoint directory (`llm(model=...)`).
+    Language(PathBuf),
+}
+
+impl ModelFile {
+    pub fn path(&self) -> &Path {
+        match self {
+            ModelFile::Checkpoint(path) | ModelFile::Language(path) => path,
+        }
+    }
+}
+
+impl AgentConfig {
+    /// The models this agent reads (a jury's members' too), in the order its spec names them;
+    /// none for agents that read no model. A spec that does not parse names none.
+    pub fn model_files(&self) -> Vec<ModelFile> {
+        match self {
+            AgentConfig::Checkpoint(config) => vec![ModelFile::Checkpoint(config.path.clone())],
+            AgentConfig::Spec(text) => {
+                let Ok(spec) = Spec::parse(text) else { return Vec::new() };
+                if spec.name == crate::jury::JURY {
+                    return spec
+                        .args
+                        .iter()
+                        .filter_map(|(_, member)| AgentConfig::parse(member).ok())
+                        .flat_map(|member| member.model_files())
+                        .collect();
+                }
+                language_model(&spec).map(ModelFile::Language).into_iter().collect()
+            }
+            AgentConfig::Random | AgentConfig::First | AgentConfig::Mcts(_) => Vec::new(),
+        }
+    }
+
+    /// This agent reading the model at `from` from `to` instead (wherever its spec names it, a
+    /// jury's members included); every other setting unchanged.
+    pub fn with_model_file(&self, from: &Path, to: &Path) -> AgentConfig {
+        match self {
+            AgentConfig::Checkpoint(config) if config.path == from => {
+                AgentConfig::Checkpoint(CheckpointAgentConfig { path: to.to_path_buf(), ..config.clone() })
+            }
+            AgentConfig::Spec(text) => {
+                let Ok(mut spec) = Spec::parse(text) else { return self.clone() };
+                if spec.name == crate::jury::JURY {
+                    for (_, member) in &mut spec.args {
+                        if let Ok(config) = AgentConfig::parse(member) {
+                            *member = config.with_model_file(from, to).to_string();
+                        }
+                    }
+                } else if language_model(&spec).is_some_and(|model| model == from) {
+                    for (key, value) in &mut spec.args {
+                        if key == "model" {
+                            *value = to.display().to_string();
+                        }
+                    }
+                } else {
+                    return self.clone();
+                }
+                AgentConfig::Spec(spec.to_string())
+            }
+            _ => self.clone(),
+        }
+    }
+}
+
+/// The model path of an `llm(...)` spec (`~` expanded); `None` for other agents or a bad spec.
+fn language_model(spec: &Spec) -> Option<PathBuf> {
+    if spec.name != LLM {
+        return None;
+    }
+    let registration = registration(LLM).ok()?;
+    let params = Params::from_spec("agent `llm`", registration.params, spec).ok()?;
+    crate::llm_agent::LlmAgentConfig::from_params(&params).ok().map(|config| config.model)
+}
+
 impl From<MctsConfig> for AgentConfig {
     fn from(config: MctsConfig) -> Self {
         AgentConfig::Mcts(config)
@@ -308,6 +388,32 @@ mod tests {
             Ok(config) => panic!("{spec} parsed as {config:?}"),
             Err(e) => e.to_string(),
         }
+    }
+
+    #[test]
+    fn model_files_are_found_and_moved_in_every_agent_that_reads_one() {
+        let checkpoint = parse("checkpoint(path=runs/g1,sims=8)");
+        assert_eq!(checkpoint.model_files(), vec![ModelFile::Checkpoint("runs/g1".into())]);
+        let moved = checkpoint.with_model_file(Path::new("runs/g1"), Path::new("/cache/abc"));
+        assert_eq!(moved, parse("checkpoint(path=/cache/abc,sims=8)"));
+
+        let llm = parse("llm(model=\"m dir/a.gguf\",temperature=0)");
+        assert_eq!(llm.model_files(), vec![ModelFile::Language("m dir/a.gguf".into())]);
+        let moved = llm.with_model_file(Path::new("m dir/a.gguf"), Path::new("/c/x.gguf"));
+        assert_eq!(moved.to_string(), parse("llm(model=/c/x.gguf,temperature=0)").to_string());
+        assert_eq!(llm.with_model_file(Path::new("other.gguf"), Path::new("/c/x.gguf")), llm);
+
+        let jury = parse("jury(a=llm(model=a.gguf),b=random,c=\"llm(model=b.gguf,temperature=1)\")");
+        assert_eq!(
+            jury.model_files(),
+            vec![ModelFile::Language("a.gguf".into()), ModelFile::Language("b.gguf".into())]
+        );
+        let moved = jury.with_model_file(Path::new("b.gguf"), Path::new("/c/b.gguf"));
+        assert_eq!(
+            moved.model_files(),
+            vec![ModelFile::Language("a.gguf".into()), ModelFile::Language("/c/b.gguf".into())]
+        );
+        assert!(parse("mcts(sims=5)").model_files().is_empty() && AgentConfig::Random.model_files().is_empty());
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub mod solver_agent;
 pub use agent::{Agent, AgentError, AgentRng, Deadline, Decision, Reply, View};
 pub use chat::{ChatMessage, ServedRequest, TextTrace};
 pub use checkpoint::Checkpoint;
-pub use config::{AgentConfig, CheckpointAgentConfig};
+pub use config::{AgentConfig, CheckpointAgentConfig, ModelFile};
 pub use factory::AgentFactory;
 pub use puct::PuctAgent;
 pub use registry::{AgentRegistration, BUILTIN, CreateAgent, Error, load_agent};

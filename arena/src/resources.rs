@@ -2,16 +2,27 @@
 //! registers) and the agent factory that loads checkpoints and language models once and shares
 //! them between workers. Dropping the handle frees the models; nothing is cached process-wide.
 
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use agents::llm::finetuned::{FinetuneRecord, is_finetuned_dir, sha256_file};
 use agents::{Agent, AgentConfig, AgentFactory};
 use games::{Game, GameRef, Player, Registry};
+use sha2::{Digest, Sha256};
 
 use crate::error::{Context, Error, Result};
+use crate::store::ContentKind;
 
 /// The games and loaded models of a run; tournaments and evolve runs receive it.
 #[derive(Debug, Default)]
 pub struct Resources {
     games: Registry,
     agents: AgentFactory,
+    /// File hashes by canonical path, size and modification time: a model is read once per
+    /// process to hash it, however many tournaments name it.
+    hashes: Mutex<HashMap<(PathBuf, u64, Option<SystemTime>), String>>,
 }
 
 impl Resources {
@@ -22,7 +33,7 @@ impl Resources {
 
     /// The games of `registry` (the built-in ones plus a program's own).
     pub fn with_games(registry: Registry) -> Self {
-        Resources { agents: AgentFactory::with_games(registry.clone()), games: registry }
+        Resources { agents: AgentFactory::with_games(registry.clone()), games: registry, hashes: Mutex::default() }
     }
 
     pub fn games(&self) -> &Registry {
@@ -44,6 +55,46 @@ impl Resources {
         Ok(self.agents.build_config(agent)?)
     }
 
+    /// The content hash of what `path` holds, taken as `kind` says: a checkpoint's weights hash
+    /// (the checkpoint loaded and verified); a language model's GGUF file (a fine-tuned
+    /// directory's merged file, or for an adapter without one, the hash of its adapter's and its
+    /// base's hashes); a data file's bytes.
+    pub fn content_hash(&self, kind: ContentKind, path: &Path) -> Result<String> {
+        match kind {
+            ContentKind::Checkpoint => Ok(self.agents.checkpoint(path)?.info.model_sha256.clone()),
+            ContentKind::Model if is_finetuned_dir(path) => {
+                let record = FinetuneRecord::read(path)?;
+                match (&record.merged, &record.adapter) {
+                    (Some(merged), _) => self.file_hash(&path.join(&merged.path)),
+                    (None, Some(adapter)) => {
+                        let pair = format!("adapter {}\nbase {}\n", adapter.sha256, record.base.sha256);
+                        Ok(hex(&Sha256::digest(pair.as_bytes())))
+                    }
+                    (None, None) => unreachable!("FinetuneRecord::read refuses a record with neither"),
+                }
+            }
+            ContentKind::Model | ContentKind::Data => self.file_hash(path),
+        }
+    }
+
+    /// The SHA-256 of the file at `path`, read once per process while it keeps its size and time.
+    fn file_hash(&self, path: &Path) -> Result<String> {
+        let metadata = std::fs::metadata(path).map_err(|e| Error::io("cannot read", path, e))?;
+        if !metadata.is_file() {
+            return Err(Error::Invalid(format!("{} is not a file", path.display())));
+        }
+        let canonical = path.canonicalize().map_err(|e| Error::io("cannot read", path, e))?;
+        let key = (canonical, metadata.len(), metadata.modified().ok());
+        if let Some(hash) = self.hashes.lock().ok().and_then(|hashes| hashes.get(&key).cloned()) {
+            return Ok(hash);
+        }
+        let (hash, _) = sha256_file(path)?;
+        if let Ok(mut hashes) = self.hashes.lock() {
+            hashes.insert(key, hash.clone());
+        }
+        Ok(hash)
+    }
+
     /// Builds an agent once to check it before a run starts: a bad spec or model, or an agent that
     /// cannot play one of `seats` of `game`, fails at once. Returns the content hash of a
     /// checkpoint agent's weights.
@@ -61,4 +112,9 @@ impl Resources {
             _ => None,
         })
     }
+}
+
+/// Bytes as lowercase hex.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use agents::llm::finetuned::{MERGED_FILE, sha256_file};
 use agents::llm::tiny::{TinyConfig, write_tiny_llama};
-use common::{StoredGame, arena, evolve_command, run_ok, stored_games};
+use common::{StoredGame, arena, evolve_command, evolve_decisions, run_ok, stored_games};
 use serde_json::json;
 
 fn ok<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
@@ -69,21 +69,7 @@ fn read_json(path: &Path) -> serde_json::Value {
 /// Everything a run decided: the generation summaries without their timings, the lineage (names,
 /// model hashes, gates), every stored game and every stored turn's text.
 fn final_state(run: &Path) -> (Vec<serde_json::Value>, serde_json::Value, Vec<StoredGame>, Vec<String>) {
-    let mut summaries = Vec::new();
-    for generation in 1.. {
-        let path = run.join("generations").join(format!("gen-{generation}.json"));
-        if !path.exists() {
-            break;
-        }
-        let mut summary = read_json(&path);
-        summary["seconds"] = serde_json::Value::Null;
-        for training in summary["language"]["training"].as_array_mut().into_iter().flatten() {
-            training["tokens_per_second"] = serde_json::Value::Null;
-            training["train_seconds"] = serde_json::Value::Null;
-        }
-        summaries.push(summary);
-    }
-    let lineage = read_json(&run.join("lineage.json"));
+    let (summaries, lineage) = evolve_decisions(run);
     let conn = ok(rusqlite::Connection::open(run.join("arena.db")));
     let games = stored_games(run);
     let turns = ok(conn

@@ -15,7 +15,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use arena::store::{Store, StoreLocation};
+use agents::llm::tiny::{TinyConfig, write_tiny_llama};
+use arena::store::{ContentKind, Store, StoreLocation};
 use common::{arena, evolve_decisions, json, run_ok};
 
 /// Tests that restart the server, or count on it, run one at a time.
@@ -61,9 +62,18 @@ impl Spawned {
     }
 
     fn start_with(args: &[&str], log: &Path, env: &[(&str, &Path)]) -> Spawned {
+        Spawned::start_in(None, args, log, env)
+    }
+
+    /// Started in the folder `cwd` (relative paths in its arguments name files there).
+    fn start_in(cwd: Option<&Path>, args: &[&str], log: &Path, env: &[(&str, &Path)]) -> Spawned {
         let file = std::fs::File::create(log).unwrap_or_else(|e| panic!("{e}"));
         let err = file.try_clone().unwrap_or_else(|e| panic!("{e}"));
-        let child = Command::new(env!("CARGO_BIN_EXE_arena"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_arena"));
+        if let Some(cwd) = cwd {
+            command.current_dir(cwd);
+        }
+        let child = command
             .args(args)
             .envs(env.iter().copied())
             .stdout(Stdio::from(file))
@@ -172,12 +182,25 @@ fn start_workers(
     extra: &[&str],
     env: &[(&str, &Path)],
 ) -> Vec<Spawned> {
+    start_workers_in(None, url, dir, prefix, count, extra, env)
+}
+
+/// [`start_workers`] in the folder `cwd`.
+fn start_workers_in(
+    cwd: Option<&Path>,
+    url: &str,
+    dir: &Path,
+    prefix: &str,
+    count: usize,
+    extra: &[&str],
+    env: &[(&str, &Path)],
+) -> Vec<Spawned> {
     let idle: &[&str] = if extra.contains(&"--idle-exit") { &[] } else { &["--idle-exit", "3"] };
     (0..count)
         .map(|k| {
             let name = format!("{prefix}{k}");
             let args = with_args(&["worker", "--db", url, "--threads", "1", "--name", &name, "--json"], idle);
-            Spawned::start_with(&with_args(&args, extra), &dir.join(format!("{name}.log")), env)
+            Spawned::start_in(cwd, &with_args(&args, extra), &dir.join(format!("{name}.log")), env)
         })
         .collect()
 }
@@ -410,7 +433,7 @@ fn workers_fetch_checkpoints_by_content_and_never_play_other_weights() {
         Store::connect(&StoreLocation::parse(&url)).and_then(|s| s.scheduled_count(1)).unwrap_or(0) > 0
     });
     let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap_or_else(|e| panic!("{e}"));
-    client.batch_execute("DELETE FROM checkpoint_files").unwrap_or_else(|e| panic!("{e}"));
+    client.batch_execute("DELETE FROM content_parts").unwrap_or_else(|e| panic!("{e}"));
     let refused = shared_planned_hash(&url);
     std::fs::remove_dir_all(&net).unwrap_or_else(|e| panic!("{e}"));
     init("3");
@@ -483,4 +506,169 @@ fn an_evolve_run_whose_games_workers_play_decides_as_the_local_run() {
     // The run's store on the server holds its lineage and generations.
     let store = Store::connect(&StoreLocation::parse(&url)).unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(store.generations().map(|g| g.len()).ok(), Some(3));
+}
+
+/// Runs `arena ARGS` in the folder `cwd`, failing the test with its output unless it succeeds.
+fn run_in(cwd: &Path, args: &[&str]) {
+    let output = Command::new(env!("CARGO_BIN_EXE_arena"))
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start arena: {e}"));
+    assert!(
+        output.status.success(),
+        "arena {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A folder `plan` holding a tiny language model (`tiny.gguf`, its tokenizer a token per byte)
+/// and, beside it, an empty folder `elsewhere` (a worker's machine, which has neither).
+fn model_folders(dir: &Path) -> (PathBuf, PathBuf) {
+    let (plan, elsewhere) = (dir.join("plan"), dir.join("elsewhere"));
+    for folder in [&plan, &elsewhere] {
+        std::fs::create_dir_all(folder).unwrap_or_else(|e| panic!("{e}"));
+    }
+    write_tiny_llama(&plan.join("tiny.gguf"), &TinyConfig { context: 2048, ..TinyConfig::default() }, 11)
+        .unwrap_or_else(|e| panic!("{e}"));
+    (plan, elsewhere)
+}
+
+#[test]
+fn workers_fetch_language_models_and_game_data_by_content() {
+    let Some((_alone, dir, url)) = setup("arena_test_models") else { return };
+    let (plan, elsewhere) = model_folders(dir.path());
+    let tasks: Vec<String> = (0..5)
+        .map(|i| {
+            serde_json::json!({"question": format!("What is {i} + 1?"), "answer": i + 1, "kind": "addition"})
+                .to_string()
+        })
+        .collect();
+    std::fs::write(plan.join("tasks.jsonl"), tasks.join("\n") + "\n").unwrap_or_else(|e| panic!("{e}"));
+    // Relative paths: the worker, started in another folder, finds neither file under them.
+    let games = [
+        "--game",
+        "quiz(tasks=tasks.jsonl)",
+        "--agents",
+        "llm(model=tiny.gguf,temperature=1,max_tokens=6)",
+        "llm(model=tiny.gguf,temperature=0.7,max_tokens=6)",
+        "--games-per-pairing",
+        "6",
+        "--seed",
+        "3",
+    ];
+    let reference = dir.path().join("reference.db");
+    let reference_text = reference.to_string_lossy().into_owned();
+    run_in(&plan, &with_args(&["tournament", "--threads", "1", "--db", &reference_text], &games));
+
+    let planner = Spawned::start_in(
+        Some(&plan),
+        &with_args(&["tournament", "--db", &url, "--workers-only"], &games),
+        &dir.path().join("planner.log"),
+        &[],
+    );
+    wait_until("the plan", Duration::from_secs(60), || {
+        Store::connect(&StoreLocation::parse(&url)).and_then(|s| s.scheduled_count(1)).unwrap_or(0) > 0
+    });
+    let cache = dir.path().join("cache");
+    let worker =
+        start_workers_in(Some(&elsewhere), &url, dir.path(), "m", 1, &[], &[("ARENA_CACHE", &cache)]).remove(0);
+    let report = json(worker.finish(Duration::from_secs(120)).lines().last().unwrap_or_default());
+    assert_eq!(report["games"], 6, "{report}");
+    planner.finish(Duration::from_secs(60));
+    assert_same_tournament(&reference, &url);
+    let shared = Store::connect(&StoreLocation::parse(&url)).unwrap_or_else(|e| panic!("{e:#}"));
+    let sqlite = Store::open(&reference).unwrap_or_else(|e| panic!("{e:#}"));
+    let turns = shared.turns(1).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(turns.len(), 6, "every game's answers are stored");
+    assert_eq!(turns, sqlite.turns(1).unwrap_or_else(|e| panic!("{e:#}")), "the same answers, token for token");
+
+    // Both stores list what the tournament read, by content; the worker's copies have it.
+    let files = shared.tournament_files(1).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(files, sqlite.tournament_files(1).unwrap_or_else(|e| panic!("{e:#}")));
+    let kinds: Vec<(ContentKind, &str)> = files.iter().map(|f| (f.kind, f.path.as_str())).collect();
+    assert_eq!(
+        kinds,
+        [(ContentKind::Model, "tiny.gguf"), (ContentKind::Model, "tiny.gguf"), (ContentKind::Data, "tasks.jsonl")]
+    );
+    let model = files.iter().find(|f| f.kind == ContentKind::Model).map(|f| f.hash.clone()).unwrap_or_default();
+    let data = files.iter().find(|f| f.kind == ContentKind::Data).map(|f| f.hash.clone()).unwrap_or_default();
+    let copies = cache.join("checkpoints");
+    assert_eq!(
+        std::fs::read(copies.join(&model).join("model.gguf")).ok(),
+        std::fs::read(plan.join("tiny.gguf")).ok(),
+        "the model was fetched whole"
+    );
+    assert_eq!(
+        std::fs::read(copies.join(&data).join("tasks.jsonl")).ok(),
+        std::fs::read(plan.join("tasks.jsonl")).ok(),
+        "the tasks were fetched whole"
+    );
+}
+
+#[test]
+fn a_language_model_evolve_run_whose_games_workers_play_decides_as_the_local_run() {
+    let Some((_alone, dir, url)) = setup("arena_test_evolve_llm") else { return };
+    let (plan, elsewhere) = model_folders(dir.path());
+    // One generation of tic-tac-toe with scored moves: the base model and its fine-tuned
+    // children (merged models in the run directory) reach the workers only through the store.
+    let config = "game = \"tic_tac_toe\"\ngenerations = 1\npopulation = 2\nleague = 1\ntournament_games_per_pairing = 4\n\
+         opening_plies = 1\nselfplay_games = 6\ngate_games = 4\nbootstrap = 20\n[llm]\nmodel = \"tiny.gguf\"\n\
+         agent = \"llm(choice=scored,temperature=1)\"\nmethod = \"sft\"\nlora_rank = 4\nlora_targets = \"q,v\"\nepochs = 2\n\
+         learning_rate = 0.002\nbatch_tokens = 4096\nmax_len = 2048\nmax_examples = 12\nheldout_games = 4\n\
+         heldout_opponents = [\"base\", \"random\"]\n";
+    std::fs::write(plan.join("llm.toml"), config).unwrap_or_else(|e| panic!("{e}"));
+    let evolve = ["evolve", "--quiet", "--threads", "1", "--config", "llm.toml"];
+    run_in(&plan, &with_args(&evolve, &["--run-dir", "local"]));
+
+    let cache = dir.path().join("cache");
+    let workers = start_workers_in(
+        Some(&elsewhere),
+        &url,
+        dir.path(),
+        "w",
+        2,
+        &["--idle-exit", "600"],
+        &[("ARENA_CACHE", &cache)],
+    );
+    run_in(&plan, &with_args(&evolve, &["--run-dir", "shared", "--db", &url, "--workers-only"]));
+    assert_eq!(
+        decisions_without_ids(&plan.join("shared")),
+        decisions_without_ids(&plan.join("local")),
+        "generation summaries and lineage (model hashes included)"
+    );
+    // Every game of the run was played by the workers, none twice differently.
+    let shared = Store::connect(&StoreLocation::parse(&url)).unwrap_or_else(|e| panic!("{e:#}"));
+    let tournaments = shared.tournaments().unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(tournaments.len() >= 4, "rating, self-play, held-out and gate tournaments: {}", tournaments.len());
+    for tournament in &tournaments {
+        let played = shared.match_workers(tournament.id).unwrap_or_else(|e| panic!("{e:#}"));
+        assert!(!played.is_empty(), "tournament {} was played", tournament.id);
+        for (index, worker) in played {
+            assert!(
+                worker.as_deref().is_some_and(|w| w.starts_with('w')),
+                "match {index} of {}: {worker:?}",
+                tournament.id
+            );
+        }
+        assert!(shared.faults(tournament.id).unwrap_or_else(|e| panic!("{e:#}")).is_empty());
+    }
+    // The children were fetched by the hash of their merged model.
+    let lineage: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(plan.join("shared").join("lineage.json")).unwrap_or_else(|e| panic!("{e}")),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let children: Vec<String> = lineage["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["generation"] == 1)
+        .filter_map(|c| c["hash"].as_str().map(str::to_string))
+        .collect();
+    assert!(!children.is_empty(), "{lineage}");
+    for hash in children {
+        assert!(cache.join("checkpoints").join(&hash).join("model.gguf").is_file(), "child {hash} fetched");
+    }
+    drop(workers);
 }

@@ -300,7 +300,8 @@ fn reports_load_cleanly_in_chromium_and_the_viewer_steps_through_games() {
         let mut store = Store::open(&turns_db).unwrap_or_else(|e| panic!("{e}"));
         let row = |name: &str| AgentRow { name: name.into(), spec: "llm(model=m.gguf)".into(), checkpoint_hash: None };
         let game = "quiz(items=3,kinds=addition)";
-        let id = store.create_tournament(game, "{}", &[row(PLANTED), row("b")], &[]).unwrap_or_else(|e| panic!("{e}"));
+        let id =
+            store.create_tournament(game, "{}", &[row(PLANTED), row("b")], &[], &[]).unwrap_or_else(|e| panic!("{e}"));
         let pairing = Pairing { round: 1, seats: [0, 1], opening: 0 };
         let scheduled = ScheduledMatch { index: 0, pairing, seed: 1, opening: vec![], judge: None };
         store.schedule(id, &[scheduled]).unwrap_or_else(|e| panic!("{e}"));

@@ -91,9 +91,6 @@ pub fn evolve(
         None => None,
     };
     let shared = options.db.as_ref().is_some_and(|db| db.is_shared());
-    if config.llm.is_some() && shared {
-        bail!("language-model evolve runs on a shared store (--db postgres://...) are not supported yet: drop --db");
-    }
     if options.workers_only && !shared {
         bail!("--workers-only needs a store that workers share: --db postgres://...");
     }

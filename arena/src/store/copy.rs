@@ -63,7 +63,8 @@ const TABLES: &[(&str, &[&str])] = &[
     ("faults", &["tournament_id", "idx", "worker", "detail", "recorded_at"]),
     ("refusals", &["tournament_id", "worker", "detail", "recorded_at"]),
     ("workers", &["owner", "name", "started_at", "heartbeat_ms", "games"]),
-    ("checkpoint_files", &["hash", "file", "bytes"]),
+    ("tournament_files", &["tournament_id", "role", "idx", "path", "kind", "hash"]),
+    ("content_parts", &["hash", "file", "part", "bytes"]),
 ];
 
 /// Rows copied per statement batch (one transaction per table).
@@ -81,6 +82,10 @@ impl Store {
         }
         let mut copied = Vec::new();
         for (table, columns) in TABLES {
+            if *table == "content_parts" {
+                copied.push((*table, self.copy_content_parts(to, &mut progress)?));
+                continue;
+            }
             let list = columns.join(", ");
             let rows = self.run(|s| s.query(&format!("SELECT {list} FROM {table}"), params![]))?;
             let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
@@ -106,5 +111,27 @@ impl Store {
             })?;
         }
         Ok(copied)
+    }
+
+    /// Copies the stored contents part by part (each up to 32 MiB: never a whole table in memory).
+    fn copy_content_parts(&self, to: &Store, progress: &mut impl FnMut(&str, usize)) -> Result<usize> {
+        let keys =
+            self.run(|s| s.query("SELECT hash, file, part FROM content_parts ORDER BY hash, file, part", params![]))?;
+        for key in &keys {
+            let (hash, file, part) = (key.text(0)?, key.text(1)?, key.int(2)?);
+            let row = self.run(|s| {
+                s.query_opt(
+                    "SELECT bytes FROM content_parts WHERE hash = ?1 AND file = ?2 AND part = ?3",
+                    params![&hash, &file, part],
+                )
+            })?;
+            let Some(row) = row else { continue };
+            let values = [Value::from(&hash), Value::from(&file), Value::Int(part), Value::Bytes(row.bytes(0)?)];
+            to.run(|s| {
+                s.execute("INSERT INTO content_parts (hash, file, part, bytes) VALUES (?1, ?2, ?3, ?4)", &values)
+            })?;
+            progress("content_parts", 1);
+        }
+        Ok(keys.len())
     }
 }

@@ -266,8 +266,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let mut store = Store::open(&dir.path().join("leases.db")).unwrap_or_else(|e| panic!("{e:#}"));
         let row = AgentRow { name: "a".to_string(), spec: "random".to_string(), checkpoint_hash: None };
-        let id =
-            store.create_tournament("tic_tac_toe", "{}", &[row.clone(), row], &[]).unwrap_or_else(|e| panic!("{e:#}"));
+        let id = store
+            .create_tournament("tic_tac_toe", "{}", &[row.clone(), row], &[], &[])
+            .unwrap_or_else(|e| panic!("{e:#}"));
         let scheduled: Vec<ScheduledMatch> = (0..3)
             .map(|index| ScheduledMatch {
                 index,

@@ -11,7 +11,7 @@
 //! arrives for a finished match is compared with it, never stored twice.
 
 mod backend;
-mod blobs;
+mod content;
 mod copy;
 mod leases;
 mod reads;
@@ -29,7 +29,7 @@ use crate::engine::schedule::Pairing;
 use crate::error::{Context, Error, Result};
 pub use backend::StoreLocation;
 use backend::{Db, Sql};
-pub use blobs::MAX_STORED_CHECKPOINT_BYTES;
+pub use content::{ContentKind, FileRole, MAX_STORED_CONTENT_BYTES, TournamentFile, is_sha256};
 pub use leases::{Claim, RecordOutcome, StoredFault};
 pub use schema::SCHEMA_VERSION;
 
@@ -241,10 +241,69 @@ mod tests {
     use super::*;
     use crate::engine::schedule::Pairing;
 
-    /// Undoes schema 6: the leases, the worker column, the faults and workers tables.
-    const BACK_TO_SCHEMA_5: &str = "DROP INDEX matches_pending; DROP INDEX matches_leased;
+    /// Undoes schema 7: tournament files and stored contents.
+    const BACK_TO_SCHEMA_6: &str = "DROP TABLE tournament_files; DROP TABLE content_parts;";
+    /// Undoes schemas 7 and 6: the leases, the worker column, the faults and workers tables.
+    const BACK_TO_SCHEMA_5: &str = "DROP TABLE tournament_files; DROP TABLE content_parts;
+        DROP INDEX matches_pending; DROP INDEX matches_leased;
         ALTER TABLE matches DROP COLUMN lease_owner; ALTER TABLE matches DROP COLUMN lease_until;
-        ALTER TABLE matches DROP COLUMN worker; ALTER TABLE matches DROP COLUMN trajectory; DROP TABLE faults; DROP TABLE refusals; DROP TABLE workers; DROP TABLE checkpoint_files;";
+        ALTER TABLE matches DROP COLUMN worker; ALTER TABLE matches DROP COLUMN trajectory; DROP TABLE faults; DROP TABLE refusals; DROP TABLE workers;";
+
+    #[test]
+    fn a_schema_6_store_keeps_its_checkpoint_copies_as_stored_contents() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("six.db");
+        {
+            let store = Store::open(&path).unwrap_or_else(|e| panic!("{e:#}"));
+            store
+                .execute_batch(&format!(
+                    "{BACK_TO_SCHEMA_6} CREATE TABLE checkpoint_files (hash TEXT NOT NULL, file TEXT NOT NULL,
+                     bytes BLOB NOT NULL, PRIMARY KEY (hash, file)) WITHOUT ROWID;
+                     INSERT INTO checkpoint_files VALUES ('abc', 'model.safetensors', x'0102'), ('abc', 'checkpoint.json', x'7b7d');
+                     PRAGMA user_version = 6;"
+                ))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let store = Store::open(&path).unwrap_or_else(|e| panic!("{e:#}"));
+        let files = store.content_files("abc").unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(files, vec![("checkpoint.json".to_string(), 1), ("model.safetensors".to_string(), 1)]);
+        let mut bytes = Vec::new();
+        store.read_content_file("abc", "model.safetensors", 1, &mut bytes).unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(bytes, [1, 2]);
+        let tables =
+            store.run(|s| s.query_int("SELECT count(*) FROM sqlite_master WHERE name = 'checkpoint_files'", &[]));
+        assert_eq!(tables.unwrap_or_else(|e| panic!("{e}")), 0);
+    }
+
+    #[test]
+    fn contents_are_stored_in_parts_and_read_back_whole() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = Store::open(&dir.path().join("parts.db")).unwrap_or_else(|e| panic!("{e:#}"));
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let (big, empty) = (dir.path().join("big.bin"), dir.path().join("empty.bin"));
+        std::fs::write(&big, &data).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&empty, b"").unwrap_or_else(|e| panic!("{e}"));
+        let files = [("big".to_string(), big.as_path()), ("empty".to_string(), empty.as_path())];
+        store.put_content_in_parts("h", &files, 4096).unwrap_or_else(|e| panic!("{e:#}"));
+        assert!(store.has_content("h").unwrap_or(false) && !store.has_content("other").unwrap_or(true));
+        let listed = store.content_files("h").unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(listed, vec![("big".to_string(), 3), ("empty".to_string(), 1)]);
+        let mut read = Vec::new();
+        store.read_content_file("h", "big", 3, &mut read).unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(read, data);
+        // Stored again (another planner): nothing doubles.
+        store.put_content_in_parts("h", &files, 4096).unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(store.content_files("h").unwrap_or_else(|e| panic!("{e:#}")), listed);
+        // A lost part is named, not silently skipped.
+        store
+            .execute_batch("DELETE FROM content_parts WHERE file = 'big' AND part = 1")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let error = match store.content_files("h") {
+            Ok(files) => panic!("read {files:?} with a part missing"),
+            Err(error) => error.to_string(),
+        };
+        assert!(error.contains("misses parts of `big`"), "{error}");
+    }
 
     #[test]
     fn a_schema_1_store_is_upgraded_and_keeps_its_matches() {
@@ -254,7 +313,7 @@ mod tests {
         {
             let mut store = Store::open(&path).unwrap_or_else(|e| panic!("{e:#}"));
             let id = store
-                .create_tournament("tic_tac_toe", "{}", &[row.clone(), row.clone()], &[])
+                .create_tournament("tic_tac_toe", "{}", &[row.clone(), row.clone()], &[], &[])
                 .unwrap_or_else(|e| panic!("{e:#}"));
             let pairing = Pairing { round: 1, seats: [0, 1], opening: 0 };
             let scheduled = ScheduledMatch { index: 0, pairing, seed: 9, opening: Vec::new(), judge: None };
@@ -294,7 +353,7 @@ mod tests {
         {
             let mut store = Store::open(&path).unwrap_or_else(|e| panic!("{e:#}"));
             let id = store
-                .create_tournament("tic_tac_toe", "{}", &[row.clone(), row.clone()], &[])
+                .create_tournament("tic_tac_toe", "{}", &[row.clone(), row.clone()], &[], &[])
                 .unwrap_or_else(|e| panic!("{e:#}"));
             let pairing = Pairing { round: 1, seats: [0, 1], opening: 0 };
             let scheduled = ScheduledMatch { index: 0, pairing, seed: 9, opening: Vec::new(), judge: None };

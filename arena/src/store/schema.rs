@@ -8,7 +8,7 @@ use crate::error::{Context, Result, bail};
 /// Marks a SQLite file as an Arena store ("AREN").
 const APPLICATION_ID: i64 = 0x4152_454e;
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// The tables, written once for both databases (see [`Dialect::render`] for the tokens).
 const SCHEMA: &str = "
@@ -119,11 +119,21 @@ CREATE TABLE IF NOT EXISTS refusals (
     detail TEXT NOT NULL,
     recorded_at TEXT NOT NULL DEFAULT ({now})
 );
-CREATE TABLE IF NOT EXISTS checkpoint_files (
+CREATE TABLE IF NOT EXISTS tournament_files (
+    tournament_id {int} NOT NULL REFERENCES tournaments(id),
+    role TEXT NOT NULL,
+    idx {int} NOT NULL,
+    path TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    PRIMARY KEY (tournament_id, role, idx, path)
+) {without_rowid};
+CREATE TABLE IF NOT EXISTS content_parts (
     hash TEXT NOT NULL,
     file TEXT NOT NULL,
+    part {int} NOT NULL,
     bytes {bytes} NOT NULL,
-    PRIMARY KEY (hash, file)
+    PRIMARY KEY (hash, file, part)
 ) {without_rowid};
 CREATE TABLE IF NOT EXISTS workers (
     owner TEXT PRIMARY KEY,
@@ -141,11 +151,17 @@ const MIGRATE_TURNS_TO_4: &str = "ALTER TABLE turns ADD COLUMN rejected INTEGER 
 /// Brings a schema-2 to -4 store to schema 5: turns of served models keep their request.
 const MIGRATE_TURNS_TO_5: &str = "ALTER TABLE turns ADD COLUMN request TEXT;";
 /// Brings a schema-1 to -5 store to schema 6: matches gain a worker's lease, the worker that
-/// played them and (for games played by workers for training) the trajectory (the faults, refusals, workers and checkpoint_files tables are created whole).
+/// played them and (for games played by workers for training) the trajectory (the faults,
+/// refusals and workers tables are created whole).
 const MIGRATE_MATCHES_TO_6: &str = "ALTER TABLE matches ADD COLUMN lease_owner TEXT;
 ALTER TABLE matches ADD COLUMN lease_until INTEGER;
 ALTER TABLE matches ADD COLUMN worker TEXT;
 ALTER TABLE matches ADD COLUMN trajectory TEXT;";
+/// Brings a schema-6 store to schema 7 (after the schema has created `content_parts` and
+/// `tournament_files`): checkpoint copies move into parts.
+const MIGRATE_CHECKPOINT_FILES_TO_7: &str = "INSERT INTO content_parts (hash, file, part, bytes)
+    SELECT hash, file, 0, bytes FROM checkpoint_files WHERE true ON CONFLICT DO NOTHING;
+DROP TABLE checkpoint_files;";
 
 /// Checks that `conn` is an Arena store (or empty), upgrades an older schema, and sets WAL.
 pub fn init_sqlite(conn: &Connection) -> Result<()> {
@@ -187,6 +203,14 @@ pub fn init_sqlite(conn: &Connection) -> Result<()> {
          PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION}; {}",
         Dialect::Sqlite.render(SCHEMA)
     ))?;
+    let checkpoint_files: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'checkpoint_files'",
+        [],
+        |r| r.get(0),
+    )?;
+    if checkpoint_files > 0 {
+        conn.execute_batch(MIGRATE_CHECKPOINT_FILES_TO_7).context("cannot upgrade the store from schema 6")?;
+    }
     Ok(())
 }
 
@@ -219,9 +243,16 @@ pub fn init_postgres(db: &mut Db) -> Result<()> {
             if version > SCHEMA_VERSION {
                 bail!("written by a newer Arena (schema {version}; this one reads up to {SCHEMA_VERSION})");
             }
-            // PostgreSQL stores start at schema 6: no upgrades yet.
         }
         sql.batch(SCHEMA)?;
+        // PostgreSQL stores start at schema 6; 7 moved checkpoint copies into parts.
+        let checkpoint_files = sql.query_int(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'checkpoint_files'",
+            params![],
+        )?;
+        if checkpoint_files > 0 {
+            sql.batch(MIGRATE_CHECKPOINT_FILES_TO_7)?;
+        }
         sql.batch(
             "CREATE TABLE IF NOT EXISTS arena_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
              INSERT INTO arena_meta (key, value) VALUES ('application', 'arena') ON CONFLICT (key) DO NOTHING;",

@@ -87,13 +87,15 @@ pub(super) fn write_results(
 }
 
 impl Store {
-    /// Adds a tournament with its agents and the judges that fill a judge seat; returns its id.
+    /// Adds a tournament with its agents, the judges that fill a judge seat and the files they and
+    /// the game read; returns its id.
     pub fn create_tournament(
         &mut self,
         game: &str,
         config: &str,
         agents: &[AgentRow],
         judges: &[AgentRow],
+        files: &[super::TournamentFile],
     ) -> Result<i64> {
         self.transaction(|sql| {
             let id = sql.query_int(
@@ -112,6 +114,7 @@ impl Store {
                     params![id, idx as i64, &judge.name, &judge.spec],
                 )?;
             }
+            Store::write_tournament_files(sql, id, files)?;
             Ok(id)
         })
     }

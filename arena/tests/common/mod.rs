@@ -70,8 +70,8 @@ pub fn smollm2() -> Option<PathBuf> {
     Some(q8)
 }
 
-/// What an evolve run decided: its generation summaries without their timings, and its lineage
-/// (names, weight hashes, gates).
+/// What an evolve run decided: its generation summaries without their timings (a language-model
+/// run's fine-tuning speed included), and its lineage (names, weight hashes, gates).
 pub fn evolve_decisions(run: &Path) -> (Vec<serde_json::Value>, serde_json::Value) {
     let mut summaries = Vec::new();
     for generation in 1.. {
@@ -83,6 +83,11 @@ pub fn evolve_decisions(run: &Path) -> (Vec<serde_json::Value>, serde_json::Valu
             for entry in training {
                 entry[1]["seconds"] = serde_json::Value::Null;
             }
+        }
+        // A language-model run's fine-tuning speed.
+        for training in summary["language"]["training"].as_array_mut().into_iter().flatten() {
+            training["tokens_per_second"] = serde_json::Value::Null;
+            training["train_seconds"] = serde_json::Value::Null;
         }
         summaries.push(summary);
     }

@@ -2,28 +2,27 @@
 //! own process) claim batches of scheduled matches, play them with the tournament's stored config
 //! and the match's stored seed, opening and seats, and write each batch in one transaction. A
 //! heartbeat thread keeps the leases alive; a worker that dies stops renewing them and its
-//! matches go to others. Checkpoint agents are played only when their weights here have the
-//! SHA-256 the tournament was planned with.
+//! matches go to others. Every file the tournament's game and agents read (checkpoints, language
+//! models, data) is used only with the SHA-256 the tournament was planned with (see `content`).
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use agents::AgentConfig;
-use agents::checkpoint::{INFO_FILE, MODEL_FILE};
 use games::GameRef;
 use rayon::prelude::*;
 
+use super::TournamentConfig;
+use super::content::{legacy_files, localize};
 use super::workers::AgentSet;
-use super::{AgentEntry, TournamentConfig};
 use crate::engine::runner::{MatchResult, MatchSetup};
 use crate::error::{Context, Error, Result, bail};
 use crate::progress::Progress;
 use crate::resources::Resources;
-use crate::store::{AgentRow, Claim, MAX_STORED_CHECKPOINT_BYTES, RecordOutcome, Store, StoreLocation};
+use crate::store::{Claim, RecordOutcome, Store, StoreLocation};
 
 /// How a process takes part in playing a shared store's matches.
 #[derive(Clone, Debug)]
@@ -37,7 +36,7 @@ pub struct LeaseSettings {
     pub batch: Option<usize>,
     /// How long a claimed match stays leased without a heartbeat.
     pub lease: Duration,
-    /// Where checkpoints fetched from the store are kept (one folder per weights hash).
+    /// Where copies fetched from the store (checkpoints, models, data) are kept, one folder per hash.
     pub checkpoint_cache: PathBuf,
 }
 
@@ -215,46 +214,22 @@ impl<'a> LeasedPlayer<'a> {
         let row = store.tournament(id)?;
         let config: TournamentConfig = serde_json::from_str(&row.config)
             .with_context(|| format!("tournament {id}: its stored config is not one this Arena reads"))?;
-        let game = self.resources.load_game(&config.game).with_context(|| format!("tournament {id}"))?;
         let stored = store.agents(id)?;
         if stored.len() != config.agents.len() {
             bail!("tournament {id}: the store lists {} agents, its config {}", stored.len(), config.agents.len());
         }
         let mut config = config;
-        for (entry, row) in config.agents.iter_mut().zip(&stored) {
-            let local = self
-                .resources
+        // Its game's data and its agents' models, as planned: here, or the store's copies.
+        let mut files = store.tournament_files(id)?;
+        if files.is_empty() {
+            files = legacy_files(&config.agents, &stored);
+        }
+        localize(self.resources, store, &self.settings.checkpoint_cache, id, &mut config, &files)?;
+        let game = self.resources.load_game(&config.game).with_context(|| format!("tournament {id}"))?;
+        for entry in &config.agents {
+            self.resources
                 .check_agent(&entry.agent, game.as_ref(), &[0, 1])
-                .with_context(|| format!("tournament {id}: agent `{}`", entry.name));
-            let (AgentConfig::Checkpoint(checkpoint), Some(wanted)) = (&mut entry.agent, row.checkpoint_hash.as_ref())
-            else {
-                local?;
-                continue;
-            };
-            let found = match local {
-                Ok(hash) if hash.as_ref() == Some(wanted) => continue,
-                Ok(hash) => {
-                    format!("the weights at {} have SHA-256 {}", checkpoint.path.display(), hash.unwrap_or_default())
-                }
-                Err(error) => format!("{error:#}"),
-            };
-            // Not here, or other weights here: the store's copy, checked like any checkpoint.
-            let Some(dir) = fetch_checkpoint(store, wanted, &self.settings.checkpoint_cache)? else {
-                bail!(
-                    "tournament {id}: agent `{}` was planned with weights of SHA-256 {wanted}, but {found}, and the \
-                     store has no copy (it keeps checkpoints up to {} MiB): give this worker the same checkpoint files",
-                    entry.name,
-                    MAX_STORED_CHECKPOINT_BYTES >> 20
-                );
-            };
-            checkpoint.path = dir;
-            let fetched = self
-                .resources
-                .check_agent(&entry.agent, game.as_ref(), &[0, 1])
-                .with_context(|| format!("tournament {id}: agent `{}` from the store", entry.name))?;
-            if fetched.as_ref() != Some(wanted) {
-                bail!("tournament {id}: agent `{}`: the store's copy does not have SHA-256 {wanted}", entry.name);
-            }
+                .with_context(|| format!("tournament {id}: agent `{}`", entry.name))?;
         }
         for entry in &config.judges {
             self.resources
@@ -320,78 +295,6 @@ impl<'a> LeasedPlayer<'a> {
         }
         Ok(results)
     }
-}
-
-/// The files a checkpoint agent plays with.
-const CHECKPOINT_FILES: [&str; 2] = [INFO_FILE, MODEL_FILE];
-
-/// Puts the files of every checkpoint agent of a tournament (up to the store's size limit) into a
-/// shared store, so that workers without the checkpoint's folder can fetch them by their hash.
-pub(super) fn share_checkpoints(
-    store: &Store,
-    entries: &[AgentEntry],
-    rows: &[AgentRow],
-    progress: &dyn Progress,
-) -> Result<()> {
-    for (entry, row) in entries.iter().zip(rows) {
-        let (AgentConfig::Checkpoint(checkpoint), Some(hash)) = (&entry.agent, row.checkpoint_hash.as_ref()) else {
-            continue;
-        };
-        if store.has_checkpoint_files(hash)? {
-            continue;
-        }
-        let mut files = Vec::new();
-        for name in CHECKPOINT_FILES {
-            let path = checkpoint.path.join(name);
-            files.push((name.to_string(), std::fs::read(&path).map_err(|e| Error::io("cannot read", &path, e))?));
-        }
-        let size: u64 = files.iter().map(|(_, bytes)| bytes.len() as u64).sum();
-        if size > MAX_STORED_CHECKPOINT_BYTES {
-            progress.log(&format!(
-                "checkpoint {} ({} MiB) is over the store's {} MiB: workers need it at the same path",
-                checkpoint.path.display(),
-                size >> 20,
-                MAX_STORED_CHECKPOINT_BYTES >> 20
-            ));
-            continue;
-        }
-        store.put_checkpoint_files(hash, &files)?;
-    }
-    Ok(())
-}
-
-/// The folder under `cache` holding the checkpoint with weights `hash`, written from the store's
-/// copy if it is not there yet (`None`: the store has none). The caller checks the hash.
-fn fetch_checkpoint(store: &Store, hash: &str, cache: &Path) -> Result<Option<PathBuf>> {
-    if !(hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit())) {
-        bail!("the store names a checkpoint by `{hash}`, which is not a SHA-256");
-    }
-    let dir = cache.join(hash);
-    if dir.join(INFO_FILE).is_file() {
-        return Ok(Some(dir));
-    }
-    let files = store.checkpoint_files(hash)?;
-    if files.is_empty() {
-        return Ok(None);
-    }
-    // Written whole into a folder of this process's own, then renamed into place.
-    let partial = cache.join(format!(".{hash}.{}", std::process::id()));
-    std::fs::create_dir_all(&partial).map_err(|e| Error::io("cannot create", &partial, e))?;
-    for (name, bytes) in &files {
-        if !CHECKPOINT_FILES.contains(&name.as_str()) {
-            bail!("the store's copy of checkpoint {hash} has an unexpected file `{name}`");
-        }
-        let path = partial.join(name);
-        std::fs::write(&path, bytes).map_err(|e| Error::io("cannot write", &path, e))?;
-    }
-    if std::fs::rename(&partial, &dir).is_err() {
-        // Another worker on this machine got there first.
-        let _ = std::fs::remove_dir_all(&partial);
-        if !dir.join(INFO_FILE).is_file() {
-            bail!("cannot put the checkpoint fetched from the store into {}", dir.display());
-        }
-    }
-    Ok(Some(dir))
 }
 
 /// Renews a process's leases every third of the lease, on a connection of its own.

@@ -3,6 +3,7 @@
 //! [`Tally`].
 
 mod config;
+mod content;
 mod leased;
 mod planning;
 mod workers;

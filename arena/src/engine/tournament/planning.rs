@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use games::Game;
 
-use super::leased::{LeaseSettings, LeasedPlayer, share_checkpoints};
+use super::content::{share_files, tournament_files};
+use super::leased::{LeaseSettings, LeasedPlayer};
 use super::workers::Batch;
 use super::{AgentEntry, RunOptions, StopRule, TournamentConfig, TournamentOutcome};
 use crate::engine::openings::Openings;
@@ -16,7 +17,7 @@ use crate::engine::tally::{FaultExample, Tally};
 use crate::error::{Context, Result, bail};
 use crate::progress::Progress;
 use crate::resources::Resources;
-use crate::store::{AgentRow, ScheduledMatch, Store};
+use crate::store::{AgentRow, ScheduledMatch, Store, TournamentFile};
 
 /// Builds, checks and plays a tournament with the games and models of `resources`.
 pub fn run_tournament(
@@ -42,6 +43,7 @@ pub fn run_tournament(
     // Players take seats 0 and 1 in turn; judges sit in seat 2.
     let rows = agent_rows(resources, game.as_ref(), &config.agents, &[0, 1], "agent")?;
     let judge_rows = agent_rows(resources, game.as_ref(), &config.judges, &[2], "judge")?;
+    let files = tournament_files(resources, config)?;
     let openings = Openings::resolve(&config.openings, game.as_ref(), config.seed)?;
     let spec = ScheduleSpec {
         kind: config.schedule,
@@ -61,10 +63,10 @@ pub fn run_tournament(
     if options.workers_only && !shared_store {
         bail!("--workers-only needs a store that workers share: --db postgres://...");
     }
-    let (mut store, tournament_id) = open_store(config, game.as_ref(), options, &rows, &judge_rows)?;
+    let (mut store, tournament_id) = open_store(config, game.as_ref(), options, &rows, &judge_rows, &files)?;
     let mut shared = match (options.db.as_ref(), store.as_ref(), tournament_id) {
         (Some(location), Some(store), Some(id)) if shared_store => {
-            share_checkpoints(store, &config.agents, &rows, progress)?;
+            share_files(store, &files, progress)?;
             let player = if options.workers_only {
                 None
             } else {
@@ -386,6 +388,7 @@ fn open_store(
     options: &RunOptions,
     agents: &[AgentRow],
     judges: &[AgentRow],
+    files: &[TournamentFile],
 ) -> Result<(Option<Store>, Option<i64>)> {
     let Some(location) = options.db.as_ref() else {
         if options.resume {
@@ -418,7 +421,7 @@ fn open_store(
         }
     }
     let id = store
-        .create_tournament(&game.spec().to_string(), &canonical, agents, judges)
+        .create_tournament(&game.spec().to_string(), &canonical, agents, judges, files)
         .with_context(|| format!("store {location}"))?;
     Ok((Some(store), Some(id)))
 }
