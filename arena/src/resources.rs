@@ -22,8 +22,11 @@ pub struct Resources {
     agents: AgentFactory,
     /// File hashes by canonical path, size and modification time: a model is read once per
     /// process to hash it, however many tournaments name it.
-    hashes: Mutex<HashMap<(PathBuf, u64, Option<SystemTime>), String>>,
+    hashes: Mutex<HashMap<FileKey, String>>,
 }
+
+/// A file as it is on disk: its canonical path, size and modification time.
+type FileKey = (PathBuf, u64, Option<SystemTime>);
 
 impl Resources {
     /// The built-in games, no model loaded yet.

@@ -208,7 +208,7 @@ impl LanguageConfig {
         Quiz::from_spec(held_out).with_context(|| {
             format!("[llm] labels = \"{labels}\": the held-out game must be a quiz, not `{held_out}`")
         })?;
-        if self.samples_per_task == 0 || self.samples_per_task % 4 != 0 {
+        if self.samples_per_task == 0 || !self.samples_per_task.is_multiple_of(4) {
             bail!(
                 "[llm] samples_per_task = {}: it must be a multiple of 4 (each game pair on a task gives four answers)",
                 self.samples_per_task

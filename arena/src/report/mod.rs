@@ -386,11 +386,14 @@ fn ratings_section(
     format!("{}{}", chart.to_svg(), table("ratings", &header, &rows))
 }
 
+/// A point of a measure (generation, value) and its interval, when it has one.
+type BandedPoint = (f64, f64, Option<(f64, f64)>);
+
 /// Where measured: the suite accuracy (raw and with search), the held-out accuracy, the judge's
 /// accuracy and the forfeit rate against each held-out opponent, per generation.
 fn measures_section(summaries: &[GenerationSummary]) -> Option<String> {
     let mut series: Vec<Series> = Vec::new();
-    let mut push = |name: &str, points: Vec<(f64, f64, Option<(f64, f64)>)>| {
+    let mut push = |name: &str, points: Vec<BandedPoint>| {
         if !points.is_empty() {
             series.push(Series {
                 name: name.into(),
@@ -687,7 +690,6 @@ fn loss_curves(summaries: &[GenerationSummary]) -> String {
         }
         .to_svg()
     };
-    let html = chart("Training loss per epoch (the last children)", "epoch", network)
-        + &chart("Fine-tuning loss per step (the last children)", "step", language);
-    html
+    chart("Training loss per epoch (the last children)", "epoch", network)
+        + &chart("Fine-tuning loss per step (the last children)", "step", language)
 }
