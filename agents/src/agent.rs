@@ -216,6 +216,9 @@ pub enum AgentError {
     /// The agent's answer could not be read at all (bytes that are not text).
     #[error("unreadable answer: {0}")]
     Garbled(String),
+    /// The player gave up (a person resigned, or left: end of input).
+    #[error("resigned: {0}")]
+    Resigned(String),
     /// The agent's answer was longer than it may be (`limit` bytes); `excerpt` is its beginning.
     #[error("answer too long: over {limit} bytes (it began `{excerpt}`)")]
     TooLong { limit: usize, excerpt: String },

@@ -12,6 +12,7 @@ pub mod command;
 mod config;
 pub mod evaluator;
 mod factory;
+pub mod human;
 pub mod jury;
 pub mod llm;
 pub mod llm_agent;

@@ -96,6 +96,12 @@ pub const BUILTIN: &[AgentRegistration] = &[
         },
     },
     AgentRegistration {
+        name: crate::human::HUMAN,
+        summary: "a person at the terminal: sees the position, types moves (Ctrl-D resigns)",
+        params: &[],
+        create: |_, _| Ok(Box::new(crate::human::HumanAgent::terminal())),
+    },
+    AgentRegistration {
         name: "llm",
         summary: "a language model (GGUF, llama architecture) answering in text; plays any game and debates",
         params: crate::llm_agent::LLM_PARAMS,

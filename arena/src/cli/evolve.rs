@@ -64,6 +64,13 @@ pub struct EvolveArgs {
     /// (this process trains, rates and gates).
     #[arg(long)]
     pub workers_only: bool,
+    /// Before each promotion, show the gate, the measures and sample games, and ask in the
+    /// terminal to approve or veto it; the decision and who made it go into the lineage.
+    #[arg(long)]
+    pub approve: bool,
+    /// Who approves, as recorded (default: the login name).
+    #[arg(long, requires = "approve")]
+    pub approver: Option<String>,
     /// No progress bars or progress lines.
     #[arg(long)]
     pub quiet: bool,
@@ -113,6 +120,7 @@ pub fn evolve(args: &EvolveArgs, resources: &Resources, out: &mut dyn Write) -> 
         resume: args.resume,
         db: args.db.clone(),
         workers_only: args.workers_only,
+        approve: args.approve.then(|| args.approver.clone().unwrap_or_else(arena::evolve::approval::default_approver)),
     };
     let started = std::time::Instant::now();
     let summaries = arena::evolve::evolve(&config, &options, resources, &Bars::new(!args.quiet && !args.json))?;

@@ -83,8 +83,10 @@ pub fn play(args: &PlayArgs, resources: &Resources, out: &mut dyn Write) -> Resu
         ..TournamentConfig::new(args.game.clone(), AgentEntry::from_specs(&args.agents)?)
     };
     let sprt = args.sprt.as_deref().map(sprt::Config::parse).transpose().context("--sprt")?;
+    let person = has_person(&config);
     let options = RunOptions {
-        threads: args.threads,
+        // A person plays one game at a time, without a progress bar over the board.
+        threads: if person { 1 } else { args.threads },
         db: args.db.clone(),
         resume: args.resume,
         stop_when: sprt.map(stop_when_decided),
@@ -93,7 +95,7 @@ pub fn play(args: &PlayArgs, resources: &Resources, out: &mut dyn Write) -> Resu
         workers_only: args.workers_only,
         ..RunOptions::default()
     };
-    let outcome = run_tournament(&config, resources, &options, &Bars::new(!args.json))?;
+    let outcome = run_tournament(&config, resources, &options, &Bars::new(!args.json && !person))?;
     let judges = judge_reports(&config, &outcome, args.db.as_ref())?;
     let tally = &outcome.tally;
     let trinomial = tally.head_to_head(0, 1);
@@ -129,7 +131,7 @@ pub fn play(args: &PlayArgs, resources: &Resources, out: &mut dyn Write) -> Resu
             "faults": faults_json(tally, &config),
             "games_per_s": outcome.games_per_second(),
             "seconds": outcome.seconds,
-            "threads": args.threads,
+            "threads": options.threads,
             "stopped": outcome.stopped,
             "sprt": sprt_report,
             "judges": judges,
@@ -159,7 +161,7 @@ pub fn play(args: &PlayArgs, resources: &Resources, out: &mut dyn Write) -> Resu
     if let Some(reason) = &outcome.stopped {
         writeln!(out, "stopped early: {reason}")?;
     }
-    write_speed(out, &outcome, args.threads, args.db.as_ref())?;
+    write_speed(out, &outcome, options.threads, args.db.as_ref())?;
     Ok(())
 }
 
@@ -458,11 +460,17 @@ impl TournamentArgs {
     }
 }
 
+/// Whether a person (the `human` agent) takes a seat or judges.
+fn has_person(config: &TournamentConfig) -> bool {
+    config.agents.iter().chain(&config.judges).any(|entry| entry.agent.name() == agents::human::HUMAN)
+}
+
 /// Runs a tournament and prints standings and a crosstable.
 pub fn tournament(args: &TournamentArgs, resources: &Resources, out: &mut dyn Write) -> Result<()> {
     let config = args.config()?;
+    let person = has_person(&config);
     let options = RunOptions {
-        threads: args.threads,
+        threads: if person { 1 } else { args.threads },
         db: args.db.clone(),
         resume: args.resume,
         // With a store the judges' verdicts are read back from it.
@@ -470,7 +478,7 @@ pub fn tournament(args: &TournamentArgs, resources: &Resources, out: &mut dyn Wr
         workers_only: args.workers_only,
         ..RunOptions::default()
     };
-    let outcome = run_tournament(&config, resources, &options, &Bars::new(!args.json))?;
+    let outcome = run_tournament(&config, resources, &options, &Bars::new(!args.json && !person))?;
     let judges = judge_reports(&config, &outcome, args.db.as_ref())?;
     // `random` plays at rating 0 where it plays (found by its config, not its name).
     let anchor = config.agents.iter().position(|a| a.agent == AgentConfig::Random);
@@ -561,7 +569,7 @@ pub fn tournament(args: &TournamentArgs, resources: &Resources, out: &mut dyn Wr
     }
     write_end_reasons(out, &outcome.tally, &config)?;
     write_judges(out, &judges)?;
-    write_speed(out, &outcome, args.threads, args.db.as_ref())?;
+    write_speed(out, &outcome, options.threads, args.db.as_ref())?;
     Ok(())
 }
 

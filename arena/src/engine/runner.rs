@@ -60,6 +60,8 @@ pub enum FaultKind {
     Timeout,
     /// An answer longer than the agent may give (an external program's line over its cap).
     TooLong,
+    /// The player gave up (a person resigned or left).
+    Resigned,
 }
 
 impl FaultKind {
@@ -70,6 +72,7 @@ impl FaultKind {
             FaultKind::Crash => "crash",
             FaultKind::Timeout => "timeout",
             FaultKind::TooLong => "too_long",
+            FaultKind::Resigned => "resigned",
         }
     }
 }
@@ -84,7 +87,7 @@ pub enum EndKind {
 
 impl EndKind {
     /// Every kind, in report order.
-    pub const ALL: [EndKind; 7] = [
+    pub const ALL: [EndKind; 8] = [
         EndKind::Normal,
         EndKind::MaxLength,
         EndKind::Fault(FaultKind::IllegalAction),
@@ -92,6 +95,7 @@ impl EndKind {
         EndKind::Fault(FaultKind::Crash),
         EndKind::Fault(FaultKind::Timeout),
         EndKind::Fault(FaultKind::TooLong),
+        EndKind::Fault(FaultKind::Resigned),
     ];
 
     /// The position in [`EndKind::ALL`].
@@ -104,6 +108,7 @@ impl EndKind {
             EndKind::Fault(FaultKind::Crash) => 4,
             EndKind::Fault(FaultKind::Timeout) => 5,
             EndKind::Fault(FaultKind::TooLong) => 6,
+            EndKind::Fault(FaultKind::Resigned) => 7,
         }
     }
 
@@ -126,6 +131,7 @@ impl EndKind {
             EndKind::Fault(FaultKind::Crash) => "crash",
             EndKind::Fault(FaultKind::Timeout) => "out of time",
             EndKind::Fault(FaultKind::TooLong) => "answer too long",
+            EndKind::Fault(FaultKind::Resigned) => "resigned",
         }
     }
 
@@ -338,6 +344,7 @@ impl From<AgentError> for Fault {
             },
             error @ AgentError::TooLong { .. } => Fault { kind: FaultKind::TooLong, detail: error.to_string() },
             AgentError::Garbled(detail) => Fault { kind: FaultKind::Unparseable, detail },
+            AgentError::Resigned(detail) => Fault { kind: FaultKind::Resigned, detail },
             error => Fault { kind: FaultKind::Crash, detail: error.to_string() },
         }
     }

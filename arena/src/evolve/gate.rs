@@ -16,13 +16,15 @@ use crate::error::Result;
 pub const GATE_BATCH: u32 = 10;
 
 impl Generation<'_> {
-    pub(super) fn gate(&self, generation: u32, child: &str, parent: &str) -> Result<GateResult> {
+    /// The gate of `child` against `parent`, and the store's ids of its tournaments.
+    pub(super) fn gate(&self, generation: u32, child: &str, parent: &str) -> Result<(GateResult, Vec<i64>)> {
         let config = self.config;
         let test = config.gate_test()?;
         let batches = config.gate_games.div_ceil(GATE_BATCH);
         let mut tally = Tally::new(2);
         let mut state = SprtState { llr: 0.0, decision: Decision::Continue };
         let mut trace = Vec::new();
+        let mut tournaments = Vec::new();
         for batch in 0..batches {
             let games = GATE_BATCH.min(config.gate_games - batch * GATE_BATCH);
             let agents = vec![self.tournament_agent(child)?, self.tournament_agent(parent)?];
@@ -34,6 +36,7 @@ impl Generation<'_> {
                 ..TournamentConfig::new(config.game.clone(), agents)
             };
             let outcome = run_tournament(&match_config, self.resources, &self.stored_run(), self.progress)?;
+            tournaments.extend(outcome.tournament_id);
             tally.merge(outcome.tally);
             state = sprt_state(&test, &tally);
             trace.push((tally.head_to_head(0, 1).games(), state.llr));
@@ -56,6 +59,7 @@ impl Generation<'_> {
             decision,
             trace,
             bounds: Some(test.bounds()),
+            approval: None,
         };
         self.progress.log(&format!(
             "generation {generation}: gate {child} vs {parent}: {:.1}% over {} games, {decision} → {}",
@@ -63,6 +67,6 @@ impl Generation<'_> {
             t.games(),
             if gate.promoted() { "promoted" } else { "rejected" }
         ));
-        Ok(gate)
+        Ok((gate, tournaments))
     }
 }

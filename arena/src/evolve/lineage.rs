@@ -121,6 +121,7 @@ impl Lineage {
                 Status::Initial => "solid",
                 Status::Promoted => "filled",
                 Status::Rejected => "dashed",
+                Status::Vetoed => "dotted",
             };
             let gate = e.gate.as_ref().map(|g| format!("\\ngate {:.0}%", 100.0 * g.score)).unwrap_or_default();
             let _ =

@@ -14,6 +14,7 @@
 //! uninterrupted run with the same thread count.
 
 pub mod anchors;
+pub mod approval;
 pub mod config;
 pub mod flags;
 pub mod gate;
@@ -64,6 +65,16 @@ pub struct EvolveOptions {
     pub db: Option<crate::store::StoreLocation>,
     /// With a shared store: leave every game to the workers (this process trains and decides).
     pub workers_only: bool,
+    /// Ask a person, named here, to approve or veto each promotion (`--approve`) in the terminal.
+    pub approve: Option<String>,
+}
+
+impl EvolveOptions {
+    /// A new run in `run_dir` on `threads` threads: its own SQLite store, every game played
+    /// here, no person asked.
+    pub fn new(run_dir: PathBuf, threads: usize) -> Self {
+        EvolveOptions { run_dir, threads, resume: false, db: None, workers_only: false, approve: None }
+    }
 }
 
 /// Runs (or resumes) an evolve run with the games and models of `resources`; returns the
@@ -252,7 +263,19 @@ pub fn evolve(
             // 5. Gates and lineage.
             let mut promoted = Vec::new();
             for (child, parent) in &children {
-                let gate = context.gate(generation, child, parent)?;
+                let (mut gate, gate_tournaments) = context.gate(generation, child, parent)?;
+                if let Some(by) = options.approve.as_ref().filter(|_| gate.decision.promoted()) {
+                    // A decision recorded before a kill stands; otherwise a person is asked.
+                    let recorded = lineage.entry(child).and_then(|e| e.gate.as_ref()).and_then(|g| g.approval.clone());
+                    gate.approval = Some(match recorded {
+                        Some(approval) => approval,
+                        None => {
+                            let request = context.approval_request(generation, &gate, &gate_tournaments, &summary)?;
+                            let mut input = std::io::stdin().lock();
+                            approval::ask(&request, by, &mut input, &mut std::io::stderr())?
+                        }
+                    });
+                }
                 if lineage.entry(child).is_none() {
                     let hash = match config.llm {
                         Some(_) => context.language_hash(child)?,
@@ -263,7 +286,7 @@ pub fn evolve(
                         generation,
                         hash,
                         path: RunDir::checkpoint_relative(child),
-                        status: if gate.promoted() { Status::Promoted } else { Status::Rejected },
+                        status: gate.status(),
                         dataset: dataset_path.clone(),
                         gate: Some(gate.clone()),
                     };

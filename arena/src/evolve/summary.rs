@@ -74,11 +74,32 @@ pub struct GateResult {
     /// The SPRT's bounds (accept H0 at or below the first, H1 at or above the second).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bounds: Option<(f64, f64)>,
+    /// A person's decision on a child that passed (`arena evolve --approve`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
+}
+
+/// A person's decision on a promotion, and who made it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    pub approved: bool,
+    pub by: String,
 }
 
 impl GateResult {
+    /// Whether the child joins the population: it passed its gate, and no person vetoed it.
     pub fn promoted(&self) -> bool {
-        self.decision.promoted()
+        self.decision.promoted() && self.approval.as_ref().is_none_or(|a| a.approved)
+    }
+
+    /// What became of the child.
+    pub fn status(&self) -> super::lineage::Status {
+        use super::lineage::Status;
+        match (&self.approval, self.decision.promoted()) {
+            (_, false) => Status::Rejected,
+            (Some(approval), true) if !approval.approved => Status::Vetoed,
+            _ => Status::Promoted,
+        }
     }
 }
 

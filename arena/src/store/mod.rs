@@ -180,6 +180,8 @@ pub enum CheckpointStatus {
     Promoted,
     /// A child that failed its gate.
     Rejected,
+    /// A child that passed its gate and that a person vetoed (`arena evolve --approve`).
+    Vetoed,
 }
 
 impl CheckpointStatus {
@@ -188,11 +190,12 @@ impl CheckpointStatus {
             CheckpointStatus::Initial => "initial",
             CheckpointStatus::Promoted => "promoted",
             CheckpointStatus::Rejected => "rejected",
+            CheckpointStatus::Vetoed => "vetoed",
         }
     }
 
     pub fn from_label(label: &str) -> Option<Self> {
-        [CheckpointStatus::Initial, CheckpointStatus::Promoted, CheckpointStatus::Rejected]
+        [CheckpointStatus::Initial, CheckpointStatus::Promoted, CheckpointStatus::Rejected, CheckpointStatus::Vetoed]
             .into_iter()
             .find(|s| s.as_str() == label)
     }

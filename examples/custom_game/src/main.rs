@@ -88,13 +88,7 @@ fn run(args: &[String]) -> Result<(), Box<dyn Error>> {
                 architecture: "mlp(hidden=16,layers=1)".into(),
                 ..EvolveConfig::default()
             };
-            let options = EvolveOptions {
-                run_dir: PathBuf::from(run_dir),
-                threads: 1,
-                resume: false,
-                db: None,
-                workers_only: false,
-            };
+            let options = EvolveOptions::new(PathBuf::from(run_dir), 1);
             let summaries = evolve(&config, &options, &resources, &arena::Silent)?;
             for summary in &summaries {
                 println!(

@@ -60,6 +60,16 @@ pub fn run_tournament(
         .map_err(|e| crate::error::Error::Invalid(format!("cannot start {threads} worker threads: {e}")))?;
 
     let shared_store = options.db.as_ref().is_some_and(|db| db.is_shared());
+    if shared_store
+        && let Some(person) =
+            config.agents.iter().chain(&config.judges).find(|e| e.agent.name() == agents::human::HUMAN)
+    {
+        bail!(
+            "`{}` is a person at this terminal, who cannot play a shared store's matches (workers elsewhere \
+             would wait for them): play it on a file (--db FILE) or with no store",
+            person.name
+        );
+    }
     if options.workers_only && !shared_store {
         bail!("--workers-only needs a store that workers share: --db postgres://...");
     }
