@@ -234,3 +234,20 @@ fn shared_store_flags_are_refused_on_a_file_before_anything_is_written() {
     let (ok, _, stderr) = arena(&["store", "copy", "--from", &db_text, "--to", "elsewhere.db"]);
     assert!(!ok && stderr.contains("does not exist"), "{stderr}");
 }
+
+#[test]
+fn a_person_is_refused_a_shared_store_before_anything_is_asked_or_written() {
+    // No server listens there: the refusal comes before any connection (and before any prompt).
+    let (ok, stdout, stderr) = arena(&[
+        "play",
+        "--game",
+        "tic_tac_toe",
+        "--agents",
+        "human",
+        "random",
+        "--db",
+        "postgres://nobody@127.0.0.1:9/none",
+    ]);
+    assert!(!ok && stderr.contains("`human` is a person at this terminal"), "{stderr}");
+    assert!(!stderr.contains("Your move") && stdout.is_empty(), "{stderr}{stdout}");
+}

@@ -173,20 +173,9 @@ fn sqlite_reference(dir: &Path, games: &[&str]) -> PathBuf {
 }
 
 /// `count` workers named `{prefix}0`, `{prefix}1`, ... on `url` with one thread each, printing
-/// JSON; `extra` flags added (`--idle-exit 3` unless they set it).
+/// JSON, started in the folder `cwd` (else this one); `extra` flags added (`--idle-exit 3` unless
+/// they set it).
 fn start_workers(
-    url: &str,
-    dir: &Path,
-    prefix: &str,
-    count: usize,
-    extra: &[&str],
-    env: &[(&str, &Path)],
-) -> Vec<Spawned> {
-    start_workers_in(None, url, dir, prefix, count, extra, env)
-}
-
-/// [`start_workers`] in the folder `cwd`.
-fn start_workers_in(
     cwd: Option<&Path>,
     url: &str,
     dir: &Path,
@@ -217,7 +206,7 @@ fn three_workers_one_killed_play_the_sqlite_tournament_exactly() {
         &with_args(&["tournament", "--db", &url, "--workers-only"], &games),
         &dir.path().join("planner.log"),
     );
-    let mut workers = start_workers(&url, dir.path(), "w", 3, &["--batch", "2", "--lease-secs", "2"], &[]);
+    let mut workers = start_workers(None, &url, dir.path(), "w", 3, &["--batch", "2", "--lease-secs", "2"], &[]);
     wait_until("a fifth of the games", Duration::from_secs(120), || finished(&url) >= 18);
     workers[0].kill();
     let killed_at = finished(&url);
@@ -270,7 +259,7 @@ fn a_server_restart_mid_swiss_tournament_loses_nothing() {
         &with_args(&["tournament", "--db", &url, "--threads", "1"], &games),
         &dir.path().join("planner.log"),
     );
-    let workers = start_workers(&url, dir.path(), "r", 2, &["--batch", "2"], &[]);
+    let workers = start_workers(None, &url, dir.path(), "r", 2, &["--batch", "2"], &[]);
     wait_until("the first games", Duration::from_secs(120), || finished(&url) >= 6);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/throwaway-postgres.sh");
     let status =
@@ -414,7 +403,7 @@ fn workers_fetch_checkpoints_by_content_and_never_play_other_weights() {
     std::fs::remove_dir_all(&net).unwrap_or_else(|e| panic!("{e}"));
     init("2");
     let cache = dir.path().join("cache");
-    let worker = start_workers(&url, dir.path(), "c", 1, &[], &[("ARENA_CACHE", &cache)]).remove(0);
+    let worker = start_workers(None, &url, dir.path(), "c", 1, &[], &[("ARENA_CACHE", &cache)]).remove(0);
     let report = json(worker.finish(Duration::from_secs(120)).lines().last().unwrap_or_default());
     assert_eq!(report["games"], 40);
     planner.finish(Duration::from_secs(60));
@@ -437,9 +426,16 @@ fn workers_fetch_checkpoints_by_content_and_never_play_other_weights() {
     let refused = shared_planned_hash(&url);
     std::fs::remove_dir_all(&net).unwrap_or_else(|e| panic!("{e}"));
     init("3");
-    let worker =
-        start_workers(&url, dir.path(), "x", 1, &["--idle-exit", "1"], &[("ARENA_CACHE", &dir.path().join("empty"))])
-            .remove(0);
+    let worker = start_workers(
+        None,
+        &url,
+        dir.path(),
+        "x",
+        1,
+        &["--idle-exit", "1"],
+        &[("ARENA_CACHE", &dir.path().join("empty"))],
+    )
+    .remove(0);
     let output = worker.finish(Duration::from_secs(60));
     assert_eq!(json(output.lines().last().unwrap_or_default())["games"], 0, "{output}");
     assert!(output.contains("skipping tournament 1") && output.contains(&refused), "{output}");
@@ -477,7 +473,7 @@ fn an_evolve_run_whose_games_workers_play_decides_as_the_local_run() {
     // Workers in another folder: the run's checkpoints reach them through the store.
     let elsewhere = dir.path().join("elsewhere");
     std::fs::create_dir_all(&elsewhere).unwrap_or_else(|e| panic!("{e}"));
-    let workers = start_workers(&url, dir.path(), "e", 2, &["--idle-exit", "8"], &[("ARENA_CACHE", &elsewhere)]);
+    let workers = start_workers(None, &url, dir.path(), "e", 2, &["--idle-exit", "8"], &[("ARENA_CACHE", &elsewhere)]);
     run_ok(&[
         "evolve",
         "--quiet",
@@ -572,8 +568,7 @@ fn workers_fetch_language_models_and_game_data_by_content() {
         Store::connect(&StoreLocation::parse(&url)).and_then(|s| s.scheduled_count(1)).unwrap_or(0) > 0
     });
     let cache = dir.path().join("cache");
-    let worker =
-        start_workers_in(Some(&elsewhere), &url, dir.path(), "m", 1, &[], &[("ARENA_CACHE", &cache)]).remove(0);
+    let worker = start_workers(Some(&elsewhere), &url, dir.path(), "m", 1, &[], &[("ARENA_CACHE", &cache)]).remove(0);
     let report = json(worker.finish(Duration::from_secs(120)).lines().last().unwrap_or_default());
     assert_eq!(report["games"], 6, "{report}");
     planner.finish(Duration::from_secs(60));
@@ -623,15 +618,8 @@ fn a_language_model_evolve_run_whose_games_workers_play_decides_as_the_local_run
     run_in(&plan, &with_args(&evolve, &["--run-dir", "local"]));
 
     let cache = dir.path().join("cache");
-    let workers = start_workers_in(
-        Some(&elsewhere),
-        &url,
-        dir.path(),
-        "w",
-        2,
-        &["--idle-exit", "600"],
-        &[("ARENA_CACHE", &cache)],
-    );
+    let workers =
+        start_workers(Some(&elsewhere), &url, dir.path(), "w", 2, &["--idle-exit", "600"], &[("ARENA_CACHE", &cache)]);
     run_in(&plan, &with_args(&evolve, &["--run-dir", "shared", "--db", &url, "--workers-only"]));
     assert_eq!(
         decisions_without_ids(&plan.join("shared")),
