@@ -13,6 +13,7 @@ pub mod files;
 pub mod progress;
 pub mod report;
 pub mod resources;
+pub mod serve;
 pub mod serve_model;
 pub mod standings;
 pub mod store;

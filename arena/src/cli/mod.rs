@@ -10,6 +10,7 @@ mod games;
 mod llm;
 mod ratings;
 mod report;
+mod serve;
 mod suite;
 mod tournament;
 mod worker;
@@ -57,6 +58,8 @@ enum Command {
     Generate(llm::GenerateArgs),
     /// Serve a GGUF model or fine-tuned checkpoint over the OpenAI API (chat, completions with logprobs).
     ServeModel(llm::ServeModelArgs),
+    /// Serve a web app over a store: the leaderboard, rating history and games, live.
+    Serve(serve::ServeArgs),
     /// Re-quantize a GGUF model (to Q8_0, which runs faster here than Q4 formats).
     ConvertModel(llm::ConvertArgs),
     /// Fine-tune a language model (GGUF) on SFT or preference data: LoRA or full, or an external trainer.
@@ -118,6 +121,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Generate(args) => llm::generate(args, out),
         Command::ConvertModel(args) => llm::convert(args, out),
         Command::ServeModel(args) => llm::serve_model(args, out),
+        Command::Serve(args) => serve::serve(args, out),
         Command::Export(args) => export::export(args, out),
         Command::Finetune(args) => finetune::finetune(args, out),
         Command::Suite(args) => suite::suite(args, &resources, out),
