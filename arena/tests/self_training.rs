@@ -160,9 +160,7 @@ fn generation(
     chars: f64,
     removed: (usize, usize),
 ) -> GenerationSummary {
-    let mut filter = FilterReport::default();
-    filter.total = removed.1;
-    filter.kept = removed.1 - removed.0;
+    let filter = FilterReport { total: removed.1, kept: removed.1 - removed.0, ..FilterReport::default() };
     let stats = AnswerStats {
         accuracy: share(accuracy.0, accuracy.1),
         tasks: 50,

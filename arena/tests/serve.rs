@@ -1,13 +1,15 @@
 //! `arena serve`: the web app over a store serves the report's views built from the store at each
 //! request (a game stored after the server started shows on the next visit), escapes what the store
-//! holds, answers unknown pages 404 and other methods 405, and binds to 127.0.0.1 by default.
+//! holds, answers unknown pages 404 and other methods 405, and binds to 127.0.0.1 by default. Its
+//! vote page shows two anonymous answers, stores one vote per shown pair as a battle that
+//! `arena ratings` reads, and refuses malformed, replayed and never-shown votes.
 
 mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use arena::engine::runner::{EndReason, MatchResult};
+use arena::engine::runner::{EndReason, MatchResult, TextTurn};
 use arena::engine::schedule::Pairing;
 use arena::serve::{ServeConfig, WebServer};
 use arena::store::{AgentRow, ScheduledMatch, Store};
@@ -28,6 +30,12 @@ fn fetch(method: &str, url: &str) -> (u16, String) {
         "POST" => ok(http().post(url).send("vote=a")),
         other => panic!("{other}"),
     };
+    (response.status().as_u16(), ok(response.body_mut().read_to_string()))
+}
+
+/// Posts `form` (already encoded) to `url` as a form.
+fn post_form(url: &str, form: &str) -> (u16, String) {
+    let mut response = ok(http().post(url).header("Content-Type", "application/x-www-form-urlencoded").send(form));
     (response.status().as_u16(), ok(response.body_mut().read_to_string()))
 }
 
@@ -132,4 +140,138 @@ fn arena_serve_prints_where_it_serves_and_refuses_a_missing_store() {
     let _ = child.wait();
     assert!(url.starts_with("http://127.0.0.1:"), "{line}");
     assert!(status == 200 && page.contains("first"), "{status}");
+}
+
+/// A store with one quiz match in which `alpha` and `beta` answered the same question.
+fn quiz_store(db: &std::path::Path, answer_alpha: &str, answer_beta: &str) {
+    let mut store = ok(Store::open(db));
+    let row = |name: &str| AgentRow { name: name.into(), spec: "llm(model=m.gguf)".into(), checkpoint_hash: None };
+    let id = ok(store.create_tournament("quiz(items=3,kinds=addition)", "{}", &[row("alpha"), row("beta")], &[], &[]));
+    let scheduled = ScheduledMatch {
+        index: 0,
+        pairing: Pairing { round: 1, seats: [0, 1], opening: 0 },
+        seed: 1,
+        opening: vec![],
+        judge: None,
+    };
+    ok(store.schedule(id, &[scheduled]));
+    let question = "What is 2 + 2? <b>Answer</b> with a number.";
+    let trace = |text: &str| agents::TextTrace {
+        messages: vec![agents::ChatMessage::system("Answer briefly."), agents::ChatMessage::user(question)],
+        completion: text.into(),
+        tokens: vec![],
+        logprobs: vec![],
+        request: None,
+    };
+    let result = MatchResult {
+        returns: vec![1.0, -1.0],
+        end: EndReason::Normal,
+        length: 3,
+        moves: vec![
+            games::Move::Action(0),
+            games::Move::Text(answer_alpha.into()),
+            games::Move::Text(answer_beta.into()),
+        ],
+        move_micros: vec![0, 0, 0],
+        trajectory: vec![],
+        turns: vec![
+            TextTurn { seat: 0, ply: 1, trace: trace(answer_alpha), rejected: false },
+            TextTurn { seat: 1, ply: 2, trace: trace(answer_beta), rejected: false },
+        ],
+    };
+    ok(store.record(id, &[(0, result)]));
+}
+
+/// The one-use token in a vote page.
+fn token_of(page: &str) -> String {
+    let start = page.find("name=\"token\" value=\"").map(|i| i + 20).unwrap_or_else(|| panic!("no token: {page}"));
+    page[start..start + 32].to_string()
+}
+
+#[test]
+fn a_vote_is_stored_once_as_a_battle_and_bad_votes_store_nothing() {
+    let dir = ok(tempfile::tempdir());
+    let db = dir.path().join("quiz.db");
+    quiz_store(&db, "4", &format!("{PLANTED} five"));
+    let server =
+        ok(WebServer::start(&ServeConfig { db: db.as_path().into(), host: "127.0.0.1".into(), port: 0 }, |_| {}));
+    let vote_url = format!("{}vote", server.url());
+    let (status, page) = fetch("GET", &vote_url);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("What is 2 + 2? &lt;b&gt;Answer&lt;/b&gt;"), "the prompt, escaped: {page}");
+    assert!(page.contains("&lt;script&gt;window.__pwned=1&lt;/script&gt; five") && !page.contains(PLANTED), "{page}");
+    assert!(!page.contains("alpha") && !page.contains("beta"), "the answers are anonymous");
+    let token = token_of(&page);
+    let a_is_alpha = page.find("id=\"answer-a\">4<").is_some();
+
+    // Bad posts: no choice, an unknown choice, a token never shown, not a form.
+    for form in
+        [format!("token={token}"), format!("token={token}&choice=c"), format!("token={token}&token={token}&choice=a")]
+    {
+        let (status, text) = post_form(&vote_url, &form);
+        assert_eq!(status, 400, "{form}: {text}");
+    }
+    let (status, _) = post_form(&vote_url, &format!("token={}&choice=a", "0".repeat(32)));
+    assert_eq!(status, 404, "a pair that was never shown");
+    let mut response =
+        ok(http().post(&vote_url).header("Content-Type", "text/plain").send(format!("token={token}&choice=a")));
+    assert_eq!(response.status().as_u16(), 415, "{}", ok(response.body_mut().read_to_string()));
+    assert!(ok(Store::open(&db).and_then(|s| s.votes(None))).is_empty(), "nothing stored by a bad post");
+
+    // A vote for beta's answer (alpha won the game, so the two split), then the names revealed;
+    // a replay is refused.
+    let choice = if a_is_alpha { "b" } else { "a" };
+    let (status, page) = post_form(&vote_url, &format!("token={token}&choice={choice}&voter=ana"));
+    assert_eq!(status, 200, "{page}");
+    let revealed = if a_is_alpha {
+        "A was <b>alpha</b> and B was <b>beta</b>"
+    } else {
+        "A was <b>beta</b> and B was <b>alpha</b>"
+    };
+    assert!(page.contains(revealed), "{page}");
+    let (status, _) = post_form(&vote_url, &format!("token={token}&choice={choice}"));
+    assert_eq!(status, 409, "a second vote on the same pair");
+    let votes = ok(Store::open(&db).and_then(|s| s.votes(None)));
+    assert_eq!(votes.len(), 1);
+    let (_, page) = fetch("GET", &vote_url);
+    assert!(page.contains("Nothing to vote on"), "the only pair has its vote: {page}");
+
+    // `arena ratings` reads the vote with the game: one win each.
+    let ratings = common::json(&run_ok(&["ratings", "--db", &db.to_string_lossy(), "--json"]));
+    let player =
+        |name: &str| ratings.as_array().and_then(|p| p.iter().find(|p| p["name"] == name)).cloned().unwrap_or_default();
+    for name in ["alpha", "beta"] {
+        assert_eq!(player(name)["games"], 2, "{ratings}");
+        assert_eq!(player(name)["score"], 0.5, "{ratings}");
+    }
+}
+
+#[test]
+fn a_person_votes_in_chromium_and_planted_markup_never_runs() {
+    let dir = ok(tempfile::tempdir());
+    let db = dir.path().join("quiz.db");
+    let planted = "<img src=x onerror=\"window.__pwned=1\"><script>window.__pwned=2</script>";
+    quiz_store(&db, "4", &format!("{planted} five"));
+    let server =
+        ok(WebServer::start(&ServeConfig { db: db.as_path().into(), host: "127.0.0.1".into(), port: 0 }, |_| {}));
+    let mut browser = common::browser::Browser::launch();
+    browser.open_url(&format!("{}vote", server.url()));
+    let text = |browser: &mut common::browser::Browser, id: &str| {
+        browser.eval(&format!("document.getElementById('{id}').textContent")).as_str().unwrap_or_default().to_string()
+    };
+    assert!(text(&mut browser, "prompt").contains("What is 2 + 2? <b>Answer</b>"), "the prompt as text");
+    let answers = [text(&mut browser, "answer-a"), text(&mut browser, "answer-b")];
+    assert!(answers.iter().any(|a| a.contains(planted)), "the planted answer is shown as text: {answers:?}");
+    browser.eval("document.getElementById('vote-tie').click()");
+    browser.wait_for_load("the vote's answer");
+    let revealed = text(&mut browser, "revealed");
+    assert!(revealed.contains("alpha") && revealed.contains("beta") && revealed.contains("a tie"), "{revealed}");
+    assert_eq!(browser.eval("typeof window.__pwned"), serde_json::json!("undefined"), "planted markup ran");
+    assert!(browser.errors.is_empty(), "console errors: {:?}", browser.errors);
+    let votes = ok(Store::open(&db).and_then(|s| s.votes(None)));
+    assert_eq!(votes.len(), 1);
+    assert_eq!(votes[0].choice, arena::store::VoteChoice::Tie);
+    // The leaderboard counts it: each agent has its game and the vote.
+    browser.open_url(&server.url());
+    assert!(browser.errors.is_empty(), "console errors on the leaderboard: {:?}", browser.errors);
 }

@@ -1,7 +1,11 @@
 //! `arena serve`: a small web app over a store, for people. It serves the report's views — the
 //! leaderboard with intervals, the crosstable, the rating history and the game viewer — built
-//! from the store at each request, so a page always shows what the store holds now. It binds to
-//! 127.0.0.1 unless told otherwise. Playing, voting and judging in the browser are not there yet.
+//! from the store at each request, so a page always shows what the store holds now; and a vote
+//! page ([`vote`]): two anonymous answers to the same prompt, the person's choice stored as a
+//! battle that the ratings read. It binds to 127.0.0.1 unless told otherwise. Playing and judging
+//! in the browser are not there yet.
+
+mod vote;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,7 +42,7 @@ pub struct WebServer {
 }
 
 /// The pages served, for 404 answers.
-const PAGES: &str = "/ (the store's report), /health";
+const PAGES: &str = "/ (the store's report), /vote, /health";
 
 impl WebServer {
     /// Checks the store can be read, binds, and serves from a thread of its own.
@@ -98,27 +102,50 @@ impl Drop for WebServer {
     }
 }
 
+/// An answer: status, content type and body.
+struct Page {
+    status: u16,
+    content_type: &'static str,
+    body: String,
+}
+
+impl Page {
+    fn html(status: u16, body: String) -> Page {
+        Page { status, content_type: "text/html; charset=utf-8", body }
+    }
+
+    fn text(status: u16, body: String) -> Page {
+        Page { status, content_type: "text/plain; charset=utf-8", body }
+    }
+}
+
 /// Routes one request and answers it.
-fn answer(request: tiny_http::Request, db: &StoreLocation) -> Served {
+fn answer(mut request: tiny_http::Request, db: &StoreLocation) -> Served {
     use tiny_http::Method;
     let method = request.method().to_string();
     let path = request.url().split('?').next().unwrap_or("").to_string();
-    let (status, content_type, body) = match (request.method(), path.as_str()) {
+    let page = match (request.method(), path.as_str()) {
         (Method::Get | Method::Head, "/") => match render(&Source::Store(db.clone())) {
-            Ok((page, _, _)) => (200, "text/html; charset=utf-8", page),
-            Err(error) => (500, "text/plain; charset=utf-8", format!("cannot read store {db}: {error:#}\n")),
+            Ok((page, _, _)) => Page::html(200, page),
+            Err(error) => Page::text(500, format!("cannot read store {db}: {error:#}\n")),
         },
-        (Method::Get | Method::Head, "/health") => (200, "text/plain; charset=utf-8", "ok\n".to_string()),
-        (_, "/" | "/health") => (405, "text/plain; charset=utf-8", format!("{method} is not allowed on {path}\n")),
-        _ => (404, "text/plain; charset=utf-8", format!("no such page: {path} (served: {PAGES})\n")),
+        (Method::Get | Method::Head, "/health") => Page::text(200, "ok\n".to_string()),
+        (Method::Get | Method::Head, "/vote") => vote::show(db),
+        (Method::Post, "/vote") => match read_form(&mut request) {
+            Ok(form) => vote::cast(db, &form),
+            Err(page) => page,
+        },
+        (_, "/" | "/health" | "/vote") => Page::text(405, format!("{method} is not allowed on {path}\n")),
+        _ => Page::text(404, format!("no such page: {path} (served: {PAGES})\n")),
     };
-    let mut response = tiny_http::Response::from_string(body).with_status_code(status);
+    let status = page.status;
+    let mut response = tiny_http::Response::from_string(page.body).with_status_code(status);
     for (name, value) in [
-        ("Content-Type", content_type),
+        ("Content-Type", page.content_type),
         // Every text on the page is escaped; this keeps a slip from running anything foreign.
         (
             "Content-Security-Policy",
-            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:",
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; form-action 'self'",
         ),
         ("X-Content-Type-Options", "nosniff"),
         ("Cache-Control", "no-store"),
@@ -130,4 +157,57 @@ fn answer(request: tiny_http::Request, db: &StoreLocation) -> Served {
     // A visitor who left before the answer costs nothing.
     let _ = request.respond(response);
     Served { method, path, status }
+}
+
+/// The most a form post may carry.
+const MAX_FORM_BYTES: usize = 4096;
+
+/// A posted form's fields (`application/x-www-form-urlencoded`), or the error page: 413 when too
+/// large, 415 for another encoding, 400 when unreadable.
+fn read_form(request: &mut tiny_http::Request) -> std::result::Result<Vec<(String, String)>, Page> {
+    use std::io::Read;
+    let form_type = request
+        .headers()
+        .iter()
+        .any(|h| h.field.equiv("Content-Type") && h.value.as_str().starts_with("application/x-www-form-urlencoded"));
+    if !form_type {
+        return Err(Page::text(415, "post a form (application/x-www-form-urlencoded)\n".to_string()));
+    }
+    if request.body_length().is_some_and(|length| length > MAX_FORM_BYTES) {
+        return Err(Page::text(413, format!("a form of at most {MAX_FORM_BYTES} bytes\n")));
+    }
+    let mut body = Vec::new();
+    request
+        .as_reader()
+        .take(MAX_FORM_BYTES as u64 + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| Page::text(400, format!("cannot read the form: {e}\n")))?;
+    if body.len() > MAX_FORM_BYTES {
+        return Err(Page::text(413, format!("a form of at most {MAX_FORM_BYTES} bytes\n")));
+    }
+    Ok(form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+}
+
+/// A random token (128 bits, hex) from the operating system.
+fn token() -> Result<String> {
+    use rand::TryRngCore;
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|e| Error::Invalid(format!("no randomness from the operating system: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A page around `body`, in the report's plain style.
+fn layout(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><style>\
+         body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}}\
+         .answers{{display:grid;grid-template-columns:1fr 1fr;gap:1rem}}\
+         .answer,.prompt{{white-space:pre-wrap;border:1px solid #ccc;border-radius:6px;padding:.8rem;background:#fafafa}}\
+         button{{font-size:1rem;margin:.3rem;padding:.4rem 1rem}} nav a{{margin-right:1rem}}</style></head>\
+         <body><nav><a href=\"/\">Leaderboard</a><a href=\"/vote\">Vote</a></nav><h1>{title}</h1>{body}</body></html>",
+        title = crate::report::html::escape(title)
+    )
 }

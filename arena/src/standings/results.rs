@@ -50,7 +50,8 @@ pub fn read(path: &Path) -> Result<Results> {
 }
 
 /// Reads the finished games of a store: one tournament, or every tournament in it (agents with the
-/// same name across tournaments are the same player), in tournament and match order.
+/// same name across tournaments are the same player), in tournament and match order, then the
+/// votes people cast between the agents' answers (`arena serve`), in the order cast.
 pub fn from_store(location: &crate::store::StoreLocation, tournament: Option<i64>) -> Result<Results> {
     if !location.exists() {
         bail!("store {location} does not exist");
@@ -70,6 +71,11 @@ pub fn from_store(location: &crate::store::StoreLocation, tournament: Option<i64
             };
             games.push(GameResult { first, second, score: m.score0 });
         }
+    }
+    // People's votes between two answers are battles too.
+    for vote in store.votes(tournament)? {
+        let (first, second) = (roster.intern(&vote.agents[0]), roster.intern(&vote.agents[1]));
+        games.push(GameResult { first, second, score: vote.choice.score_of_a() });
     }
     if games.is_empty() {
         bail!(

@@ -64,6 +64,22 @@ const TABLES: &[(&str, &[&str])] = &[
     ("refusals", &["tournament_id", "worker", "detail", "recorded_at"]),
     ("workers", &["owner", "name", "started_at", "heartbeat_ms", "games"]),
     ("tournament_files", &["tournament_id", "role", "idx", "path", "kind", "hash"]),
+    (
+        "votes",
+        &[
+            "token",
+            "tournament_id",
+            "match_idx",
+            "ordinal_a",
+            "ordinal_b",
+            "agent_a",
+            "agent_b",
+            "shown_at",
+            "choice",
+            "voter",
+            "voted_at",
+        ],
+    ),
     ("content_parts", &["hash", "file", "part", "bytes"]),
 ];
 

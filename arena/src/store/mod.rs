@@ -16,6 +16,7 @@ mod copy;
 mod leases;
 mod reads;
 mod schema;
+mod votes;
 mod writes;
 
 use std::path::Path;
@@ -32,6 +33,7 @@ use backend::{Db, Sql};
 pub use content::{ContentKind, FileRole, MAX_STORED_CONTENT_BYTES, TournamentFile, is_sha256};
 pub use leases::{Claim, RecordOutcome, StoredFault};
 pub use schema::SCHEMA_VERSION;
+pub use votes::{AnswerPair, StoredVote, VoteChoice, VoteOutcome};
 
 /// An open store.
 #[derive(Debug)]
@@ -244,10 +246,10 @@ mod tests {
     use super::*;
     use crate::engine::schedule::Pairing;
 
-    /// Undoes schema 7: tournament files and stored contents.
-    const BACK_TO_SCHEMA_6: &str = "DROP TABLE tournament_files; DROP TABLE content_parts;";
-    /// Undoes schemas 7 and 6: the leases, the worker column, the faults and workers tables.
-    const BACK_TO_SCHEMA_5: &str = "DROP TABLE tournament_files; DROP TABLE content_parts;
+    /// Undoes schemas 8 and 7: votes, tournament files and stored contents.
+    const BACK_TO_SCHEMA_6: &str = "DROP TABLE votes; DROP TABLE tournament_files; DROP TABLE content_parts;";
+    /// Undoes schemas 8 to 6: the leases, the worker column, the faults and workers tables.
+    const BACK_TO_SCHEMA_5: &str = "DROP TABLE votes; DROP TABLE tournament_files; DROP TABLE content_parts;
         DROP INDEX matches_pending; DROP INDEX matches_leased;
         ALTER TABLE matches DROP COLUMN lease_owner; ALTER TABLE matches DROP COLUMN lease_until;
         ALTER TABLE matches DROP COLUMN worker; ALTER TABLE matches DROP COLUMN trajectory; DROP TABLE faults; DROP TABLE refusals; DROP TABLE workers;";

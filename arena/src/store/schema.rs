@@ -8,7 +8,7 @@ use crate::error::{Context, Result, bail};
 /// Marks a SQLite file as an Arena store ("AREN").
 const APPLICATION_ID: i64 = 0x4152_454e;
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// The tables, written once for both databases (see [`Dialect::render`] for the tokens).
 const SCHEMA: &str = "
@@ -135,6 +135,19 @@ CREATE TABLE IF NOT EXISTS content_parts (
     bytes {bytes} NOT NULL,
     PRIMARY KEY (hash, file, part)
 ) {without_rowid};
+CREATE TABLE IF NOT EXISTS votes (
+    token TEXT PRIMARY KEY,
+    tournament_id {int} NOT NULL,
+    match_idx {int} NOT NULL,
+    ordinal_a {int} NOT NULL,
+    ordinal_b {int} NOT NULL,
+    agent_a TEXT NOT NULL,
+    agent_b TEXT NOT NULL,
+    shown_at TEXT NOT NULL DEFAULT ({now}),
+    choice TEXT,
+    voter TEXT,
+    voted_at TEXT
+);
 CREATE TABLE IF NOT EXISTS workers (
     owner TEXT PRIMARY KEY,
     name TEXT NOT NULL,

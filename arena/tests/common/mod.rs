@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 pub use arena_tests::json;
 
+pub mod browser;
+
 fn binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_arena"))
 }
