@@ -3,6 +3,8 @@
 //! with the engine's reason and asked again, `undo` refused, a game played to the end and stored
 //! like any other; Ctrl-D forfeits cleanly.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -80,15 +82,7 @@ fn ctrl_d_forfeits_the_game_and_the_run_ends_cleanly() {
 fn evolve_asks_a_person_before_each_promotion_and_records_the_veto_in_the_lineage() {
     let dir = ok(tempfile::tempdir());
     let config = dir.path().join("approve.toml");
-    // Two children; a gate that always passes (no SPRT decision in 10 games, threshold 0), so
-    // each promotion is put to the person.
-    ok(std::fs::write(
-        &config,
-        "game = \"tic_tac_toe\"\ngenerations = 1\nchildren_per_parent = 2\narchitecture = \"mlp(hidden=16,layers=1)\"\n\
-         anchor_sims = 10\ntournament_games_per_pairing = 4\ntournament_sims = 4\nselfplay_games = 20\nselfplay_sims = 4\n\
-         gate_games = 10\ngate_sprt = \"elo0=0,elo1=60,alpha=0.0001,beta=0.0001\"\ngate_threshold = 0.0\nbootstrap = 10\n\
-         [train]\nlearning_rate = 0.002\nweight_decay = 0.0001\nbatch_size = 32\nepochs = 1\nvalue_weight = 1.0\n",
-    ));
+    ok(std::fs::write(&config, common::approval_config(2)));
     let run = dir.path().join("run");
     let mut command = Command::new(env!("CARGO_BIN_EXE_arena"));
     command.args(["evolve", "--quiet", "--threads", "1", "--approve", "--approver", "ana", "--config"]);

@@ -2,7 +2,8 @@
 //! request (a game stored after the server started shows on the next visit), escapes what the store
 //! holds, answers unknown pages 404 and other methods 405, and binds to 127.0.0.1 by default. Its
 //! vote page shows two anonymous answers, stores one vote per shown pair as a battle that
-//! `arena ratings` reads, and refuses malformed, replayed and never-shown votes.
+//! `arena ratings` reads, and refuses malformed, replayed and never-shown votes. Its approve page
+//! decides the promotions an `arena evolve --approve web` run waits on.
 
 mod common;
 
@@ -274,4 +275,71 @@ fn a_person_votes_in_chromium_and_planted_markup_never_runs() {
     // The leaderboard counts it: each agent has its game and the vote.
     browser.open_url(&server.url());
     assert!(browser.errors.is_empty(), "console errors on the leaderboard: {:?}", browser.errors);
+}
+
+#[test]
+fn a_promotion_vetoed_on_the_approve_page_is_recorded_in_the_run_lineage() {
+    let dir = ok(tempfile::tempdir());
+    let config = dir.path().join("approve.toml");
+    ok(std::fs::write(&config, common::approval_config(1)));
+    let run = dir.path().join("run");
+    let mut evolve = ok(Command::new(env!("CARGO_BIN_EXE_arena"))
+        .args(["evolve", "--quiet", "--threads", "1", "--approve", "web", "--config"])
+        .arg(&config)
+        .arg("--run-dir")
+        .arg(&run)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn());
+    // The run waits with its request in its store.
+    let db = run.join("arena.db");
+    let started = std::time::Instant::now();
+    while !(db.exists() && Store::open(&db).and_then(|s| s.pending_approvals()).is_ok_and(|p| !p.is_empty())) {
+        assert!(started.elapsed().as_secs() < 120, "no approval request after 120 s");
+        assert!(ok(evolve.try_wait()).is_none(), "the run ended before asking");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let server =
+        ok(WebServer::start(&ServeConfig { db: db.as_path().into(), host: "127.0.0.1".into(), port: 0 }, |_| {}));
+    let approve_url = format!("{}approve", server.url());
+    let (status, text) = post_form(&approve_url, "decision=veto");
+    assert_eq!(status, 400, "no token: {text}");
+    let (status, _) = post_form(&approve_url, &format!("token={}&decision=veto", "0".repeat(32)));
+    assert_eq!(status, 404, "a token no request has");
+
+    let mut browser = common::browser::Browser::launch();
+    browser.open_url(&approve_url);
+    let request = browser.eval("document.getElementById('request').textContent");
+    let request = request.as_str().unwrap_or_default();
+    assert!(request.contains("promote g1c0 over its parent g0") && request.contains("Sample gate games"), "{request}");
+    let token =
+        browser.eval("document.querySelector('input[name=token]').value").as_str().unwrap_or_default().to_string();
+    browser.eval("document.getElementById('by').value = 'bo'");
+    browser.eval("document.getElementById('veto').click()");
+    browser.wait_for_load("the decision's answer");
+    let decided = browser.eval("document.getElementById('decided').textContent");
+    assert!(decided.as_str().is_some_and(|t| t.contains("Vetoed by bo")), "{decided}");
+    assert!(browser.errors.is_empty(), "console errors: {:?}", browser.errors);
+    let (status, _) = post_form(&approve_url, &format!("token={token}&decision=approve"));
+    assert_eq!(status, 409, "a second decision is refused");
+
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = ok(evolve.try_wait()) {
+            break status;
+        }
+        assert!(started.elapsed().as_secs() < 120, "the run did not go on after the decision");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = evolve.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+    }
+    assert!(status.success(), "{stderr}");
+    let lineage: serde_json::Value = ok(serde_json::from_str(&ok(std::fs::read_to_string(run.join("lineage.json")))));
+    let child =
+        lineage["nodes"].as_array().and_then(|n| n.iter().find(|e| e["name"] == "g1c0")).cloned().unwrap_or_default();
+    assert_eq!(child["status"], "vetoed", "{lineage}");
+    assert_eq!(child["gate"]["approval"], serde_json::json!({"approved": false, "by": "bo"}));
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use arena::Resources;
+use arena::evolve::approval::{self, Approver};
 use arena::evolve::run_dir::RunDir;
 use arena::evolve::{EvolveConfig, EvolveOptions, GenerationSummary, LanguageGeneration};
 
@@ -64,11 +65,12 @@ pub struct EvolveArgs {
     /// (this process trains, rates and gates).
     #[arg(long)]
     pub workers_only: bool,
-    /// Before each promotion, show the gate, the measures and sample games, and ask in the
-    /// terminal to approve or veto it; the decision and who made it go into the lineage.
-    #[arg(long)]
-    pub approve: bool,
-    /// Who approves, as recorded (default: the login name).
+    /// Before each promotion, show the gate, the measures and sample games, and ask a person to
+    /// approve or veto it: in this terminal (`--approve`), or on `arena serve`'s approve page over
+    /// the run's store (`--approve web`). The decision and who made it go into the lineage.
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "terminal")]
+    pub approve: Option<ApproveIn>,
+    /// Who approves in the terminal, as recorded (default: the login name).
     #[arg(long, requires = "approve")]
     pub approver: Option<String>,
     /// No progress bars or progress lines.
@@ -107,6 +109,15 @@ impl EvolveArgs {
     }
 }
 
+/// Where a person approves promotions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ApproveIn {
+    /// In this terminal.
+    Terminal,
+    /// On `arena serve --db STORE`'s /approve page.
+    Web,
+}
+
 /// Runs the evolve loop and prints the rating history.
 pub fn evolve(args: &EvolveArgs, resources: &Resources, out: &mut dyn Write) -> Result<()> {
     let config = args.config()?;
@@ -120,7 +131,10 @@ pub fn evolve(args: &EvolveArgs, resources: &Resources, out: &mut dyn Write) -> 
         resume: args.resume,
         db: args.db.clone(),
         workers_only: args.workers_only,
-        approve: args.approve.then(|| args.approver.clone().unwrap_or_else(arena::evolve::approval::default_approver)),
+        approve: args.approve.map(|place| match place {
+            ApproveIn::Terminal => Approver::Terminal(args.approver.clone().unwrap_or_else(approval::default_approver)),
+            ApproveIn::Web => Approver::Web,
+        }),
     };
     let started = std::time::Instant::now();
     let summaries = arena::evolve::evolve(&config, &options, resources, &Bars::new(!args.quiet && !args.json))?;

@@ -1,16 +1,31 @@
 //! `arena evolve --approve`: before a child that passed its gate joins the population, a person
 //! sees the gate's result, the generation's measures against fixed opponents and sample gate
-//! games, and approves or vetoes it. The decision and who made it go with the gate into the
-//! lineage and the store; a resumed run reuses a decision already recorded instead of asking again.
+//! games, and approves or vetoes it — in the terminal, or on `arena serve`'s approve page over the
+//! run's store (the run puts the request into the store and waits for the decision). The decision
+//! and who made it go with the gate into the lineage and the store; a resumed run reuses a
+//! decision already recorded instead of asking again.
 
 use std::io::{BufRead, Write};
+use std::time::Duration;
 
 use games::{Game, Move};
 
 use super::summary::{Approval, GateResult, GenerationSummary};
 use super::{Generation, language};
 use crate::error::{Error, Result, bail};
-use crate::store::Store;
+use crate::store::{Store, one_use_token};
+
+/// Who decides on promotions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Approver {
+    /// A person at this terminal, recorded under this name.
+    Terminal(String),
+    /// A person on `arena serve`'s approve page over the run's store (who gives a name there).
+    Web,
+}
+
+/// How often a run waiting for a decision on the web looks at the store.
+const WEB_POLL: Duration = Duration::from_millis(500);
 
 /// Sample games shown with a request.
 const SAMPLE_GAMES: usize = 2;
@@ -18,7 +33,7 @@ const SAMPLE_GAMES: usize = 2;
 const TEXT_MOVE_CHARS: usize = 160;
 
 /// What a person decides on.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ApprovalRequest {
     pub generation: u32,
     pub gate: GateResult,
@@ -92,6 +107,44 @@ pub fn default_approver() -> String {
 }
 
 impl Generation<'_> {
+    /// A person's decision on `request`, asked as `approver` says.
+    pub(super) fn decide(&self, approver: &Approver, request: &ApprovalRequest) -> Result<Approval> {
+        match approver {
+            Approver::Terminal(by) => ask(request, by, &mut std::io::stdin().lock(), &mut std::io::stderr()),
+            Approver::Web => {
+                let store = Store::connect(&self.store_location())?;
+                // A resumed run finds its own request (decided or not) by run and child.
+                let run = std::fs::canonicalize(self.run.path()).unwrap_or_else(|_| self.run.path().to_path_buf());
+                let id = store.request_approval(
+                    &run.display().to_string(),
+                    &request.gate.child,
+                    request.generation,
+                    &serde_json::to_string(request)?,
+                    &one_use_token()?,
+                )?;
+                self.progress.log(&format!(
+                    "generation {}: waiting for a decision on {}: `arena serve --db {}`, page /approve",
+                    request.generation,
+                    request.gate.child,
+                    self.store_location()
+                ));
+                loop {
+                    let stored = store.approval(id)?;
+                    if let Some((approved, by)) = stored.and_then(|s| s.decision) {
+                        self.progress.log(&format!(
+                            "generation {}: {} {} by {by}",
+                            request.generation,
+                            request.gate.child,
+                            if approved { "approved" } else { "vetoed" }
+                        ));
+                        return Ok(Approval { approved, by });
+                    }
+                    std::thread::sleep(WEB_POLL);
+                }
+            }
+        }
+    }
+
     /// The request for `gate`, with the generation's measures so far and sample games of the gate
     /// `tournaments`.
     pub(super) fn approval_request(

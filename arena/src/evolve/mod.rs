@@ -65,8 +65,8 @@ pub struct EvolveOptions {
     pub db: Option<crate::store::StoreLocation>,
     /// With a shared store: leave every game to the workers (this process trains and decides).
     pub workers_only: bool,
-    /// Ask a person, named here, to approve or veto each promotion (`--approve`) in the terminal.
-    pub approve: Option<String>,
+    /// Ask a person to approve or veto each promotion (`--approve`).
+    pub approve: Option<approval::Approver>,
 }
 
 impl EvolveOptions {
@@ -264,15 +264,14 @@ pub fn evolve(
             let mut promoted = Vec::new();
             for (child, parent) in &children {
                 let (mut gate, gate_tournaments) = context.gate(generation, child, parent)?;
-                if let Some(by) = options.approve.as_ref().filter(|_| gate.decision.promoted()) {
+                if let Some(approver) = options.approve.as_ref().filter(|_| gate.decision.promoted()) {
                     // A decision recorded before a kill stands; otherwise a person is asked.
                     let recorded = lineage.entry(child).and_then(|e| e.gate.as_ref()).and_then(|g| g.approval.clone());
                     gate.approval = Some(match recorded {
                         Some(approval) => approval,
                         None => {
                             let request = context.approval_request(generation, &gate, &gate_tournaments, &summary)?;
-                            let mut input = std::io::stdin().lock();
-                            approval::ask(&request, by, &mut input, &mut std::io::stderr())?
+                            context.decide(approver, &request)?
                         }
                     });
                 }

@@ -2,9 +2,11 @@
 //! leaderboard with intervals, the crosstable, the rating history and the game viewer — built
 //! from the store at each request, so a page always shows what the store holds now; and a vote
 //! page ([`vote`]): two anonymous answers to the same prompt, the person's choice stored as a
-//! battle that the ratings read. It binds to 127.0.0.1 unless told otherwise. Playing and judging
-//! in the browser are not there yet.
+//! battle that the ratings read; and an approve page ([`approve`]) where a person decides on the
+//! promotions a run started with `arena evolve --approve web` waits on. It binds to 127.0.0.1
+//! unless told otherwise. Playing and judging in the browser are not there yet.
 
+mod approve;
 mod vote;
 
 use std::net::SocketAddr;
@@ -42,7 +44,7 @@ pub struct WebServer {
 }
 
 /// The pages served, for 404 answers.
-const PAGES: &str = "/ (the store's report), /vote, /health";
+const PAGES: &str = "/ (the store's report), /vote, /approve, /health";
 
 impl WebServer {
     /// Checks the store can be read, binds, and serves from a thread of its own.
@@ -135,7 +137,12 @@ fn answer(mut request: tiny_http::Request, db: &StoreLocation) -> Served {
             Ok(form) => vote::cast(db, &form),
             Err(page) => page,
         },
-        (_, "/" | "/health" | "/vote") => Page::text(405, format!("{method} is not allowed on {path}\n")),
+        (Method::Get | Method::Head, "/approve") => approve::show(db),
+        (Method::Post, "/approve") => match read_form(&mut request) {
+            Ok(form) => approve::decide(db, &form),
+            Err(page) => page,
+        },
+        (_, "/" | "/health" | "/vote" | "/approve") => Page::text(405, format!("{method} is not allowed on {path}\n")),
         _ => Page::text(404, format!("no such page: {path} (served: {PAGES})\n")),
     };
     let status = page.status;
@@ -188,16 +195,6 @@ fn read_form(request: &mut tiny_http::Request) -> std::result::Result<Vec<(Strin
     Ok(form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
 }
 
-/// A random token (128 bits, hex) from the operating system.
-fn token() -> Result<String> {
-    use rand::TryRngCore;
-    let mut bytes = [0u8; 16];
-    rand::rngs::OsRng
-        .try_fill_bytes(&mut bytes)
-        .map_err(|e| Error::Invalid(format!("no randomness from the operating system: {e}")))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
 /// A page around `body`, in the report's plain style.
 fn layout(title: &str, body: &str) -> String {
     format!(
@@ -207,7 +204,7 @@ fn layout(title: &str, body: &str) -> String {
          .answers{{display:grid;grid-template-columns:1fr 1fr;gap:1rem}}\
          .answer,.prompt{{white-space:pre-wrap;border:1px solid #ccc;border-radius:6px;padding:.8rem;background:#fafafa}}\
          button{{font-size:1rem;margin:.3rem;padding:.4rem 1rem}} nav a{{margin-right:1rem}}</style></head>\
-         <body><nav><a href=\"/\">Leaderboard</a><a href=\"/vote\">Vote</a></nav><h1>{title}</h1>{body}</body></html>",
+         <body><nav><a href=\"/\">Leaderboard</a><a href=\"/vote\">Vote</a><a href=\"/approve\">Approve</a></nav><h1>{title}</h1>{body}</body></html>",
         title = crate::report::html::escape(title)
     )
 }

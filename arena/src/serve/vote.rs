@@ -7,9 +7,9 @@
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
-use super::{Page, layout, token};
+use super::{Page, layout};
 use crate::report::html::escape;
-use crate::store::{AnswerPair, Store, StoreLocation, VoteChoice, VoteOutcome};
+use crate::store::{AnswerPair, Store, StoreLocation, VoteChoice, VoteOutcome, is_token, one_use_token};
 
 /// The longest voter name kept.
 const MAX_VOTER_CHARS: usize = 80;
@@ -45,7 +45,7 @@ fn draw(db: &StoreLocation) -> crate::error::Result<Option<(String, AnswerPair)>
         if rng.random_bool(0.5) {
             pair = pair.swapped();
         }
-        let token = token()?;
+        let token = one_use_token()?;
         store.record_shown(&token, &pair)?;
         return Ok(Some((token, pair)));
     }
@@ -80,7 +80,7 @@ pub(super) fn cast(db: &StoreLocation, form: &[(String, String)]) -> Page {
             _ => None,
         }
     };
-    let token = field("token").filter(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()));
+    let token = field("token").filter(|t| is_token(t));
     let choice = field("choice").and_then(VoteChoice::parse);
     let (Some(token), Some(choice)) = (token, choice) else {
         return Page::text(

@@ -65,6 +65,10 @@ const TABLES: &[(&str, &[&str])] = &[
     ("workers", &["owner", "name", "started_at", "heartbeat_ms", "games"]),
     ("tournament_files", &["tournament_id", "role", "idx", "path", "kind", "hash"]),
     (
+        "approvals",
+        &["id", "run", "child", "generation", "request", "token", "asked_at", "approved", "decided_by", "decided_at"],
+    ),
+    (
         "votes",
         &[
             "token",
@@ -117,14 +121,18 @@ impl Store {
             }
             copied.push((*table, rows.len()));
         }
-        // New tournaments continue after the copied ids.
+        // New tournaments (and approval requests) continue after the copied ids.
         if to.lock()?.dialect() == Dialect::Postgres {
-            to.run(|s| {
-                s.query(
-                    "SELECT setval(pg_get_serial_sequence('tournaments', 'id'), coalesce(max(id), 0) + 1, false) FROM tournaments",
-                    &[] as &[Value],
-                )
-            })?;
+            for table in ["tournaments", "approvals"] {
+                to.run(|s| {
+                    s.query(
+                        &format!(
+                            "SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 0) + 1, false) FROM {table}"
+                        ),
+                        &[] as &[Value],
+                    )
+                })?;
+            }
         }
         Ok(copied)
     }

@@ -10,6 +10,7 @@
 //! nor double-counts a game. On a shared store, matches are leased to workers and a result that
 //! arrives for a finished match is compared with it, never stored twice.
 
+mod approvals;
 mod backend;
 mod content;
 mod copy;
@@ -28,6 +29,7 @@ use serde::Serialize;
 use crate::engine::runner::EndKind;
 use crate::engine::schedule::Pairing;
 use crate::error::{Context, Error, Result};
+pub use approvals::{DecisionOutcome, StoredApproval, is_token, one_use_token};
 pub use backend::StoreLocation;
 use backend::{Db, Sql};
 pub use content::{ContentKind, FileRole, MAX_STORED_CONTENT_BYTES, TournamentFile, is_sha256};
@@ -247,9 +249,10 @@ mod tests {
     use crate::engine::schedule::Pairing;
 
     /// Undoes schemas 8 and 7: votes, tournament files and stored contents.
-    const BACK_TO_SCHEMA_6: &str = "DROP TABLE votes; DROP TABLE tournament_files; DROP TABLE content_parts;";
+    const BACK_TO_SCHEMA_6: &str =
+        "DROP TABLE approvals; DROP TABLE votes; DROP TABLE tournament_files; DROP TABLE content_parts;";
     /// Undoes schemas 8 to 6: the leases, the worker column, the faults and workers tables.
-    const BACK_TO_SCHEMA_5: &str = "DROP TABLE votes; DROP TABLE tournament_files; DROP TABLE content_parts;
+    const BACK_TO_SCHEMA_5: &str = "DROP TABLE approvals; DROP TABLE votes; DROP TABLE tournament_files; DROP TABLE content_parts;
         DROP INDEX matches_pending; DROP INDEX matches_leased;
         ALTER TABLE matches DROP COLUMN lease_owner; ALTER TABLE matches DROP COLUMN lease_until;
         ALTER TABLE matches DROP COLUMN worker; ALTER TABLE matches DROP COLUMN trajectory; DROP TABLE faults; DROP TABLE refusals; DROP TABLE workers;";

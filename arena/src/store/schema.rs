@@ -148,6 +148,19 @@ CREATE TABLE IF NOT EXISTS votes (
     voter TEXT,
     voted_at TEXT
 );
+CREATE TABLE IF NOT EXISTS approvals (
+    id {id},
+    run TEXT NOT NULL,
+    child TEXT NOT NULL,
+    generation {int} NOT NULL,
+    request TEXT NOT NULL,
+    token TEXT NOT NULL UNIQUE,
+    asked_at TEXT NOT NULL DEFAULT ({now}),
+    approved {int},
+    decided_by TEXT,
+    decided_at TEXT,
+    UNIQUE (run, child)
+);
 CREATE TABLE IF NOT EXISTS workers (
     owner TEXT PRIMARY KEY,
     name TEXT NOT NULL,

@@ -96,3 +96,14 @@ pub fn evolve_decisions(run: &Path) -> (Vec<serde_json::Value>, serde_json::Valu
     let lineage = std::fs::read_to_string(run.join("lineage.json")).unwrap_or_else(|e| panic!("{e}"));
     (summaries, serde_json::from_str(&lineage).unwrap_or_else(|e| panic!("{e}")))
 }
+
+/// A tiny tic-tac-toe evolve config (one generation, `children` children) whose gates always pass
+/// (no SPRT decision in 10 games, threshold 0), so every child's promotion is put to a person.
+pub fn approval_config(children: u32) -> String {
+    format!(
+        "game = \"tic_tac_toe\"\ngenerations = 1\nchildren_per_parent = {children}\narchitecture = \"mlp(hidden=16,layers=1)\"\n\
+         anchor_sims = 10\ntournament_games_per_pairing = 4\ntournament_sims = 4\nselfplay_games = 20\nselfplay_sims = 4\n\
+         gate_games = 10\ngate_sprt = \"elo0=0,elo1=60,alpha=0.0001,beta=0.0001\"\ngate_threshold = 0.0\nbootstrap = 10\n\
+         [train]\nlearning_rate = 0.002\nweight_decay = 0.0001\nbatch_size = 32\nepochs = 1\nvalue_weight = 1.0\n"
+    )
+}
