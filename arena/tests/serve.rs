@@ -343,3 +343,150 @@ fn a_promotion_vetoed_on_the_approve_page_is_recorded_in_the_run_lineage() {
     assert_eq!(child["status"], "vetoed", "{lineage}");
     assert_eq!(child["gate"]["approval"], serde_json::json!({"approved": false, "by": "bo"}));
 }
+
+/// Posts a form without following a redirect: the status, the `Location` and the body.
+fn post_form_here(url: &str, form: &str) -> (u16, String, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+    let mut response = ok(agent.post(url).header("Content-Type", "application/x-www-form-urlencoded").send(form));
+    let location = response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    (response.status().as_u16(), location, ok(response.body_mut().read_to_string()))
+}
+
+/// The game page once it waits for a move (or has ended), and the number its forms carry.
+fn waiting_page(url: &str) -> (String, Option<String>) {
+    let started = std::time::Instant::now();
+    loop {
+        let (status, page) = fetch("GET", url);
+        assert_eq!(status, 200, "{page}");
+        if let Some(at) = page.find("name=\"turn\" value=\"") {
+            let rest = &page[at + 19..];
+            let turn = rest[..rest.find('"').unwrap_or(0)].to_string();
+            return (page, Some(turn));
+        }
+        if page.contains("id=\"result\"") {
+            return (page, None);
+        }
+        assert!(started.elapsed().as_secs() < 30, "the game page never waited for a move: {page}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_person_plays_in_the_browser_pages_and_the_game_is_stored() {
+    let dir = ok(tempfile::tempdir());
+    let db = dir.path().join("play.db");
+    let db_text = db.to_string_lossy().into_owned();
+    run_ok(&[
+        "tournament",
+        "--game",
+        "tic_tac_toe",
+        "--agents",
+        "random",
+        "first",
+        "--games-per-pairing",
+        "2",
+        "--db",
+        &db_text,
+    ]);
+    let server =
+        ok(WebServer::start(&ServeConfig { db: db.as_path().into(), host: "127.0.0.1".into(), port: 0 }, |_| {}));
+    let play_url = format!("{}play", server.url());
+    let (status, form) = fetch("GET", &play_url);
+    assert!(
+        status == 200 && form.contains("<option value=\"connect_four\">") && !form.contains("value=\"debate\""),
+        "{form}"
+    );
+    // Games that are not two-player games of moves, unknown agents and seats are refused.
+    for (bad, why) in [
+        ("game=debate&opponent=first&seat=0", "not a two-player game of moves"),
+        ("game=tic_tac_toe&opponent=nosuch&seat=0", "nosuch"),
+        ("game=tic_tac_toe&opponent=first&seat=2", "0 or 1"),
+        ("game=tic_tac_toe&opponent=human&seat=0", "must be an agent"),
+    ] {
+        let (status, _, text) = post_form_here(&play_url, bad);
+        assert!(status == 400 && text.contains(why), "{bad}: {status} {text}");
+    }
+
+    let (status, location, _) = post_form_here(&play_url, "game=tic_tac_toe&opponent=first&seat=0&name=ana");
+    assert_eq!(status, 303);
+    assert!(location.starts_with("/play/"), "{location}");
+    let game_url = format!("{}{}", server.url(), &location[1..]);
+    let (page, turn) = waiting_page(&game_url);
+    assert!(page.contains("You play X") && page.contains("id=\"move-a1\""), "{page}");
+    let first_turn = turn.unwrap_or_default();
+    // An unreadable move is refused with the engine's reason, and asked again.
+    let (status, _, _) = post_form_here(&game_url, &format!("turn={first_turn}&move=zz"));
+    assert_eq!(status, 303);
+    let (page, turn) = waiting_page(&game_url);
+    assert!(page.contains("Not accepted: cannot read `zz`"), "{page}");
+    let mut turn = turn.unwrap_or_default();
+    // A form of a position no longer waiting (replayed) changes nothing.
+    let (status, _, _) = post_form_here(&game_url, &format!("turn={first_turn}&move=a1"));
+    assert_eq!(status, 409);
+    // a1, b2, c3 against `first` (b1, c1): the diagonal.
+    for cell in ["a1", "b2", "c3"] {
+        let (status, _, text) = post_form_here(&game_url, &format!("turn={turn}&move={cell}"));
+        assert_eq!(status, 303, "{text}");
+        let (page, next) = waiting_page(&game_url);
+        turn = next.unwrap_or_default();
+        if cell == "c3" {
+            assert!(page.contains("You won (finished); stored as tournament 2."), "{page}");
+        }
+    }
+    let (status, _) = fetch("GET", &format!("{}play/{}", server.url(), "0".repeat(32)));
+    assert_eq!(status, 404);
+    let store = ok(Store::open(&db));
+    let finished = ok(store.finished(2));
+    assert_eq!(finished.len(), 1);
+    assert_eq!(finished[0].score0, 1.0, "ana, in seat 0, won");
+    let names: Vec<String> = ok(store.agents(2)).into_iter().map(|a| a.name).collect();
+    assert_eq!(names, ["ana", "first"]);
+    assert_eq!(ok(store.match_moves(2))[&0].len(), 5, "the refused move is not among the moves");
+}
+
+#[test]
+fn a_person_plays_a_game_to_its_end_in_chromium() {
+    let dir = ok(tempfile::tempdir());
+    let db = dir.path().join("play.db");
+    let db_text = db.to_string_lossy().into_owned();
+    run_ok(&[
+        "tournament",
+        "--game",
+        "tic_tac_toe",
+        "--agents",
+        "random",
+        "first",
+        "--games-per-pairing",
+        "2",
+        "--db",
+        &db_text,
+    ]);
+    let server =
+        ok(WebServer::start(&ServeConfig { db: db.as_path().into(), host: "127.0.0.1".into(), port: 0 }, |_| {}));
+    let mut browser = common::browser::Browser::launch();
+    browser.open_url(&format!("{}play", server.url()));
+    browser.eval(
+        "document.getElementById('game').value = 'tic_tac_toe'; document.getElementById('opponent').value = 'first'",
+    );
+    browser.eval("document.getElementById('name').value = '<b>bo</b>'");
+    browser.eval("document.getElementById('start').click()");
+    browser.wait_for_load("the game page");
+    let present = |browser: &mut common::browser::Browser, id: &str| {
+        let started = std::time::Instant::now();
+        while browser.eval(&format!("document.getElementById('{id}') !== null")) != serde_json::json!(true) {
+            assert!(started.elapsed().as_secs() < 30, "no #{id} on the page");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    for cell in ["a1", "b2", "c3"] {
+        present(&mut browser, &format!("move-{cell}"));
+        browser.eval(&format!("document.getElementById('move-{cell}').click()"));
+        browser.wait_for_load("the page after a move");
+    }
+    present(&mut browser, "result");
+    let result = browser.eval("document.getElementById('result').textContent");
+    assert!(result.as_str().is_some_and(|t| t.starts_with("You won")), "{result}");
+    assert!(browser.errors.is_empty(), "console errors: {:?}", browser.errors);
+    let names: Vec<String> = ok(Store::open(&db).and_then(|s| s.agents(2))).into_iter().map(|a| a.name).collect();
+    assert_eq!(names, ["<b>bo</b>", "first"], "the name is stored as typed (and shown escaped)");
+}

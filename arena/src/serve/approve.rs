@@ -53,13 +53,7 @@ pub(super) fn show(db: &StoreLocation) -> Page {
 
 /// Records a posted decision.
 pub(super) fn decide(db: &StoreLocation, form: &[(String, String)]) -> Page {
-    let field = |name: &str| {
-        let mut values = form.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
-        match (values.next(), values.next()) {
-            (Some(value), None) => Some(value),
-            _ => None,
-        }
-    };
+    let field = |name: &str| super::field(form, name);
     let token = field("token").filter(|t| is_token(t));
     let approved = match field("decision") {
         Some("approve") => Some(true),

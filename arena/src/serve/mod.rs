@@ -3,10 +3,12 @@
 //! from the store at each request, so a page always shows what the store holds now; and a vote
 //! page ([`vote`]): two anonymous answers to the same prompt, the person's choice stored as a
 //! battle that the ratings read; and an approve page ([`approve`]) where a person decides on the
-//! promotions a run started with `arena evolve --approve web` waits on. It binds to 127.0.0.1
-//! unless told otherwise. Playing and judging in the browser are not there yet.
+//! promotions a run started with `arena evolve --approve web` waits on; and a play page ([`play`])
+//! where a person plays a board game against any agent, the game stored like any other. It binds
+//! to 127.0.0.1 unless told otherwise. Judging debates in the browser is not there yet.
 
 mod approve;
+mod play;
 mod vote;
 
 use std::net::SocketAddr;
@@ -44,7 +46,7 @@ pub struct WebServer {
 }
 
 /// The pages served, for 404 answers.
-const PAGES: &str = "/ (the store's report), /vote, /approve, /health";
+const PAGES: &str = "/ (the store's report), /play, /vote, /approve, /health";
 
 impl WebServer {
     /// Checks the store can be read, binds, and serves from a thread of its own.
@@ -63,11 +65,12 @@ impl WebServer {
         let server = Arc::new(server);
         let acceptor = {
             let (server, db) = (server.clone(), config.db.clone());
+            let sessions = Arc::new(play::Sessions::default());
             std::thread::Builder::new()
                 .name("arena-serve".to_string())
                 .spawn(move || {
                     for request in server.incoming_requests() {
-                        let served = answer(request, &db);
+                        let served = answer(request, &db, &sessions);
                         log(&served);
                     }
                 })
@@ -104,25 +107,40 @@ impl Drop for WebServer {
     }
 }
 
-/// An answer: status, content type and body.
+/// An answer: status, content type, body, and where a redirect points.
 struct Page {
     status: u16,
     content_type: &'static str,
     body: String,
+    location: Option<String>,
 }
 
 impl Page {
     fn html(status: u16, body: String) -> Page {
-        Page { status, content_type: "text/html; charset=utf-8", body }
+        Page { status, content_type: "text/html; charset=utf-8", body, location: None }
     }
 
     fn text(status: u16, body: String) -> Page {
-        Page { status, content_type: "text/plain; charset=utf-8", body }
+        Page { status, content_type: "text/plain; charset=utf-8", body, location: None }
+    }
+
+    /// 303: see the page at `path` (after a form post).
+    fn redirect(path: &str) -> Page {
+        Page { location: Some(path.to_string()), ..Page::text(303, format!("see {path}\n")) }
+    }
+}
+
+/// The one value of a form field; `None` when it is missing or given twice.
+fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    let mut values = form.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    match (values.next(), values.next()) {
+        (Some(value), None) => Some(value),
+        _ => None,
     }
 }
 
 /// Routes one request and answers it.
-fn answer(mut request: tiny_http::Request, db: &StoreLocation) -> Served {
+fn answer(mut request: tiny_http::Request, db: &StoreLocation, sessions: &Arc<play::Sessions>) -> Served {
     use tiny_http::Method;
     let method = request.method().to_string();
     let path = request.url().split('?').next().unwrap_or("").to_string();
@@ -142,11 +160,28 @@ fn answer(mut request: tiny_http::Request, db: &StoreLocation) -> Served {
             Ok(form) => approve::decide(db, &form),
             Err(page) => page,
         },
-        (_, "/" | "/health" | "/vote" | "/approve") => Page::text(405, format!("{method} is not allowed on {path}\n")),
+        (Method::Get | Method::Head, "/play") => play::new_game_form(),
+        (Method::Post, "/play") => match read_form(&mut request) {
+            Ok(form) => play::start(sessions, db, &form),
+            Err(page) => page,
+        },
+        (Method::Get | Method::Head, game) if game.starts_with("/play/") => play::show(sessions, &game[6..]),
+        (Method::Post, game) if game.starts_with("/play/") => match read_form(&mut request) {
+            Ok(form) => play::post_move(sessions, &game[6..], &form),
+            Err(page) => page,
+        },
+        (_, "/" | "/health" | "/vote" | "/approve" | "/play") => {
+            Page::text(405, format!("{method} is not allowed on {path}\n"))
+        }
         _ => Page::text(404, format!("no such page: {path} (served: {PAGES})\n")),
     };
     let status = page.status;
     let mut response = tiny_http::Response::from_string(page.body).with_status_code(status);
+    if let Some(location) = page.location.as_deref()
+        && let Ok(header) = tiny_http::Header::from_bytes(&b"Location"[..], location.as_bytes())
+    {
+        response.add_header(header);
+    }
     for (name, value) in [
         ("Content-Type", page.content_type),
         // Every text on the page is escaped; this keeps a slip from running anything foreign.
@@ -204,7 +239,7 @@ fn layout(title: &str, body: &str) -> String {
          .answers{{display:grid;grid-template-columns:1fr 1fr;gap:1rem}}\
          .answer,.prompt{{white-space:pre-wrap;border:1px solid #ccc;border-radius:6px;padding:.8rem;background:#fafafa}}\
          button{{font-size:1rem;margin:.3rem;padding:.4rem 1rem}} nav a{{margin-right:1rem}}</style></head>\
-         <body><nav><a href=\"/\">Leaderboard</a><a href=\"/vote\">Vote</a><a href=\"/approve\">Approve</a></nav><h1>{title}</h1>{body}</body></html>",
+         <body><nav><a href=\"/\">Leaderboard</a><a href=\"/play\">Play</a><a href=\"/vote\">Vote</a><a href=\"/approve\">Approve</a></nav><h1>{title}</h1>{body}</body></html>",
         title = crate::report::html::escape(title)
     )
 }

@@ -73,13 +73,7 @@ fn ballot(token: &str, pair: &AnswerPair) -> String {
 
 /// Records a posted vote and reveals who answered.
 pub(super) fn cast(db: &StoreLocation, form: &[(String, String)]) -> Page {
-    let field = |name: &str| {
-        let mut values = form.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
-        match (values.next(), values.next()) {
-            (Some(value), None) => Some(value),
-            _ => None,
-        }
-    };
+    let field = |name: &str| super::field(form, name);
     let token = field("token").filter(|t| is_token(t));
     let choice = field("choice").and_then(VoteChoice::parse);
     let (Some(token), Some(choice)) = (token, choice) else {
