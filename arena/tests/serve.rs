@@ -401,7 +401,7 @@ fn a_person_plays_in_the_browser_pages_and_the_game_is_stored() {
         ("game=debate&opponent=first&seat=0", "not a two-player game of moves"),
         ("game=tic_tac_toe&opponent=nosuch&seat=0", "nosuch"),
         ("game=tic_tac_toe&opponent=first&seat=2", "0 or 1"),
-        ("game=tic_tac_toe&opponent=human&seat=0", "must be an agent"),
+        ("game=tic_tac_toe&opponent=human&seat=0", "an agent, not `human`"),
     ] {
         let (status, _, text) = post_form_here(&play_url, bad);
         assert!(status == 400 && text.contains(why), "{bad}: {status} {text}");
@@ -489,4 +489,75 @@ fn a_person_plays_a_game_to_its_end_in_chromium() {
     assert!(browser.errors.is_empty(), "console errors: {:?}", browser.errors);
     let names: Vec<String> = ok(Store::open(&db).and_then(|s| s.agents(2))).into_iter().map(|a| a.name).collect();
     assert_eq!(names, ["<b>bo</b>", "first"], "the name is stored as typed (and shown escaped)");
+}
+
+#[test]
+fn a_person_judges_a_debate_between_two_models_and_the_verdict_is_stored() {
+    let dir = ok(tempfile::tempdir());
+    let model = dir.path().join("tiny.gguf");
+    ok(agents::llm::tiny::write_tiny_llama(
+        &model,
+        &agents::llm::tiny::TinyConfig { context: 2048, ..Default::default() },
+        11,
+    ));
+    let db = dir.path().join("judge.db");
+    let db_text = db.to_string_lossy().into_owned();
+    run_ok(&[
+        "tournament",
+        "--game",
+        "tic_tac_toe",
+        "--agents",
+        "random",
+        "first",
+        "--games-per-pairing",
+        "2",
+        "--db",
+        &db_text,
+    ]);
+    let server =
+        ok(WebServer::start(&ServeConfig { db: db.as_path().into(), host: "127.0.0.1".into(), port: 0 }, |_| {}));
+    let judge_url = format!("{}judge", server.url());
+    // Greedy debaters: what they say does not depend on the match's (random) seed.
+    let debater = format!("llm(model={},max_tokens=12,temperature=0)", model.display());
+    let encoded = |text: &str| form_text(text);
+    // A game without a judge seat, and a debater that cannot speak, are refused.
+    let (status, _, text) =
+        post_form_here(&judge_url, &format!("spec=tic_tac_toe&pro={}&con={}", encoded(&debater), encoded(&debater)));
+    assert!(status == 400 && text.contains("no judge seat"), "{text}");
+    let (status, _, text) =
+        post_form_here(&judge_url, &format!("spec={}&pro=random&con=random", encoded("debate(rounds=1)")));
+    assert!(status == 400 && text.contains("pro `random`"), "{text}");
+
+    let form = format!(
+        "spec={}&pro={}&con={}&name=cy",
+        encoded("debate(rounds=1,max_chars=400)"),
+        encoded(&debater),
+        encoded(&format!("llm(model={},max_tokens=10,temperature=0)", model.display()))
+    );
+    let (status, location, text) = post_form_here(&judge_url, &form);
+    assert_eq!(status, 303, "{text}");
+    let game_url = format!("{}{}", server.url(), &location[1..]);
+    let (page, turn) = waiting_page(&game_url);
+    assert!(page.contains("id=\"move-pro\"") && page.contains("id=\"move-con\"") && page.contains("Pro:"), "{page}");
+    let (status, _, _) = post_form_here(&game_url, &format!("turn={}&move=pro", turn.unwrap_or_default()));
+    assert_eq!(status, 303);
+    let (page, _) = waiting_page(&game_url);
+    assert!(page.contains("Your verdict was"), "{page}");
+    let store = ok(Store::open(&db));
+    let judges: Vec<String> = ok(store.judges(2)).into_iter().map(|j| j.name).collect();
+    assert_eq!(judges, ["cy"]);
+    let finished = ok(store.finished(2));
+    assert_eq!(finished.len(), 1);
+    assert_eq!(finished[0].judge, Some(0));
+    assert_eq!(finished[0].returns[0], 1.0, "the verdict `pro` gives Pro the debate");
+}
+
+/// `text` as a form value.
+fn form_text(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -4,8 +4,8 @@
 //! page ([`vote`]): two anonymous answers to the same prompt, the person's choice stored as a
 //! battle that the ratings read; and an approve page ([`approve`]) where a person decides on the
 //! promotions a run started with `arena evolve --approve web` waits on; and a play page ([`play`])
-//! where a person plays a board game against any agent, the game stored like any other. It binds
-//! to 127.0.0.1 unless told otherwise. Judging debates in the browser is not there yet.
+//! where a person plays a board game against any agent, or judges a debate between two agents
+//! (`/judge`), the game stored like any other. It binds to 127.0.0.1 unless told otherwise.
 
 mod approve;
 mod play;
@@ -46,7 +46,7 @@ pub struct WebServer {
 }
 
 /// The pages served, for 404 answers.
-const PAGES: &str = "/ (the store's report), /play, /vote, /approve, /health";
+const PAGES: &str = "/ (the store's report), /play, /judge, /vote, /approve, /health";
 
 impl WebServer {
     /// Checks the store can be read, binds, and serves from a thread of its own.
@@ -165,12 +165,17 @@ fn answer(mut request: tiny_http::Request, db: &StoreLocation, sessions: &Arc<pl
             Ok(form) => play::start(sessions, db, &form),
             Err(page) => page,
         },
+        (Method::Get | Method::Head, "/judge") => play::new_debate_form(),
+        (Method::Post, "/judge") => match read_form(&mut request) {
+            Ok(form) => play::start_debate(sessions, db, &form),
+            Err(page) => page,
+        },
         (Method::Get | Method::Head, game) if game.starts_with("/play/") => play::show(sessions, &game[6..]),
         (Method::Post, game) if game.starts_with("/play/") => match read_form(&mut request) {
             Ok(form) => play::post_move(sessions, &game[6..], &form),
             Err(page) => page,
         },
-        (_, "/" | "/health" | "/vote" | "/approve" | "/play") => {
+        (_, "/" | "/health" | "/vote" | "/approve" | "/play" | "/judge") => {
             Page::text(405, format!("{method} is not allowed on {path}\n"))
         }
         _ => Page::text(404, format!("no such page: {path} (served: {PAGES})\n")),
@@ -239,7 +244,7 @@ fn layout(title: &str, body: &str) -> String {
          .answers{{display:grid;grid-template-columns:1fr 1fr;gap:1rem}}\
          .answer,.prompt{{white-space:pre-wrap;border:1px solid #ccc;border-radius:6px;padding:.8rem;background:#fafafa}}\
          button{{font-size:1rem;margin:.3rem;padding:.4rem 1rem}} nav a{{margin-right:1rem}}</style></head>\
-         <body><nav><a href=\"/\">Leaderboard</a><a href=\"/play\">Play</a><a href=\"/vote\">Vote</a><a href=\"/approve\">Approve</a></nav><h1>{title}</h1>{body}</body></html>",
+         <body><nav><a href=\"/\">Leaderboard</a><a href=\"/play\">Play</a><a href=\"/judge\">Judge</a><a href=\"/vote\">Vote</a><a href=\"/approve\">Approve</a></nav><h1>{title}</h1>{body}</body></html>",
         title = crate::report::html::escape(title)
     )
 }

@@ -1,4 +1,5 @@
-//! The play page: a person plays a built-in board game against any agent in the browser. The
+//! The play and judge pages: a person plays a built-in board game against any agent in the
+//! browser, or gives the verdict of a debate between two agents (the judge seat). The
 //! match runs on a thread of its own with the engine's own match loop; the person's seat is an
 //! agent that shows each position on the page and waits for the move posted from it (an
 //! unreadable or illegal move is refused with the engine's reason and asked again). The finished
@@ -170,43 +171,109 @@ pub(super) fn start(sessions: &Arc<Sessions>, db: &StoreLocation, form: &[(Strin
     let Some(seat) = seat.parse::<usize>().ok().filter(|s| *s < 2) else {
         return Page::text(400, format!("seat `{seat}`: 0 or 1\n"));
     };
-    let name: String = field("name").unwrap_or("").trim().chars().take(MAX_NAME_CHARS).collect();
-    let name = if name.is_empty() { "person".to_string() } else { name };
     let resources = Resources::new();
     let game = match resources.load_game(spec) {
         Ok(game) if game.facts().players == 2 && game.facts().input == InputKind::Discrete => game,
         Ok(_) => return Page::text(400, format!("`{spec}` is not a two-player game of moves\n")),
         Err(error) => return Page::text(400, format!("{error:#}\n")),
     };
-    let opponent_config = match AgentConfig::parse(opponent) {
+    let opponent = match agent_for(&resources, &game, "opponent", opponent, 1 - seat) {
+        Ok(entry) => entry,
+        Err(page) => return page,
+    };
+    let person = person_entry(field("name"), &[&opponent]);
+    let title = format!("{} — {} (seat {seat}) against {}", game.spec(), person.name, opponent.agent);
+    launch(sessions, db, resources, game, Role::Player { seat, person, opponent }, title)
+}
+
+/// The form to judge a debate between two agents.
+pub(super) fn new_debate_form() -> Page {
+    let body = format!(
+        "<p>Two agents debate a proposition; you give the verdict, and the ground truth scores it.</p>\
+         <form method=\"post\" action=\"/judge\">\
+         <p><label>Debate <input name=\"spec\" id=\"spec\" value=\"debate(rounds=1)\" size=\"40\"></label></p>\
+         <p><label>Pro <input name=\"pro\" id=\"pro\" size=\"60\" placeholder=\"llm(model=...)\"></label></p>\
+         <p><label>Con <input name=\"con\" id=\"con\" size=\"60\" placeholder=\"llm(model=...)\"></label></p>\
+         <p><label>Your name <input name=\"name\" id=\"name\" maxlength=\"{MAX_NAME_CHARS}\"></label></p>\
+         <button id=\"start\">Start</button></form>"
+    );
+    Page::html(200, layout("Judge a debate", &body))
+}
+
+/// Starts a debate the person judges.
+pub(super) fn start_debate(sessions: &Arc<Sessions>, db: &StoreLocation, form: &[(String, String)]) -> Page {
+    let field = |name: &str| super::field(form, name);
+    let (Some(spec), Some(pro), Some(con)) = (field("spec"), field("pro"), field("con")) else {
+        return Page::text(400, "a debate needs `spec`, `pro` and `con`\n".into());
+    };
+    let resources = Resources::new();
+    let game = match resources.load_game(spec) {
+        Ok(game) if game.facts().players == 3 && game.seat_input(2) == InputKind::Discrete => game,
+        Ok(_) => return Page::text(400, format!("`{spec}` has no judge seat (a debate with judge=seat has one)\n")),
+        Err(error) => return Page::text(400, format!("{error:#}\n")),
+    };
+    let (pro, con) = match (agent_for(&resources, &game, "pro", pro, 0), agent_for(&resources, &game, "con", con, 1)) {
+        (Ok(pro), Ok(con)) => (pro, con),
+        (Err(page), _) | (_, Err(page)) => return page,
+    };
+    let con = if con.name == pro.name { AgentEntry::new(format!("{}#2", con.name), con.agent) } else { con };
+    let person = person_entry(field("name"), &[&pro, &con]);
+    let title = format!("{} — {} judges {} against {}", game.spec(), person.name, pro.agent, con.agent);
+    launch(sessions, db, resources, game, Role::Judge { person, debaters: [pro, con] }, title)
+}
+
+/// An agent for `seat` from its spec, checked; or the error page.
+fn agent_for(resources: &Resources, game: &GameRef, what: &str, spec: &str, seat: usize) -> Result<AgentEntry, Page> {
+    let config = match AgentConfig::parse(spec) {
         Ok(config) if config.name() == agents::human::HUMAN => {
-            return Page::text(400, "the opponent must be an agent (a `human` reads this server's terminal)\n".into());
+            return Err(Page::text(
+                400,
+                format!("{what}: an agent, not `human` (which reads this server's terminal)\n"),
+            ));
         }
         Ok(config) => config,
-        Err(error) => return Page::text(400, format!("opponent `{opponent}`: {error}\n")),
+        Err(error) => return Err(Page::text(400, format!("{what} `{spec}`: {error}\n"))),
     };
-    if let Err(error) = resources.check_agent(&opponent_config, game.as_ref(), &[1 - seat]) {
-        return Page::text(400, format!("opponent `{opponent}`: {error:#}\n"));
+    if let Err(error) = resources.check_agent(&config, game.as_ref(), &[seat]) {
+        return Err(Page::text(400, format!("{what} `{spec}`: {error:#}\n")));
     }
-    let opponent_name = opponent_config.name().to_string();
-    let person_name = if name == opponent_name { format!("{name} (person)") } else { name };
+    Ok(AgentEntry::new(config.name().to_string(), config))
+}
+
+/// The person as an agent of the stored tournament (named apart from `others`).
+fn person_entry(name: Option<&str>, others: &[&AgentEntry]) -> AgentEntry {
+    let name: String = name.unwrap_or("").trim().chars().take(MAX_NAME_CHARS).collect();
+    let name = if name.is_empty() { "person".to_string() } else { name };
+    let name = if others.iter().any(|o| o.name == name) { format!("{name} (person)") } else { name };
+    AgentEntry::new(name, AgentConfig::Spec(agents::human::HUMAN.into()))
+}
+
+/// Where the person sits.
+enum Role {
+    /// A player's seat against one opponent.
+    Player { seat: usize, person: AgentEntry, opponent: AgentEntry },
+    /// The judge seat (2) of a debate between two agents.
+    Judge { person: AgentEntry, debaters: [AgentEntry; 2] },
+}
+
+/// Starts the match on a thread of its own; the page to follow it.
+fn launch(
+    sessions: &Arc<Sessions>,
+    db: &StoreLocation,
+    resources: Resources,
+    game: GameRef,
+    role: Role,
+    title: String,
+) -> Page {
     let token = match one_use_token() {
         Ok(token) => token,
         Err(error) => return Page::text(500, format!("{error:#}\n")),
     };
-    let session = Arc::new(Session {
-        title: format!("{} — {person_name} (seat {seat}) against {opponent}", game.spec()),
-        state: Mutex::new(SessionState::default()),
-        changed: Condvar::new(),
-    });
+    let session = Arc::new(Session { title, state: Mutex::new(SessionState::default()), changed: Condvar::new() });
     lock(&sessions.sessions).insert(token.clone(), session.clone());
     let db = db.clone();
-    let entries = [
-        AgentEntry::new(person_name, AgentConfig::Spec(agents::human::HUMAN.into())),
-        AgentEntry::new(opponent_name, opponent_config),
-    ];
     let spawned = std::thread::Builder::new().name("arena-play".into()).spawn(move || {
-        let ended = play_and_store(&resources, &game, &entries, seat, &session, &db);
+        let ended = play_and_store(&resources, &game, &role, &session, &db);
         let mut state = lock(&session.state);
         state.awaiting = None;
         state.finished =
@@ -222,8 +289,7 @@ pub(super) fn start(sessions: &Arc<Sessions>, db: &StoreLocation, form: &[(Strin
 fn play_and_store(
     resources: &Resources,
     game: &GameRef,
-    entries: &[AgentEntry; 2],
-    seat: usize,
+    role: &Role,
     session: &Arc<Session>,
     db: &StoreLocation,
 ) -> crate::error::Result<String> {
@@ -232,43 +298,59 @@ fn play_and_store(
         .try_fill_bytes(&mut seed)
         .map_err(|e| crate::error::Error::Invalid(format!("no randomness from the operating system: {e}")))?;
     let seed = u64::from_le_bytes(seed);
-    let mut person = WebPerson { session: session.clone(), seat, since_last_turn: Vec::new() };
-    let mut opponent = resources.build_agent(&entries[1].agent)?;
+    // The tournament's agents and judges, the seats (agent indices) and the person's seat.
+    let (agents, judges, seats, person_seat) = match role {
+        Role::Player { seat, person, opponent } => {
+            (vec![person.clone(), opponent.clone()], Vec::new(), if *seat == 0 { [0, 1] } else { [1, 0] }, *seat)
+        }
+        Role::Judge { person, debaters } => (debaters.to_vec(), vec![person.clone()], [0, 1], 2),
+    };
+    let mut person = WebPerson { session: session.clone(), seat: person_seat, since_last_turn: Vec::new() };
+    let mut built = Vec::new();
+    for index in seats {
+        if !(matches!(role, Role::Player { .. }) && index == 0) {
+            built.push(resources.build_agent(&agents[index].agent)?);
+        }
+    }
     let setup = MatchSetup { game, seed, opening: &[], limits: Limits::default(), keep: Keep::Moves };
     let result = {
-        let mut seats: Vec<&mut dyn Agent> = vec![&mut person, opponent.as_mut()];
-        if seat == 1 {
-            seats.reverse();
+        let mut others = built.iter_mut();
+        let mut in_seats: Vec<&mut dyn Agent> = Vec::new();
+        let mut person_slot = Some(&mut person as &mut dyn Agent);
+        for seat in 0..game.facts().players {
+            let agent: Option<&mut dyn Agent> = if seat == person_seat {
+                person_slot.take()
+            } else {
+                others.next().map(|a| a.as_mut() as &mut dyn Agent)
+            };
+            in_seats.push(agent.ok_or_else(|| crate::error::Error::Invalid("a seat without an agent".into()))?);
         }
-        play_match(&setup, &mut seats).map_err(|e| crate::error::Error::Invalid(format!("{e}")))?
+        play_match(&setup, &mut in_seats).map_err(|e| crate::error::Error::Invalid(format!("{e}")))?
     };
     let config = TournamentConfig {
         games_per_pairing: 1,
         seed,
-        ..TournamentConfig::new(game.spec().to_string(), entries.to_vec())
+        judges: judges.clone(),
+        ..TournamentConfig::new(game.spec().to_string(), agents.clone())
     };
-    let rows: Vec<AgentRow> = entries
-        .iter()
-        .map(|e| AgentRow { name: e.name.clone(), spec: e.agent.to_string(), checkpoint_hash: None })
-        .collect();
+    let row = |e: &AgentEntry| AgentRow { name: e.name.clone(), spec: e.agent.to_string(), checkpoint_hash: None };
+    let rows: Vec<AgentRow> = agents.iter().map(row).collect();
+    let judge_rows: Vec<AgentRow> = judges.iter().map(row).collect();
     let mut store = Store::connect(db)?;
-    let id = store.create_tournament(&game.spec().to_string(), &config.canonical(), &rows, &[], &[])?;
-    let seats = if seat == 0 { [0, 1] } else { [1, 0] };
-    let scheduled = ScheduledMatch {
-        index: 0,
-        pairing: Pairing { round: 1, seats, opening: 0 },
-        seed,
-        opening: Vec::new(),
-        judge: None,
-    };
+    let id = store.create_tournament(&game.spec().to_string(), &config.canonical(), &rows, &judge_rows, &[])?;
+    let judge = (!judges.is_empty()).then_some(0);
+    let scheduled =
+        ScheduledMatch { index: 0, pairing: Pairing { round: 1, seats, opening: 0 }, seed, opening: Vec::new(), judge };
     store.schedule(id, &[scheduled])?;
-    let person_return = result.returns.get(seat).copied().unwrap_or(0.0);
+    let person_return = result.returns.get(person_seat).copied().unwrap_or(0.0);
     let end = result.end.kind().describe();
     store.record(id, &[(0, result)])?;
     store.finish_tournament(id)?;
-    let verdict = match person_return {
-        r if r > 0.0 => "You won",
-        r if r < 0.0 => "You lost",
+    let verdict = match (role, person_return) {
+        (Role::Judge { .. }, r) if r > 0.0 => "Your verdict was right",
+        (Role::Judge { .. }, _) => "Your verdict was wrong",
+        (_, r) if r > 0.0 => "You won",
+        (_, r) if r < 0.0 => "You lost",
         _ => "A draw",
     };
     Ok(format!("{verdict} ({end}); stored as tournament {id}."))
