@@ -40,6 +40,11 @@ fn post_form(url: &str, form: &str) -> (u16, String) {
     (response.status().as_u16(), ok(response.body_mut().read_to_string()))
 }
 
+/// `arena serve` of the store `db` on a free port of 127.0.0.1.
+fn serve_store(db: &std::path::Path) -> WebServer {
+    ok(WebServer::start(&ServeConfig { db: db.into(), run: None, host: "127.0.0.1".into(), port: 0 }, |_| {}))
+}
+
 /// An agent name that is markup.
 const PLANTED: &str = "<script>window.__pwned=1</script>";
 
@@ -60,8 +65,7 @@ fn the_web_app_shows_the_store_as_it_is_now_escaped() {
         "--db",
         &db_text,
     ]);
-    let server =
-        ok(WebServer::start(&ServeConfig { db: db.as_path().into(), host: "127.0.0.1".into(), port: 0 }, |_| {}));
+    let server = serve_store(&db);
     let url = server.url();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     let (status, page) = fetch("GET", &url);
@@ -194,8 +198,7 @@ fn a_vote_is_stored_once_as_a_battle_and_bad_votes_store_nothing() {
     let dir = ok(tempfile::tempdir());
     let db = dir.path().join("quiz.db");
     quiz_store(&db, "4", &format!("{PLANTED} five"));
-    let server =
-        ok(WebServer::start(&ServeConfig { db: db.as_path().into(), host: "127.0.0.1".into(), port: 0 }, |_| {}));
+    let server = serve_store(&db);
     let vote_url = format!("{}vote", server.url());
     let (status, page) = fetch("GET", &vote_url);
     assert_eq!(status, 200, "{page}");
@@ -253,8 +256,7 @@ fn a_person_votes_in_chromium_and_planted_markup_never_runs() {
     let db = dir.path().join("quiz.db");
     let planted = "<img src=x onerror=\"window.__pwned=1\"><script>window.__pwned=2</script>";
     quiz_store(&db, "4", &format!("{planted} five"));
-    let server =
-        ok(WebServer::start(&ServeConfig { db: db.as_path().into(), host: "127.0.0.1".into(), port: 0 }, |_| {}));
+    let server = serve_store(&db);
     let mut browser = common::browser::Browser::launch();
     browser.open_url(&format!("{}vote", server.url()));
     let text = |browser: &mut common::browser::Browser, id: &str| {
@@ -272,6 +274,9 @@ fn a_person_votes_in_chromium_and_planted_markup_never_runs() {
     let votes = ok(Store::open(&db).and_then(|s| s.votes(None)));
     assert_eq!(votes.len(), 1);
     assert_eq!(votes[0].choice, arena::store::VoteChoice::Tie);
+    let ratings = common::json(&run_ok(&["ratings", "--db", &db.to_string_lossy(), "--json"]));
+    let games: Vec<&serde_json::Value> = ratings.as_array().into_iter().flatten().map(|p| &p["games"]).collect();
+    assert_eq!(games, [2, 2], "the game and the vote, for each: {ratings}");
     // The leaderboard counts it: each agent has its game and the vote.
     browser.open_url(&server.url());
     assert!(browser.errors.is_empty(), "console errors on the leaderboard: {:?}", browser.errors);
@@ -300,8 +305,7 @@ fn a_promotion_vetoed_on_the_approve_page_is_recorded_in_the_run_lineage() {
         assert!(ok(evolve.try_wait()).is_none(), "the run ended before asking");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let server =
-        ok(WebServer::start(&ServeConfig { db: db.as_path().into(), host: "127.0.0.1".into(), port: 0 }, |_| {}));
+    let server = serve_store(&db);
     let approve_url = format!("{}approve", server.url());
     let (status, text) = post_form(&approve_url, "decision=veto");
     assert_eq!(status, 400, "no token: {text}");
@@ -342,6 +346,14 @@ fn a_promotion_vetoed_on_the_approve_page_is_recorded_in_the_run_lineage() {
         lineage["nodes"].as_array().and_then(|n| n.iter().find(|e| e["name"] == "g1c0")).cloned().unwrap_or_default();
     assert_eq!(child["status"], "vetoed", "{lineage}");
     assert_eq!(child["gate"]["approval"], serde_json::json!({"approved": false, "by": "bo"}));
+
+    // `--run`: the leaderboard page is the run's report (its lineage and history).
+    let run_server = ok(WebServer::start(
+        &ServeConfig { db: db.as_path().into(), run: Some(run.clone()), host: "127.0.0.1".into(), port: 0 },
+        |_| {},
+    ));
+    let (status, page) = fetch("GET", &run_server.url());
+    assert!(status == 200 && page.contains("id=\"lineage\"") && page.contains("g1c0"), "{status}");
 }
 
 /// Posts a form without following a redirect: the status, the `Location` and the body.
@@ -388,8 +400,7 @@ fn a_person_plays_in_the_browser_pages_and_the_game_is_stored() {
         "--db",
         &db_text,
     ]);
-    let server =
-        ok(WebServer::start(&ServeConfig { db: db.as_path().into(), host: "127.0.0.1".into(), port: 0 }, |_| {}));
+    let server = serve_store(&db);
     let play_url = format!("{}play", server.url());
     let (status, form) = fetch("GET", &play_url);
     assert!(
@@ -461,8 +472,7 @@ fn a_person_plays_a_game_to_its_end_in_chromium() {
         "--db",
         &db_text,
     ]);
-    let server =
-        ok(WebServer::start(&ServeConfig { db: db.as_path().into(), host: "127.0.0.1".into(), port: 0 }, |_| {}));
+    let server = serve_store(&db);
     let mut browser = common::browser::Browser::launch();
     browser.open_url(&format!("{}play", server.url()));
     browser.eval(
@@ -514,8 +524,7 @@ fn a_person_judges_a_debate_between_two_models_and_the_verdict_is_stored() {
         "--db",
         &db_text,
     ]);
-    let server =
-        ok(WebServer::start(&ServeConfig { db: db.as_path().into(), host: "127.0.0.1".into(), port: 0 }, |_| {}));
+    let server = serve_store(&db);
     let judge_url = format!("{}judge", server.url());
     // Greedy debaters: what they say does not depend on the match's (random) seed.
     let debater = format!("llm(model={},max_tokens=12,temperature=0)", model.display());

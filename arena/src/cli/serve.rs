@@ -9,9 +9,13 @@ use clap::Args;
 
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
-    /// The store to show: a SQLite file (an evolve run's `arena.db`) or a PostgreSQL URL.
+    /// The store to show: a SQLite file or a PostgreSQL URL.
+    #[arg(long, required_unless_present = "run")]
+    pub db: Option<StoreLocation>,
+    /// An evolve run directory: its report (rating history, lineage, generations) and its store
+    /// (its `arena.db`, unless --db names the run's shared store).
     #[arg(long)]
-    pub db: StoreLocation,
+    pub run: Option<std::path::PathBuf>,
     /// The address to bind: 127.0.0.1 serves this machine only; 0.0.0.0 serves others too.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
@@ -25,14 +29,19 @@ pub struct ServeArgs {
 
 /// Serves until the process is stopped (Ctrl-C).
 pub fn serve(args: &ServeArgs, out: &mut dyn Write) -> Result<()> {
-    let config = ServeConfig { db: args.db.clone(), host: args.host.clone(), port: args.port };
+    let db = match (&args.db, &args.run) {
+        (Some(db), _) => db.clone(),
+        (None, Some(run)) => run.join("arena.db").into(),
+        (None, None) => anyhow::bail!("give the store with --db FILE|URL or an evolve run with --run DIR"),
+    };
+    let config = ServeConfig { db: db.clone(), run: args.run.clone(), host: args.host.clone(), port: args.port };
     let quiet = args.quiet;
     let server = WebServer::start(&config, move |served| {
         if !quiet {
             eprintln!("{} {} {}", served.method, served.path, served.status);
         }
     })?;
-    writeln!(out, "serving store {} at {}", args.db, server.url())?;
+    writeln!(out, "serving store {db} at {}", server.url())?;
     out.flush()?;
     server.wait();
     Ok(())

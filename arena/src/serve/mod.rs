@@ -24,6 +24,9 @@ use crate::store::StoreLocation;
 pub struct ServeConfig {
     /// The store shown: a SQLite file, an evolve run's store, or a PostgreSQL database.
     pub db: StoreLocation,
+    /// An evolve run whose report (rating history, lineage, generations) the leaderboard page
+    /// shows, instead of the store's alone.
+    pub run: Option<std::path::PathBuf>,
     /// The address to bind (127.0.0.1 by default; 0.0.0.0 to serve other machines).
     pub host: String,
     /// 0 picks a free port (printed when serving).
@@ -55,7 +58,7 @@ impl WebServer {
             return Err(Error::Invalid(format!("store {} does not exist: nothing to serve", config.db)));
         }
         // A store that cannot be read fails here, not at the first visitor.
-        render(&Source::Store(config.db.clone()))?;
+        render(&source(config))?;
         let server = tiny_http::Server::http((config.host.as_str(), config.port))
             .map_err(|e| Error::Invalid(format!("cannot listen on {}:{}: {e}", config.host, config.port)))?;
         let address = server
@@ -64,13 +67,13 @@ impl WebServer {
             .ok_or_else(|| Error::Invalid(format!("{}:{} is not an IP address", config.host, config.port)))?;
         let server = Arc::new(server);
         let acceptor = {
-            let (server, db) = (server.clone(), config.db.clone());
+            let (server, db, report) = (server.clone(), config.db.clone(), source(config));
             let sessions = Arc::new(play::Sessions::default());
             std::thread::Builder::new()
                 .name("arena-serve".to_string())
                 .spawn(move || {
                     for request in server.incoming_requests() {
-                        let served = answer(request, &db, &sessions);
+                        let served = answer(request, &db, &report, &sessions);
                         log(&served);
                     }
                 })
@@ -107,6 +110,14 @@ impl Drop for WebServer {
     }
 }
 
+/// What the leaderboard page reports on: the run, or the store.
+fn source(config: &ServeConfig) -> Source {
+    match &config.run {
+        Some(run) => Source::Run(run.clone()),
+        None => Source::Store(config.db.clone()),
+    }
+}
+
 /// An answer: status, content type, body, and where a redirect points.
 struct Page {
     status: u16,
@@ -140,12 +151,17 @@ fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// Routes one request and answers it.
-fn answer(mut request: tiny_http::Request, db: &StoreLocation, sessions: &Arc<play::Sessions>) -> Served {
+fn answer(
+    mut request: tiny_http::Request,
+    db: &StoreLocation,
+    report: &Source,
+    sessions: &Arc<play::Sessions>,
+) -> Served {
     use tiny_http::Method;
     let method = request.method().to_string();
     let path = request.url().split('?').next().unwrap_or("").to_string();
     let page = match (request.method(), path.as_str()) {
-        (Method::Get | Method::Head, "/") => match render(&Source::Store(db.clone())) {
+        (Method::Get | Method::Head, "/") => match render(report) {
             Ok((page, _, _)) => Page::html(200, page),
             Err(error) => Page::text(500, format!("cannot read store {db}: {error:#}\n")),
         },
