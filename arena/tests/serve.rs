@@ -40,6 +40,25 @@ fn post_form(url: &str, form: &str) -> (u16, String) {
     (response.status().as_u16(), ok(response.body_mut().read_to_string()))
 }
 
+/// A store `name` in `dir` holding a tic-tac-toe tournament of `random` against `first`.
+fn games_store(dir: &std::path::Path, name: &str, games: &str) -> std::path::PathBuf {
+    let db = dir.join(name);
+    let db_text = db.to_string_lossy().into_owned();
+    run_ok(&[
+        "tournament",
+        "--game",
+        "tic_tac_toe",
+        "--agents",
+        "random",
+        "first",
+        "--games-per-pairing",
+        games,
+        "--db",
+        &db_text,
+    ]);
+    db
+}
+
 /// `arena serve` of the store `db` on a free port of 127.0.0.1.
 fn serve_store(db: &std::path::Path) -> WebServer {
     ok(WebServer::start(&ServeConfig { db: db.into(), run: None, host: "127.0.0.1".into(), port: 0 }, |_| {}))
@@ -51,20 +70,7 @@ const PLANTED: &str = "<script>window.__pwned=1</script>";
 #[test]
 fn the_web_app_shows_the_store_as_it_is_now_escaped() {
     let dir = ok(tempfile::tempdir());
-    let db = dir.path().join("games.db");
-    let db_text = db.to_string_lossy().into_owned();
-    run_ok(&[
-        "tournament",
-        "--game",
-        "tic_tac_toe",
-        "--agents",
-        "random",
-        "first",
-        "--games-per-pairing",
-        "4",
-        "--db",
-        &db_text,
-    ]);
+    let db = games_store(dir.path(), "games.db", "4");
     let server = serve_store(&db);
     let url = server.url();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
@@ -117,22 +123,10 @@ fn arena_serve_prints_where_it_serves_and_refuses_a_missing_store() {
     assert!(!done && stderr.contains("does not exist"), "{stderr}");
     assert!(!missing.exists(), "no store is created to be served");
 
-    let db = dir.path().join("games.db");
-    let db_text = db.to_string_lossy().into_owned();
-    run_ok(&[
-        "tournament",
-        "--game",
-        "tic_tac_toe",
-        "--agents",
-        "random",
-        "first",
-        "--games-per-pairing",
-        "2",
-        "--db",
-        &db_text,
-    ]);
+    let db = games_store(dir.path(), "games.db", "2");
     let mut child = ok(Command::new(env!("CARGO_BIN_EXE_arena"))
-        .args(["serve", "--quiet", "--port", "0", "--db", &db_text])
+        .args(["serve", "--quiet", "--port", "0", "--db"])
+        .arg(&db)
         .stdout(Stdio::piped())
         .spawn());
     let mut line = String::new();
@@ -386,20 +380,7 @@ fn waiting_page(url: &str) -> (String, Option<String>) {
 #[test]
 fn a_person_plays_in_the_browser_pages_and_the_game_is_stored() {
     let dir = ok(tempfile::tempdir());
-    let db = dir.path().join("play.db");
-    let db_text = db.to_string_lossy().into_owned();
-    run_ok(&[
-        "tournament",
-        "--game",
-        "tic_tac_toe",
-        "--agents",
-        "random",
-        "first",
-        "--games-per-pairing",
-        "2",
-        "--db",
-        &db_text,
-    ]);
+    let db = games_store(dir.path(), "play.db", "2");
     let server = serve_store(&db);
     let play_url = format!("{}play", server.url());
     let (status, form) = fetch("GET", &play_url);
@@ -458,20 +439,7 @@ fn a_person_plays_in_the_browser_pages_and_the_game_is_stored() {
 #[test]
 fn a_person_plays_a_game_to_its_end_in_chromium() {
     let dir = ok(tempfile::tempdir());
-    let db = dir.path().join("play.db");
-    let db_text = db.to_string_lossy().into_owned();
-    run_ok(&[
-        "tournament",
-        "--game",
-        "tic_tac_toe",
-        "--agents",
-        "random",
-        "first",
-        "--games-per-pairing",
-        "2",
-        "--db",
-        &db_text,
-    ]);
+    let db = games_store(dir.path(), "play.db", "2");
     let server = serve_store(&db);
     let mut browser = common::browser::Browser::launch();
     browser.open_url(&format!("{}play", server.url()));
@@ -510,20 +478,7 @@ fn a_person_judges_a_debate_between_two_models_and_the_verdict_is_stored() {
         &agents::llm::tiny::TinyConfig { context: 2048, ..Default::default() },
         11,
     ));
-    let db = dir.path().join("judge.db");
-    let db_text = db.to_string_lossy().into_owned();
-    run_ok(&[
-        "tournament",
-        "--game",
-        "tic_tac_toe",
-        "--agents",
-        "random",
-        "first",
-        "--games-per-pairing",
-        "2",
-        "--db",
-        &db_text,
-    ]);
+    let db = games_store(dir.path(), "judge.db", "2");
     let server = serve_store(&db);
     let judge_url = format!("{}judge", server.url());
     // Greedy debaters: what they say does not depend on the match's (random) seed.

@@ -59,12 +59,7 @@ impl WebServer {
         }
         // A store that cannot be read fails here, not at the first visitor.
         render(&source(config))?;
-        let server = tiny_http::Server::http((config.host.as_str(), config.port))
-            .map_err(|e| Error::Invalid(format!("cannot listen on {}:{}: {e}", config.host, config.port)))?;
-        let address = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| Error::Invalid(format!("{}:{} is not an IP address", config.host, config.port)))?;
+        let (server, address) = crate::serve_model::bind(&config.host, config.port)?;
         let server = Arc::new(server);
         let acceptor = {
             let (server, db, report) = (server.clone(), config.db.clone(), source(config));

@@ -84,6 +84,15 @@ impl std::fmt::Debug for ModelServer {
     }
 }
 
+/// An HTTP server listening on `host:port` (port 0: a free one), and the address it got.
+pub(crate) fn bind(host: &str, port: u16) -> Result<(tiny_http::Server, SocketAddr)> {
+    let server = tiny_http::Server::http((host, port))
+        .map_err(|e| Error::Invalid(format!("cannot listen on {host}:{port}: {e}")))?;
+    let address =
+        server.server_addr().to_ip().ok_or_else(|| Error::Invalid(format!("{host}:{port} is not an IP address")))?;
+    Ok((server, address))
+}
+
 /// The name a model file or checkpoint directory is served under.
 fn default_name(path: &Path) -> String {
     let name = if path.is_dir() { path.file_name() } else { path.file_stem() };
@@ -105,12 +114,7 @@ impl ModelServer {
         };
         let generator = Generator::start(model, GeneratorConfig { max_batch: config.batch })?;
         let name = config.name.clone().unwrap_or_else(|| default_name(&config.model));
-        let server = tiny_http::Server::http((config.host.as_str(), config.port))
-            .map_err(|e| Error::Invalid(format!("cannot listen on {}:{}: {e}", config.host, config.port)))?;
-        let address = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| Error::Invalid(format!("{}:{} is not an IP address", config.host, config.port)))?;
+        let (server, address) = crate::serve_model::bind(&config.host, config.port)?;
         let server = Arc::new(server);
         let api = Arc::new(Api::new(name.clone(), generator));
         let acceptor = {
