@@ -81,17 +81,6 @@ fn the_web_app_shows_the_store_as_it_is_now_escaped() {
     // A game stored now, by an agent whose name is markup (against `random`, so the ratings
     // connect): shown on the next visit, as text.
     {
-        let mut store = ok(Store::open(&db));
-        let row = |name: &str| AgentRow { name: name.into(), spec: "random".into(), checkpoint_hash: None };
-        let id = ok(store.create_tournament("tic_tac_toe", "{}", &[row(PLANTED), row("random")], &[], &[]));
-        let scheduled = ScheduledMatch {
-            index: 0,
-            pairing: Pairing { round: 1, seats: [0, 1], opening: 0 },
-            seed: 1,
-            opening: vec![],
-            judge: None,
-        };
-        ok(store.schedule(id, &[scheduled]));
         let result = MatchResult {
             returns: vec![1.0, -1.0],
             end: EndReason::Normal,
@@ -101,7 +90,7 @@ fn the_web_app_shows_the_store_as_it_is_now_escaped() {
             trajectory: vec![],
             turns: vec![],
         };
-        ok(store.record(id, &[(0, result)]));
+        store_one_match(&db, "tic_tac_toe", [(PLANTED, "random"), ("random", "random")], result);
     }
     let (status, page) = fetch("GET", &url);
     assert_eq!(status, 200, "{page}");
@@ -143,17 +132,6 @@ fn arena_serve_prints_where_it_serves_and_refuses_a_missing_store() {
 
 /// A store with one quiz match in which `alpha` and `beta` answered the same question.
 fn quiz_store(db: &std::path::Path, answer_alpha: &str, answer_beta: &str) {
-    let mut store = ok(Store::open(db));
-    let row = |name: &str| AgentRow { name: name.into(), spec: "llm(model=m.gguf)".into(), checkpoint_hash: None };
-    let id = ok(store.create_tournament("quiz(items=3,kinds=addition)", "{}", &[row("alpha"), row("beta")], &[], &[]));
-    let scheduled = ScheduledMatch {
-        index: 0,
-        pairing: Pairing { round: 1, seats: [0, 1], opening: 0 },
-        seed: 1,
-        opening: vec![],
-        judge: None,
-    };
-    ok(store.schedule(id, &[scheduled]));
     let question = "What is 2 + 2? <b>Answer</b> with a number.";
     let trace = |text: &str| agents::TextTrace {
         messages: vec![agents::ChatMessage::system("Answer briefly."), agents::ChatMessage::user(question)],
@@ -178,6 +156,17 @@ fn quiz_store(db: &std::path::Path, answer_alpha: &str, answer_beta: &str) {
             TextTurn { seat: 1, ply: 2, trace: trace(answer_beta), rejected: false },
         ],
     };
+    let model = "llm(model=m.gguf)";
+    store_one_match(db, "quiz(items=3,kinds=addition)", [("alpha", model), ("beta", model)], result);
+}
+
+/// Stores `result` as the one match of a new tournament of `game` between `agents` (name, spec).
+fn store_one_match(db: &std::path::Path, game: &str, agents: [(&str, &str); 2], result: MatchResult) {
+    let mut store = ok(Store::open(db));
+    let rows = agents.map(|(name, spec)| AgentRow { name: name.into(), spec: spec.into(), checkpoint_hash: None });
+    let id = ok(store.create_tournament(game, "{}", &rows, &[], &[]));
+    let pairing = Pairing { round: 1, seats: [0, 1], opening: 0 };
+    ok(store.schedule(id, &[ScheduledMatch { index: 0, pairing, seed: 1, opening: vec![], judge: None }]));
     ok(store.record(id, &[(0, result)]));
 }
 
