@@ -306,25 +306,22 @@ fn play_and_store(
         Role::Judge { person, debaters } => (debaters.to_vec(), vec![person.clone()], [0, 1], 2),
     };
     let mut person = WebPerson { session: session.clone(), seat: person_seat, since_last_turn: Vec::new() };
-    let mut built = Vec::new();
-    for index in seats {
-        if !(matches!(role, Role::Player { .. }) && index == 0) {
-            built.push(resources.build_agent(&agents[index].agent)?);
-        }
+    // Each seat's agent: built from its entry, or the person.
+    let mut built: Vec<Option<Box<dyn Agent>>> = Vec::new();
+    for seat in 0..game.facts().players {
+        built.push(match seats.get(seat) {
+            Some(&index) if seat != person_seat => Some(resources.build_agent(&agents[index].agent)?),
+            _ => None,
+        });
     }
     let setup = MatchSetup { game, seed, opening: &[], limits: Limits::default(), keep: Keep::Moves };
     let result = {
-        let mut others = built.iter_mut();
-        let mut in_seats: Vec<&mut dyn Agent> = Vec::new();
         let mut person_slot = Some(&mut person as &mut dyn Agent);
-        for seat in 0..game.facts().players {
-            let agent: Option<&mut dyn Agent> = if seat == person_seat {
-                person_slot.take()
-            } else {
-                others.next().map(|a| a.as_mut() as &mut dyn Agent)
-            };
-            in_seats.push(agent.ok_or_else(|| crate::error::Error::Invalid("a seat without an agent".into()))?);
-        }
+        let in_seats: Option<Vec<&mut dyn Agent>> = built
+            .iter_mut()
+            .map(|agent| agent.as_mut().map(|a| a.as_mut() as &mut dyn Agent).or_else(|| person_slot.take()))
+            .collect();
+        let mut in_seats = in_seats.ok_or_else(|| crate::error::Error::Invalid("a seat without an agent".into()))?;
         play_match(&setup, &mut in_seats).map_err(|e| crate::error::Error::Invalid(format!("{e}")))?
     };
     let config = TournamentConfig {
