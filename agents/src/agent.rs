@@ -222,6 +222,10 @@ pub enum AgentError {
     /// The agent's answer was longer than it may be (`limit` bytes); `excerpt` is its beginning.
     #[error("answer too long: over {limit} bytes (it began `{excerpt}`)")]
     TooLong { limit: usize, excerpt: String },
+    /// The decision is made elsewhere and later (a person's verdict on `arena serve`): the match
+    /// waits, stored as it stands, instead of being played on.
+    #[error("awaited: {0}")]
+    Awaited(String),
 }
 
 /// A player: chooses moves from its own view, with an RNG the engine seeded.

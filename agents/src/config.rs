@@ -224,6 +224,10 @@ impl AgentConfig {
                 crate::llm_agent::LlmAgentConfig::from_params(&params)?;
                 AgentConfig::Spec(parsed.to_string())
             }
+            crate::human::HUMAN => {
+                crate::human::check_via(&params)?;
+                AgentConfig::Spec(parsed.to_string())
+            }
             _ => AgentConfig::Spec(parsed.to_string()),
         })
     }

@@ -3,6 +3,9 @@
 //! moves; it reads a move (asked again, with the engine's reason, after an illegal or unreadable
 //! one), or at text turns (a debater's speech, a judge's reasoning) lines up to one holding only
 //! `.`. `undo` is refused: every game is rated. End of input (Ctrl-D) or `resign` forfeits.
+//!
+//! `human(via=web)` is a person on `arena serve`'s judge page instead: the agent answers no move
+//! itself, and the match waits in the store, as it stands, for the person's decision.
 
 use std::io::{BufRead, BufReader, Write};
 
@@ -12,6 +15,80 @@ use crate::agent::{Agent, AgentError, AgentRng, Decision, View};
 
 /// The agent's name in specs.
 pub const HUMAN: &str = "human";
+/// `human`'s parameters: where the person answers.
+pub const HUMAN_PARAMS: &[games::ParamDef] = &[games::ParamDef {
+    name: "via",
+    kind: games::ParamKind::Text,
+    default: "terminal",
+    doc: "`terminal`: this process's terminal; `web`: the match waits in the store for the person's decision on `arena serve` (a debate's judge seat)",
+}];
+
+/// Where a person answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Channel {
+    /// At this process's terminal, during the match.
+    Terminal,
+    /// On `arena serve`'s pages, later: the match waits in the store.
+    Web,
+}
+
+/// Where the person of a `human` agent spec answers; `None` for any other agent.
+pub fn person_channel(config: &crate::AgentConfig) -> Option<Channel> {
+    if config.name() != HUMAN {
+        return None;
+    }
+    let spec = games::Spec::parse(&config.to_string()).ok()?;
+    Some(if spec.get("via") == Some("web") { Channel::Web } else { Channel::Terminal })
+}
+
+/// Where `human(via=...)` answers, or the error naming a bad `via`.
+fn channel_of(params: &games::Params) -> Result<Channel, crate::registry::Error> {
+    match params.text("via") {
+        "terminal" => Ok(Channel::Terminal),
+        "web" => Ok(Channel::Web),
+        other => Err(games::Error::BadParameter {
+            owner: format!("agent `{HUMAN}`"),
+            param: "via".to_string(),
+            value: other.to_string(),
+            reason: "expected `terminal` or `web`".to_string(),
+        }
+        .into()),
+    }
+}
+
+/// Checks `human`'s parameters (as when building it).
+pub(crate) fn check_via(params: &games::Params) -> Result<(), crate::registry::Error> {
+    channel_of(params).map(|_| ())
+}
+
+/// Builds `human(via=...)`.
+pub(crate) fn create_human_agent(params: &games::Params) -> Result<Box<dyn Agent>, crate::registry::Error> {
+    Ok(match channel_of(params)? {
+        Channel::Terminal => Box::new(HumanAgent::terminal()),
+        Channel::Web => Box::new(WebPerson),
+    })
+}
+
+/// A person on the web: every decision is awaited, so the match is stored as it stands.
+#[derive(Debug)]
+struct WebPerson;
+
+impl Agent for WebPerson {
+    fn check_seat(&self, game: &dyn games::Game, player: Player) -> Result<(), AgentError> {
+        // The judge page shows the transcript and takes a verdict: a choice among moves.
+        if game.seat_input(player) != InputKind::Discrete {
+            return Err(AgentError::NotSupported(format!(
+                "a person on the web gives verdicts (a choice of moves); seat {player} of {} writes text",
+                game.spec()
+            )));
+        }
+        Ok(())
+    }
+
+    fn act(&mut self, _view: &View<'_>, _rng: &mut AgentRng) -> Result<Decision, AgentError> {
+        Err(AgentError::Awaited("a person's decision on `arena serve` (page /judge)".to_string()))
+    }
+}
 /// Rejected answers a person may give before the game is lost: enough never to matter.
 const RETRIES: usize = 1000;
 /// The most legal moves listed at once (a long list is summarized).

@@ -97,9 +97,10 @@ pub const BUILTIN: &[AgentRegistration] = &[
     },
     AgentRegistration {
         name: crate::human::HUMAN,
-        summary: "a person at the terminal: sees the position, types moves (Ctrl-D resigns)",
-        params: &[],
-        create: |_, _| Ok(Box::new(crate::human::HumanAgent::terminal())),
+        summary: "a person: at the terminal (sees the position, types moves; Ctrl-D resigns), or via=web: \
+                  a debate's verdict given later on `arena serve`",
+        params: crate::human::HUMAN_PARAMS,
+        create: |params, _| crate::human::create_human_agent(params),
     },
     AgentRegistration {
         name: "llm",

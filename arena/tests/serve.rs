@@ -469,7 +469,7 @@ fn a_person_judges_a_debate_between_two_models_and_the_verdict_is_stored() {
     ));
     let db = games_store(dir.path(), "judge.db", "2");
     let server = serve_store(&db);
-    let judge_url = format!("{}judge", server.url());
+    let judge_url = format!("{}judge/new", server.url());
     // Greedy debaters: what they say does not depend on the match's (random) seed.
     let debater = format!("llm(model={},max_tokens=12,temperature=0)", model.display());
     let encoded = |text: &str| form_text(text);
@@ -513,4 +513,154 @@ fn form_text(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// The one-use token of a judge page.
+fn judge_token(url: &str) -> (String, String) {
+    let (status, page) = fetch("GET", url);
+    assert_eq!(status, 200, "{page}");
+    (token_of(&page), page)
+}
+
+/// Waits until tournament 1 of `db` has `count` debates parked for a verdict.
+fn wait_for_parked(db: &std::path::Path, count: usize, tournament: &mut std::process::Child) {
+    let started = std::time::Instant::now();
+    loop {
+        let parked = Store::open(db).and_then(|s| s.awaiting(1)).unwrap_or_default();
+        if parked.len() == count {
+            return;
+        }
+        if let Ok(Some(status)) = tournament.try_wait() {
+            panic!("the tournament ended ({status}) with {} parked debates, not {count}", parked.len());
+        }
+        assert!(started.elapsed().as_secs() < 120, "{} debates parked, not {count}", parked.len());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn debates_wait_for_a_persons_verdict_on_the_judge_page_across_a_kill() {
+    let dir = ok(tempfile::tempdir());
+    let model = dir.path().join("tiny.gguf");
+    ok(agents::llm::tiny::write_tiny_llama(
+        &model,
+        &agents::llm::tiny::TinyConfig { context: 2048, ..Default::default() },
+        11,
+    ));
+    let db = dir.path().join("debates.db");
+    let db_text = db.to_string_lossy().into_owned();
+    let pro = format!("llm(model={},max_tokens=12,temperature=0)", model.display());
+    let con = format!("llm(model={},max_tokens=10,temperature=0)", model.display());
+    let args = |resume: bool| {
+        let mut args = vec![
+            "tournament".to_string(),
+            "--game".into(),
+            "debate(rounds=1,max_chars=400)".into(),
+            "--agents".into(),
+            pro.clone(),
+            con.clone(),
+            "--judge".into(),
+            "human(via=web)".into(),
+            "--db".into(),
+            db_text.clone(),
+        ];
+        if resume {
+            args.push("--resume".into());
+        }
+        args
+    };
+    // A person on the web needs a store to wait in; `via` takes terminal or web.
+    let no_store: Vec<String> = args(false).into_iter().take(8).collect();
+    let no_store: Vec<&str> = no_store.iter().map(String::as_str).collect();
+    let (done, _, stderr) = common::arena(&no_store);
+    assert!(!done && stderr.contains("a person on the web") && stderr.contains("--db"), "{stderr}");
+    let (done, _, stderr) =
+        common::arena(&["tournament", "--game", "debate", "--agents", "random", "random", "--judge", "human(via=fax)"]);
+    assert!(!done && stderr.contains("via") && stderr.contains("terminal") && stderr.contains("web"), "{stderr}");
+
+    // The tournament plays both debates up to the verdict, parks them, and waits; killed there,
+    // it resumes without playing them again.
+    let spawn = |resume: bool| {
+        Command::new(env!("CARGO_BIN_EXE_arena"))
+            .args(args(resume))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start arena: {e}"))
+    };
+    let mut tournament = spawn(false);
+    wait_for_parked(&db, 2, &mut tournament);
+    ok(tournament.kill());
+    ok(tournament.wait());
+    let parked_moves = ok(Store::open(&db).and_then(|s| s.awaiting_match(1, 0))).map(|m| m.moves);
+
+    let server = serve_store(&db);
+    let (status, list) = fetch("GET", &format!("{}judge", server.url()));
+    assert!(status == 200 && list.contains("href=\"/judge/1/0\"") && list.contains("href=\"/judge/1/1\""), "{list}");
+    let first_url = format!("{}judge/1/0", server.url());
+    let (token, page) = judge_token(&first_url);
+    assert!(page.contains("id=\"verdict-pro\"") && page.contains("id=\"verdict-con\"") && page.contains("Pro:"), "{page}");
+    assert!(!page.contains("llm(model="), "the debaters are anonymous until the verdict: {page}");
+    let (other_token, _) = judge_token(&format!("{}judge/1/1", server.url()));
+
+    // Bad posts store nothing: no token, an unknown verdict, a token never shown, a token shown
+    // for another match, a match that does not wait.
+    for (form, expected) in [
+        ("verdict=pro".to_string(), 400),
+        (format!("token={token}&verdict=maybe"), 400),
+        (format!("token={}&verdict=pro", "0".repeat(32)), 404),
+        (format!("token={other_token}&verdict=pro"), 404),
+    ] {
+        let (status, _, text) = post_form_here(&first_url, &form);
+        assert_eq!(status, expected, "{form}: {text}");
+    }
+    let (status, _, _) = post_form_here(&format!("{}judge/1/7", server.url()), &format!("token={token}&verdict=pro"));
+    assert_eq!(status, 409, "a match that does not wait");
+    assert_eq!(ok(Store::open(&db).and_then(|s| s.awaiting(1))), [0, 1], "nothing decided by a bad post");
+
+    // The verdict finishes the stored match; the names are revealed; the form cannot be used again.
+    let (status, location, text) = post_form_here(&first_url, &format!("token={token}&verdict=pro&name=ana"));
+    assert_eq!((status, location.as_str()), (303, "/judge/1/0"), "{text}");
+    let (_, page) = fetch("GET", &first_url);
+    assert!(page.contains("Verdict <b>pro</b> by ana") && page.contains("llm(model="), "{page}");
+    let (status, _, _) = post_form_here(&first_url, &format!("token={token}&verdict=con"));
+    assert_eq!(status, 409, "a replayed verdict");
+    let store = ok(Store::open(&db));
+    assert_eq!(ok(store.awaiting(1)), [1]);
+    let finished = ok(store.finished(1));
+    assert_eq!((finished.len(), finished[0].returns[0]), (1, 1.0), "the verdict `pro` gives Pro the debate");
+    let verdict = ok(store.verdict(1, 0)).unwrap_or_else(|| panic!("no verdict stored"));
+    assert_eq!((verdict.verdict.as_str(), verdict.person.as_str()), ("pro", "ana"));
+    let stored_moves = ok(store.match_moves(1)).remove(&0).unwrap_or_default();
+    let parked_moves = parked_moves.unwrap_or_default();
+    assert_eq!(stored_moves.len(), parked_moves.len() + 1, "the debate as parked, and the verdict");
+    assert_eq!(stored_moves[..parked_moves.len()], parked_moves[..]);
+
+    // The resumed tournament waits for the other verdict, given in Chromium, then ends.
+    let tournament = spawn(true);
+    let mut browser = common::browser::Browser::launch();
+    browser.open_url(&format!("{}judge", server.url()));
+    let links = browser.eval("[...document.querySelectorAll('a.awaiting')].map(a => a.getAttribute('href')).join(' ')");
+    assert_eq!(links, serde_json::json!("/judge/1/1"), "only the undecided debate is listed");
+    browser.eval("document.querySelector('a.awaiting').click()");
+    browser.wait_for_load("the debate's page");
+    browser.eval("document.getElementById('name').value = '<b>bo</b>'");
+    browser.eval("document.getElementById('verdict-pro').click()");
+    browser.wait_for_load("the verdict's page");
+    let revealed = browser.eval("document.getElementById('revealed').textContent");
+    assert!(revealed.as_str().is_some_and(|t| t.contains("Verdict pro by <b>bo</b>")), "{revealed}");
+    assert!(browser.errors.is_empty(), "console errors: {:?}", browser.errors);
+    let output = ok(tournament.wait_with_output());
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("judges"), "the judges' report: {stdout}");
+    let store = ok(Store::open(&db));
+    assert!(ok(store.tournament(1)).finished_at.is_some(), "the tournament is finished");
+    let finished = ok(store.finished(1));
+    assert_eq!(finished.len(), 2);
+    // The seats were swapped in the second debate: each debater won once.
+    assert_eq!(finished[1].returns[..2], [1.0, -1.0], "the verdict `pro` gives Pro the debate");
+    let ratings = common::json(&run_ok(&["ratings", "--db", &db_text, "--json"]));
+    let games: Vec<&serde_json::Value> = ratings.as_array().into_iter().flatten().map(|p| &p["games"]).collect();
+    assert_eq!(games, [2, 2], "both debates count in the ratings: {ratings}");
 }

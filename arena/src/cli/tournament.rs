@@ -460,9 +460,13 @@ impl TournamentArgs {
     }
 }
 
-/// Whether a person (the `human` agent) takes a seat or judges.
+/// Whether a person at this terminal (the `human` agent) takes a seat or judges.
 fn has_person(config: &TournamentConfig) -> bool {
-    config.agents.iter().chain(&config.judges).any(|entry| entry.agent.name() == agents::human::HUMAN)
+    config
+        .agents
+        .iter()
+        .chain(&config.judges)
+        .any(|entry| agents::human::person_channel(&entry.agent) == Some(agents::human::Channel::Terminal))
 }
 
 /// Runs a tournament and prints standings and a crosstable.

@@ -219,7 +219,26 @@ pub struct MatchResult {
     pub turns: Vec<TextTurn>,
 }
 
-/// A match that could not be played at all (as opposed to one an agent lost by a fault).
+/// A match stopped where a seat's decision is made elsewhere and later (a person's verdict on
+/// `arena serve`): the moves so far, to store and to finish once the decision comes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AwaitedMatch {
+    /// The seat whose decision is awaited.
+    pub seat: Player,
+    /// Who decides, and where.
+    pub detail: String,
+    /// Moves played, opening and chance moves included.
+    pub length: usize,
+    /// Every move so far (kept whatever the keep level: the match goes on from them).
+    pub moves: Vec<Move>,
+    /// Microseconds each agent decision took, when kept.
+    pub move_micros: Vec<u32>,
+    /// The accepted answers of agents that report text traces, when moves are kept.
+    pub turns: Vec<TextTurn>,
+}
+
+/// A match that could not be played at all (as opposed to one an agent lost by a fault), or
+/// that waits for a decision made elsewhere.
 #[derive(Debug, thiserror::Error)]
 pub enum MatchError {
     /// The opening has an illegal move (openings are checked when a schedule is built).
@@ -228,6 +247,9 @@ pub enum MatchError {
     /// The game's own code panicked: a bug in the game, not in an agent.
     #[error("the game panicked (a bug in the game's rules): {0}")]
     GamePanicked(String),
+    /// A seat's decision is awaited elsewhere; only tournaments with a store can keep such a match.
+    #[error("seat {} waits for {}: only a tournament with a store (--db) can keep the match until then", .0.seat, .0.detail)]
+    Awaited(Box<AwaitedMatch>),
 }
 
 /// Plays one match between `agents` (one per seat, in seat order).
@@ -277,6 +299,7 @@ pub fn play_match_with(
         move_micros: Vec::new(),
         trajectory: Vec::new(),
         turns: Vec::new(),
+        awaited: None,
     };
     // One unwind guard for the whole game (a guard per call would cost a few percent of the hot
     // loop); `in_agent` says whose code was running when a panic hit.
@@ -291,6 +314,16 @@ pub fn play_match_with(
             None => return Err(MatchError::GamePanicked(panic_text(&panic))),
         },
     };
+    if let Some((seat, detail)) = run.awaited.take() {
+        return Err(MatchError::Awaited(Box::new(AwaitedMatch {
+            seat,
+            detail,
+            length: run.length,
+            moves: state.history(),
+            move_micros: run.move_micros,
+            turns: run.turns,
+        })));
+    }
     Ok(run.finish(state.as_ref(), agents, end))
 }
 
@@ -345,6 +378,8 @@ impl From<AgentError> for Fault {
             error @ AgentError::TooLong { .. } => Fault { kind: FaultKind::TooLong, detail: error.to_string() },
             AgentError::Garbled(detail) => Fault { kind: FaultKind::Unparseable, detail },
             AgentError::Resigned(detail) => Fault { kind: FaultKind::Resigned, detail },
+            // Not a fault: `Run::decide` stops the match before this is used.
+            AgentError::Awaited(detail) => Fault { kind: FaultKind::Crash, detail },
             error => Fault { kind: FaultKind::Crash, detail: error.to_string() },
         }
     }
@@ -359,6 +394,8 @@ struct Run<'a> {
     move_micros: Vec<u32>,
     trajectory: Vec<Step>,
     turns: Vec<TextTurn>,
+    /// The seat whose decision is awaited elsewhere, and who makes it: the match stops there.
+    awaited: Option<(Player, String)>,
 }
 
 impl Run<'_> {
@@ -446,6 +483,10 @@ impl Run<'_> {
             // move, a measurable share of a fast game's time.
             let decision = match &answer {
                 Ok(decision) => decision,
+                Err(AgentError::Awaited(detail)) => {
+                    self.awaited = Some((player, detail.clone()));
+                    return Err(Fault { kind: FaultKind::Crash, detail: detail.clone() });
+                }
                 Err(error) => return Err(Fault::from(error.clone())),
             };
             if let Some(started) = started {

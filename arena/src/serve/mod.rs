@@ -5,9 +5,11 @@
 //! battle that the ratings read; and an approve page ([`approve`]) where a person decides on the
 //! promotions a run started with `arena evolve --approve web` waits on; and a play page ([`play`])
 //! where a person plays a board game against any agent, or judges a debate between two agents
-//! (`/judge`), the game stored like any other. It binds to 127.0.0.1 unless told otherwise.
+//! live (`/judge/new`), the game stored like any other; and a judge page ([`judge`]) listing the
+//! stored debates that wait for a person's verdict. It binds to 127.0.0.1 unless told otherwise.
 
 mod approve;
+mod judge;
 mod play;
 mod vote;
 
@@ -49,7 +51,7 @@ pub struct WebServer {
 }
 
 /// The pages served, for 404 answers.
-const PAGES: &str = "/ (the store's report), /play, /judge, /vote, /approve, /health";
+const PAGES: &str = "/ (the store's report), /play, /judge, /judge/new, /vote, /approve, /health";
 
 impl WebServer {
     /// Checks the store can be read, binds, and serves from a thread of its own.
@@ -58,7 +60,9 @@ impl WebServer {
             return Err(Error::Invalid(format!("store {} does not exist: nothing to serve", config.db)));
         }
         // A store that cannot be read fails here, not at the first visitor.
-        render(&source(config))?;
+        if has_results(&config.db)? || config.run.is_some() {
+            render(&source(config))?;
+        }
         let (server, address) = crate::serve_model::bind(&config.host, config.port)?;
         let server = Arc::new(server);
         let acceptor = {
@@ -113,6 +117,17 @@ fn source(config: &ServeConfig) -> Source {
     }
 }
 
+/// Whether the store holds a finished game or a vote (what the leaderboard is made of).
+fn has_results(db: &StoreLocation) -> Result<bool> {
+    let store = crate::store::Store::connect(db)?;
+    for tournament in store.tournaments()? {
+        if store.finished_count(tournament.id)? > 0 {
+            return Ok(true);
+        }
+    }
+    Ok(!store.votes(None)?.is_empty())
+}
+
 /// An answer: status, content type, body, and where a redirect points.
 struct Page {
     status: u16,
@@ -156,9 +171,19 @@ fn answer(
     let method = request.method().to_string();
     let path = request.url().split('?').next().unwrap_or("").to_string();
     let page = match (request.method(), path.as_str()) {
-        (Method::Get | Method::Head, "/") => match render(report) {
-            Ok((page, _, _)) => Page::html(200, page),
-            Err(error) => Page::text(500, format!("cannot read store {db}: {error:#}\n")),
+        (Method::Get | Method::Head, "/") => match has_results(db) {
+            Ok(false) if matches!(report, Source::Store(_)) => Page::html(
+                200,
+                layout(
+                    "No finished games yet",
+                    "<p id=\"empty\">The store holds no finished game and no vote yet: play a game, judge the \
+                     debates that wait for a verdict, or run a tournament into this store.</p>",
+                ),
+            ),
+            _ => match render(report) {
+                Ok((page, _, _)) => Page::html(200, page),
+                Err(error) => Page::text(500, format!("cannot read store {db}: {error:#}\n")),
+            },
         },
         (Method::Get | Method::Head, "/health") => Page::text(200, "ok\n".to_string()),
         (Method::Get | Method::Head, "/vote") => vote::show(db),
@@ -176,17 +201,27 @@ fn answer(
             Ok(form) => play::start(sessions, db, &form),
             Err(page) => page,
         },
-        (Method::Get | Method::Head, "/judge") => play::new_debate_form(),
-        (Method::Post, "/judge") => match read_form(&mut request) {
+        (Method::Get | Method::Head, "/judge") => judge::list(db),
+        (Method::Get | Method::Head, "/judge/new") => play::new_debate_form(),
+        (Method::Post, "/judge/new") => match read_form(&mut request) {
             Ok(form) => play::start_debate(sessions, db, &form),
             Err(page) => page,
+        },
+        (method, awaited) if awaited.starts_with("/judge/") => match (method, judge::parse_path(&awaited[7..])) {
+            (_, None) => Page::text(404, format!("no such page: {path} (a debate to judge is /judge/TOURNAMENT/MATCH)\n")),
+            (Method::Get | Method::Head, Some((tournament, index))) => judge::show(db, tournament, index),
+            (Method::Post, Some((tournament, index))) => match read_form(&mut request) {
+                Ok(form) => judge::decide(db, tournament, index, &form),
+                Err(page) => page,
+            },
+            _ => Page::text(405, format!("{method} is not allowed on {path}\n")),
         },
         (Method::Get | Method::Head, game) if game.starts_with("/play/") => play::show(sessions, &game[6..]),
         (Method::Post, game) if game.starts_with("/play/") => match read_form(&mut request) {
             Ok(form) => play::post_move(sessions, &game[6..], &form),
             Err(page) => page,
         },
-        (_, "/" | "/health" | "/vote" | "/approve" | "/play" | "/judge") => {
+        (_, "/" | "/health" | "/vote" | "/approve" | "/play" | "/judge" | "/judge/new") => {
             Page::text(405, format!("{method} is not allowed on {path}\n"))
         }
         _ => Page::text(404, format!("no such page: {path} (served: {PAGES})\n")),

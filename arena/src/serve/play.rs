@@ -190,7 +190,7 @@ pub(super) fn start(sessions: &Arc<Sessions>, db: &StoreLocation, form: &[(Strin
 pub(super) fn new_debate_form() -> Page {
     let body = format!(
         "<p>Two agents debate a proposition; you give the verdict, and the ground truth scores it.</p>\
-         <form method=\"post\" action=\"/judge\">\
+         <form method=\"post\" action=\"/judge/new\">\
          <p><label>Debate <input name=\"spec\" id=\"spec\" value=\"debate(rounds=1)\" size=\"40\"></label></p>\
          <p><label>Pro <input name=\"pro\" id=\"pro\" size=\"60\" placeholder=\"llm(model=...)\"></label></p>\
          <p><label>Con <input name=\"con\" id=\"con\" size=\"60\" placeholder=\"llm(model=...)\"></label></p>\

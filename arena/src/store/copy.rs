@@ -84,6 +84,7 @@ const TABLES: &[(&str, &[&str])] = &[
             "voted_at",
         ],
     ),
+    ("verdicts", &["token", "tournament_id", "match_idx", "shown_at", "verdict", "person", "decided_at"]),
     ("content_parts", &["hash", "file", "part", "bytes"]),
 ];
 

@@ -17,6 +17,7 @@ mod copy;
 mod leases;
 mod reads;
 mod schema;
+mod verdicts;
 mod votes;
 mod writes;
 
@@ -35,6 +36,7 @@ use backend::{Db, Sql};
 pub use content::{ContentKind, FileRole, MAX_STORED_CONTENT_BYTES, TournamentFile, is_sha256};
 pub use leases::{Claim, RecordOutcome, StoredFault};
 pub use schema::SCHEMA_VERSION;
+pub use verdicts::{AwaitingMatch, DecisionPosted, StoredVerdict};
 pub use votes::{AnswerPair, StoredVote, VoteChoice, VoteOutcome};
 
 /// An open store.

@@ -8,7 +8,7 @@ use crate::error::{Context, Result, bail};
 /// Marks a SQLite file as an Arena store ("AREN").
 const APPLICATION_ID: i64 = 0x4152_454e;
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// The tables, written once for both databases (see [`Dialect::render`] for the tokens).
 const SCHEMA: &str = "
@@ -147,6 +147,15 @@ CREATE TABLE IF NOT EXISTS votes (
     choice TEXT,
     voter TEXT,
     voted_at TEXT
+);
+CREATE TABLE IF NOT EXISTS verdicts (
+    token TEXT PRIMARY KEY,
+    tournament_id {int} NOT NULL,
+    match_idx {int} NOT NULL,
+    shown_at TEXT NOT NULL DEFAULT ({now}),
+    verdict TEXT,
+    person TEXT,
+    decided_at TEXT
 );
 CREATE TABLE IF NOT EXISTS approvals (
     id {id},

@@ -297,7 +297,7 @@ impl ResultRow {
     }
 
     /// Stores the match's language-model turns (once it is written).
-    fn write_turns(&self, sql: &mut dyn Sql, tournament: i64) -> Result<()> {
+    pub(super) fn write_turns(&self, sql: &mut dyn Sql, tournament: i64) -> Result<()> {
         for (ordinal, turn) in self.turns.iter().enumerate() {
             let mut row = vec![Value::from(tournament), Value::from(self.index as i64), Value::from(ordinal as i64)];
             row.extend(turn.iter().cloned());

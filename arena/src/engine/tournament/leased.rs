@@ -17,12 +17,15 @@ use rayon::prelude::*;
 
 use super::TournamentConfig;
 use super::content::{legacy_files, localize};
-use super::workers::AgentSet;
-use crate::engine::runner::{MatchResult, MatchSetup};
+use super::workers::{AgentSet, Played};
+use crate::engine::runner::{AwaitedMatch, MatchResult, MatchSetup};
 use crate::error::{Context, Error, Result, bail};
 use crate::progress::Progress;
 use crate::resources::Resources;
 use crate::store::{Claim, RecordOutcome, Store, StoreLocation};
+
+/// Claimed matches played: the finished ones, and those that wait for a person's decision.
+type ClaimsPlayed = (Vec<(u64, MatchResult)>, Vec<(u64, AwaitedMatch)>);
 
 /// How a process takes part in playing a shared store's matches.
 #[derive(Clone, Debug)]
@@ -169,7 +172,7 @@ impl<'a> LeasedPlayer<'a> {
                 let results = self.play_claims(&prepared, id, &group)?;
                 Ok((results, playing.elapsed().as_secs_f64()))
             });
-            let (results, seconds) = match played {
+            let ((results, awaited), seconds) = match played {
                 Ok(played) => played,
                 Err(error) => {
                     let reason = format!("{error:#}");
@@ -183,6 +186,8 @@ impl<'a> LeasedPlayer<'a> {
             self.resize_batch(seconds, group.len());
             let recording = Instant::now();
             let outcome = store.record_claimed(id, &results, &self.settings.name)?;
+            // Matches that wait for a person's decision are parked: the judge page finishes them.
+            store.park(id, &awaited, Some(&self.settings.name))?;
             report.store_seconds += recording.elapsed().as_secs_f64();
             self.games.fetch_add(outcome.written as u64, Ordering::Relaxed);
             report.outcome += outcome;
@@ -241,7 +246,9 @@ impl<'a> LeasedPlayer<'a> {
         Ok(prepared)
     }
 
-    fn play_claims(&mut self, prepared: &Prepared, id: i64, claims: &[Claim]) -> Result<Vec<(u64, MatchResult)>> {
+    /// Plays claimed matches: the finished ones, and those stopped where a person's decision is
+    /// awaited.
+    fn play_claims(&mut self, prepared: &Prepared, id: i64, claims: &[Claim]) -> Result<ClaimsPlayed> {
         let config = &prepared.config;
         for claim in claims {
             if claim.seats.iter().any(|&s| s >= config.agents.len())
@@ -260,7 +267,7 @@ impl<'a> LeasedPlayer<'a> {
         let sets: &Mutex<Vec<AgentSet<'_>>> = self.agent_sets.entry(id).or_insert_with(|| Mutex::new(Vec::new()));
         let resources = self.resources;
         let chunk = claims.len().div_ceil(self.settings.threads * 2).max(1);
-        let chunks: Vec<Result<Vec<(u64, MatchResult)>>> = self.pool.install(|| {
+        let chunks: Vec<Result<Vec<(u64, Played)>>> = self.pool.install(|| {
             claims
                 .par_chunks(chunk)
                 .map(|chunk| {
@@ -290,10 +297,16 @@ impl<'a> LeasedPlayer<'a> {
                 .collect()
         });
         let mut results = Vec::with_capacity(claims.len());
+        let mut awaited = Vec::new();
         for chunk in chunks {
-            results.extend(chunk?);
+            for (index, played) in chunk? {
+                match played {
+                    Played::Finished(result) => results.push((index, result)),
+                    Played::Awaited(match_so_far) => awaited.push((index, *match_so_far)),
+                }
+            }
         }
-        Ok(results)
+        Ok((results, awaited))
     }
 }
 

@@ -60,10 +60,19 @@ pub fn run_tournament(
         .map_err(|e| crate::error::Error::Invalid(format!("cannot start {threads} worker threads: {e}")))?;
 
     let shared_store = options.db.as_ref().is_some_and(|db| db.is_shared());
-    if shared_store
-        && let Some(person) =
-            config.agents.iter().chain(&config.judges).find(|e| e.agent.name() == agents::human::HUMAN)
+    let person_via = |channel| {
+        config.agents.iter().chain(&config.judges).find(|e| agents::human::person_channel(&e.agent) == Some(channel))
+    };
+    if options.db.is_none()
+        && let Some(person) = person_via(agents::human::Channel::Web)
     {
+        bail!(
+            "`{}` is a person on the web, whose decisions wait in a store for `arena serve`'s judge page: \
+             give the tournament a store (--db FILE)",
+            person.name
+        );
+    }
+    if shared_store && let Some(person) = person_via(agents::human::Channel::Terminal) {
         bail!(
             "`{}` is a person at this terminal, who cannot play a shared store's matches (workers elsewhere \
              would wait for them): play it on a file (--db FILE) or with no store",
@@ -90,6 +99,8 @@ pub fn run_tournament(
     };
     let mut tally = Tally::new(config.agents.len());
     let mut scores: Vec<Option<f64>> = Vec::new();
+    // Matches parked until a person decides (a debate's verdict on `arena serve`).
+    let mut awaiting: Vec<u64> = Vec::new();
     if let (Some(store), Some(id)) = (store.as_ref(), tournament_id) {
         for finished in store.finished(id)? {
             let index = finished.index as usize;
@@ -98,7 +109,9 @@ pub fn run_tournament(
             }
             scores[index] = Some(finished.score0);
         }
+        awaiting = store.awaiting(id)?;
     }
+    let mut decided_by_people = false;
 
     let started = Instant::now();
     progress.begin("games", 0);
@@ -131,12 +144,27 @@ pub fn run_tournament(
         }
         planned = next;
         scores.resize(planned.len().max(scores.len()), None);
-        let pending: Vec<u64> = (0..planned.len() as u64).filter(|&i| scores[i as usize].is_none()).collect();
-        let mut done_total = planned.len() as u64 - pending.len() as u64;
+        let pending: Vec<u64> = (0..planned.len() as u64)
+            .filter(|&i| scores[i as usize].is_none() && !awaiting.contains(&i))
+            .collect();
+        let mut done_total = planned.len() as u64 - pending.len() as u64 - awaiting.len() as u64;
         progress.set_total(planned.len() as u64);
         progress.set_done(done_total);
-        if pending.is_empty() {
+        if pending.is_empty() && awaiting.is_empty() {
             break;
+        }
+        if pending.is_empty()
+            && let (Some(store), Some(id)) = (store.as_ref(), tournament_id)
+        {
+            // Only decisions that people make are left: wait for them (a later round may need them).
+            wait_for_people(store, id, &mut awaiting, &mut scores, progress)?;
+            decided_by_people = true;
+            tally = tally_from_store(store, id, config.agents.len())?;
+            if let Some(reason) = options.stop_when.as_ref().and_then(|stop| stop(&tally)) {
+                stopped = Some(reason);
+                break;
+            }
+            continue;
         }
         if let (Some(shared), Some(store), Some(id)) = (shared.as_mut(), store.as_ref(), tournament_id) {
             let followed =
@@ -147,6 +175,7 @@ pub fn run_tournament(
                     *score = Some(finished.score0);
                 }
             }
+            awaiting = store.awaiting(id)?;
             if let Some(reason) = followed.stopped {
                 stopped = Some(reason);
                 break;
@@ -167,6 +196,7 @@ pub fn run_tournament(
             threads,
             store.as_mut().zip(tournament_id),
             &mut collected,
+            &mut awaiting,
             &mut |results, chunk_tally| {
                 for &(index, score) in results {
                     scores[index as usize] = Some(score);
@@ -188,12 +218,18 @@ pub fn run_tournament(
     progress.end();
     if let (Some(store), Some(id)) = (store.as_mut(), tournament_id) {
         // Resumed runs count the earlier games too; a shared store's games were played elsewhere.
-        if shared.is_some() || played_now as usize != scores.iter().filter(|s| s.is_some()).count() {
+        if shared.is_some()
+            || decided_by_people
+            || played_now as usize != scores.iter().filter(|s| s.is_some()).count()
+        {
             tally = tally_from_store(store, id, config.agents.len())?;
         }
-        store.finish_tournament(id)?;
+        // A tournament stopped early with decisions still awaited stays open for them.
+        if awaiting.is_empty() {
+            store.finish_tournament(id)?;
+        }
         // Workers played the games: their results (trajectories included) come from the store.
-        if shared.is_some() && options.collect_results {
+        if (shared.is_some() || decided_by_people) && options.collect_results {
             collected = store.stored_results(id)?;
         }
     }
@@ -209,6 +245,40 @@ pub fn run_tournament(
         results: collected,
         planned,
     })
+}
+
+/// How often a tournament that waits for people's decisions looks at the store.
+const PEOPLE_POLL: Duration = Duration::from_secs(1);
+
+/// Waits until at least one of the `awaiting` matches is decided (on `arena serve`'s judge page),
+/// and moves the decided ones into `scores`.
+fn wait_for_people(
+    store: &Store,
+    id: i64,
+    awaiting: &mut Vec<u64>,
+    scores: &mut [Option<f64>],
+    progress: &dyn Progress,
+) -> Result<()> {
+    progress.log(&format!(
+        "{} matches of tournament {id} wait for a person's decision: `arena serve --db {}`, page /judge",
+        awaiting.len(),
+        store.location()
+    ));
+    loop {
+        let still = store.awaiting(id)?;
+        if still.len() < awaiting.len() {
+            for finished in store.finished(id)? {
+                if let Some(score) = scores.get_mut(finished.index as usize) {
+                    *score = Some(finished.score0);
+                }
+            }
+            *awaiting = still;
+            progress.set_done(scores.iter().filter(|s| s.is_some()).count() as u64);
+            return Ok(());
+        }
+        progress.status(&format!("{} await a person's decision", awaiting.len()));
+        std::thread::sleep(PEOPLE_POLL);
+    }
 }
 
 /// A tournament whose matches workers play from a shared store: this process plays some too
@@ -274,7 +344,9 @@ impl SharedRun<'_> {
             let played_now = finished.saturating_sub(self.finished_before);
             progress.set_done(finished);
             let rate = played_now as f64 / started.elapsed().as_secs_f64().max(1e-9);
-            progress.status(&format!("{rate:.0} games/s, all workers"));
+            let people = store.awaiting(id)?.len();
+            let waiting = if people > 0 { format!("; {people} await a person's decision") } else { String::new() };
+            progress.status(&format!("{rate:.0} games/s, all workers{waiting}"));
             if self.last_seen != Some(finished) {
                 self.last_seen = Some(finished);
                 if let Some(stop) = stop_when

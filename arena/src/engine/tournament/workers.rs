@@ -10,7 +10,9 @@ use rayon::prelude::*;
 
 use super::{AgentEntry, TournamentConfig};
 use crate::engine::openings::Openings;
-use crate::engine::runner::{EndReason, FaultKind, Keep, MatchResult, MatchScratch, MatchSetup, play_match_with};
+use crate::engine::runner::{
+    AwaitedMatch, EndReason, FaultKind, Keep, MatchError, MatchResult, MatchScratch, MatchSetup, play_match_with,
+};
 use crate::engine::schedule::Pairing;
 use crate::engine::seeds::match_seed;
 use crate::engine::tally::{FaultExample, Tally, score_of_seat0};
@@ -36,13 +38,17 @@ pub(super) struct Batch<'a> {
 struct ChunkDone {
     scores: Vec<(u64, f64)>,
     results: Vec<(u64, MatchResult)>,
+    /// Matches stopped where a person's decision is awaited (parked in the store).
+    awaited: Vec<(u64, AwaitedMatch)>,
     tally: Tally,
     error: Option<Error>,
 }
 
 impl Batch<'_> {
     /// Plays `pending` matches on `pool`; `collect` sees each chunk's scores and tally (after the
-    /// chunk is stored) and may stop the run by returning a reason.
+    /// chunk is stored) and may stop the run by returning a reason. Matches that stop where a
+    /// person's decision is awaited are parked in the store and added to `awaiting`.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn play(
         &self,
         pool: &rayon::ThreadPool,
@@ -50,6 +56,7 @@ impl Batch<'_> {
         threads: usize,
         mut store: Option<(&mut Store, i64)>,
         collected: &mut Vec<(u64, MatchResult)>,
+        awaiting: &mut Vec<u64>,
         collect: Collector<'_>,
     ) -> Result<Option<String>> {
         // Chunks big enough to make the hand-off cheap, small enough to spread work and save often.
@@ -77,7 +84,7 @@ impl Batch<'_> {
             });
             for done in receiver.iter() {
                 if outcome.as_ref().is_ok_and(|o| o.is_none()) {
-                    outcome = self.absorb(done, &mut store, collected, collect);
+                    outcome = self.absorb(done, &mut store, collected, awaiting, collect);
                     if !matches!(outcome, Ok(None)) {
                         stop.store(true, Ordering::Relaxed);
                     }
@@ -93,6 +100,7 @@ impl Batch<'_> {
         done: ChunkDone,
         store: &mut Option<(&mut Store, i64)>,
         collected: &mut Vec<(u64, MatchResult)>,
+        awaiting: &mut Vec<u64>,
         collect: Collector<'_>,
     ) -> Result<Option<String>> {
         if let Some(error) = done.error {
@@ -100,7 +108,14 @@ impl Batch<'_> {
         }
         if let Some((store, id)) = store.as_mut() {
             store.record(*id, &done.results)?;
+            store.park(*id, &done.awaited, None)?;
+        } else if let Some((index, awaited)) = done.awaited.first() {
+            return Err(Error::Context {
+                context: format!("match {index}"),
+                source: Box::new(Error::Match(MatchError::Awaited(Box::new(awaited.clone())))),
+            });
         }
+        awaiting.extend(done.awaited.iter().map(|(index, _)| *index));
         let stop = collect(&done.scores, done.tally);
         if self.keep_results {
             collected.extend(done.results);
@@ -112,6 +127,7 @@ impl Batch<'_> {
         let mut done = ChunkDone {
             scores: Vec::with_capacity(indices.len()),
             results: Vec::new(),
+            awaited: Vec::new(),
             tally: Tally::new(self.config.agents.len()),
             error: None,
         };
@@ -127,7 +143,11 @@ impl Batch<'_> {
                 keep,
             };
             let result = match agents.play(&setup, pairing.seats, self.config.judge_of(&pairing)) {
-                Ok(result) => result,
+                Ok(Played::Finished(result)) => result,
+                Ok(Played::Awaited(awaited)) => {
+                    done.awaited.push((index, *awaited));
+                    continue;
+                }
                 Err(error) => {
                     done.error = Some(Error::Context { context: format!("match {index}"), source: Box::new(error) });
                     return done;
@@ -152,6 +172,13 @@ impl Batch<'_> {
         }
         done
     }
+}
+
+/// How a match played by an [`AgentSet`] came out.
+pub(super) enum Played {
+    Finished(MatchResult),
+    /// Stopped where a person's decision is awaited.
+    Awaited(Box<AwaitedMatch>),
 }
 
 /// One worker's agents (the players, then the judges), built lazily from their specs; an agent
@@ -187,7 +214,7 @@ impl<'a> AgentSet<'a> {
         setup: &MatchSetup<'_>,
         seats: [usize; 2],
         judge: Option<usize>,
-    ) -> Result<MatchResult> {
+    ) -> Result<Played> {
         let judge = judge.map(|j| self.players + j);
         let mut first = self.take(seats[0])?;
         let mut second = self.take(seats[1])?;
@@ -214,6 +241,10 @@ impl<'a> AgentSet<'a> {
         {
             self.agents[index] = Some(agent);
         }
-        Ok(result?)
+        match result {
+            Ok(result) => Ok(Played::Finished(result)),
+            Err(MatchError::Awaited(awaited)) => Ok(Played::Awaited(awaited)),
+            Err(error) => Err(error.into()),
+        }
     }
 }
