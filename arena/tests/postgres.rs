@@ -660,3 +660,70 @@ fn a_language_model_evolve_run_whose_games_workers_play_decides_as_the_local_run
     }
     drop(workers);
 }
+
+/// The one-use token of a page's form.
+fn form_token(page: &str) -> String {
+    let start = page.find("name=\"token\" value=\"").map(|i| i + 20).unwrap_or_else(|| panic!("no token: {page}"));
+    page[start..start + 32].to_string()
+}
+
+#[test]
+fn debates_parked_by_workers_wait_for_verdicts_given_on_the_served_shared_store() {
+    let Some((_alone, dir, url)) = setup("arena_test_verdicts") else { return };
+    let (plan, _) = model_folders(dir.path());
+    let games = [
+        "--game",
+        "debate(rounds=1,max_chars=400)",
+        "--agents",
+        "llm(model=tiny.gguf,max_tokens=12,temperature=0)",
+        "llm(model=tiny.gguf,max_tokens=10,temperature=0)",
+        "--judge",
+        "human(via=web)",
+    ];
+    let planner = Spawned::start_in(
+        Some(&plan),
+        &with_args(&["tournament", "--db", &url, "--workers-only"], &games),
+        &dir.path().join("planner.log"),
+        &[],
+    );
+    let worker = start_workers(Some(&plan), &url, dir.path(), "v", 1, &["--idle-exit", "600"], &[]).remove(0);
+    let location = StoreLocation::parse(&url);
+    wait_until("both debates parked", Duration::from_secs(120), || {
+        Store::connect(&location).and_then(|s| s.awaiting(1)).map(|a| a.len() == 2).unwrap_or(false)
+    });
+    let shared = Store::connect(&location).unwrap_or_else(|e| panic!("{e:#}"));
+    let workers = shared.match_workers(1).unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(workers.is_empty(), "no debate is finished before its verdict: {workers:?}");
+    assert_eq!(shared.finished_count(1).ok(), Some(0));
+
+    let config = arena::serve::ServeConfig { db: location.clone(), run: None, host: "127.0.0.1".into(), port: 0 };
+    let server = arena::serve::WebServer::start(&config, |_| {}).unwrap_or_else(|e| panic!("{e:#}"));
+    let http: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+    for index in 0..2 {
+        let page_url = format!("{}judge/1/{index}", server.url());
+        let mut page = http.get(&page_url).call().unwrap_or_else(|e| panic!("{e}"));
+        let page = page.body_mut().read_to_string().unwrap_or_else(|e| panic!("{e}"));
+        let form = format!("token={}&verdict=pro&name=dee", form_token(&page));
+        let posted = http
+            .post(&page_url)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send(&form)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(posted.status().as_u16(), 303, "{page}");
+    }
+    let output = planner.finish(Duration::from_secs(60));
+    assert!(output.contains("stored as tournament 1"), "{output}");
+    let shared = Store::connect(&location).unwrap_or_else(|e| panic!("{e:#}"));
+    let finished = shared.finished(1).unwrap_or_else(|e| panic!("{e:#}"));
+    let returns: Vec<&[f64]> = finished.iter().map(|m| &m.returns[..2]).collect();
+    assert_eq!(returns, [[1.0, -1.0], [1.0, -1.0]], "each verdict `pro` gives Pro the debate");
+    let verdicts: Vec<String> = (0..2)
+        .filter_map(|i| shared.verdict(1, i).unwrap_or_else(|e| panic!("{e:#}")))
+        .map(|v| format!("{}:{}", v.verdict, v.person))
+        .collect();
+    assert_eq!(verdicts, ["pro:dee", "pro:dee"]);
+    let by_worker = shared.match_workers(1).unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(by_worker.iter().all(|(_, w)| w.as_deref() == Some("v0")), "the worker played both: {by_worker:?}");
+    assert_eq!(shared.match_moves(1).map(|m| m.len()).ok(), Some(2));
+    drop(worker);
+}
