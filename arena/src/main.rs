@@ -17,6 +17,15 @@ fn main() -> std::process::ExitCode {
     // External programs run in process groups of their own, out of reach of the terminal's
     // Ctrl-C: end them (and what they started) before the arena goes. The store needs nothing:
     // every result is written in its own transaction, and a resumed run continues exactly.
+    // A game program that fails stops its match; the engine reports it with the match, so the
+    // panic that carried it out of the game's code is not printed as a crash.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info.payload().downcast_ref::<String>().map(String::as_str).unwrap_or_default();
+        if !games::process::is_stopped_match(text) {
+            default_hook(info);
+        }
+    }));
     let _ = ctrlc::set_handler(|| {
         agents::command::end_all_programs();
         std::process::exit(130);

@@ -17,7 +17,7 @@ fn games_lists_every_registered_game_with_its_facts() {
     assert!(ok, "{err}");
     let listed = json(&out);
     let names: Vec<&str> = listed.as_array().into_iter().flatten().filter_map(|g| g["name"].as_str()).collect();
-    assert_eq!(names, ["tic_tac_toe", "connect_four", "othello", "hex", "kuhn_poker", "debate", "quiz"]);
+    assert_eq!(names, ["tic_tac_toe", "connect_four", "othello", "hex", "kuhn_poker", "debate", "quiz", "proc"]);
     let hex = &listed[3];
     assert_eq!(hex["default_spec"], "hex(size=11,swap=false)");
     assert_eq!(hex["facts"]["num_distinct_actions"], 121);
@@ -97,4 +97,50 @@ fn check_runs_the_conformance_kit() {
     let report = json(&out);
     assert_eq!(report["playouts"], 300);
     assert_eq!(report["game"], "hex(size=5,swap=true)");
+}
+
+/// `examples/games/NAME` as a game process spec with `params`.
+fn example_game(name: &str, params: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/games").join(name);
+    format!("proc(program=\"python3 {}\"{params})", path.display())
+}
+
+#[test]
+fn a_game_process_is_checked_played_and_a_broken_match_stops_only_itself() {
+    let nim = example_game("nim.py", ",heaps=2-3");
+    let (ok, out, err) = arena(&["check", "--game", &nim, "--playouts", "50"]);
+    assert!(ok && out.contains("conformance passed"), "{out}{err}");
+    let (ok, out, err) = arena(&["perft", "--game", &nim, "--depth", "2", "--json"]);
+    // The first moves leave 1-3, 0-3, 2-2, 2-1 and 2-0: then 4 + 3 + 4 + 3 + 2 moves.
+    assert!(ok && json(&out)["count"].as_u64() == Some(16), "{out}{err}");
+
+    // A program that dies whenever the second heap comes down to 1: those matches are not
+    // played, the others are stored, and the command says which failed and why.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let crashy = dir.path().join("crashy_nim.py");
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/games");
+    std::fs::write(
+        &crashy,
+        format!(
+            "import sys\nsys.path.insert(0, {:?})\nfrom arena_game import serve\nfrom nim import Nim\n\
+             class Crashy(Nim):\n    def apply(self, s, action):\n        Nim.apply(self, s, action)\n\
+             \x20       if s['heaps'][1] == 1:\n            sys.stderr.write('heap two ran low\\n'); sys.exit(4)\n\
+             serve(Crashy)\n",
+            examples.display().to_string()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let game = format!("proc(program=\"python3 {}\",heaps=3-4-5)", crashy.display());
+    let db = dir.path().join("nim.db");
+    let db_text = db.to_string_lossy().into_owned();
+    let args = ["play", "--game", &game, "--agents", "random", "first", "--games", "20", "--threads", "2", "--db", &db_text];
+    let (ok, out, err) = arena(&args);
+    assert!(!ok, "{out}");
+    assert!(err.contains("matches could not be played") && err.contains("--resume"), "{err}");
+    assert!(err.contains("heap two ran low") && err.contains("crashy_nim.py"), "{err}");
+    let store = arena::store::Store::open(&db).unwrap_or_else(|e| panic!("{e}"));
+    let finished = store.finished(1).unwrap_or_else(|e| panic!("{e}")).len();
+    let broken: usize = err.split(" matches could not be played").next().and_then(|s| s.rsplit(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
+    assert!(broken > 0 && finished > 0 && finished + broken == 20, "{finished} stored, {broken} broken: {err}");
+    assert!(store.tournament(1).unwrap_or_else(|e| panic!("{e}")).finished_at.is_none(), "left open for --resume");
 }

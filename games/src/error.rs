@@ -35,6 +35,10 @@ pub enum Error {
     #[error("bad game record: {0}")]
     BadRecord(String),
 
+    /// A game program (`proc`) that failed to start or answered nonsense: what went wrong.
+    #[error("{0}")]
+    GameProgram(String),
+
     /// A request the game does not support (for example text input to a board game).
     #[error("not supported: {0}")]
     NotSupported(String),

@@ -20,6 +20,7 @@ pub mod kuhn_poker;
 pub mod othello;
 mod params;
 pub mod perft;
+pub mod process;
 pub mod playout;
 pub mod quiz;
 mod record;

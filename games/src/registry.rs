@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::game::GameRef;
 use crate::params::{ParamDef, Params};
 use crate::spec::Spec;
-use crate::{connect_four, debate, hex, kuhn_poker, othello, quiz, tic_tac_toe};
+use crate::{connect_four, debate, hex, kuhn_poker, othello, process, quiz, tic_tac_toe};
 
 /// How a game is found and built by name.
 #[derive(Clone, Copy, Debug)]
@@ -30,6 +30,7 @@ pub const BUILTIN: &[GameRegistration] = &[
     kuhn_poker::REGISTRATION,
     debate::REGISTRATION,
     quiz::REGISTRATION,
+    process::REGISTRATION,
 ];
 
 /// A set of games by name: the built-in ones plus any a program registers.
@@ -68,6 +69,10 @@ impl Registry {
     pub fn load(&self, spec: &str) -> Result<GameRef> {
         let spec = Spec::parse(spec)?;
         let registration = self.find(&spec.name)?;
+        // A game process takes any parameters: its program checks them.
+        if registration.name == process::PROC {
+            return process::load(&spec);
+        }
         let params = Params::from_spec(&format!("game `{}`", registration.name), registration.params, &spec)?;
         (registration.create)(&params)
     }

@@ -20,7 +20,9 @@ pub struct GamesArgs {
 /// Lists the registered games with their facts and parameters.
 pub fn games(args: &GamesArgs, registry: &Registry, out: &mut dyn Write) -> Result<()> {
     let mut listed = Vec::new();
-    for registration in registry.games() {
+    // A game process has no defaults to load: it is listed with its parameters only.
+    let processes: Vec<_> = registry.games().iter().filter(|r| r.name == games::process::PROC).collect();
+    for registration in registry.games().iter().filter(|r| r.name != games::process::PROC) {
         let game = registry
             .load(registration.name)
             .with_context(|| format!("loading `{}` with its defaults", registration.name))?;
@@ -40,6 +42,15 @@ pub fn games(args: &GamesArgs, registry: &Registry, out: &mut dyn Write) -> Resu
                     })).collect::<Vec<_>>(),
                 })
             })
+            .chain(processes.iter().map(|registration| {
+                json!({
+                    "name": registration.name,
+                    "summary": registration.summary,
+                    "parameters": registration.params.iter().map(|p| json!({
+                        "name": p.name, "default": p.default, "doc": p.doc, "description": p.describe(),
+                    })).collect::<Vec<_>>(),
+                })
+            }))
             .collect();
         writeln!(out, "{}", serde_json::to_string_pretty(&items)?)?;
         return Ok(());
@@ -58,6 +69,12 @@ pub fn games(args: &GamesArgs, registry: &Registry, out: &mut dyn Write) -> Resu
             facts.max_game_length,
             facts.observation_shape,
         )?;
+        for param in registration.params {
+            writeln!(out, "    {}", param.describe())?;
+        }
+    }
+    for registration in processes {
+        writeln!(out, "{}  —  {}", registration.name, registration.summary)?;
         for param in registration.params {
             writeln!(out, "    {}", param.describe())?;
         }
@@ -96,17 +113,19 @@ pub fn perft(args: &PerftArgs, registry: &Registry, out: &mut dyn Write) -> Resu
     let ended = if args.count_ended_games { EndedGames::CountedAsLeaf } else { EndedGames::NotCounted };
     let started = Instant::now();
     let mut divided = Vec::new();
-    let count = if args.divide && args.depth > 0 && state.turn() != Turn::Terminal {
-        let mut total = 0;
-        for (text, child) in children(state.as_ref()) {
-            let n = count_moves(child.as_ref(), args.depth - 1, ended);
-            divided.push((text, n));
-            total += n;
+    let count = survive_game(&args.game, || {
+        if args.divide && args.depth > 0 && state.turn() != Turn::Terminal {
+            let mut total = 0;
+            for (text, child) in children(state.as_ref()) {
+                let n = count_moves(child.as_ref(), args.depth - 1, ended);
+                divided.push((text, n));
+                total += n;
+            }
+            total
+        } else {
+            count_moves(state.as_ref(), args.depth, ended)
         }
-        total
-    } else {
-        count_moves(state.as_ref(), args.depth, ended)
-    };
+    })?;
     let seconds = started.elapsed().as_secs_f64();
     let nodes_per_s = count as f64 / seconds.max(1e-9);
     if args.json {
@@ -237,6 +256,19 @@ pub struct CheckArgs {
     pub json: bool,
 }
 
+/// Runs `work` on a game; a panic in the game's code (a game process that died, hung or answered
+/// nonsense) is an error naming the game and what went wrong, not a crash.
+pub(crate) fn survive_game<T>(game: &str, work: impl FnOnce() -> T) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).map_err(|panic| {
+        let text = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic payload".to_string());
+        anyhow::anyhow!("game `{game}` stopped: {text}")
+    })
+}
+
 /// Runs the conformance kit on a game.
 pub fn check(args: &CheckArgs, registry: &Registry, out: &mut dyn Write) -> Result<()> {
     let game = registry.load(&args.game)?;
@@ -246,13 +278,15 @@ pub fn check(args: &CheckArgs, registry: &Registry, out: &mut dyn Write) -> Resu
     bars.begin("playouts", args.playouts as u64);
     // Reporting every playout would cost more than a fast game's playout.
     let step = (args.playouts / 200).max(1);
-    let report = games::conformance::check_with_progress(game.as_ref(), &config, &mut |done| {
-        if done % step == 0 {
-            bars.set_done(done as u64);
-        }
+    let report = survive_game(&args.game, || {
+        games::conformance::check_with_progress(game.as_ref(), &config, &mut |done| {
+            if done % step == 0 {
+                bars.set_done(done as u64);
+            }
+        })
     });
     bars.end();
-    let report = report?;
+    let report = report??;
     let seconds = started.elapsed().as_secs_f64();
     if args.json {
         writeln!(out, "{}", serde_json::to_string(&report)?)?;

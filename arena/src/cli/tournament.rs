@@ -93,6 +93,7 @@ pub fn play(args: &PlayArgs, resources: &Resources, out: &mut dyn Write) -> Resu
         // With a store the judges' verdicts are read back from it.
         collect_results: !config.judges.is_empty() && args.db.is_none(),
         workers_only: args.workers_only,
+        report_broken: true,
         ..RunOptions::default()
     };
     let outcome = run_tournament(&config, resources, &options, &Bars::new(!args.json && !person))?;
@@ -138,7 +139,7 @@ pub fn play(args: &PlayArgs, resources: &Resources, out: &mut dyn Write) -> Resu
             "tournament_id": outcome.tournament_id,
         });
         writeln!(out, "{value}")?;
-        return Ok(());
+        return broken_matches(&outcome);
     }
     let [a, b] = [printable(&outcome.names[0]), printable(&outcome.names[1])];
     writeln!(out, "{} — {a} vs {b}", outcome.game)?;
@@ -162,7 +163,7 @@ pub fn play(args: &PlayArgs, resources: &Resources, out: &mut dyn Write) -> Resu
         writeln!(out, "stopped early: {reason}")?;
     }
     write_speed(out, &outcome, options.threads, args.db.as_ref())?;
-    Ok(())
+    broken_matches(&outcome)
 }
 
 fn finite(x: f64) -> Option<f64> {
@@ -460,6 +461,20 @@ impl TournamentArgs {
     }
 }
 
+/// After the results: an error naming the matches the game's own code stopped, if any (the
+/// others are stored; `--resume` plays them again).
+fn broken_matches(outcome: &TournamentOutcome) -> Result<()> {
+    let Some((index, message)) = outcome.broken.first() else { return Ok(()) };
+    for (index, message) in outcome.broken.iter().skip(1).take(4) {
+        eprintln!("match {index}: {message}");
+    }
+    bail!(
+        "{} matches could not be played (the game stopped them; the other results are kept{}); match {index}: {message}",
+        outcome.broken.len(),
+        if outcome.tournament_id.is_some() { ", and --resume plays these again" } else { "" }
+    )
+}
+
 /// Whether a person at this terminal (the `human` agent) takes a seat or judges.
 fn has_person(config: &TournamentConfig) -> bool {
     config
@@ -480,6 +495,7 @@ pub fn tournament(args: &TournamentArgs, resources: &Resources, out: &mut dyn Wr
         // With a store the judges' verdicts are read back from it.
         collect_results: !config.judges.is_empty() && args.db.is_none(),
         workers_only: args.workers_only,
+        report_broken: true,
         ..RunOptions::default()
     };
     let outcome = run_tournament(&config, resources, &options, &Bars::new(!args.json && !person))?;
@@ -516,7 +532,7 @@ pub fn tournament(args: &TournamentArgs, resources: &Resources, out: &mut dyn Wr
             "tournament_id": outcome.tournament_id,
         });
         writeln!(out, "{value}")?;
-        return Ok(());
+        return broken_matches(&outcome);
     }
     writeln!(out, "{} — {} tournament, {} games", outcome.game, config.schedule, outcome.tally.games())?;
     let names: Vec<String> = outcome.names.iter().map(|name| printable(name)).collect();
@@ -574,7 +590,7 @@ pub fn tournament(args: &TournamentArgs, resources: &Resources, out: &mut dyn Wr
     write_end_reasons(out, &outcome.tally, &config)?;
     write_judges(out, &judges)?;
     write_speed(out, &outcome, options.threads, args.db.as_ref())?;
-    Ok(())
+    broken_matches(&outcome)
 }
 
 /// The report as an aligned table.

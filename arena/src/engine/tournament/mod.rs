@@ -42,6 +42,9 @@ pub struct RunOptions {
     /// With `resume`: start a new tournament in the store when none has this config (a store that
     /// holds many tournaments, like an evolve run's), instead of refusing.
     pub start_if_missing: bool,
+    /// Matches the game's own code stopped are listed in the outcome (`broken`) for the caller
+    /// to report; without this, the run ends with an error naming them (after storing the rest).
+    pub report_broken: bool,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -75,6 +78,9 @@ pub struct TournamentOutcome {
     pub results: Vec<(u64, MatchResult)>,
     /// The schedule as played (indexed by match index).
     pub planned: Vec<Pairing>,
+    /// Matches the game's own code stopped (a game process that died, hung or contradicted
+    /// itself), with the message; not stored, the tournament left open for them.
+    pub broken: Vec<(u64, String)>,
 }
 
 impl TournamentOutcome {

@@ -112,6 +112,8 @@ pub fn run_tournament(
         awaiting = store.awaiting(id)?;
     }
     let mut decided_by_people = false;
+    // Matches the game's own code stopped: not played; the tournament stays open for them.
+    let mut broken: Vec<(u64, String)> = Vec::new();
 
     let started = Instant::now();
     progress.begin("games", 0);
@@ -145,12 +147,18 @@ pub fn run_tournament(
         planned = next;
         scores.resize(planned.len().max(scores.len()), None);
         let pending: Vec<u64> = (0..planned.len() as u64)
-            .filter(|&i| scores[i as usize].is_none() && !awaiting.contains(&i))
+            .filter(|&i| {
+                scores[i as usize].is_none() && !awaiting.contains(&i) && !broken.iter().any(|(b, _)| *b == i)
+            })
             .collect();
         let mut done_total = planned.len() as u64 - pending.len() as u64 - awaiting.len() as u64;
         progress.set_total(planned.len() as u64);
         progress.set_done(done_total);
         if pending.is_empty() && awaiting.is_empty() {
+            break;
+        }
+        if pending.is_empty() && !broken.is_empty() && config.schedule != ScheduleKind::RoundRobin {
+            // A later round is planned from every result of this one: it cannot be planned.
             break;
         }
         if pending.is_empty()
@@ -197,6 +205,7 @@ pub fn run_tournament(
             store.as_mut().zip(tournament_id),
             &mut collected,
             &mut awaiting,
+            &mut broken,
             &mut |results, chunk_tally| {
                 for &(index, score) in results {
                     scores[index as usize] = Some(score);
@@ -224,8 +233,9 @@ pub fn run_tournament(
         {
             tally = tally_from_store(store, id, config.agents.len())?;
         }
-        // A tournament stopped early with decisions still awaited stays open for them.
-        if awaiting.is_empty() {
+        // A tournament stopped early with decisions still awaited, or with matches its game
+        // could not play, stays open for them (`--resume` plays them).
+        if awaiting.is_empty() && broken.is_empty() {
             store.finish_tournament(id)?;
         }
         // Workers played the games: their results (trajectories included) come from the store.
@@ -234,6 +244,9 @@ pub fn run_tournament(
         }
     }
     collected.sort_by_key(|(index, _)| *index);
+    if let Some((index, message)) = broken.first().filter(|_| !options.report_broken) {
+        bail!("{} matches could not be played; match {index}: {message}", broken.len());
+    }
     Ok(TournamentOutcome {
         game: game.spec().to_string(),
         names,
@@ -244,6 +257,7 @@ pub fn run_tournament(
         stopped,
         results: collected,
         planned,
+        broken,
     })
 }
 

@@ -40,6 +40,9 @@ struct ChunkDone {
     results: Vec<(u64, MatchResult)>,
     /// Matches stopped where a person's decision is awaited (parked in the store).
     awaited: Vec<(u64, AwaitedMatch)>,
+    /// Matches the game's own code stopped (a game process that died, hung or contradicted
+    /// itself), with the message: not played, the others go on.
+    broken: Vec<(u64, String)>,
     tally: Tally,
     error: Option<Error>,
 }
@@ -57,6 +60,7 @@ impl Batch<'_> {
         mut store: Option<(&mut Store, i64)>,
         collected: &mut Vec<(u64, MatchResult)>,
         awaiting: &mut Vec<u64>,
+        broken: &mut Vec<(u64, String)>,
         collect: Collector<'_>,
     ) -> Result<Option<String>> {
         // Chunks big enough to make the hand-off cheap, small enough to spread work and save often.
@@ -84,6 +88,7 @@ impl Batch<'_> {
             });
             for done in receiver.iter() {
                 if outcome.as_ref().is_ok_and(|o| o.is_none()) {
+                    broken.extend(done.broken.iter().cloned());
                     outcome = self.absorb(done, &mut store, collected, awaiting, collect);
                     if !matches!(outcome, Ok(None)) {
                         stop.store(true, Ordering::Relaxed);
@@ -128,6 +133,7 @@ impl Batch<'_> {
             scores: Vec::with_capacity(indices.len()),
             results: Vec::new(),
             awaited: Vec::new(),
+            broken: Vec::new(),
             tally: Tally::new(self.config.agents.len()),
             error: None,
         };
@@ -146,6 +152,10 @@ impl Batch<'_> {
                 Ok(Played::Finished(result)) => result,
                 Ok(Played::Awaited(awaited)) => {
                     done.awaited.push((index, *awaited));
+                    continue;
+                }
+                Err(Error::Match(MatchError::GamePanicked(message))) => {
+                    done.broken.push((index, message));
                     continue;
                 }
                 Err(error) => {
