@@ -133,14 +133,20 @@ fn a_game_process_is_checked_played_and_a_broken_match_stops_only_itself() {
     let game = format!("proc(program=\"python3 {}\",heaps=3-4-5)", crashy.display());
     let db = dir.path().join("nim.db");
     let db_text = db.to_string_lossy().into_owned();
-    let args = ["play", "--game", &game, "--agents", "random", "first", "--games", "20", "--threads", "2", "--db", &db_text];
+    let args =
+        ["play", "--game", &game, "--agents", "random", "first", "--games", "20", "--threads", "2", "--db", &db_text];
     let (ok, out, err) = arena(&args);
     assert!(!ok, "{out}");
     assert!(err.contains("matches could not be played") && err.contains("--resume"), "{err}");
     assert!(err.contains("heap two ran low") && err.contains("crashy_nim.py"), "{err}");
     let store = arena::store::Store::open(&db).unwrap_or_else(|e| panic!("{e}"));
     let finished = store.finished(1).unwrap_or_else(|e| panic!("{e}")).len();
-    let broken: usize = err.split(" matches could not be played").next().and_then(|s| s.rsplit(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
+    let broken: usize = err
+        .split(" matches could not be played")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     assert!(broken > 0 && finished > 0 && finished + broken == 20, "{finished} stored, {broken} broken: {err}");
     assert!(store.tournament(1).unwrap_or_else(|e| panic!("{e}")).finished_at.is_none(), "left open for --resume");
 }

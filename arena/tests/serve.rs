@@ -599,7 +599,10 @@ fn debates_wait_for_a_persons_verdict_on_the_judge_page_across_a_kill() {
     assert!(status == 200 && list.contains("href=\"/judge/1/0\"") && list.contains("href=\"/judge/1/1\""), "{list}");
     let first_url = format!("{}judge/1/0", server.url());
     let (token, page) = judge_token(&first_url);
-    assert!(page.contains("id=\"verdict-pro\"") && page.contains("id=\"verdict-con\"") && page.contains("Pro:"), "{page}");
+    assert!(
+        page.contains("id=\"verdict-pro\"") && page.contains("id=\"verdict-con\"") && page.contains("Pro:"),
+        "{page}"
+    );
     assert!(!page.contains("llm(model="), "the debaters are anonymous until the verdict: {page}");
     let (other_token, _) = judge_token(&format!("{}judge/1/1", server.url()));
 

@@ -48,7 +48,12 @@ pub const PROC: &str = "proc";
 
 /// `proc`'s own parameters; every other one goes to the program.
 pub const PROC_PARAMS: &[ParamDef] = &[
-    ParamDef { name: "program", kind: ParamKind::Text, default: "", doc: "the command line of the game program (run with sh -c)" },
+    ParamDef {
+        name: "program",
+        kind: ParamKind::Text,
+        default: "",
+        doc: "the command line of the game program (run with sh -c)",
+    },
     ParamDef {
         name: "timeout_ms",
         kind: ParamKind::Int { min: 1, max: 3_600_000 },
@@ -517,11 +522,14 @@ impl Shared {
             if wire.returns.len() != facts.players {
                 return Err(format!("{} returns at the end for {} players", wire.returns.len(), facts.players));
             }
-            if let Some(r) = wire.returns.iter().find(|r| !(facts.min_return - 1e-9..=facts.max_return + 1e-9).contains(*r)) {
+            if let Some(r) =
+                wire.returns.iter().find(|r| !(facts.min_return - 1e-9..=facts.max_return + 1e-9).contains(*r))
+            {
                 return Err(format!("return {r}: outside {}..{}", facts.min_return, facts.max_return));
             }
         }
-        let (legal, names) = if matches!(turn, Turn::Player(_)) { (wire.legal, wire.names) } else { (Vec::new(), Vec::new()) };
+        let (legal, names) =
+            if matches!(turn, Turn::Player(_)) { (wire.legal, wire.names) } else { (Vec::new(), Vec::new()) };
         Ok(Summary { turn: Some(turn), legal, names, chance: wire.chance, returns: wire.returns, input })
     }
 }
@@ -634,8 +642,7 @@ impl State for ProcState {
             let action = self.parse_action(text)?;
             return self.apply(action);
         }
-        self.play(Move::Text(text.to_string()))
-            .map_err(|reason| Error::ParseAction { text: text.to_string(), reason })
+        self.play(Move::Text(text.to_string())).map_err(|reason| Error::ParseAction { text: text.to_string(), reason })
     }
 
     fn player_return(&self, player: Player) -> f64 {
@@ -647,7 +654,9 @@ impl State for ProcState {
             return self.summary.names[i].clone();
         }
         match self.shared.query(&self.moves, &json!({"cmd": "action_to_string", "action": action})) {
-            Ok(answer) => answer.get("text").and_then(Value::as_str).map_or_else(|| format!("#{action}"), str::to_string),
+            Ok(answer) => {
+                answer.get("text").and_then(Value::as_str).map_or_else(|| format!("#{action}"), str::to_string)
+            }
             // Never panics (errors and logs call it): a placeholder.
             Err(_) => format!("#{action}"),
         }

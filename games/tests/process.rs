@@ -43,7 +43,11 @@ fn nim_passes_the_conformance_kit_counts_its_moves_and_names_them() {
     assert_eq!(report.playouts, 300);
     for depth in 0..=3 {
         let expected = nim_perft(&mut vec![3, 4, 5], depth);
-        assert_eq!(games::perft::perft(game.new_initial_state().as_ref(), depth, games::perft::EndedGames::NotCounted), expected, "depth {depth}");
+        assert_eq!(
+            games::perft::perft(game.new_initial_state().as_ref(), depth, games::perft::EndedGames::NotCounted),
+            expected,
+            "depth {depth}"
+        );
     }
     // Names both ways; parameters reach the program; the winner takes the last object.
     let mut state = game.new_initial_state();
@@ -116,7 +120,11 @@ fn play_through(game: &GameRef) -> Option<String> {
         }
     }));
     played.err().map(|panic| {
-        panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()
+        panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default()
     })
 }
 
@@ -124,10 +132,22 @@ fn play_through(game: &GameRef) -> Option<String> {
 fn programs_that_die_hang_babble_or_contradict_themselves_stop_with_the_reason() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let cases = [
-        ("dies.py", "if applied == 2:\n    sys.stderr.write('boom: out of cheese\\n'); sys.exit(3)", vec!["exited", "boom: out of cheese"]),
+        (
+            "dies.py",
+            "if applied == 2:\n    sys.stderr.write('boom: out of cheese\\n'); sys.exit(3)",
+            vec!["exited", "boom: out of cheese"],
+        ),
         ("hangs.py", "if applied == 2:\n    time.sleep(30)", vec!["no answer within 1500 ms"]),
-        ("babbles.py", "if applied == 2:\n    sys.stdout.write('hello there\\n'); sys.stdout.flush(); continue", vec!["`hello there` is not a JSON object"]),
-        ("contradicts.py", "if applied == 2:\n    sys.stdout.write(json.dumps({'error': 'no'}) + '\\n'); sys.stdout.flush(); continue", vec!["refused action", "listed as legal: no"]),
+        (
+            "babbles.py",
+            "if applied == 2:\n    sys.stdout.write('hello there\\n'); sys.stdout.flush(); continue",
+            vec!["`hello there` is not a JSON object"],
+        ),
+        (
+            "contradicts.py",
+            "if applied == 2:\n    sys.stdout.write(json.dumps({'error': 'no'}) + '\\n'); sys.stdout.flush(); continue",
+            vec!["refused action", "listed as legal: no"],
+        ),
     ];
     for (name, body, expected) in cases {
         let spec = misbehaving(dir.path(), name, body);
@@ -139,13 +159,17 @@ fn programs_that_die_hang_babble_or_contradict_themselves_stop_with_the_reason()
         }
     }
     // A program that cannot start, or states nonsense facts, is refused when loading.
-    let missing = load_game("proc(program=\"python3 no/such/game.py\")").err().map(|e| e.to_string()).unwrap_or_default();
+    let missing =
+        load_game("proc(program=\"python3 no/such/game.py\")").err().map(|e| e.to_string()).unwrap_or_default();
     assert!(missing.contains("python3 no/such/game.py") && missing.contains("exited"), "{missing}");
     let empty = load_game("proc(timeout_ms=10)").err().map(|e| e.to_string()).unwrap_or_default();
     assert!(empty.contains("program"), "{empty}");
     let bad_facts = dir.path().join("bad_facts.py");
     std::fs::write(&bad_facts, "import sys, json\nfor line in sys.stdin:\n    print(json.dumps({'facts': {'name': 'x y', 'players': 2}, 'state': {}}), flush=True)\n")
         .unwrap_or_else(|e| panic!("{e}"));
-    let refused = load_game(&format!("proc(program=\"python3 {}\")", bad_facts.display())).err().map(|e| e.to_string()).unwrap_or_default();
+    let refused = load_game(&format!("proc(program=\"python3 {}\")", bad_facts.display()))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(refused.contains("facts"), "{refused}");
 }

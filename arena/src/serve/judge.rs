@@ -39,9 +39,8 @@ pub(super) fn list(db: &StoreLocation) -> Page {
     } else {
         format!("<p>{} wait for a verdict:</p><ul id=\"awaiting\">{rows}</ul>", waiting.len())
     };
-    let body = format!(
-        "{listed}<p><a href=\"/judge/new\" id=\"new\">Judge a new debate between two agents, live</a></p>"
-    );
+    let body =
+        format!("{listed}<p><a href=\"/judge/new\" id=\"new\">Judge a new debate between two agents, live</a></p>");
     Page::html(200, layout("Debates to judge", &body))
 }
 
@@ -59,7 +58,13 @@ fn position(waiting: &AwaitingMatch) -> Result<(usize, Box<dyn State>, Player), 
         .map_err(|e| Page::text(500, format!("cannot load the game `{}`: {e:#}\n", waiting.game)))?;
     let record = GameRecord { game: waiting.game.clone(), moves: waiting.moves.clone() };
     let state = record.replay_on(game.as_ref()).map_err(|e| {
-        Page::text(500, format!("tournament {}, match {}: its stored moves do not replay: {e}\n", waiting.tournament, waiting.index))
+        Page::text(
+            500,
+            format!(
+                "tournament {}, match {}: its stored moves do not replay: {e}\n",
+                waiting.tournament, waiting.index
+            ),
+        )
     })?;
     match state.turn() {
         Turn::Player(seat) => Ok((game.facts().players, state, seat)),
@@ -118,7 +123,9 @@ pub(super) fn show(db: &StoreLocation, tournament: i64, index: u64) -> Page {
 fn decided(store: &Store, tournament: i64, index: u64) -> Page {
     let verdict = match store.verdict(tournament, index) {
         Ok(Some(verdict)) => verdict,
-        Ok(None) => return Page::text(404, format!("tournament {tournament} has no match {index} waiting for a verdict\n")),
+        Ok(None) => {
+            return Page::text(404, format!("tournament {tournament} has no match {index} waiting for a verdict\n"));
+        }
         Err(error) => return Page::text(500, format!("{error:#}\n")),
     };
     let revealed = store.finished(tournament).and_then(|finished| {
@@ -130,7 +137,9 @@ fn decided(store: &Store, tournament: i64, index: u64) -> Page {
     });
     let (first, second) = match revealed {
         Ok(Some((first, second, _))) => (first, second),
-        Ok(None) => return Page::text(500, format!("tournament {tournament}, match {index}: decided but not finished\n")),
+        Ok(None) => {
+            return Page::text(500, format!("tournament {tournament}, match {index}: decided but not finished\n"));
+        }
         Err(error) => return Page::text(500, format!("{error:#}\n")),
     };
     let end = store
@@ -168,7 +177,12 @@ pub(super) fn decide(db: &StoreLocation, tournament: i64, index: u64, form: &[(S
     };
     let waiting = match store.awaiting_match(tournament, index) {
         Ok(Some(waiting)) => waiting,
-        Ok(None) => return Page::text(409, "this match does not wait for a verdict (decided already, or never parked)\n".into()),
+        Ok(None) => {
+            return Page::text(
+                409,
+                "this match does not wait for a verdict (decided already, or never parked)\n".into(),
+            );
+        }
         Err(error) => return Page::text(500, format!("{error:#}\n")),
     };
     let (players, mut state, seat) = match position(&waiting) {

@@ -208,7 +208,9 @@ fn answer(
             Err(page) => page,
         },
         (method, awaited) if awaited.starts_with("/judge/") => match (method, judge::parse_path(&awaited[7..])) {
-            (_, None) => Page::text(404, format!("no such page: {path} (a debate to judge is /judge/TOURNAMENT/MATCH)\n")),
+            (_, None) => {
+                Page::text(404, format!("no such page: {path} (a debate to judge is /judge/TOURNAMENT/MATCH)\n"))
+            }
             (Method::Get | Method::Head, Some((tournament, index))) => judge::show(db, tournament, index),
             (Method::Post, Some((tournament, index))) => match read_form(&mut request) {
                 Ok(form) => judge::decide(db, tournament, index, &form),

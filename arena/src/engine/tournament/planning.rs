@@ -147,9 +147,7 @@ pub fn run_tournament(
         planned = next;
         scores.resize(planned.len().max(scores.len()), None);
         let pending: Vec<u64> = (0..planned.len() as u64)
-            .filter(|&i| {
-                scores[i as usize].is_none() && !awaiting.contains(&i) && !broken.iter().any(|(b, _)| *b == i)
-            })
+            .filter(|&i| scores[i as usize].is_none() && !awaiting.contains(&i) && !broken.iter().any(|(b, _)| *b == i))
             .collect();
         let mut done_total = planned.len() as u64 - pending.len() as u64 - awaiting.len() as u64;
         progress.set_total(planned.len() as u64);
@@ -227,9 +225,7 @@ pub fn run_tournament(
     progress.end();
     if let (Some(store), Some(id)) = (store.as_mut(), tournament_id) {
         // Resumed runs count the earlier games too; a shared store's games were played elsewhere.
-        if shared.is_some()
-            || decided_by_people
-            || played_now as usize != scores.iter().filter(|s| s.is_some()).count()
+        if shared.is_some() || decided_by_people || played_now as usize != scores.iter().filter(|s| s.is_some()).count()
         {
             tally = tally_from_store(store, id, config.agents.len())?;
         }

@@ -219,12 +219,7 @@ impl<'a> AgentSet<'a> {
     }
 
     /// Plays one match: `seats` are player indices, `judge` an index into the judges.
-    pub(super) fn play(
-        &mut self,
-        setup: &MatchSetup<'_>,
-        seats: [usize; 2],
-        judge: Option<usize>,
-    ) -> Result<Played> {
+    pub(super) fn play(&mut self, setup: &MatchSetup<'_>, seats: [usize; 2], judge: Option<usize>) -> Result<Played> {
         let judge = judge.map(|j| self.players + j);
         let mut first = self.take(seats[0])?;
         let mut second = self.take(seats[1])?;
