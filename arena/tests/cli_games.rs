@@ -17,7 +17,21 @@ fn games_lists_every_registered_game_with_its_facts() {
     assert!(ok, "{err}");
     let listed = json(&out);
     let names: Vec<&str> = listed.as_array().into_iter().flatten().filter_map(|g| g["name"].as_str()).collect();
-    assert_eq!(names, ["tic_tac_toe", "connect_four", "othello", "hex", "kuhn_poker", "debate", "quiz", "proc"]);
+    assert_eq!(
+        names,
+        [
+            "tic_tac_toe",
+            "connect_four",
+            "othello",
+            "hex",
+            "kuhn_poker",
+            "debate",
+            "quiz",
+            "deduction",
+            "negotiation",
+            "proc"
+        ]
+    );
     let hex = &listed[3];
     assert_eq!(hex["default_spec"], "hex(size=11,swap=false)");
     assert_eq!(hex["facts"]["num_distinct_actions"], 121);

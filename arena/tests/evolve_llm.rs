@@ -600,3 +600,32 @@ heldout_game = "debate(rounds=1,max_chars=200,seed=99)"
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(final_state(&run), before);
 }
+
+#[test]
+fn language_models_evolve_on_the_text_games_for_reasoning() {
+    let dir = ok(tempfile::tempdir());
+    // The games' rules and offers take more bytes (the tiny tokenizer's tokens) than tic-tac-toe.
+    let model = dir.path().join("tiny.gguf");
+    ok(write_tiny_llama(&model, &TinyConfig { context: 4096, ..TinyConfig::default() }, 11));
+    let base = ok(std::fs::read_to_string(tictactoe_config(dir.path(), &model)));
+    for game in ["deduction(numbers=8,questions=3)", "negotiation(max_count=2,turns=4,scenarios=50)"] {
+        let text = base
+            .replace("game = \"tic_tac_toe\"", &format!("game = \"{game}\""))
+            .replace("opening_plies = 1\n", "")
+            .replace("max_len = 2048", "max_len = 4096");
+        let name = game.split('(').next().unwrap_or(game);
+        let config = dir.path().join(format!("{name}.toml"));
+        ok(std::fs::write(&config, text));
+        let run = dir.path().join(name);
+        let output = ok(evolve_command(&config, &run, false).output());
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{game}: {}\n{stdout}", String::from_utf8_lossy(&output.stderr));
+        let first = read_json(&run.join("generations/gen-1.json"));
+        let kept = first["language"]["data"]["kept"].as_u64().unwrap_or(0);
+        assert!(kept > 0, "{game}: won games' turns are training data: {}", first["language"]["data"]);
+        let store = ok(rusqlite::Connection::open(run.join("arena.db")));
+        let normal: i64 =
+            ok(store.query_row("SELECT count(*) FROM matches WHERE end_reason = 'normal'", [], |r| r.get(0)));
+        assert!(normal > 0, "{game}: games end by the rules");
+    }
+}

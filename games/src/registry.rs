@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::game::GameRef;
 use crate::params::{ParamDef, Params};
 use crate::spec::Spec;
-use crate::{connect_four, debate, hex, kuhn_poker, othello, process, quiz, tic_tac_toe};
+use crate::{connect_four, debate, deduction, hex, kuhn_poker, negotiation, othello, process, quiz, tic_tac_toe};
 
 /// How a game is found and built by name.
 #[derive(Clone, Copy, Debug)]
@@ -30,6 +30,8 @@ pub const BUILTIN: &[GameRegistration] = &[
     kuhn_poker::REGISTRATION,
     debate::REGISTRATION,
     quiz::REGISTRATION,
+    deduction::REGISTRATION,
+    negotiation::REGISTRATION,
     process::REGISTRATION,
 ];
 

@@ -38,6 +38,10 @@ fn parameter_variants_pass_the_conformance_kit() {
         "debate(rounds=3,judge=seat,items=300)",
         "quiz(items=50,kinds=comparison)",
         "quiz(items=300,seed=9,kinds=letter_count+largest)",
+        "deduction(numbers=2,questions=0)",
+        "deduction(numbers=100,questions=20)",
+        "negotiation(max_count=1,turns=1,scenarios=1)",
+        "negotiation(max_count=5,turns=20,scenarios=50,seed=3)",
     ] {
         passes(spec, 1000);
     }
