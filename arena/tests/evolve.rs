@@ -369,3 +369,26 @@ fn pfsp_plays_part_of_self_play_against_the_opponents_that_beat_the_parent_and_r
         assert!(!dir.path().join("bad-run/generations").exists(), "{setting}");
     }
 }
+
+#[test]
+fn a_game_process_evolves_like_a_built_in_game() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let nim = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/games/nim.py");
+    let game = format!("game = 'proc(program=\"python3 {}\",heaps=2-3-4)'", nim.display());
+    let text = TINY
+        .replace("game = \"tic_tac_toe\"", &game)
+        .replace("generations = 2", "generations = 1")
+        .replace("selfplay_games = 60", "selfplay_games = 20");
+    let config = dir.path().join("nim.toml");
+    std::fs::write(&config, text).unwrap_or_else(|e| panic!("{e}"));
+    let run = dir.path().join("run");
+    let output = evolve_command(&config, &run, false).output().unwrap_or_else(|e| panic!("{e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}\n{stdout}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("vs random") && stdout.contains("champion"), "{stdout}");
+    let (summaries, lineage) = evolve_decisions(&run);
+    assert_eq!(summaries.len(), 2, "one generation and the final rating");
+    assert!(lineage["nodes"].as_array().is_some_and(|n| n.len() >= 2), "a child was trained: {lineage}");
+    let games = stored_games(&run);
+    assert!(games.iter().all(|g| !g.2.is_empty()), "every stored game finished");
+}
