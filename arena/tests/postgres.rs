@@ -661,12 +661,6 @@ fn a_language_model_evolve_run_whose_games_workers_play_decides_as_the_local_run
     drop(workers);
 }
 
-/// The one-use token of a page's form.
-fn form_token(page: &str) -> String {
-    let start = page.find("name=\"token\" value=\"").map(|i| i + 20).unwrap_or_else(|| panic!("no token: {page}"));
-    page[start..start + 32].to_string()
-}
-
 #[test]
 fn debates_parked_by_workers_wait_for_verdicts_given_on_the_served_shared_store() {
     let Some((_alone, dir, url)) = setup("arena_test_verdicts") else { return };
@@ -703,7 +697,7 @@ fn debates_parked_by_workers_wait_for_verdicts_given_on_the_served_shared_store(
         let page_url = format!("{}judge/1/{index}", server.url());
         let mut page = http.get(&page_url).call().unwrap_or_else(|e| panic!("{e}"));
         let page = page.body_mut().read_to_string().unwrap_or_else(|e| panic!("{e}"));
-        let form = format!("token={}&verdict=pro&name=dee", form_token(&page));
+        let form = format!("token={}&verdict=pro&name=dee", common::form_token(&page));
         let posted = http
             .post(&page_url)
             .header("Content-Type", "application/x-www-form-urlencoded")

@@ -170,12 +170,6 @@ fn store_one_match(db: &std::path::Path, game: &str, agents: [(&str, &str); 2], 
     ok(store.record(id, &[(0, result)]));
 }
 
-/// The one-use token in a vote page.
-fn token_of(page: &str) -> String {
-    let start = page.find("name=\"token\" value=\"").map(|i| i + 20).unwrap_or_else(|| panic!("no token: {page}"));
-    page[start..start + 32].to_string()
-}
-
 #[test]
 fn a_vote_is_stored_once_as_a_battle_and_bad_votes_store_nothing() {
     let dir = ok(tempfile::tempdir());
@@ -188,7 +182,7 @@ fn a_vote_is_stored_once_as_a_battle_and_bad_votes_store_nothing() {
     assert!(page.contains("What is 2 + 2? &lt;b&gt;Answer&lt;/b&gt;"), "the prompt, escaped: {page}");
     assert!(page.contains("&lt;script&gt;window.__pwned=1&lt;/script&gt; five") && !page.contains(PLANTED), "{page}");
     assert!(!page.contains("alpha") && !page.contains("beta"), "the answers are anonymous");
-    let token = token_of(&page);
+    let token = common::form_token(&page);
     let a_is_alpha = page.find("id=\"answer-a\">4<").is_some();
 
     // Bad posts: no choice, an unknown choice, a token never shown, not a form.
@@ -461,12 +455,7 @@ fn a_person_plays_a_game_to_its_end_in_chromium() {
 #[test]
 fn a_person_judges_a_debate_between_two_models_and_the_verdict_is_stored() {
     let dir = ok(tempfile::tempdir());
-    let model = dir.path().join("tiny.gguf");
-    ok(agents::llm::tiny::write_tiny_llama(
-        &model,
-        &agents::llm::tiny::TinyConfig { context: 2048, ..Default::default() },
-        11,
-    ));
+    let model = tiny_model(dir.path());
     let db = games_store(dir.path(), "judge.db", "2");
     let server = serve_store(&db);
     let judge_url = format!("{}judge/new", server.url());
@@ -505,6 +494,17 @@ fn a_person_judges_a_debate_between_two_models_and_the_verdict_is_stored() {
     assert_eq!(finished[0].returns[0], 1.0, "the verdict `pro` gives Pro the debate");
 }
 
+/// A tiny language model in `dir` (random weights; its context holds a debate's prompt).
+fn tiny_model(dir: &std::path::Path) -> std::path::PathBuf {
+    let model = dir.join("tiny.gguf");
+    ok(agents::llm::tiny::write_tiny_llama(
+        &model,
+        &agents::llm::tiny::TinyConfig { context: 2048, ..Default::default() },
+        11,
+    ));
+    model
+}
+
 /// `text` as a form value.
 fn form_text(text: &str) -> String {
     text.bytes()
@@ -519,7 +519,7 @@ fn form_text(text: &str) -> String {
 fn judge_token(url: &str) -> (String, String) {
     let (status, page) = fetch("GET", url);
     assert_eq!(status, 200, "{page}");
-    (token_of(&page), page)
+    (common::form_token(&page), page)
 }
 
 /// Waits until tournament 1 of `db` has `count` debates parked for a verdict.
@@ -541,12 +541,7 @@ fn wait_for_parked(db: &std::path::Path, count: usize, tournament: &mut std::pro
 #[test]
 fn debates_wait_for_a_persons_verdict_on_the_judge_page_across_a_kill() {
     let dir = ok(tempfile::tempdir());
-    let model = dir.path().join("tiny.gguf");
-    ok(agents::llm::tiny::write_tiny_llama(
-        &model,
-        &agents::llm::tiny::TinyConfig { context: 2048, ..Default::default() },
-        11,
-    ));
+    let model = tiny_model(dir.path());
     let db = dir.path().join("debates.db");
     let db_text = db.to_string_lossy().into_owned();
     let pro = format!("llm(model={},max_tokens=12,temperature=0)", model.display());

@@ -107,3 +107,9 @@ pub fn approval_config(children: u32) -> String {
          [train]\nlearning_rate = 0.002\nweight_decay = 0.0001\nbatch_size = 32\nepochs = 1\nvalue_weight = 1.0\n"
     )
 }
+
+/// The one-use token in a served page's form (`arena serve`'s vote, judge and approve pages).
+pub fn form_token(page: &str) -> String {
+    let start = page.find("name=\"token\" value=\"").map(|i| i + 20).unwrap_or_else(|| panic!("no token: {page}"));
+    page[start..start + 32].to_string()
+}
