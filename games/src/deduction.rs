@@ -10,7 +10,8 @@
 //! (+1, the other −1); a wrong guess loses. A player who has asked `questions` questions must
 //! guess. Actions: `0..numbers-1` ask `>= K` with K = action + 2, `numbers-1` asks even,
 //! `numbers` asks multiple of 3, `numbers+1..=2*numbers` guess K = action − numbers. A chance
-//! outcome `c` deals the number `c + 1`.
+//! outcome `c` deals the number `c + 1`. In move lists (`arena show --moves`) the one-word forms
+//! `>=9`, `even`, `mult3`, `=7` and a bare number for a deal read too.
 //!
 //! Each player sees their own number, every question and answer, and how many questions each may
 //! still ask, never the opponent's number.
@@ -264,8 +265,14 @@ impl State for DeductionState {
                 number(k).filter(|&k| k >= 2).map(Query::AtLeast)
             }
             ["ask", "even"] | ["even"] => Some(Query::Even),
-            ["ask", "multiple", "of", "3"] | ["multiple", "of", "3"] => Some(Query::MultipleOfThree),
+            ["ask", "multiple", "of", "3"] | ["multiple", "of", "3"] | ["mult3"] => Some(Query::MultipleOfThree),
             ["guess", k] => number(k).map(Query::Guess),
+            // One-word forms, for move lists: `>=9`, `=7`.
+            [word] => match (word.strip_prefix(">="), word.strip_prefix('=')) {
+                (Some(k), _) => number(k).filter(|&k| k >= 2).map(Query::AtLeast),
+                (None, Some(k)) => number(k).map(Query::Guess),
+                _ => None,
+            },
             _ => None,
         };
         query.map(|q| self.action_of(q)).ok_or_else(|| {
@@ -427,5 +434,15 @@ mod tests {
         let names: Vec<String> = legal.iter().map(|&a| state.action_to_string(a)).collect();
         assert_eq!(names, (1..=8).map(|k| format!("guess {k}")).collect::<Vec<_>>());
         assert!(state.apply_text("ask even").is_err());
+        // One-word forms read as the long ones.
+        for (short, long) in
+            [(">=9", "ask >= 9"), ("=7", "guess 7"), ("mult3", "ask multiple of 3"), ("even", "ask even")]
+        {
+            let mut dealt = Deduction::new(16, 5).new_initial_state();
+            play(&mut dealt, &["3", "4"]);
+            let read = |text: &str| dealt.parse_action(text).ok();
+            assert_eq!(read(short), read(long), "{short}");
+            assert!(read(short).is_some(), "{short}");
+        }
     }
 }

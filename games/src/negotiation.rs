@@ -11,7 +11,9 @@
 //! facing an offer, accepts it (`accept`). An accepted offer ends the game: each player's return is
 //! the value of their share to them (general-sum, 0 to 10). After `turns` moves without a deal both
 //! get 0. Actions: 0 accepts; 1 + b + (max_count+1)·h + (max_count+1)²·l proposes to take b books,
-//! h hats and l balls. A chance outcome is the scenario's number.
+//! h hats and l balls. A chance outcome is the scenario's number. In move lists (`arena show
+//! --moves`) the one-word forms `2-0-1` (books, hats, balls taken), `accept` and a bare scenario
+//! number read too.
 //!
 //! Each player sees the pool, their own values (never the other's), and every offer.
 
@@ -326,7 +328,15 @@ impl State for NegotiationState {
         if matches!(lowered.as_str(), "accept" | "deal" | "i accept") {
             return Ok(0);
         }
-        let body = lowered.strip_prefix("propose").unwrap_or(&lowered);
+        let body = lowered.strip_prefix("propose").unwrap_or(&lowered).trim();
+        // The one-word form, for move lists: `2-0-1` (books, hats, balls taken).
+        let compact: Vec<Option<usize>> = body.split('-').map(|c| c.parse::<usize>().ok()).collect();
+        if let [Some(books), Some(hats), Some(balls)] = compact[..] {
+            if [books, hats, balls].iter().any(|&c| c > self.max_count) {
+                return Err(bad(&format!("`{body}`: counts from 0 to {}", self.max_count)));
+            }
+            return Ok(self.proposal([books, hats, balls]));
+        }
         let mut take = [None; 3];
         for part in body.split([' ', ',']).filter(|p| !p.is_empty()) {
             let Some((item, count)) = part.split_once('=') else {
@@ -508,5 +518,7 @@ mod play_tests {
         state.apply_text("scenario 5").unwrap_or_else(|e| panic!("{e}"));
         assert!(state.apply_text("accept").is_err());
         assert!(state.apply_text(&format!("propose books={} hats=0 balls=0", c[0] + 1)).is_err());
+        assert_eq!(state.parse_action("1-0-2").ok(), state.parse_action("propose books=1 hats=0 balls=2").ok());
+        assert!(state.parse_action("9-0-0").is_err());
     }
 }
