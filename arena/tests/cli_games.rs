@@ -115,7 +115,7 @@ fn check_runs_the_conformance_kit() {
 
 /// `examples/games/NAME` as a game process spec with `params`.
 fn example_game(name: &str, params: &str) -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/games").join(name);
+    let path = common::example_games().join(name);
     format!("proc(program=\"python3 {}\"{params})", path.display())
 }
 
@@ -131,19 +131,7 @@ fn a_game_process_is_checked_played_and_a_broken_match_stops_only_itself() {
     // A program that dies whenever the second heap comes down to 1: those matches are not
     // played, the others are stored, and the command says which failed and why.
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let crashy = dir.path().join("crashy_nim.py");
-    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/games");
-    std::fs::write(
-        &crashy,
-        format!(
-            "import sys\nsys.path.insert(0, {:?})\nfrom arena_game import serve\nfrom nim import Nim\n\
-             class Crashy(Nim):\n    def apply(self, s, action):\n        Nim.apply(self, s, action)\n\
-             \x20       if s['heaps'][1] == 1:\n            sys.stderr.write('heap two ran low\\n'); sys.exit(4)\n\
-             serve(Crashy)\n",
-            examples.display().to_string()
-        ),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let crashy = common::write_crashy_nim(dir.path());
     let game = format!("proc(program=\"python3 {}\",heaps=3-4-5)", crashy.display());
     let db = dir.path().join("nim.db");
     let db_text = db.to_string_lossy().into_owned();
@@ -163,4 +151,22 @@ fn a_game_process_is_checked_played_and_a_broken_match_stops_only_itself() {
         .unwrap_or(0);
     assert!(broken > 0 && finished > 0 && finished + broken == 20, "{finished} stored, {broken} broken: {err}");
     assert!(store.tournament(1).unwrap_or_else(|e| panic!("{e}")).finished_at.is_none(), "left open for --resume");
+    // The store says which matches broke and why.
+    let marked = store.broken(1).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(marked.len(), broken);
+    assert!(marked.iter().all(|(_, message)| message.contains("heap two ran low")), "{marked:?}");
+    drop(store);
+
+    // With the program mended, --resume plays the broken matches again and ends the tournament.
+    common::mend_crashy_nim(&crashy);
+    let (ok, out, err) = arena(&with_resume(&args));
+    assert!(ok, "{out}{err}");
+    let store = arena::store::Store::open(&db).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(store.finished(1).unwrap_or_else(|e| panic!("{e}")).len(), 20);
+    assert!(store.broken(1).unwrap_or_else(|e| panic!("{e}")).is_empty());
+    assert!(store.tournament(1).unwrap_or_else(|e| panic!("{e}")).finished_at.is_some());
+}
+
+fn with_resume<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    args.iter().copied().chain(["--resume"]).collect()
 }

@@ -88,13 +88,19 @@ impl Spawned {
     }
 
     /// Waits for the process to end by itself; fails the test if it does not, or fails.
-    fn finish(mut self, within: Duration) -> String {
+    fn finish(self, within: Duration) -> String {
+        let (success, output) = self.end(within);
+        assert!(success, "arena failed:\n{output}");
+        output
+    }
+
+    /// Waits for the process to end by itself (failing the test if it does not): whether it
+    /// succeeded, and its output.
+    fn end(mut self, within: Duration) -> (bool, String) {
         let started = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap_or_else(|e| panic!("{e}")) {
-                let output = self.output();
-                assert!(status.success(), "arena failed ({status}):\n{output}");
-                return output;
+                return (status.success(), self.output());
             }
             assert!(started.elapsed() < within, "arena still running after {within:?}:\n{}", self.output());
             std::thread::sleep(Duration::from_millis(100));
@@ -235,6 +241,63 @@ fn three_workers_one_killed_play_the_sqlite_tournament_exactly() {
     let by_survivors = by_worker.iter().filter(|(_, w)| matches!(w.as_deref(), Some("w1" | "w2"))).count() as u64;
     assert_eq!(by_survivors, stored_by_survivors);
     assert!(by_worker.iter().all(|(_, w)| matches!(w.as_deref(), Some("w0" | "w1" | "w2"))), "{by_worker:?}");
+}
+
+#[test]
+fn a_game_program_failing_on_a_worker_stops_only_its_matches_and_resume_plays_them() {
+    let Some((_alone, dir, url)) = setup("arena_test_broken") else { return };
+    let crashy = common::write_crashy_nim(dir.path());
+    let game = format!("proc(program=\"python3 {}\",heaps=3-4-5)", crashy.display());
+    let tournament = [
+        "tournament",
+        "--db",
+        &url,
+        "--workers-only",
+        "--game",
+        &game,
+        "--agents",
+        "random",
+        "first",
+        "--games-per-pairing",
+        "12",
+    ];
+    let planner = Spawned::start(&tournament, &dir.path().join("planner.log"));
+    let workers = start_workers(None, &url, dir.path(), "b", 2, &[], &[]);
+    // The workers store what they can and mark the rest; the tournament's process ends with
+    // the failures named, leaving the tournament open.
+    let (success, planner_output) = planner.end(Duration::from_secs(120));
+    assert!(!success, "{planner_output}");
+    assert!(
+        planner_output.contains("matches could not be played") && planner_output.contains("heap two ran low"),
+        "{planner_output}"
+    );
+    let mut broken_by_workers = 0;
+    for worker in workers {
+        let output = worker.finish(Duration::from_secs(60));
+        broken_by_workers += json(output.lines().last().unwrap_or_default())["broken"].as_u64().unwrap_or(0);
+        assert!(!output.contains("skipping tournament"), "a broken match does not refuse the tournament:\n{output}");
+    }
+    let shared = Store::connect(&StoreLocation::parse(&url)).unwrap_or_else(|e| panic!("{e:#}"));
+    let broken = shared.broken(1).unwrap_or_else(|e| panic!("{e:#}"));
+    let stored = shared.finished_count(1).unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(!broken.is_empty() && stored > 0, "{stored} stored, {broken:?}");
+    assert_eq!(broken.len() as u64, broken_by_workers);
+    assert_eq!(stored + broken.len() as u64, 12);
+    assert!(broken.iter().all(|(_, message)| message.contains("heap two ran low")), "{broken:?}");
+    assert!(shared.tournament(1).unwrap_or_else(|e| panic!("{e:#}")).finished_at.is_none());
+
+    // Mended, the program plays them: resumed, the tournament's process hands the broken
+    // matches out again and a worker finishes them.
+    common::mend_crashy_nim(&crashy);
+    let resumed = Spawned::start(&with_args(&tournament, &["--resume"]), &dir.path().join("resumed.log"));
+    let worker = start_workers(None, &url, dir.path(), "m", 1, &[], &[]).pop();
+    resumed.finish(Duration::from_secs(120));
+    let report =
+        json(worker.map(|w| w.finish(Duration::from_secs(60))).unwrap_or_default().lines().last().unwrap_or_default());
+    assert_eq!(report["games"].as_u64(), Some(broken.len() as u64));
+    assert_eq!(shared.finished_count(1).unwrap_or_else(|e| panic!("{e:#}")), 12);
+    assert!(shared.broken(1).unwrap_or_else(|e| panic!("{e:#}")).is_empty());
+    assert!(shared.tournament(1).unwrap_or_else(|e| panic!("{e:#}")).finished_at.is_some());
 }
 
 #[test]

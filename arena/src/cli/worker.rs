@@ -67,6 +67,7 @@ pub fn worker(args: &WorkerArgs, resources: &Resources, out: &mut dyn Write) -> 
             "games": summary.outcome.written,
             "duplicates": summary.outcome.duplicates,
             "faults": summary.outcome.faults,
+            "broken": summary.broken,
             "seconds": summary.seconds,
             "games_per_second": rate,
             "batches": summary.batches,
@@ -77,11 +78,12 @@ pub fn worker(args: &WorkerArgs, resources: &Resources, out: &mut dyn Write) -> 
         writeln!(
             out,
             "worker {name}: {} games stored in {:.1} s ({rate:.1} games/s); {} played again with the same result, \
-             {} faults; {} batches, {store_ms_per_batch:.2} ms each in the store",
+             {} faults, {} broken by their game; {} batches, {store_ms_per_batch:.2} ms each in the store",
             summary.outcome.written,
             summary.seconds,
             summary.outcome.duplicates,
             summary.outcome.faults,
+            summary.broken,
             summary.batches
         )?;
     }

@@ -62,6 +62,7 @@ const TABLES: &[(&str, &[&str])] = &[
     ),
     ("faults", &["tournament_id", "idx", "worker", "detail", "recorded_at"]),
     ("refusals", &["tournament_id", "worker", "detail", "recorded_at"]),
+    ("broken_matches", &["tournament_id", "idx", "worker", "message", "recorded_at"]),
     ("workers", &["owner", "name", "started_at", "heartbeat_ms", "games"]),
     ("tournament_files", &["tournament_id", "role", "idx", "path", "kind", "hash"]),
     (

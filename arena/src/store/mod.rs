@@ -12,6 +12,7 @@
 
 mod approvals;
 mod backend;
+mod broken;
 mod content;
 mod copy;
 mod leases;

@@ -8,7 +8,7 @@ use crate::error::{Context, Result, bail};
 /// Marks a SQLite file as an Arena store ("AREN").
 const APPLICATION_ID: i64 = 0x4152_454e;
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 /// The tables, written once for both databases (see [`Dialect::render`] for the tokens).
 const SCHEMA: &str = "
@@ -113,6 +113,14 @@ CREATE TABLE IF NOT EXISTS faults (
     detail TEXT NOT NULL,
     recorded_at TEXT NOT NULL DEFAULT ({now})
 );
+CREATE TABLE IF NOT EXISTS broken_matches (
+    tournament_id {int} NOT NULL,
+    idx {int} NOT NULL,
+    worker TEXT,
+    message TEXT NOT NULL,
+    recorded_at TEXT NOT NULL DEFAULT ({now}),
+    PRIMARY KEY (tournament_id, idx)
+) {without_rowid};
 CREATE TABLE IF NOT EXISTS refusals (
     tournament_id {int} NOT NULL,
     worker TEXT NOT NULL,

@@ -113,3 +113,34 @@ pub fn form_token(page: &str) -> String {
     let start = page.find("name=\"token\" value=\"").map(|i| i + 20).unwrap_or_else(|| panic!("no token: {page}"));
     page[start..start + 32].to_string()
 }
+
+/// `examples/games`, where the example game programs live.
+pub fn example_games() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/games")
+}
+
+/// Writes `crashy_nim.py` into `dir`: the example nim, except that its program dies (exit 4,
+/// "heap two ran low" on stderr) whenever the second heap comes down to 1. Its path.
+pub fn write_crashy_nim(dir: &Path) -> PathBuf {
+    let path = dir.join("crashy_nim.py");
+    write_nim_program(
+        &path,
+        "class Crashy(Nim):\n    def apply(self, s, action):\n        Nim.apply(self, s, action)\n\
+         \x20       if s['heaps'][1] == 1:\n            sys.stderr.write('heap two ran low\\n'); sys.exit(4)\n\
+         serve(Crashy)\n",
+    );
+    path
+}
+
+/// Mends a program written by [`write_crashy_nim`]: it serves the example nim as it is.
+pub fn mend_crashy_nim(path: &Path) {
+    write_nim_program(path, "serve(Nim)\n");
+}
+
+fn write_nim_program(path: &Path, body: &str) {
+    let head = format!(
+        "import sys\nsys.path.insert(0, {:?})\nfrom arena_game import serve\nfrom nim import Nim\n",
+        example_games().display().to_string()
+    );
+    std::fs::write(path, head + body).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+}

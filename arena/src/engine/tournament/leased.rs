@@ -18,14 +18,23 @@ use rayon::prelude::*;
 use super::TournamentConfig;
 use super::content::{legacy_files, localize};
 use super::workers::{AgentSet, Played};
-use crate::engine::runner::{AwaitedMatch, MatchResult, MatchSetup};
+use crate::engine::runner::{AwaitedMatch, MatchError, MatchResult, MatchSetup};
 use crate::error::{Context, Error, Result, bail};
 use crate::progress::Progress;
 use crate::resources::Resources;
 use crate::store::{Claim, RecordOutcome, Store, StoreLocation};
 
-/// Claimed matches played: the finished ones, and those that wait for a person's decision.
-type ClaimsPlayed = (Vec<(u64, MatchResult)>, Vec<(u64, AwaitedMatch)>);
+/// Claimed matches played: the finished ones, those that wait for a person's decision, and those
+/// the game's own program could not play (with the message).
+/// One claimed match played: finished or awaited, or the message of a game that could not play it.
+type ClaimOutcome = std::result::Result<Played, String>;
+
+#[derive(Default)]
+struct ClaimsPlayed {
+    finished: Vec<(u64, MatchResult)>,
+    awaited: Vec<(u64, AwaitedMatch)>,
+    broken: Vec<(u64, String)>,
+}
 
 /// How a process takes part in playing a shared store's matches.
 #[derive(Clone, Debug)]
@@ -94,6 +103,9 @@ pub struct BatchReport {
     /// Tournaments this process will not play, with the reason (a checkpoint whose weights do not
     /// match the store, a game or agent it cannot build).
     pub refused: Vec<(i64, String)>,
+    /// Matches (tournament, index) the game's own program could not play, with the message:
+    /// marked broken in the store, the others of the batch stored.
+    pub broken: Vec<(i64, u64, String)>,
 }
 
 /// A stored tournament made ready to play.
@@ -172,7 +184,7 @@ impl<'a> LeasedPlayer<'a> {
                 let results = self.play_claims(&prepared, id, &group)?;
                 Ok((results, playing.elapsed().as_secs_f64()))
             });
-            let ((results, awaited), seconds) = match played {
+            let (played, seconds) = match played {
                 Ok(played) => played,
                 Err(error) => {
                     let reason = format!("{error:#}");
@@ -185,9 +197,13 @@ impl<'a> LeasedPlayer<'a> {
             };
             self.resize_batch(seconds, group.len());
             let recording = Instant::now();
-            let outcome = store.record_claimed(id, &results, &self.settings.name)?;
+            let outcome = store.record_claimed(id, &played.finished, &self.settings.name)?;
             // Matches that wait for a person's decision are parked: the judge page finishes them.
-            store.park(id, &awaited, Some(&self.settings.name))?;
+            store.park(id, &played.awaited, Some(&self.settings.name))?;
+            // Matches the game could not play are marked so that no one claims them again: the
+            // tournament's process reports them, and resuming it plays them again.
+            store.mark_broken(id, &played.broken, Some(&self.settings.name))?;
+            report.broken.extend(played.broken.into_iter().map(|(index, message)| (id, index, message)));
             report.store_seconds += recording.elapsed().as_secs_f64();
             self.games.fetch_add(outcome.written as u64, Ordering::Relaxed);
             report.outcome += outcome;
@@ -246,8 +262,9 @@ impl<'a> LeasedPlayer<'a> {
         Ok(prepared)
     }
 
-    /// Plays claimed matches: the finished ones, and those stopped where a person's decision is
-    /// awaited.
+    /// Plays claimed matches: the finished ones, those stopped where a person's decision is
+    /// awaited, and those the game's own program stopped. Any other failure refuses the
+    /// tournament.
     fn play_claims(&mut self, prepared: &Prepared, id: i64, claims: &[Claim]) -> Result<ClaimsPlayed> {
         let config = &prepared.config;
         for claim in claims {
@@ -267,7 +284,7 @@ impl<'a> LeasedPlayer<'a> {
         let sets: &Mutex<Vec<AgentSet<'_>>> = self.agent_sets.entry(id).or_insert_with(|| Mutex::new(Vec::new()));
         let resources = self.resources;
         let chunk = claims.len().div_ceil(self.settings.threads * 2).max(1);
-        let chunks: Vec<Result<Vec<(u64, Played)>>> = self.pool.install(|| {
+        let chunks: Vec<Result<Vec<(u64, ClaimOutcome)>>> = self.pool.install(|| {
             claims
                 .par_chunks(chunk)
                 .map(|chunk| {
@@ -283,10 +300,13 @@ impl<'a> LeasedPlayer<'a> {
                                 limits: config.limits(),
                                 keep: config.keep,
                             };
-                            let result = agents
-                                .play(&setup, claim.seats, claim.judge)
-                                .with_context(|| format!("tournament {id}, match {}", claim.index))?;
-                            Ok((claim.index, result))
+                            match agents.play(&setup, claim.seats, claim.judge) {
+                                Ok(played) => Ok((claim.index, Ok(played))),
+                                Err(Error::Match(MatchError::GamePanicked(message))) => Ok((claim.index, Err(message))),
+                                Err(error) => {
+                                    Err(error).with_context(|| format!("tournament {id}, match {}", claim.index))
+                                }
+                            }
                         })
                         .collect::<Result<Vec<_>>>();
                     if let Ok(mut free) = sets.lock() {
@@ -296,17 +316,17 @@ impl<'a> LeasedPlayer<'a> {
                 })
                 .collect()
         });
-        let mut results = Vec::with_capacity(claims.len());
-        let mut awaited = Vec::new();
+        let mut played = ClaimsPlayed::default();
         for chunk in chunks {
-            for (index, played) in chunk? {
-                match played {
-                    Played::Finished(result) => results.push((index, result)),
-                    Played::Awaited(match_so_far) => awaited.push((index, *match_so_far)),
+            for (index, outcome) in chunk? {
+                match outcome {
+                    Ok(Played::Finished(result)) => played.finished.push((index, result)),
+                    Ok(Played::Awaited(match_so_far)) => played.awaited.push((index, *match_so_far)),
+                    Err(message) => played.broken.push((index, message)),
                 }
             }
         }
-        Ok((results, awaited))
+        Ok(played)
     }
 }
 
@@ -378,6 +398,8 @@ pub struct WorkerSummary {
     pub batches: u64,
     /// Time spent in the store claiming and recording those batches.
     pub store_seconds: f64,
+    /// Matches the game's own program could not play (marked broken in the store).
+    pub broken: usize,
 }
 
 /// Runs a worker: claims batches of any unfinished tournament's matches in the store at
@@ -403,6 +425,10 @@ pub fn run_worker(
         for (id, reason) in &report.refused {
             progress.log(&format!("skipping tournament {id}: {reason}"));
         }
+        for (id, index, message) in &report.broken {
+            progress.log(&format!("tournament {id}, match {index} could not be played: {message}"));
+        }
+        summary.broken += report.broken.len();
         summary.outcome += report.outcome;
         if report.outcome.faults > 0 {
             progress.log(&format!(

@@ -110,6 +110,8 @@ pub fn run_tournament(
             scores[index] = Some(finished.score0);
         }
         awaiting = store.awaiting(id)?;
+        // Matches an earlier run's game could not play are tried again.
+        store.retry_broken(id)?;
     }
     let mut decided_by_people = false;
     // Matches the game's own code stopped: not played; the tournament stays open for them.
@@ -182,6 +184,7 @@ pub fn run_tournament(
                 }
             }
             awaiting = store.awaiting(id)?;
+            broken = store.broken(id)?;
             if let Some(reason) = followed.stopped {
                 stopped = Some(reason);
                 break;
@@ -317,8 +320,9 @@ struct Followed {
 const POLL: Duration = Duration::from_millis(250);
 
 impl SharedRun<'_> {
-    /// Plays (or waits for) the scheduled matches until all `total` are finished or the stop
-    /// rule, looking at the store's tally after each change, ends the tournament.
+    /// Plays (or waits for) the scheduled matches until none of the `total` is left to play (each
+    /// finished, waiting for a person, or broken by its game) or the stop rule, looking at the
+    /// store's tally after each change, ends the tournament.
     fn follow(
         &mut self,
         store: &Store,
@@ -354,9 +358,16 @@ impl SharedRun<'_> {
             let played_now = finished.saturating_sub(self.finished_before);
             progress.set_done(finished);
             let rate = played_now as f64 / started.elapsed().as_secs_f64().max(1e-9);
-            let people = store.awaiting(id)?.len();
-            let waiting = if people > 0 { format!("; {people} await a person's decision") } else { String::new() };
-            progress.status(&format!("{rate:.0} games/s, all workers{waiting}"));
+            let people = store.awaiting(id)?.len() as u64;
+            let broken = store.broken(id)?.len() as u64;
+            let mut status = format!("{rate:.0} games/s, all workers");
+            if people > 0 {
+                status += &format!("; {people} await a person's decision");
+            }
+            if broken > 0 {
+                status += &format!("; {broken} broken by the game");
+            }
+            progress.status(&status);
             if self.last_seen != Some(finished) {
                 self.last_seen = Some(finished);
                 if let Some(stop) = stop_when
@@ -365,7 +376,8 @@ impl SharedRun<'_> {
                     return Ok(Followed { played_now, stopped: Some(reason) });
                 }
             }
-            if finished >= total {
+            // Every match finished, waiting for a person or broken: the caller decides what next.
+            if finished + people + broken >= total {
                 return Ok(Followed { played_now, stopped: None });
             }
             if claimed == 0 {

@@ -114,6 +114,8 @@ impl Batch<'_> {
         if let Some((store, id)) = store.as_mut() {
             store.record(*id, &done.results)?;
             store.park(*id, &done.awaited, None)?;
+            // Marked with their messages; a resumed run puts them back to be played.
+            store.mark_broken(*id, &done.broken, None)?;
         } else if let Some((index, awaited)) = done.awaited.first() {
             return Err(Error::Context {
                 context: format!("match {index}"),
