@@ -5,8 +5,9 @@
 //!
 //! Threads: the quantized matrix products run on candle's process-wide pool (`candle_core`'s
 //! barrier pool: the calling thread plus `CANDLE_NUM_THREADS - 1` workers, or
-//! `RAYON_NUM_THREADS - 1`, or one per core, fixed when candle first computes). Everything else in
-//! a forward pass (norms, RoPE, attention, sampling) runs on the calling thread. A [`Generator`]
+//! `RAYON_NUM_THREADS - 1`, or one per core, fixed when candle first computes), and so does
+//! attention, a (row, head) pair per item. The rest of a forward pass (norms, RoPE, sampling) runs
+//! on the calling thread. A [`Generator`]
 //! calls the forward pass from its one server thread, so budget the cores as game workers +
 //! `CANDLE_NUM_THREADS`.
 
@@ -15,10 +16,12 @@ pub mod finetuned;
 mod generate;
 mod gguf;
 mod model;
+mod pool;
 mod q8;
 mod sampling;
 mod score;
 mod server;
+mod simd;
 #[cfg(test)]
 mod tests;
 #[cfg(any(test, feature = "test-fixtures"))]

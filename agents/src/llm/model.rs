@@ -509,7 +509,7 @@ impl LlmModel {
         let rope = RopeTable::new(c, &positions);
         let ids = Tensor::from_vec(ids, rows, &Device::Cpu)?;
         let mut x: Vec<f32> = self.embedding.embedding(&ids)?.flatten_all()?.to_vec1()?;
-        let mut attention = Attention::new(c);
+        let attention = Attention::new(c);
         for (l, layer) in self.layers.iter().enumerate() {
             let h = rms_norm(&x, &layer.attn_norm, c.rms_eps);
             let mut qkv = layer.qkv.forward(h, rows, hidden)?;
@@ -640,7 +640,21 @@ struct Attention {
     q_dim: usize,
     kv_dim: usize,
     scale: f32,
-    scores: Vec<f32>,
+}
+
+/// What one row of a step attends to: the prefix's keys and values, then its sequence's own.
+struct RowKeys<'a> {
+    prefix_keys: &'a [f32],
+    prefix_values: &'a [f32],
+    keys: &'a [f32],
+    values: &'a [f32],
+    /// The sequence's own positions this row sees (its earlier ones and itself).
+    visible: usize,
+}
+
+thread_local! {
+    /// Attention scores of one (row, head), reused by each thread of the pool.
+    static SCORES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl Attention {
@@ -652,35 +666,24 @@ impl Attention {
             q_dim: c.q_dim(),
             kv_dim: c.kv_dim(),
             scale: 1.0 / (c.head_dim as f32).sqrt(),
-            scores: Vec::new(),
         }
     }
 
     /// Rotates queries and keys in `qkv` (`[rows, q_dim + 2 kv_dim]`), appends keys and values to
     /// layer `layer` of each sequence's cache and returns the attention output `[rows, q_dim]`.
     /// A sequence with a prefix attends to the prefix's positions first, then to its own, in the
-    /// order (and with the arithmetic) of one cache holding both.
-    fn run(&mut self, layer: usize, seqs: &mut [Step<'_>], qkv: &mut [f32], rope: &RopeTable) -> Vec<f32> {
+    /// order (and with the arithmetic) of one cache holding both. Each (row, head) is computed
+    /// alone, in a fixed order, whichever pool thread takes it.
+    fn run(&self, layer: usize, seqs: &mut [Step<'_>], qkv: &mut [f32], rope: &RopeTable) -> Vec<f32> {
         let (q_dim, kv_dim, hd) = (self.q_dim, self.kv_dim, self.head_dim);
         let width = q_dim + 2 * kv_dim;
-        let group = self.heads / self.kv_heads;
-        let mut out = vec![0.0; qkv.len() / width * q_dim];
         let mut row = 0;
         for seq in seqs.iter_mut() {
-            let (prefix_keys, prefix_values): (&[f32], &[f32]) = match seq.prefix {
-                Some(prefix) => {
-                    let held = prefix.len * kv_dim;
-                    (&prefix.keys[layer][..held], &prefix.values[layer][..held])
-                }
-                None => (&[], &[]),
-            };
-            let prefix_len = prefix_keys.len() / kv_dim;
             let start = seq.cache.len;
-            let n = seq.tokens.len();
             let (keys, values) = (&mut seq.cache.keys[layer], &mut seq.cache.values[layer]);
             keys.truncate(start * kv_dim);
             values.truncate(start * kv_dim);
-            for j in 0..n {
+            for j in 0..seq.tokens.len() {
                 let line = &mut qkv[(row + j) * width..(row + j + 1) * width];
                 let (q, kv) = line.split_at_mut(q_dim);
                 let (k, v) = kv.split_at_mut(kv_dim);
@@ -689,56 +692,43 @@ impl Attention {
                 keys.extend_from_slice(k);
                 values.extend_from_slice(v);
             }
-            for j in 0..n {
-                let visible = start + j + 1;
-                let q_row = &qkv[(row + j) * width..(row + j) * width + q_dim];
-                let out_row = &mut out[(row + j) * q_dim..(row + j + 1) * q_dim];
-                for h in 0..self.heads {
-                    let kv_offset = (h / group) * hd;
-                    let q = &q_row[h * hd..(h + 1) * hd];
-                    self.scores.clear();
-                    let mut max = f32::NEG_INFINITY;
-                    for (cache, positions) in [(prefix_keys, prefix_len), (&keys[..], visible)] {
-                        for t in 0..positions {
-                            let k = &cache[t * kv_dim + kv_offset..t * kv_dim + kv_offset + hd];
-                            let score = dot(q, k) * self.scale;
-                            max = max.max(score);
-                            self.scores.push(score);
-                        }
-                    }
-                    let mut sum = 0.0;
-                    for s in self.scores.iter_mut() {
-                        *s = (*s - max).exp();
-                        sum += *s;
-                    }
-                    let o = &mut out_row[h * hd..(h + 1) * hd];
-                    let (prefix_weights, own_weights) = self.scores.split_at(prefix_len);
-                    for (cache, weights) in [(prefix_values, prefix_weights), (&values[..], own_weights)] {
-                        for (t, &weight) in weights.iter().enumerate() {
-                            let v = &cache[t * kv_dim + kv_offset..t * kv_dim + kv_offset + hd];
-                            let weight = weight / sum;
-                            for (o, v) in o.iter_mut().zip(v) {
-                                *o += weight * v;
-                            }
-                        }
-                    }
-                }
-            }
-            row += n;
+            row += seq.tokens.len();
         }
+        let rows: Vec<RowKeys<'_>> = seqs
+            .iter()
+            .flat_map(|seq| {
+                let (prefix_keys, prefix_values): (&[f32], &[f32]) = match seq.prefix {
+                    Some(prefix) => {
+                        let held = prefix.len * kv_dim;
+                        (&prefix.keys[layer][..held], &prefix.values[layer][..held])
+                    }
+                    None => (&[], &[]),
+                };
+                let (keys, values) = (&seq.cache.keys[layer][..], &seq.cache.values[layer][..]);
+                (0..seq.tokens.len()).map(move |j| RowKeys {
+                    prefix_keys,
+                    prefix_values,
+                    keys,
+                    values,
+                    visible: seq.cache.len + j + 1,
+                })
+            })
+            .collect();
+        let mut out = vec![0.0; rows.len() * q_dim];
+        let qkv = &*qkv;
+        let group = self.heads / self.kv_heads;
+        super::pool::for_each_chunk_mut(&mut out, hd, |item, o| {
+            let (row, h) = (item / self.heads, item % self.heads);
+            let q = &qkv[row * width + h * hd..row * width + (h + 1) * hd];
+            let keys = &rows[row];
+            let prefix_len = keys.prefix_keys.len() / kv_dim;
+            let segments = [
+                super::simd::Segment { keys: keys.prefix_keys, values: keys.prefix_values, positions: prefix_len },
+                super::simd::Segment { keys: keys.keys, values: keys.values, positions: keys.visible },
+            ];
+            let layout = super::simd::KvLayout { stride: kv_dim, offset: (h / group) * hd };
+            SCORES.with_borrow_mut(|scores| super::simd::attend(q, &segments, layout, self.scale, scores, o));
+        });
         out
     }
-}
-
-/// A dot product with eight independent partial sums (vectorizes; fixed order, so deterministic).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (chunks_a, chunks_b) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = chunks_a.remainder().iter().zip(chunks_b.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in chunks_a.zip(chunks_b) {
-        for i in 0..8 {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
 }
