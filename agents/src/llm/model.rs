@@ -227,6 +227,15 @@ impl Projection {
     }
 }
 
+/// Where token embeddings are looked up.
+#[derive(Debug)]
+enum TokenEmbedding {
+    /// The file's `token_embd.weight`, as stored.
+    Table(Arc<QTensor>),
+    /// The rows of the tied output projection (the same weights, kept once).
+    OutputRows,
+}
+
 #[derive(Debug)]
 struct Layer {
     attn_norm: Vec<f32>,
@@ -326,7 +335,7 @@ pub struct LlmModel {
     path: PathBuf,
     config: LlmConfig,
     tokenizer: LlmTokenizer,
-    embedding: Arc<QTensor>,
+    embedding: TokenEmbedding,
     layers: Vec<Layer>,
     output_norm: Vec<f32>,
     output: Linear,
@@ -387,11 +396,18 @@ impl LlmModel {
         }
         let output_norm = read_vector(&mut file, "output_norm.weight", hidden)?;
         let embedding = Arc::new(embedding);
-        let output = if file.has_tensor("output.weight") {
+        let (embedding, output) = if file.has_tensor("output.weight") {
             let output = read_matrix(&mut file, "output.weight", Some(config.vocab_size), hidden)?;
-            qmatmul(path, "output.weight", output)?
+            (TokenEmbedding::Table(embedding), qmatmul(path, "output.weight", output)?)
         } else {
-            Linear::from_arc(embedding.clone()).map_err(|e| LlmError::tensor(path, "token_embd.weight", e))?
+            let output =
+                Linear::from_arc(embedding.clone()).map_err(|e| LlmError::tensor(path, "token_embd.weight", e))?;
+            // Tied: where the output projection made its own copy of the weights (our Q8_0
+            // layout), tokens are looked up in that copy and the file's one is dropped.
+            match output {
+                Linear::Q8(_) => (TokenEmbedding::OutputRows, output),
+                Linear::Candle(_) => (TokenEmbedding::Table(embedding), output),
+            }
         };
         Ok(Arc::new(LlmModel {
             path: path.to_path_buf(),
@@ -415,6 +431,13 @@ impl LlmModel {
 
     pub fn tokenizer(&self) -> &LlmTokenizer {
         &self.tokenizer
+    }
+
+    /// Whether the token embedding is held apart from the output projection (untied weights, or
+    /// tied weights that the output projection reads in place).
+    #[cfg(test)]
+    pub(crate) fn holds_embedding_apart(&self) -> bool {
+        matches!(self.embedding, TokenEmbedding::Table(_))
     }
 
     /// The quantization of the feed-forward weights (`Q8_0`, `Q4_1`, ...), for reports.
@@ -507,8 +530,16 @@ impl LlmModel {
             })
             .collect();
         let rope = RopeTable::new(c, &positions);
-        let ids = Tensor::from_vec(ids, rows, &Device::Cpu)?;
-        let mut x: Vec<f32> = self.embedding.embedding(&ids)?.flatten_all()?.to_vec1()?;
+        let mut x: Vec<f32> = match (&self.embedding, &self.output) {
+            (TokenEmbedding::OutputRows, Linear::Q8(table)) => table.rows(&ids),
+            (TokenEmbedding::Table(table), _) => {
+                let ids = Tensor::from_vec(ids, rows, &Device::Cpu)?;
+                table.embedding(&ids)?.flatten_all()?.to_vec1()?
+            }
+            (TokenEmbedding::OutputRows, Linear::Candle(_)) => {
+                return Err(LlmError::Compute("the token embedding was dropped without a copy to read".into()));
+            }
+        };
         let attention = Attention::new(c);
         for (l, layer) in self.layers.iter().enumerate() {
             let h = rms_norm(&x, &layer.attn_norm, c.rms_eps);

@@ -649,3 +649,16 @@ fn prompt_logprobs_in_chunked_steps_equal_plain_forward_passes() {
     let (own, _) = ok(generator.score_tokens_with_prompt_until(vec![7], vec![vec![8]], None));
     assert!(own.is_empty());
 }
+
+/// A tied Q8_0 model keeps its embedding once: tokens are looked up in the output projection's
+/// copy (its logits are checked against the trainable path in `trainable::tests`).
+#[test]
+fn tied_q8_weights_are_held_once() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tied = tiny(&dir, &TinyConfig { tied_output: true, ..TinyConfig::default() }, 4);
+    assert_eq!(tied.holds_embedding_apart(), !super::q8::available());
+    let untied = tiny(&dir, &TinyConfig::default(), 5);
+    assert!(untied.holds_embedding_apart());
+    let f32_tied = tiny(&dir, &TinyConfig { tied_output: true, weights: TinyWeights::F32, ..TinyConfig::default() }, 6);
+    assert!(f32_tied.holds_embedding_apart(), "candle's product reads the shared tensor in place");
+}
