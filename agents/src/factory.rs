@@ -183,6 +183,10 @@ impl AgentFactory {
             return Ok(entry.model.clone());
         }
         let model = if key.path.is_dir() { finetuned::load_finetuned(&key.path)? } else { LlmModel::load(path)? };
+        // Once per model and process: the speed of a game of language models depends on it.
+        if let Some(note) = model.conversion_note() {
+            eprintln!("note: {note}");
+        }
         models.retain(|e| e.key.path != key.path);
         models.push(ModelEntry { key, model: model.clone() });
         Ok(model)

@@ -1,15 +1,29 @@
-//! Benchmarks of the language-model forward pass: a decode step for 1 and 8 sequences and a
-//! 64-token prompt, on the tiny fixture always and on SmolLM2 (Q4_1 as shipped, and the Q8_0
-//! conversion) when the files are in ~/.cache/arena/models. Thread count: CANDLE_NUM_THREADS.
+//! Benchmarks of the language-model forward pass: a decode step for 1 and 8 sequences (after 64
+//! positions), a 512-token prompt, and scoring the 7 moves of a connect-four position (the
+//! prompt once, then each move's own tokens), on the tiny fixture always and on SmolLM2 (Q4_1 as
+//! shipped, and the Q8_0 conversion) when the files are in ~/.cache/arena/models. Thread count:
+//! CANDLE_NUM_THREADS.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use agents::chat::ChatMessage;
 use agents::llm::tiny::{TinyConfig, write_tiny_llama};
 use agents::llm::{KvCache, LlmModel, SeqStep};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 const CONTEXT_TOKENS: usize = 64;
+const PROMPT_TOKENS: usize = 512;
+
+/// A connect-four position as a scored agent sees it: the board, then one reply per legal move.
+fn connect_four_choice() -> (Vec<ChatMessage>, Vec<String>) {
+    let board = ".......\n.......\n...x...\n...o...\n..xo...\n.oxxo..";
+    let messages = vec![
+        ChatMessage::system("You play connect four. Answer with the column of your move, 1 to 7."),
+        ChatMessage::user(format!("The board (x to move):\n{board}\nLegal moves: 1 2 3 4 5 6 7. Your move?")),
+    ];
+    (messages, (1..=7).map(|c| c.to_string()).collect())
+}
 
 fn models(dir: &tempfile::TempDir) -> Vec<(String, Arc<LlmModel>)> {
     let tiny = dir.path().join("tiny.gguf");
@@ -59,14 +73,21 @@ fn forward(c: &mut Criterion) {
                 })
             });
         }
-        let prompt: Vec<u32> = (0..CONTEXT_TOKENS as u32).map(|t| 20 + t * 13 % 200).collect();
-        group.throughput(Throughput::Elements(CONTEXT_TOKENS as u64));
-        group.bench_function(BenchmarkId::new("prompt", CONTEXT_TOKENS), |b| {
+        // The tiny fixture holds fewer positions: its prompt fills its context.
+        let prompt_tokens = PROMPT_TOKENS.min(model.config().context);
+        let prompt: Vec<u32> = (0..prompt_tokens as u32).map(|t| 20 + t * 13 % 200).collect();
+        group.throughput(Throughput::Elements(prompt_tokens as u64));
+        group.bench_function(BenchmarkId::new("prompt", prompt_tokens), |b| {
             let mut cache = model.new_cache();
             b.iter(|| {
                 cache.clear();
                 model.forward(&mut [SeqStep { cache: &mut cache, tokens: &prompt }]).unwrap_or_else(|e| panic!("{e}"))
             })
+        });
+        let (messages, replies) = connect_four_choice();
+        group.throughput(Throughput::Elements(replies.len() as u64));
+        group.bench_function(BenchmarkId::new("score_moves", replies.len()), |b| {
+            b.iter(|| model.score_replies(&messages, &replies).unwrap_or_else(|e| panic!("{e}")))
         });
         group.finish();
     }

@@ -374,6 +374,7 @@ fn convert_to_q8_0_keeps_the_model() {
     assert!(summary.bytes_out < summary.bytes_in / 3);
     let q8 = ok(LlmModel::load(&output));
     assert_eq!(q8.weight_type(), "Q8_0");
+    assert_eq!(q8.conversion_note(), None, "a Q8_0 model needs no conversion");
     let prompt = ok(f32_model.tokenizer().chat_prompt(&chat("the cat")));
     assert_eq!(ok(q8.tokenizer().chat_prompt(&chat("the cat"))), prompt);
     let logits = |model: &LlmModel| {
@@ -661,4 +662,13 @@ fn tied_q8_weights_are_held_once() {
     assert!(untied.holds_embedding_apart());
     let f32_tied = tiny(&dir, &TinyConfig { tied_output: true, weights: TinyWeights::F32, ..TinyConfig::default() }, 6);
     assert!(f32_tied.holds_embedding_apart(), "candle's product reads the shared tensor in place");
+}
+
+/// The Q4_1 file as shipped runs at a fraction of Q8_0's speed: loading it suggests the conversion.
+#[test]
+fn smollm2_as_shipped_suggests_converting_it() {
+    let Some(path) = real_model() else { return };
+    let model = ok(LlmModel::load(&path));
+    let note = model.conversion_note().unwrap_or_default();
+    assert!(note.contains("Q4_1") && note.contains("arena convert-model --to q8_0"), "{note:?}");
 }

@@ -160,6 +160,9 @@ pub fn generate(args: &GenerateArgs, out: &mut dyn Write) -> Result<()> {
         LlmModel::load(&args.model)?
     };
     let load_seconds = loading.elapsed().as_secs_f64();
+    if let Some(note) = model.conversion_note() {
+        eprintln!("note: {note}");
+    }
     let generator = Generator::start(model.clone(), GeneratorConfig { max_batch: args.batch })?;
     let params = |i: usize| SamplingParams {
         temperature: args.temperature,
