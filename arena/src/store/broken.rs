@@ -68,27 +68,13 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use crate::engine::schedule::Pairing;
-    use crate::store::{AgentRow, ScheduledMatch, Store};
+    use crate::store::Store;
 
     #[test]
     fn broken_matches_are_not_claimed_until_retried_and_keep_their_message() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let mut store = Store::open(&dir.path().join("broken.db")).unwrap_or_else(|e| panic!("{e:#}"));
-        let row = AgentRow { name: "a".to_string(), spec: "random".to_string(), checkpoint_hash: None };
-        let id = store
-            .create_tournament("tic_tac_toe", "{}", &[row.clone(), row], &[], &[])
-            .unwrap_or_else(|e| panic!("{e:#}"));
-        let scheduled: Vec<ScheduledMatch> = (0..3)
-            .map(|index| ScheduledMatch {
-                index,
-                pairing: Pairing { round: 1, seats: [0, 1], opening: index },
-                seed: index,
-                opening: Vec::new(),
-                judge: None,
-            })
-            .collect();
-        store.schedule(id, &scheduled).unwrap_or_else(|e| panic!("{e:#}"));
+        let id = super::super::leases::three_scheduled_matches(&mut store);
         store.mark_broken(id, &[(1, "the game died".into())], Some("w")).unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(store.broken(id).unwrap_or_else(|e| panic!("{e:#}")), vec![(1, "the game died".to_string())]);
         let claimed = |store: &Store| -> Vec<u64> {

@@ -242,12 +242,32 @@ fn difference(s: &mut dyn Sql, tournament: i64, row: &ResultRow) -> Result<Optio
     )))
 }
 
+/// A tic-tac-toe tournament of two agents with three scheduled matches (seeds 7, 8, 9, opening
+/// `[4]`); its id.
+#[cfg(test)]
+pub(super) fn three_scheduled_matches(store: &mut Store) -> i64 {
+    use crate::engine::schedule::Pairing;
+    use crate::store::{AgentRow, ScheduledMatch};
+    let row = AgentRow { name: "a".to_string(), spec: "random".to_string(), checkpoint_hash: None };
+    let id =
+        store.create_tournament("tic_tac_toe", "{}", &[row.clone(), row], &[], &[]).unwrap_or_else(|e| panic!("{e:#}"));
+    let scheduled: Vec<ScheduledMatch> = (0..3)
+        .map(|index| ScheduledMatch {
+            index,
+            pairing: Pairing { round: 1, seats: [0, 1], opening: index },
+            seed: 7 + index,
+            opening: vec![4],
+            judge: None,
+        })
+        .collect();
+    store.schedule(id, &scheduled).unwrap_or_else(|e| panic!("{e:#}"));
+    id
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::engine::runner::EndReason;
-    use crate::engine::schedule::Pairing;
-    use crate::store::{AgentRow, ScheduledMatch};
 
     fn result(returns: Vec<f64>, length: usize) -> MatchResult {
         MatchResult {
@@ -265,20 +285,7 @@ mod tests {
     fn leases_run_out_and_a_second_result_is_checked_not_stored() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let mut store = Store::open(&dir.path().join("leases.db")).unwrap_or_else(|e| panic!("{e:#}"));
-        let row = AgentRow { name: "a".to_string(), spec: "random".to_string(), checkpoint_hash: None };
-        let id = store
-            .create_tournament("tic_tac_toe", "{}", &[row.clone(), row], &[], &[])
-            .unwrap_or_else(|e| panic!("{e:#}"));
-        let scheduled: Vec<ScheduledMatch> = (0..3)
-            .map(|index| ScheduledMatch {
-                index,
-                pairing: Pairing { round: 1, seats: [0, 1], opening: index },
-                seed: 7 + index,
-                opening: vec![4],
-                judge: None,
-            })
-            .collect();
-        store.schedule(id, &scheduled).unwrap_or_else(|e| panic!("{e:#}"));
+        let id = three_scheduled_matches(&mut store);
 
         let first = store.claim("w1", 2, 60_000, None, &[]).unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(first.iter().map(|c| c.index).collect::<Vec<_>>(), vec![0, 1]);
