@@ -1,8 +1,8 @@
 //! Benchmarks of the language-model forward pass: a decode step for 1 and 8 sequences (after 64
-//! positions), a 512-token prompt, and scoring the 7 moves of a connect-four position (the
-//! prompt once, then each move's own tokens), on the tiny fixture always and on SmolLM2 (Q4_1 as
-//! shipped, and the Q8_0 conversion) when the files are in ~/.cache/arena/models. Thread count:
-//! CANDLE_NUM_THREADS.
+//! positions), a 512-token prompt, and scoring the legal moves of a connect-four and a
+//! tic-tac-toe position (the prompt once, then each move's own tokens), on the tiny fixture
+//! always and on SmolLM2 (Q4_1 as shipped, and the Q8_0 conversion) when the files are in
+//! ~/.cache/arena/models. Thread count: CANDLE_NUM_THREADS.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,14 +15,30 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 const CONTEXT_TOKENS: usize = 64;
 const PROMPT_TOKENS: usize = 512;
 
-/// A connect-four position as a scored agent sees it: the board, then one reply per legal move.
-fn connect_four_choice() -> (Vec<ChatMessage>, Vec<String>) {
-    let board = ".......\n.......\n...x...\n...o...\n..xo...\n.oxxo..";
-    let messages = vec![
-        ChatMessage::system("You play connect four. Answer with the column of your move, 1 to 7."),
-        ChatMessage::user(format!("The board (x to move):\n{board}\nLegal moves: 1 2 3 4 5 6 7. Your move?")),
-    ];
-    (messages, (1..=7).map(|c| c.to_string()).collect())
+/// Positions as a scored agent sees them: the game's name, the board, then one reply per legal
+/// move (connect four: 7 columns; tic-tac-toe: 5 empty cells).
+fn move_choices() -> Vec<(&'static str, Vec<ChatMessage>, Vec<String>)> {
+    let choice = |game: &'static str, rules: &str, board: &str, moves: &[&str]| {
+        let messages = vec![
+            ChatMessage::system(format!("You play {game}. {rules}")),
+            ChatMessage::user(format!("The board (x to move):\n{board}\nLegal moves: {}. Your move?", moves.join(" "))),
+        ];
+        (game, messages, moves.iter().map(|m| m.to_string()).collect())
+    };
+    vec![
+        choice(
+            "connect_four",
+            "Answer with the column of your move, 1 to 7.",
+            ".......\n.......\n...x...\n...o...\n..xo...\n.oxxo..",
+            &["1", "2", "3", "4", "5", "6", "7"],
+        ),
+        choice(
+            "tic_tac_toe",
+            "Answer with the cell of your move, a1 to c3.",
+            "x.o\n.x.\no..",
+            &["b1", "a2", "c2", "b3", "c3"],
+        ),
+    ]
 }
 
 fn models(dir: &tempfile::TempDir) -> Vec<(String, Arc<LlmModel>)> {
@@ -84,11 +100,12 @@ fn forward(c: &mut Criterion) {
                 model.forward(&mut [SeqStep { cache: &mut cache, tokens: &prompt }]).unwrap_or_else(|e| panic!("{e}"))
             })
         });
-        let (messages, replies) = connect_four_choice();
-        group.throughput(Throughput::Elements(replies.len() as u64));
-        group.bench_function(BenchmarkId::new("score_moves", replies.len()), |b| {
-            b.iter(|| model.score_replies(&messages, &replies).unwrap_or_else(|e| panic!("{e}")))
-        });
+        for (game, messages, replies) in move_choices() {
+            group.throughput(Throughput::Elements(replies.len() as u64));
+            group.bench_function(BenchmarkId::new(format!("score_moves_{game}"), replies.len()), |b| {
+                b.iter(|| model.score_replies(&messages, &replies).unwrap_or_else(|e| panic!("{e}")))
+            });
+        }
         group.finish();
     }
 }
