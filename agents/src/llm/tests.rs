@@ -194,9 +194,25 @@ fn greedy_takes_the_argmax_and_tiny_top_p_is_greedy() {
     }
 }
 
+/// The default tiny model (heads of 16 values: the portable attention) and one with heads of 64
+/// (the AVX2 kernel's size, where the CPU has it).
+fn tiny_head_sizes() -> (tempfile::TempDir, Vec<Arc<LlmModel>>) {
+    let (dir, default) = tiny_default();
+    let wide = TinyConfig { hidden: 128, heads: 2, kv_heads: 1, ..TinyConfig::default() };
+    let wide = tiny(&dir, &wide, 9);
+    assert_eq!(wide.config().head_dim, 64);
+    (dir, vec![default, wide])
+}
+
 #[test]
 fn forward_is_batch_invariant() {
-    let (_dir, model) = tiny_default();
+    let (_dir, models) = tiny_head_sizes();
+    for model in models {
+        forward_is_batch_invariant_for(&model);
+    }
+}
+
+fn forward_is_batch_invariant_for(model: &LlmModel) {
     let t = model.tokenizer();
     let a = ok(t.chat_prompt(&chat("the cat is in the hall")));
     let b = ok(t.chat_prompt(&chat("a")));
@@ -450,7 +466,13 @@ fn plain_scores(model: &LlmModel, prompt: &[u32], continuation: &[u32]) -> Vec<f
 
 #[test]
 fn scores_equal_plain_forward_passes_however_the_continuations_are_grouped() {
-    let (_dir, model) = tiny_default();
+    let (_dir, models) = tiny_head_sizes();
+    for model in models {
+        scores_equal_plain_forward_passes_for(&model);
+    }
+}
+
+fn scores_equal_plain_forward_passes_for(model: &LlmModel) {
     let prompt = ok(model.tokenizer().chat_prompt(&chat("Choose one of these moves: a1, b2, c3.")));
     // More continuation tokens than one scoring step feeds: several steps.
     let many = continuations(250, 1);
@@ -459,7 +481,7 @@ fn scores_equal_plain_forward_passes_however_the_continuations_are_grouped() {
     assert_eq!(scores.len(), many.len());
     for (score, continuation) in scores.iter().zip(&many) {
         assert_eq!(&score.tokens, continuation);
-        assert_eq!(score.logprobs, plain_scores(&model, &prompt, continuation));
+        assert_eq!(score.logprobs, plain_scores(model, &prompt, continuation));
         assert_eq!(score.logprob, score.logprobs.iter().sum::<f32>());
         // Alone, or among others: the same.
         assert_eq!(ok(model.score_tokens(prompt.clone(), vec![continuation.clone()]))[0], *score);
