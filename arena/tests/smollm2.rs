@@ -43,9 +43,12 @@ fn smollm2_plays_tic_tac_toe_and_a_debate() {
         assert!(turn.trace.logprobs.iter().all(|p| p.is_finite() && *p <= 0.0));
     }
 
-    // One debate (both seat orders of one proposition), SmolLM2 arguing and judging.
+    // One debate (both seat orders of one proposition), SmolLM2 arguing and judging. The judge
+    // weighs the verdicts by log-probability, so it always gives one (a greedy text judge's
+    // wording depends on the last bits of the arithmetic, which may change with the kernels).
     let db = dir.path().join("debate.db");
     let debater = format!("llm(model={},max_tokens=48)", model.display());
+    let judge = format!("llm(model={},choice=scored)", model.display());
     let report = json(&run_ok(&[
         "play",
         "--game",
@@ -54,7 +57,7 @@ fn smollm2_plays_tic_tac_toe_and_a_debate() {
         &debater,
         &debater,
         "--judge",
-        &llm,
+        &judge,
         "--games",
         "2",
         "--db",
