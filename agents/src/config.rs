@@ -261,12 +261,15 @@ pub enum ModelFile {
     Checkpoint(PathBuf),
     /// A language model: a GGUF file or a fine-tuned checkpoint directory (`llm(model=...)`).
     Language(PathBuf),
+    /// A language model's context file (`context=FILE`, or a checkpoint directory's
+    /// `context.json`).
+    Context(PathBuf),
 }
 
 impl ModelFile {
     pub fn path(&self) -> &Path {
         match self {
-            ModelFile::Checkpoint(path) | ModelFile::Language(path) => path,
+            ModelFile::Checkpoint(path) | ModelFile::Language(path) | ModelFile::Context(path) => path,
         }
     }
 }
@@ -287,7 +290,8 @@ impl AgentConfig {
                         .flat_map(|member| member.model_files())
                         .collect();
                 }
-                language_model(&spec).map(ModelFile::Language).into_iter().collect()
+                let (model, context) = language_files(&spec);
+                model.map(ModelFile::Language).into_iter().chain(context.map(ModelFile::Context)).collect()
             }
             AgentConfig::Random | AgentConfig::First | AgentConfig::Mcts(_) => Vec::new(),
         }
@@ -308,9 +312,17 @@ impl AgentConfig {
                             *member = config.with_model_file(from, to).to_string();
                         }
                     }
-                } else if language_model(&spec).is_some_and(|model| model == from) {
-                    for (key, value) in &mut spec.args {
-                        if key == "model" {
+                } else if let (model, context) = language_files(&spec)
+                    && (model.as_deref() == Some(from) || context.as_deref() == Some(from))
+                {
+                    // A checkpoint directory's own context is named, so that it stays when the
+                    // model moves (a fetched copy holds the weights only).
+                    if let Some(context) = context.filter(|_| spec.get("context").is_none()) {
+                        spec.args.push(("context".to_string(), context.display().to_string()));
+                    }
+                    let key = if model.as_deref() == Some(from) { "model" } else { "context" };
+                    for (name, value) in &mut spec.args {
+                        if name == key {
                             *value = to.display().to_string();
                         }
                     }
@@ -324,14 +336,24 @@ impl AgentConfig {
     }
 }
 
-/// The model path of an `llm(...)` spec (`~` expanded); `None` for other agents or a bad spec.
-fn language_model(spec: &Spec) -> Option<PathBuf> {
-    if spec.name != LLM {
-        return None;
+/// The model path of an `llm(...)` spec and the context file it reads (`~` expanded); an
+/// `openai(...)` spec's context file; nothing for other agents or a bad spec.
+fn language_files(spec: &Spec) -> (Option<PathBuf>, Option<PathBuf>) {
+    let params = |name: &str| {
+        let registration = registration(name).ok()?;
+        Params::from_spec(&format!("agent `{name}`"), registration.params, spec).ok()
+    };
+    match spec.name.as_str() {
+        LLM => match params(LLM).and_then(|p| crate::llm_agent::LlmAgentConfig::from_params(&p).ok()) {
+            Some(config) => {
+                let context = config.context_file();
+                (Some(config.model), context)
+            }
+            None => (None, None),
+        },
+        "openai" => (None, params("openai").and_then(|p| crate::openai::OpenAiConfig::from_params(&p).ok()?.context)),
+        _ => (None, None),
     }
-    let registration = registration(LLM).ok()?;
-    let params = Params::from_spec("agent `llm`", registration.params, spec).ok()?;
-    crate::llm_agent::LlmAgentConfig::from_params(&params).ok().map(|config| config.model)
 }
 
 impl From<MctsConfig> for AgentConfig {

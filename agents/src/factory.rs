@@ -79,6 +79,25 @@ impl ModelKey {
                     ),
                 });
             }
+            // A checkpoint that changed only its context plays its base's weights: keyed by that
+            // file, so that every context on the same weights shares one model and generator.
+            let record = finetuned::FinetuneRecord::read(&canonical)?;
+            if record.is_context_only() {
+                let base = &record.base;
+                let bytes = std::fs::metadata(&base.path).map_err(|e| LlmError::io(&base.path, e))?.len();
+                if bytes != base.bytes {
+                    return Err(LlmError::Format {
+                        path: base.path.clone(),
+                        message: format!(
+                            "{bytes} bytes, but the checkpoint {} was written for {} bytes of SHA-256 {}",
+                            path.display(),
+                            base.bytes,
+                            base.sha256
+                        ),
+                    });
+                }
+                return ModelKey::of(&base.path);
+            }
             canonical.join(finetuned::CHECKPOINT_FILE)
         } else {
             canonical.clone()
@@ -182,7 +201,7 @@ impl AgentFactory {
         if let Some(entry) = models.iter().find(|e| e.key == key) {
             return Ok(entry.model.clone());
         }
-        let model = if key.path.is_dir() { finetuned::load_finetuned(&key.path)? } else { LlmModel::load(path)? };
+        let model = if key.path.is_dir() { finetuned::load_finetuned(&key.path)? } else { LlmModel::load(&key.path)? };
         // Once per model and process: the speed of a game of language models depends on it.
         if let Some(note) = model.conversion_note() {
             eprintln!("note: {note}");
@@ -355,6 +374,7 @@ mod tests {
             max_tokens: 8,
             move_tokens: 8,
             system: None,
+            context: None,
             retries: 0,
             batch: 4,
             seed: 0,

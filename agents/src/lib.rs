@@ -10,6 +10,7 @@ pub mod chat;
 pub mod checkpoint;
 pub mod command;
 mod config;
+pub mod context;
 pub mod evaluator;
 mod factory;
 pub mod human;

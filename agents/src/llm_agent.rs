@@ -27,6 +27,7 @@ use rand::{Rng, RngCore, SeedableRng};
 
 use crate::agent::{Agent, AgentError, AgentRng, Deadline, Decision, Reply, View};
 use crate::chat::{ChatMessage, TextTrace};
+use crate::context::{AgentContext, CONTEXT_FILE, ContextError, TurnKind};
 use crate::factory::AgentFactory;
 use crate::llm::{Generator, LlmError, SamplingParams};
 use crate::registry::Error;
@@ -67,6 +68,13 @@ pub(crate) const SYSTEM_PARAM: ParamDef = ParamDef {
     doc: "system prompt (a default that fits the turn if empty)",
 };
 
+pub(crate) const CONTEXT_PARAM: ParamDef = ParamDef {
+    name: "context",
+    kind: ParamKind::Text,
+    default: "",
+    doc: "a context file (system prompt, few-shot examples, lessons; see `agents::context`)",
+};
+
 pub(crate) const RETRIES_PARAM: ParamDef = ParamDef {
     name: "retries",
     kind: ParamKind::Int { min: 0, max: 10 },
@@ -83,12 +91,18 @@ pub(crate) const SEED_PARAM: ParamDef = ParamDef {
 
 /// The parameters of `llm(...)`.
 pub const LLM_PARAMS: &[ParamDef] = &[
-    ParamDef { name: "model", kind: ParamKind::Text, default: "", doc: "path of a GGUF file (llama architecture)" },
+    ParamDef {
+        name: "model",
+        kind: ParamKind::Text,
+        default: "",
+        doc: "path of a GGUF file (llama architecture) or a checkpoint directory (its `context.json` too)",
+    },
     TEMPERATURE_PARAM,
     TOP_P_PARAM,
     MAX_TOKENS_PARAM,
     MOVE_TOKENS_PARAM,
     SYSTEM_PARAM,
+    CONTEXT_PARAM,
     RETRIES_PARAM,
     ParamDef {
         name: "batch",
@@ -153,6 +167,8 @@ pub struct LlmAgentConfig {
     pub move_tokens: usize,
     /// The system prompt; `None` for the default of the turn's kind.
     pub system: Option<String>,
+    /// The context file named by `context=` (see [`Self::context_file`] for the one read).
+    pub context: Option<PathBuf>,
     pub retries: usize,
     /// The shared generator's largest batch.
     pub batch: usize,
@@ -177,6 +193,7 @@ impl LlmAgentConfig {
             .into());
         }
         let system = params.text("system");
+        let context = params.text("context").trim();
         Ok(LlmAgentConfig {
             model: expand_home(model),
             temperature: params.float("temperature") as f32,
@@ -184,12 +201,41 @@ impl LlmAgentConfig {
             max_tokens: params.int("max_tokens") as usize,
             move_tokens: params.int("move_tokens") as usize,
             system: (!system.trim().is_empty()).then(|| system.to_string()),
+            context: (!context.is_empty()).then(|| expand_home(context)),
             retries: params.int("retries") as usize,
             batch: params.int("batch") as usize,
             seed: params.int("seed") as u64,
             choice: Choice::parse(params.text("choice"))?,
         })
     }
+}
+
+impl LlmAgentConfig {
+    /// The context file the agent reads: `context=`, else the `context.json` of a checkpoint
+    /// directory given as the model; `None` without one.
+    pub fn context_file(&self) -> Option<PathBuf> {
+        self.context.clone().or_else(|| implicit_context(&self.model))
+    }
+}
+
+/// The `context.json` of a checkpoint directory `model`, if it holds one.
+pub(crate) fn implicit_context(model: &Path) -> Option<PathBuf> {
+    let file = model.join(CONTEXT_FILE);
+    (model.is_dir() && file.is_file()).then_some(file)
+}
+
+/// The context an agent plays with: the file's, checked, or an empty one. A system prompt given
+/// both by `system=` and by the file is refused (which one would win is not obvious).
+pub(crate) fn load_context(file: Option<&Path>, system: Option<&str>) -> Result<AgentContext, ContextError> {
+    let Some(file) = file else { return Ok(AgentContext::new()) };
+    let context = AgentContext::load(file)?;
+    if context.system.is_some() && system.is_some() {
+        return Err(ContextError {
+            path: file.to_path_buf(),
+            message: "has a system prompt and the agent's `system=` gives another: keep one".to_string(),
+        });
+    }
+    Ok(context)
 }
 
 /// Builds an `llm` agent from its checked parameters, its model and generator shared through
@@ -200,7 +246,7 @@ pub fn create_llm_agent(params: &Params, factory: &AgentFactory) -> Result<Box<d
 }
 
 /// `~/x` to `$HOME/x`, as a shell would.
-fn expand_home(path: &str) -> PathBuf {
+pub(crate) fn expand_home(path: &str) -> PathBuf {
     match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
         (Some(rest), Some(home)) => Path::new(&home).join(rest),
         _ => PathBuf::from(path),
@@ -217,16 +263,26 @@ pub struct LlmAgent {
 
 impl LlmAgent {
     /// Loads the model and starts its generator, or shares those `factory` already has (one
-    /// generator per model and batch size, so agents of concurrent games batch together).
+    /// generator per model and batch size, so agents of concurrent games batch together), and
+    /// reads its context file.
     pub fn new(config: LlmAgentConfig, factory: &AgentFactory) -> Result<Self, LlmError> {
+        let context = load_context(config.context_file().as_deref(), config.system.as_deref())
+            .map_err(|e| LlmError::Context(e.to_string()))?;
         let generator = factory.generator(&config.model, config.batch)?;
-        Ok(LlmAgent::with_generator(config, generator))
+        Ok(LlmAgent::with_generator(config, generator).with_context(context))
     }
 
     /// An agent answering through `generator` (whose model is used; `config.model` and
     /// `config.batch` only name it in messages).
     pub fn with_generator(config: LlmAgentConfig, generator: Generator) -> Self {
-        LlmAgent { config, generator, chat: DecisionChat::default() }
+        let chat = DecisionChat::new(config.system.clone(), AgentContext::new());
+        LlmAgent { config, generator, chat }
+    }
+
+    /// The agent prompting with `context` (checked by [`AgentContext::load`] or built in code).
+    pub fn with_context(mut self, context: AgentContext) -> Self {
+        self.chat = DecisionChat::new(self.config.system.clone(), context);
+        self
     }
 
     /// The generator this agent's answers come from.
@@ -264,7 +320,7 @@ impl LlmAgent {
 impl Agent for LlmAgent {
     fn act(&mut self, view: &View<'_>, rng: &mut AgentRng) -> Result<Decision, AgentError> {
         let deadline = Deadline::of(view);
-        self.chat.begin(view, self.config.system.as_deref());
+        self.chat.begin(view);
         let seed = decision_seed(rng, self.config.seed);
         if self.config.choice == Choice::Scored
             && view.input_kind() == InputKind::Discrete
@@ -307,18 +363,26 @@ pub(crate) struct DecisionChat {
     pub(crate) messages: Vec<ChatMessage>,
     /// The last answer given, quoted back if the engine rejects it.
     last_answer: Option<String>,
+    /// The agent's `system=`, if given.
+    system: Option<String>,
+    context: AgentContext,
 }
 
 impl DecisionChat {
+    /// The chat of an agent prompting with `system` (else the turn's default) and `context`.
+    pub(crate) fn new(system: Option<String>, context: AgentContext) -> Self {
+        DecisionChat { messages: Vec::new(), last_answer: None, system, context }
+    }
+
     /// Starts the chat of a fresh decision, or, when the engine rejected the last answer,
     /// continues it with that answer and the engine's message.
-    pub(crate) fn begin(&mut self, view: &View<'_>, system: Option<&str>) {
+    pub(crate) fn begin(&mut self, view: &View<'_>) {
         match (view.feedback(), self.last_answer.take()) {
             (Some(feedback), Some(answer)) if !self.messages.is_empty() => {
                 self.messages.push(ChatMessage::assistant(answer));
                 self.messages.push(ChatMessage::user(retry_message(view, feedback)));
             }
-            _ => self.messages = decision_prompt(view, system),
+            _ => self.messages = decision_prompt(view, self.system.as_deref(), &self.context),
         }
     }
 
@@ -328,9 +392,10 @@ impl DecisionChat {
     }
 }
 
-/// The prompt of a fresh decision: the system prompt (`system`, or a default that fits the
-/// turn), then the observation and, at a move, the legal moves.
-pub(crate) fn decision_prompt(view: &View<'_>, system: Option<&str>) -> Vec<ChatMessage> {
+/// The prompt of a fresh decision: the system prompt (the context's, else `system`, else a
+/// default that fits the turn) with the context's lessons, its examples for the turn's kind, then
+/// the observation and, at a move, the legal moves.
+pub(crate) fn decision_prompt(view: &View<'_>, system: Option<&str>, context: &AgentContext) -> Vec<ChatMessage> {
     let game = view.game().facts().name;
     let text_turn = view.input_kind() == InputKind::Text;
     let system = system.map(str::to_string).unwrap_or_else(|| {
@@ -347,7 +412,8 @@ pub(crate) fn decision_prompt(view: &View<'_>, system: Option<&str>) -> Vec<Chat
     } else {
         format!("{observation}\n\nChoose one of these moves: {}.\nYour move:", legal_moves_text(view))
     };
-    vec![ChatMessage::system(system), ChatMessage::user(user)]
+    let turn = if text_turn { TurnKind::Text } else { TurnKind::Move };
+    context.messages(turn, &system, user)
 }
 
 /// The message that quotes a rejected answer's error.
@@ -669,6 +735,78 @@ mod tests {
         let answer =
             generator.score_replies_until(&[ChatMessage::user("hi")], &["a1".to_string()], Some(Instant::now()));
         assert!(matches!(answer, Err(LlmError::DeadlinePassed)), "{answer:?}");
+    }
+
+    #[test]
+    fn a_context_shapes_the_prompt_from_a_file_or_a_checkpoint_directory() {
+        use crate::config::{AgentConfig, ModelFile};
+        use crate::context::CONTEXT_FILE;
+        use crate::llm::finetuned::{FileRecord, FinetuneRecord};
+        use rand::SeedableRng;
+        let (dir, path, factory) = tiny_model();
+        let context = r#"{"system": "You play tic-tac-toe well.",
+            "examples": [{"turn": "move", "user": "An earlier board", "assistant": "b2"},
+                         {"turn": "text", "user": "Argue", "assistant": "No."}],
+            "lessons": ["Block two in a row."]}"#;
+        let file = dir.path().join("ttt.json");
+        ok(std::fs::write(&file, context));
+        let game = ok(load_game("tic_tac_toe"));
+        let state = game.new_initial_state();
+        let mut legal = Vec::new();
+        state.legal_actions(&mut legal);
+        let view = View::new(game.as_ref(), state.as_ref(), 0, &legal);
+        let prompt = |agent: &mut Box<dyn Agent>| {
+            let decision = ok(agent.act(&view, &mut AgentRng::seed_from_u64(3)));
+            decision.trace.unwrap_or_else(|| panic!("no trace")).messages
+        };
+        let spec = format!("llm(model=\"{}\",choice=scored,context=\"{}\")", path.display(), file.display());
+        let messages = prompt(&mut ok(factory.build(&spec)));
+        let roles: Vec<&str> = messages.iter().map(|m| m.role.as_str()).collect();
+        assert_eq!(roles, ["system", "user", "assistant", "user"], "the move example only: {messages:?}");
+        assert_eq!(
+            messages[0].content,
+            "You play tic-tac-toe well.\n\nLessons from your earlier games:\n- Block two in a row."
+        );
+        assert_eq!((messages[1].content.as_str(), messages[2].content.as_str()), ("An earlier board", "b2"));
+        assert!(messages[3].content.ends_with("Your move:"), "{}", messages[3].content);
+
+        // A system prompt in both places is refused; a bad file is named with its field.
+        let both = format!("llm(model=\"{}\",system=\"Play.\",context=\"{}\")", path.display(), file.display());
+        let error = factory.build(&both).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.contains("context") && error.contains("keep one"), "{error}");
+        let bad = dir.path().join("bad.json");
+        ok(std::fs::write(&bad, r#"{"lessons": [""]}"#));
+        let error = factory
+            .build(&format!("llm(model=\"{}\",context=\"{}\")", path.display(), bad.display()))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("bad.json") && error.contains("lessons[0] is empty"), "{error}");
+
+        // A checkpoint directory holding a context and the record of the weights it keeps: the
+        // same prompt, and the same model (one copy, one generator) as the base file.
+        let checkpoint = dir.path().join("g1c0");
+        ok(std::fs::create_dir(&checkpoint));
+        ok(std::fs::copy(&file, checkpoint.join(CONTEXT_FILE)));
+        let base = ok(FileRecord::of(&path, path.clone()));
+        ok(FinetuneRecord::context_only(base, serde_json::json!({"operator": "lessons"})).write(&checkpoint));
+        let in_dir = format!("llm(model=\"{}\",choice=scored)", checkpoint.display());
+        assert_eq!(prompt(&mut ok(factory.build(&in_dir))), messages);
+        assert!(std::sync::Arc::ptr_eq(&ok(factory.llm_model(&checkpoint)), &ok(factory.llm_model(&path))));
+        // Its files: the weights and the context; moving the weights keeps the context named.
+        let config = ok(AgentConfig::parse(&in_dir));
+        let context_file = checkpoint.join(CONTEXT_FILE);
+        assert_eq!(
+            config.model_files(),
+            vec![ModelFile::Language(checkpoint.clone()), ModelFile::Context(context_file.clone())]
+        );
+        let moved = config.with_model_file(&checkpoint, Path::new("/cache/w/model.gguf"));
+        assert_eq!(
+            moved.model_files(),
+            vec![ModelFile::Language("/cache/w/model.gguf".into()), ModelFile::Context(context_file.clone())]
+        );
+        let both_moved = moved.with_model_file(&context_file, Path::new("/cache/c/context.json"));
+        assert_eq!(both_moved.model_files()[1], ModelFile::Context("/cache/c/context.json".into()));
     }
 
     #[test]

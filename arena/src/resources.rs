@@ -73,7 +73,8 @@ impl Resources {
                         let pair = format!("adapter {}\nbase {}\n", adapter.sha256, record.base.sha256);
                         Ok(hex(&Sha256::digest(pair.as_bytes())))
                     }
-                    (None, None) => unreachable!("FinetuneRecord::read refuses a record with neither"),
+                    // Context-only: the weights are its base's (its context is a file of its own).
+                    (None, None) => self.file_hash(&record.base.path),
                 }
             }
             ContentKind::Model | ContentKind::Data => self.file_hash(path),

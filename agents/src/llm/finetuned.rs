@@ -28,6 +28,9 @@ pub const CHECKPOINT_FILE: &str = "checkpoint.json";
 pub const MERGED_FILE: &str = "model.gguf";
 /// The value of [`FinetuneRecord::format`].
 pub const CHECKPOINT_FORMAT: &str = "arena-llm-checkpoint-1";
+/// The method and mode of a checkpoint that changed only its context (`context.json`): its
+/// weights are the `base` file's, unchanged.
+pub const CONTEXT_MODE: &str = "context";
 
 /// A file a checkpoint depends on, as it was when the checkpoint was written.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,10 +116,40 @@ impl FinetuneRecord {
                 message: format!("format {:?}; this version reads {CHECKPOINT_FORMAT:?}", record.format),
             });
         }
-        if record.adapter.is_none() && record.merged.is_none() {
+        if record.adapter.is_none() && record.merged.is_none() && record.mode != CONTEXT_MODE {
             return Err(LlmError::Format { path, message: "records neither an adapter nor a merged model".into() });
         }
         Ok(record)
+    }
+
+    /// The record of a checkpoint that keeps the weights of `base` and changes only its context.
+    pub fn context_only(base: FileRecord, training: serde_json::Value) -> Self {
+        FinetuneRecord {
+            format: CHECKPOINT_FORMAT.to_string(),
+            base,
+            method: CONTEXT_MODE.to_string(),
+            mode: CONTEXT_MODE.to_string(),
+            lora: None,
+            adapter: None,
+            merged: None,
+            data: None,
+            training,
+        }
+    }
+
+    /// Whether the checkpoint keeps its base's weights (only its context changed).
+    pub fn is_context_only(&self) -> bool {
+        self.mode == CONTEXT_MODE && self.adapter.is_none() && self.merged.is_none()
+    }
+
+    /// The GGUF the checkpoint in `dir` plays with as it is on disk: its merged model, or for a
+    /// context-only checkpoint its base; `None` for an adapter to merge in memory.
+    pub fn weights_file(&self, dir: &Path) -> Option<PathBuf> {
+        match &self.merged {
+            Some(merged) => Some(dir.join(&merged.path)),
+            None if self.is_context_only() => Some(self.base.path.clone()),
+            None => None,
+        }
     }
 
     /// Writes it as `checkpoint.json` of `dir` (through a partial file renamed into place).
@@ -144,6 +177,10 @@ pub fn load_finetuned(dir: &Path) -> Result<Arc<LlmModel>, LlmError> {
         let path = dir.join(&merged.path);
         merged.verify(&path, "the merged model")?;
         return LlmModel::load(&path);
+    }
+    if record.is_context_only() {
+        record.base.verify(&record.base.path, "the model whose weights it keeps")?;
+        return LlmModel::load(&record.base.path);
     }
     let adapter = record
         .adapter

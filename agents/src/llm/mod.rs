@@ -83,6 +83,9 @@ pub enum LlmError {
     /// The generator's server thread is gone.
     #[error("the generator thread has stopped")]
     Stopped,
+    /// The agent's context file cannot be used (the message names the file).
+    #[error("{0}")]
+    Context(String),
     /// A thread could not be started.
     #[error("cannot start the generator thread: {0}")]
     Thread(String),

@@ -37,8 +37,8 @@ use crate::chat::{ServedRequest, TextTrace};
 use crate::factory::AgentFactory;
 use crate::llm::LlmTokenizer;
 use crate::llm_agent::{
-    DecisionChat, MAX_TOKENS_PARAM, MOVE_TOKENS_PARAM, RETRIES_PARAM, SEED_PARAM, SYSTEM_PARAM, TEMPERATURE_PARAM,
-    TOP_P_PARAM, decision_seed, read_move, scored_decision,
+    CONTEXT_PARAM, DecisionChat, MAX_TOKENS_PARAM, MOVE_TOKENS_PARAM, RETRIES_PARAM, SEED_PARAM, SYSTEM_PARAM,
+    TEMPERATURE_PARAM, TOP_P_PARAM, decision_seed, read_move, scored_decision,
 };
 use crate::registry::Error;
 
@@ -83,6 +83,7 @@ pub const OPENAI_PARAMS: &[ParamDef] = &[
     MAX_TOKENS_PARAM,
     MOVE_TOKENS_PARAM,
     SYSTEM_PARAM,
+    CONTEXT_PARAM,
     RETRIES_PARAM,
     SEED_PARAM,
     ParamDef {
@@ -171,6 +172,8 @@ pub struct OpenAiConfig {
     pub max_tokens: usize,
     pub move_tokens: usize,
     pub system: Option<String>,
+    /// The context file (`context=`): system prompt, few-shot examples, lessons.
+    pub context: Option<std::path::PathBuf>,
     pub retries: usize,
     pub seed: u64,
     pub reproducible: bool,
@@ -235,6 +238,7 @@ impl OpenAiConfig {
             ));
         }
         let system = params.text("system");
+        let context = params.text("context").trim();
         Ok(OpenAiConfig {
             url,
             model: params.text("model").trim().to_string(),
@@ -246,6 +250,7 @@ impl OpenAiConfig {
             max_tokens: params.int("max_tokens") as usize,
             move_tokens: params.int("move_tokens") as usize,
             system: (!system.trim().is_empty()).then(|| system.to_string()),
+            context: (!context.is_empty()).then(|| crate::llm_agent::expand_home(context)),
             retries: params.int("retries") as usize,
             seed: params.int("seed") as u64,
             reproducible: params.bool("reproducible"),
@@ -270,8 +275,10 @@ pub fn create_openai_agent(params: &Params, factory: &AgentFactory) -> Result<Bo
             "agent `openai`: environment variable {name} (named by api_key_env) is not set or empty"
         )));
     }
+    let context = crate::llm_agent::load_context(config.context.as_deref(), config.system.as_deref())
+        .map_err(|e| Error::Model(format!("agent `openai`: {e}")))?;
     let slots = factory.request_slots(&config.url, config.concurrency);
-    Ok(Box::new(OpenAiAgent::new(config, slots)))
+    Ok(Box::new(OpenAiAgent::new(config, slots).with_context(context)))
 }
 
 /// A language model behind an OpenAI-compatible server.
@@ -312,7 +319,14 @@ impl OpenAiAgent {
         let policy = RetryPolicy { retries: config.http_retries, wait_when_down: config.wait_when_down };
         let endpoint = Endpoint::new(&config.url, config.api_key_env.clone(), slots, config.timeout, policy);
         let model = (!config.model.is_empty()).then(|| config.model.clone());
-        OpenAiAgent { config, endpoint, model: Mutex::new(model), chat: DecisionChat::default() }
+        let chat = DecisionChat::new(config.system.clone(), crate::context::AgentContext::new());
+        OpenAiAgent { config, endpoint, model: Mutex::new(model), chat }
+    }
+
+    /// The agent prompting with `context`.
+    pub(crate) fn with_context(mut self, context: crate::context::AgentContext) -> Self {
+        self.chat = DecisionChat::new(self.config.system.clone(), context);
+        self
     }
 
     /// The agent's error for a failed request.
@@ -519,7 +533,7 @@ impl Agent for OpenAiAgent {
         if deadline.is_some_and(|d| d.at() <= Instant::now()) {
             return Err(deadline.map_or(AgentError::Timeout(Duration::ZERO), |d| d.error()));
         }
-        self.chat.begin(view, self.config.system.as_deref());
+        self.chat.begin(view);
         let seed = decision_seed(rng, self.config.seed);
         if self.config.choice == ServedChoice::Scored
             && view.input_kind() == InputKind::Discrete

@@ -3,9 +3,11 @@
 //! which reports training steps/s).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use agents::checkpoint::Checkpoint;
+use agents::context::{AgentContext, CONTEXT_FILE, TurnKind, agent_hash};
+use agents::llm::finetuned::{self, FinetuneRecord};
 use agents::network::Architecture;
 use anyhow::{Context, Result};
 use arena::training::{Dataset, Schedule, TrainConfig, train_on_threads};
@@ -96,7 +98,8 @@ pub struct InitArgs {
 /// Arguments of `arena checkpoint info`.
 #[derive(Debug, clap::Args)]
 pub struct InfoArgs {
-    /// The checkpoint directory.
+    /// The checkpoint directory: a network's, or a language model's (fine-tuned, or with a
+    /// `context.json`); or a context file.
     pub dir: PathBuf,
     /// Print JSON instead of text.
     #[arg(long)]
@@ -207,9 +210,104 @@ fn init(args: &InitArgs, registry: &games::Registry, out: &mut dyn Write) -> Res
 
 /// `arena checkpoint info`.
 fn info(args: &InfoArgs, registry: &games::Registry, out: &mut dyn Write) -> Result<()> {
+    let dir = &args.dir;
+    let language = dir.is_file() || finetuned::is_finetuned_dir(dir) || dir.join(CONTEXT_FILE).is_file();
+    if language && !dir.join(agents::checkpoint::INFO_FILE).is_file() {
+        return language_info(dir, args.json, out);
+    }
     let checkpoint = Checkpoint::load_in(&args.dir, registry)
         .with_context(|| format!("cannot load the checkpoint in {}", args.dir.display()))?;
     report(&checkpoint, &args.dir, args.json, out)
+}
+
+/// `arena checkpoint info` of a language model's checkpoint directory or of a context file: its
+/// weights (the fine-tuning record), its context, and the hash naming both.
+fn language_info(path: &Path, as_json: bool, out: &mut dyn Write) -> Result<()> {
+    if path.extension().is_some_and(|e| e == "gguf") {
+        anyhow::bail!(
+            "{} is a GGUF model: `arena checkpoint info` reads checkpoint directories and context files (`arena generate --info` reads a GGUF)",
+            path.display()
+        );
+    }
+    let (record, context_file) = if path.is_file() {
+        (None, Some(path.to_path_buf()))
+    } else {
+        let record = finetuned::is_finetuned_dir(path)
+            .then(|| FinetuneRecord::read(path))
+            .transpose()
+            .with_context(|| format!("cannot read the checkpoint in {}", path.display()))?;
+        (record, Some(path.join(CONTEXT_FILE)).filter(|f| f.is_file()))
+    };
+    let context = context_file.as_deref().map(AgentContext::load).transpose()?;
+    let weights = match &record {
+        Some(record) => match record.weights_file(path) {
+            Some(file) => Some(finetuned::sha256_file(&file)?.0),
+            None => None,
+        },
+        None => None,
+    };
+    let hash = weights.as_deref().map(|w| agent_hash(w, context.as_ref().map(AgentContext::sha256).as_deref()));
+    if as_json {
+        let report = json!({
+            "path": path.display().to_string(),
+            "record": record,
+            "weights_sha256": weights,
+            "context_file": context_file.as_ref().map(|f| f.display().to_string()),
+            "context_sha256": context.as_ref().map(AgentContext::sha256),
+            "context": context,
+            "hash": hash,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+        return Ok(());
+    }
+    writeln!(out, "checkpoint    {}", path.display())?;
+    if let Some(record) = &record {
+        let kind = if record.is_context_only() {
+            "language model: its base's weights, its own context".to_string()
+        } else {
+            let lora = record.lora.as_ref().map(|l| format!(" r{} α{} on {}", l.rank, l.alpha, l.targets));
+            format!("language model fine-tuned ({} {}{})", record.method, record.mode, lora.unwrap_or_default())
+        };
+        writeln!(out, "kind          {kind}")?;
+        writeln!(out, "base          {} (SHA-256 {})", record.base.path.display(), record.base.sha256)?;
+        if let Some(merged) = &record.merged {
+            writeln!(out, "merged        {} (SHA-256 {})", merged.path.display(), merged.sha256)?;
+        }
+        if let Some(adapter) = &record.adapter {
+            writeln!(out, "adapter       {} (SHA-256 {})", adapter.path.display(), adapter.sha256)?;
+        }
+        if let Some(operator) = record.training.get("operator").and_then(|o| o.as_str()) {
+            writeln!(out, "operator      {operator}")?;
+        }
+    }
+    match (&context, &context_file) {
+        (Some(context), Some(file)) => {
+            let turns = |turn| context.examples.iter().filter(|e| e.turn == Some(turn)).count();
+            writeln!(
+                out,
+                "context       {} (SHA-256 {}): {} examples ({} move, {} text, {} any turn), {} lessons",
+                file.display(),
+                context.sha256(),
+                context.examples.len(),
+                turns(TurnKind::Move),
+                turns(TurnKind::Text),
+                context.examples.iter().filter(|e| e.turn.is_none()).count(),
+                context.lessons.len()
+            )?;
+            match &context.system {
+                Some(system) => writeln!(out, "system        {}", system.trim().replace('\n', "\n              "))?,
+                None => writeln!(out, "system        the agent's own (none in the context)")?,
+            }
+            for lesson in &context.lessons {
+                writeln!(out, "lesson        {}", lesson.trim())?;
+            }
+        }
+        _ => writeln!(out, "context       none")?,
+    }
+    if let Some(hash) = hash {
+        writeln!(out, "hash          {hash}")?;
+    }
+    Ok(())
 }
 
 fn report(checkpoint: &Checkpoint, dir: &std::path::Path, as_json: bool, out: &mut dyn Write) -> Result<()> {

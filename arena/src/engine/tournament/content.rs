@@ -54,6 +54,8 @@ pub(super) fn tournament_files(resources: &Resources, config: &TournamentConfig)
                 let kind = match model {
                     ModelFile::Checkpoint(_) => ContentKind::Checkpoint,
                     ModelFile::Language(_) => ContentKind::Model,
+                    // A context is one small file, stored and fetched as data is.
+                    ModelFile::Context(_) => ContentKind::Data,
                 };
                 let hash = resources
                     .content_hash(kind, model.path())
@@ -93,8 +95,8 @@ fn stored_form(file: &TournamentFile) -> std::result::Result<Vec<(String, PathBu
         ContentKind::Checkpoint => CHECKPOINT_FILES.iter().map(|name| (name.to_string(), path.join(name))).collect(),
         ContentKind::Model if is_finetuned_dir(path) => {
             let record = FinetuneRecord::read(path).map_err(|e| e.to_string())?;
-            match record.merged {
-                Some(merged) => vec![(MERGED_FILE.to_string(), path.join(merged.path))],
+            match record.weights_file(path) {
+                Some(weights) => vec![(MERGED_FILE.to_string(), weights)],
                 None => return Err("an adapter without a merged model (merge it to share it)".to_string()),
             }
         }
