@@ -396,24 +396,34 @@ impl DecisionChat {
 /// default that fits the turn) with the context's lessons, its examples for the turn's kind, then
 /// the observation and, at a move, the legal moves.
 pub(crate) fn decision_prompt(view: &View<'_>, system: Option<&str>, context: &AgentContext) -> Vec<ChatMessage> {
-    let game = view.game().facts().name;
-    let text_turn = view.input_kind() == InputKind::Text;
-    let system = system.map(str::to_string).unwrap_or_else(|| {
-        if text_turn {
-            "You are a concise, careful participant in a text game. Follow the instructions and answer in a few sentences."
-                .to_string()
-        } else {
-            format!("You are a {} player. You answer with a single move and nothing else.", game.replace('_', " "))
-        }
-    });
+    let turn = if view.input_kind() == InputKind::Text { TurnKind::Text } else { TurnKind::Move };
+    let system = system.map_or_else(|| default_system(view.game().facts().name, turn), str::to_string);
     let observation = view.observation_string();
-    let user = if text_turn {
-        observation
-    } else {
-        format!("{observation}\n\nChoose one of these moves: {}.\nYour move:", legal_moves_text(view))
+    let user = match turn {
+        TurnKind::Text => observation,
+        TurnKind::Move => {
+            format!("{observation}\n\nChoose one of these moves: {}.\n{MOVE_CUE}", legal_moves_text(view))
+        }
     };
-    let turn = if text_turn { TurnKind::Text } else { TurnKind::Move };
     context.messages(turn, &system, user)
+}
+
+/// How a prompt at a move ends (and how [`prompt_turn`] knows one).
+const MOVE_CUE: &str = "Your move:";
+
+/// The system prompt a language-model agent plays `game` with when it is given none, at a turn
+/// of kind `turn`.
+pub fn default_system(game: &str, turn: TurnKind) -> String {
+    match turn {
+        TurnKind::Text => "You are a concise, careful participant in a text game. Follow the instructions and answer in a few sentences."
+            .to_string(),
+        TurnKind::Move => format!("You are a {} player. You answer with a single move and nothing else.", game.replace('_', " ")),
+    }
+}
+
+/// The kind of turn a decision's last user message (as [`decision_prompt`] writes it) asked for.
+pub fn prompt_turn(user: &str) -> TurnKind {
+    if user.trim_end().ends_with(MOVE_CUE) { TurnKind::Move } else { TurnKind::Text }
 }
 
 /// The message that quotes a rejected answer's error.
@@ -422,7 +432,7 @@ fn retry_message(view: &View<'_>, feedback: &str) -> String {
         format!("Your answer was rejected: {feedback}\nPlease answer again.")
     } else {
         format!(
-            "Your answer was rejected: {feedback}\nChoose one of these moves: {}.\nYour move:",
+            "Your answer was rejected: {feedback}\nChoose one of these moves: {}.\n{MOVE_CUE}",
             legal_moves_text(view)
         )
     }

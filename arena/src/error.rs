@@ -196,6 +196,13 @@ pub fn read_text(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| Error::io("cannot read", path, e))
 }
 
+impl From<agents::context::ContextError> for Error {
+    /// A context file that cannot be used: its message names the file and the field.
+    fn from(e: agents::context::ContextError) -> Self {
+        Error::Invalid(e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -211,8 +211,9 @@ fn init(args: &InitArgs, registry: &games::Registry, out: &mut dyn Write) -> Res
 /// `arena checkpoint info`.
 fn info(args: &InfoArgs, registry: &games::Registry, out: &mut dyn Write) -> Result<()> {
     let dir = &args.dir;
-    let language = dir.is_file() || finetuned::is_finetuned_dir(dir) || dir.join(CONTEXT_FILE).is_file();
-    if language && !dir.join(agents::checkpoint::INFO_FILE).is_file() {
+    // A network's checkpoint and a language model's share the record's name, not its format.
+    let language = dir.is_file() || FinetuneRecord::read(dir).is_ok() || dir.join(CONTEXT_FILE).is_file();
+    if language {
         return language_info(dir, args.json, out);
     }
     let checkpoint = Checkpoint::load_in(&args.dir, registry)

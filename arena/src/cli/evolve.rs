@@ -269,6 +269,7 @@ fn write_history(out: &mut dyn Write, run_dir: &Path, summaries: &[GenerationSum
     }
     write_suite_stages(out, summaries)?;
     write_pfsp(out, summaries)?;
+    write_contexts(out, summaries)?;
     if let Some(last) = summaries.iter().rev().find(|s| !s.seconds.is_empty()) {
         let parts: Vec<String> = last.seconds.iter().map(|(step, t)| format!("{step} {t:.0} s")).collect();
         writeln!(out, "time in generation {}: {}", last.generation, parts.join(", "))?;
@@ -382,6 +383,70 @@ fn write_language_history(out: &mut dyn Write, summaries: &[GenerationSummary]) 
         writeln!(out, "  {data:>6}  {loss:>15}")?;
     }
     write_weaknesses(out, &rows)?;
+    Ok(())
+}
+
+/// An in-context run's children: the operator that made each, what it changed in its parent's
+/// context, the operator's counts and its gate; then the pool of mutation instructions.
+fn write_contexts(out: &mut dyn Write, summaries: &[GenerationSummary]) -> Result<()> {
+    use arena::evolve::contexts::ContextChild;
+    let children: Vec<(&GenerationSummary, &ContextChild)> = summaries
+        .iter()
+        .flat_map(|s| s.language.iter().flat_map(move |l| l.contexts.iter().map(move |c| (s, c))))
+        .collect();
+    if children.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "context children (operator: what changed; gate against the parent):")?;
+    for (s, c) in children {
+        let detail = match (&c.experience, &c.lessons, &c.mutation) {
+            (Some(e), _, _) => format!(
+                "{} of {} won answers, {} openings, {} tokens",
+                e.chosen, e.candidates, e.chosen_groups, e.tokens
+            ),
+            (_, Some(l), _) => format!(
+                "{} lessons kept of {} written from {} lost games (dropped: {} empty, {} too long, {} filtered, {} duplicates)",
+                l.kept, l.written, l.games, l.empty, l.too_long, l.filtered, l.duplicates
+            ),
+            (_, _, Some(m)) => format!("instruction \"{}\"", m.instruction),
+            _ => String::new(),
+        };
+        if let Some(reason) = &c.skipped {
+            writeln!(
+                out,
+                "{:>4}  {:<8} {:<10} from {:<8} not made: {reason}; {detail}",
+                s.generation,
+                c.child,
+                c.operator.as_str(),
+                c.parent
+            )?;
+            continue;
+        }
+        let gate = s
+            .gates
+            .iter()
+            .find(|g| g.child == c.child)
+            .map(|g| {
+                let verdict = if g.promoted() { "promoted" } else { "rejected" };
+                format!("{:.0}% over {} games, {verdict}", 100.0 * g.score, g.games)
+            })
+            .unwrap_or_else(|| "—".to_string());
+        writeln!(
+            out,
+            "{:>4}  {:<8} {:<10} from {:<8} {}; {detail}; gate {gate}",
+            s.generation,
+            c.child,
+            c.operator.as_str(),
+            c.parent,
+            c.diff.summary()
+        )?;
+    }
+    if let Some(pool) = summaries.iter().rev().find_map(|s| s.language.as_ref().and_then(|l| l.pool.as_ref())) {
+        writeln!(out, "mutation instructions (children, mean gate score with one even prior):")?;
+        for record in &pool.pool {
+            writeln!(out, "  {:>2}  {:.2}  {}", record.children, record.mean(), record.instruction)?;
+        }
+    }
     Ok(())
 }
 

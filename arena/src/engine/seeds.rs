@@ -18,6 +18,7 @@ const HELD_OUT: u64 = 0x6865_6c64_6f75_7400;
 const TASK_DRAW: u64 = 0x7461_736b_0000_0000;
 const PROPOSALS: u64 = 0x7072_6f70;
 const PFSP: u64 = 0x7066_7370_0000_0000;
+const MUTATION_POOL: u64 = 0x706f_6f6c_0000_0000;
 
 /// The seed of match `index` in a tournament seeded with `tournament_seed`.
 pub fn match_seed(tournament_seed: u64, index: u64) -> u64 {
@@ -58,6 +59,8 @@ pub enum EvolveStream {
     /// The prioritised fictitious self-play games of parent `parent` against its opponent number
     /// `opponent` (its index in the generation's tournament).
     Pfsp { parent: usize, opponent: usize },
+    /// The rewrite of the pool's best mutation instruction (in-context runs).
+    MutationPool,
 }
 
 /// The seed of `stream` in `generation` of an evolve run seeded with `run_seed`.
@@ -76,6 +79,7 @@ pub fn evolve_seed(run_seed: u64, generation: u32, stream: EvolveStream) -> u64 
         EvolveStream::Pfsp { parent, opponent } => {
             mix(run_seed ^ mix(g ^ PFSP ^ (parent as u64) << 24 ^ (opponent as u64) << 44))
         }
+        EvolveStream::MutationPool => mix(run_seed ^ mix(g ^ MUTATION_POOL)),
     }
 }
 

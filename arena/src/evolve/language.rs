@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use agents::AgentConfig;
+use agents::context::AgentContext;
 use agents::llm::finetuned::{FinetuneRecord, MERGED_FILE, sha256_file};
 use agents::llm::trainable::{LoraConfig, TrainMode, parse_targets};
 use games::Spec;
@@ -19,6 +20,7 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use super::Generation;
+use super::contexts::{ContextChild, DEFAULT_MUTATION_INSTRUCTIONS, Operator, PoolChange};
 use super::run_dir::RunDir;
 use crate::engine::openings::OpeningSource;
 use crate::engine::seeds::{EvolveStream, evolve_seed};
@@ -107,6 +109,24 @@ pub struct LanguageConfig {
     pub proposals_per_generation: usize,
     /// The sampling temperature of proposals.
     pub proposal_temperature: f64,
+    /// How children are made, in turn for each parent's children: `finetune` (LoRA on the
+    /// generation's data), or the context operators `experience`, `lessons`, `mutation` (see
+    /// [`super::contexts`]).
+    pub operators: Vec<Operator>,
+    /// The context `g0` starts with (a context file); none by default.
+    pub context: Option<PathBuf>,
+    /// Experience: the most few-shot examples in a context, and their most tokens together.
+    pub context_examples: usize,
+    pub context_tokens: usize,
+    /// Lessons: the lost games a child's parent reads, and the most lessons a context keeps (the
+    /// oldest retire first).
+    pub lessons_per_child: usize,
+    pub max_lessons: usize,
+    /// The sampling temperature of lessons and rewrites.
+    pub context_temperature: f64,
+    /// Mutation: the instructions the pool starts with, and its largest size.
+    pub mutation_instructions: Vec<String>,
+    pub mutation_pool_size: usize,
 }
 
 impl Default for LanguageConfig {
@@ -138,6 +158,15 @@ impl Default for LanguageConfig {
             curriculum: false,
             proposals_per_generation: 0,
             proposal_temperature: 0.9,
+            operators: vec![Operator::Finetune],
+            context: None,
+            context_examples: 4,
+            context_tokens: 800,
+            lessons_per_child: 4,
+            max_lessons: 6,
+            context_temperature: 0.7,
+            mutation_instructions: DEFAULT_MUTATION_INSTRUCTIONS.iter().map(|s| s.to_string()).collect(),
+            mutation_pool_size: 8,
         }
     }
 }
@@ -163,6 +192,30 @@ impl LanguageConfig {
         }
         if spec.get("model").is_some() {
             bail!("[llm] agent `{}`: leave out `model`; the run sets it for each checkpoint", self.agent);
+        }
+        if spec.get("context").is_some() || spec.get("system").is_some_and(|_| self.evolves_contexts()) {
+            bail!(
+                "[llm] agent `{}`: leave out `context` (and `system` when contexts evolve); give the starting context as [llm] context = FILE",
+                self.agent
+            );
+        }
+        if self.operators.is_empty() {
+            bail!("[llm] operators is empty: name at least one of finetune, experience, lessons, mutation");
+        }
+        if let Some(context) = &self.context {
+            AgentContext::load(&expand_home(context)).map_err(Error::from).with_context(|| "[llm] context")?;
+        }
+        if self.operators.contains(&Operator::Mutation) && self.mutation_instructions.is_empty() {
+            bail!("[llm] mutation_instructions is empty: the mutation operator draws from it");
+        }
+        if self.mutation_instructions.iter().any(|i| i.trim().is_empty()) {
+            bail!("[llm] mutation_instructions: an instruction is empty");
+        }
+        if self.context_examples == 0 || self.context_tokens == 0 || self.max_lessons == 0 {
+            bail!("[llm] context_examples, context_tokens and max_lessons must be at least 1");
+        }
+        if !(0.0..=10.0).contains(&self.context_temperature) {
+            bail!("[llm] context_temperature must lie in 0..=10 (0 is greedy)");
         }
         self.agent_spec(&base)?;
         if self.judge != BASE && self.judge != POPULATION_JUDGES {
@@ -242,6 +295,16 @@ impl LanguageConfig {
         Ok(TrainMode::Lora(LoraConfig { rank: self.lora_rank, alpha: self.lora_alpha, targets, seed }))
     }
 
+    /// Whether any child is made by a context operator.
+    pub fn evolves_contexts(&self) -> bool {
+        self.operators.iter().any(|o| *o != Operator::Finetune)
+    }
+
+    /// The operator of a parent's child number `k`: the configured ones in turn.
+    pub fn operator(&self, k: usize) -> Operator {
+        self.operators[k as usize % self.operators.len().max(1)]
+    }
+
     fn forfeit_wins(&self) -> Forfeits {
         if self.sft_forfeit_wins { Forfeits::KeepWinners } else { Forfeits::Skip }
     }
@@ -296,6 +359,9 @@ pub struct LanguageData {
     pub proposals: Option<ProposalReport>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub proposed_scores: Vec<TaskScore>,
+    /// The tournaments the data was exported from (the rating tournament and the self-play).
+    #[serde(default)]
+    pub tournaments: Vec<i64>,
 }
 
 /// How one proposed item went: for a quiz task, the samples answered right of all; for a debate
@@ -421,6 +487,12 @@ pub struct LanguageGeneration {
     pub data: Option<LanguageData>,
     pub training: Vec<LanguageTraining>,
     pub held_out: Option<HeldOut>,
+    /// The children made by context operators: how, and what changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contexts: Vec<ContextChild>,
+    /// The pool of mutation instructions after this generation's change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<PoolChange>,
 }
 
 impl Generation<'_> {
@@ -428,25 +500,40 @@ impl Generation<'_> {
         self.config.llm.as_ref().context("this run has no [llm] section")
     }
 
-    /// The model file of a checkpoint of a language-model run: the base GGUF for `g0`, else the
-    /// merged model of the checkpoint directory.
+    /// The weights file of a checkpoint of a language-model run: the base GGUF for `g0`, else the
+    /// merged model of the checkpoint directory, or the weights a context-only child keeps.
     pub(super) fn model_file(&self, name: &str) -> Result<PathBuf> {
         let language = self.language()?;
-        Ok(if name == super::FIRST { language.base_model() } else { self.run.checkpoint_dir(name).join(MERGED_FILE) })
+        if name == super::FIRST {
+            return Ok(language.base_model());
+        }
+        let dir = self.run.checkpoint_dir(name);
+        let record = FinetuneRecord::read(&dir)?;
+        Ok(record.weights_file(&dir).unwrap_or_else(|| dir.join(MERGED_FILE)))
     }
 
     /// A checkpoint of a language-model run as an agent (the checkpoint directory, so the
-    /// base-hash checks of `llm(model=DIR)` apply).
+    /// base-hash checks of `llm(model=DIR)` apply and its `context.json` is read; `g0` with the
+    /// run's starting context, if any).
     pub(super) fn language_agent(&self, name: &str) -> Result<AgentEntry> {
         let language = self.language()?;
-        let model = if name == super::FIRST { language.base_model() } else { self.run.checkpoint_dir(name) };
-        Ok(AgentEntry::new(name, language.agent_spec(&model)?))
+        if name != super::FIRST {
+            return Ok(AgentEntry::new(name, language.agent_spec(&self.run.checkpoint_dir(name))?));
+        }
+        let mut spec = language.agent_spec(&language.base_model())?;
+        let context = super::contexts::context_path(self, name);
+        if context.is_file() {
+            let mut parsed = Spec::parse(&spec.to_string())?;
+            parsed.args.push(("context".to_string(), context.display().to_string()));
+            spec = AgentConfig::parse(&parsed.to_string())?;
+        }
+        Ok(AgentEntry::new(name, spec))
     }
 
-    /// The base model as a fixed opponent.
+    /// The base model as a fixed opponent: `g0` as the run starts (its starting context included).
     pub(super) fn base_agent(&self) -> Result<AgentEntry> {
-        let language = self.language()?;
-        Ok(AgentEntry::new(BASE, language.agent_spec(&language.base_model())?))
+        let first = self.language_agent(super::FIRST)?;
+        Ok(AgentEntry::new(BASE, first.agent))
     }
 
     /// Whether the run's game is played in free text only (a debate), where `random` cannot play.
@@ -569,6 +656,7 @@ impl Generation<'_> {
             kind_weights: None,
             proposals: instruct.as_ref().map(|i| i.report.clone()),
             proposed_scores,
+            tournaments,
         };
         write_atomically(&stats_path, serde_json::to_string_pretty(&summary)?.as_bytes())?;
         self.progress.log(&format!(
@@ -586,7 +674,7 @@ impl Generation<'_> {
     }
 
     /// The finished matches of the run's tournaments `ids`, with their language-model turns.
-    fn stored_matches(&self, ids: &[i64]) -> Result<Vec<crate::text_data::export::ExportedMatch>> {
+    pub(super) fn stored_matches(&self, ids: &[i64]) -> Result<Vec<crate::text_data::export::ExportedMatch>> {
         let store = Store::connect(&self.store_location())?;
         let mut matches = Vec::new();
         for &id in ids {
@@ -745,6 +833,7 @@ impl Generation<'_> {
                 Some(instruct) => answered_scores(&samples, &quiz, &instruct.proposed),
                 None => Vec::new(),
             },
+            tournaments,
         })
     }
 
@@ -997,10 +1086,14 @@ impl Generation<'_> {
         Ok(training)
     }
 
-    /// The content hash of a language-model checkpoint: its model file's SHA-256.
+    /// The content hash of a language-model checkpoint: its weights file's SHA-256, with its
+    /// context's when it has one (`agents::context::agent_hash`).
     pub(super) fn language_hash(&self, name: &str) -> Result<String> {
         let path = self.model_file(name)?;
-        Ok(sha256_file(&path).with_context(|| format!("hashing {}", path.display()))?.0)
+        let weights = sha256_file(&path).with_context(|| format!("hashing {}", path.display()))?.0;
+        let context = super::contexts::context_path(self, name);
+        let context = if context.is_file() { Some(AgentContext::load(&context)?.sha256()) } else { None };
+        Ok(agents::context::agent_hash(&weights, context.as_deref()))
     }
 
     /// The held-out evaluation of `champion`: games against each fixed opponent (judged by the

@@ -29,6 +29,13 @@ pub struct Entry {
     pub dataset: Option<String>,
     /// The gate match against the parent: score, games, and how it was decided.
     pub gate: Option<GateResult>,
+    /// Language-model runs: the operator that made it (`finetune`, `experience`, `lessons`,
+    /// `mutation`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
+    /// What its context operator changed from its parent's context, in brief.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
 }
 
 impl Entry {
@@ -164,6 +171,8 @@ mod tests {
             status,
             dataset: None,
             gate: None,
+            operator: None,
+            context: None,
         }
     }
 

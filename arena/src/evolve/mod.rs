@@ -16,6 +16,7 @@
 pub mod anchors;
 pub mod approval;
 pub mod config;
+pub mod contexts;
 pub mod flags;
 pub mod gate;
 pub mod language;
@@ -109,6 +110,9 @@ pub fn evolve(
     let context = Generation { config, options, resources, run: &run, progress };
     let mut store = Store::connect(&context.store_location())?;
 
+    if config.llm.is_some() {
+        context.keep_first_context()?;
+    }
     let mut lineage = Lineage::load(run.path())?;
     if lineage.entry(FIRST).is_none() {
         let (hash, path) = match (&config.llm, architecture) {
@@ -120,8 +124,17 @@ pub fn evolve(
             }
             (None, None) => unreachable!("a run without [llm] has an architecture"),
         };
-        let entry =
-            Entry { name: FIRST.into(), generation: 0, hash, path, status: Status::Initial, dataset: None, gate: None };
+        let entry = Entry {
+            name: FIRST.into(),
+            generation: 0,
+            hash,
+            path,
+            status: Status::Initial,
+            dataset: None,
+            gate: None,
+            operator: None,
+            context: None,
+        };
         store.record_checkpoint(&entry.row(), &[], None)?;
         lineage.add(entry, &[]);
         lineage.save(run.path())?;
@@ -219,26 +232,39 @@ pub fn evolve(
 
             // 3. Data and 4. training.
             let mut children = Vec::new();
+            let mut operators = std::collections::HashMap::new();
             let dataset_path;
             if let Some(generation_summary) = summary.language.as_mut() {
                 let data = context.language_data(generation, &parents, rated.tournament_id)?;
                 lap("data", &mut clock);
                 dataset_path = Some(data.path.clone());
-                if data.kept == 0 {
-                    progress.log(&format!(
-                        "generation {generation}: no training data ({} matches, {} faulted, {} texts checked, {} passed the filter); no child this generation",
-                        data.filter.matches, data.filter.faulted_matches, data.filter.total, data.filter.kept
-                    ));
-                } else {
-                    for (p, parent) in parents.iter().enumerate() {
-                        for k in 0..config.children_per_parent {
-                            let name = format!("g{generation}c{}", p * config.children_per_parent + k);
-                            let seed =
-                                evolve_seed(config.seed, generation, EvolveStream::Training { parent: p, child: k });
-                            let training = context.finetune_child(generation, parent, &name, &data, seed)?;
-                            generation_summary.training.push(training);
-                            children.push((name, parent.clone()));
+                let language = config.llm.as_ref().context("a language-model run has an [llm] section")?;
+                for (p, parent) in parents.iter().enumerate() {
+                    for k in 0..config.children_per_parent {
+                        let name = format!("g{generation}c{}", p * config.children_per_parent + k);
+                        let seed = evolve_seed(config.seed, generation, EvolveStream::Training { parent: p, child: k });
+                        let operator = language.operator(k);
+                        if operator != contexts::Operator::Finetune {
+                            let child = context.context_child(generation, parent, &name, operator, &data, seed)?;
+                            if child.skipped.is_none() {
+                                operators.insert(name.clone(), (operator, Some(child.diff.summary())));
+                                children.push((name, parent.clone()));
+                            }
+                            generation_summary.contexts.push(child);
+                            continue;
                         }
+                        if data.kept == 0 {
+                            progress.log(&format!(
+                                "generation {generation}: no training data ({} matches, {} faulted, {} texts checked, {} passed the filter); no {name}",
+                                data.filter.matches, data.filter.faulted_matches, data.filter.total, data.filter.kept
+                            ));
+                            continue;
+                        }
+                        let training = context.finetune_child(generation, parent, &name, &data, seed)?;
+                        context.inherit_context(parent, &name)?;
+                        generation_summary.training.push(training);
+                        operators.insert(name.clone(), (operator, None));
+                        children.push((name, parent.clone()));
                     }
                 }
                 generation_summary.data = Some(data);
@@ -288,6 +314,8 @@ pub fn evolve(
                         status: gate.status(),
                         dataset: dataset_path.clone(),
                         gate: Some(gate.clone()),
+                        operator: operators.get(child).map(|(o, _)| o.as_str().to_string()),
+                        context: operators.get(child).and_then(|(_, diff)| diff.clone()),
                     };
                     store.record_checkpoint(&entry.row(), &[parent.as_str()], Some(&serde_json::to_string(&gate)?))?;
                     lineage.add(entry, &[parent.as_str()]);
@@ -298,6 +326,16 @@ pub fn evolve(
                 summary.gates.push(gate);
             }
             lineage.save(run.path())?;
+            // The pool of mutation instructions learns from this generation's gates.
+            if let Some(language) = summary
+                .language
+                .as_mut()
+                .filter(|_| config.llm.as_ref().is_some_and(|l| l.operators.contains(&contexts::Operator::Mutation)))
+            {
+                let seed = evolve_seed(config.seed, generation, EvolveStream::MutationPool);
+                language.pool =
+                    Some(context.evolve_pool(generation, &champion.name, &language.contexts, &summary.gates, seed)?);
+            }
             lap("gates", &mut clock);
 
             // The next population: promoted children first, then the best of the current one.

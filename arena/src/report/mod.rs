@@ -107,6 +107,9 @@ fn run_sections(dir: &Path) -> Result<(String, String, Vec<Section>, serde_json:
         });
     }
     sections.push(Section { id: "lineage", title: "Lineage".into(), html: lineage_section(&lineage) });
+    if let Some(html) = contexts_section(&summaries) {
+        sections.push(Section { id: "contexts", title: "Contexts".into(), html });
+    }
     sections.push(Section { id: "generations", title: "Generations".into(), html: generations_section(&summaries) });
     let store = if db.exists() { Some(crate::store::Store::open(&db)?) } else { None };
     if let Some(html) = store.as_ref().map(judges_section).transpose()?.flatten() {
@@ -532,6 +535,60 @@ fn lineage_section(lineage: &Lineage) -> String {
         "<p class=\"muted\">Green: promoted by its gate; red, dashed: rejected. Hover an arrow for the gate.</p>{}",
         svg::lineage(&nodes)
     )
+}
+
+/// An in-context run's children: the operator that made each, what changed in its context (the
+/// full diff folded under it) and its gate; then the mutation instructions and their record.
+fn contexts_section(summaries: &[GenerationSummary]) -> Option<String> {
+    let mut rows = Vec::new();
+    for s in summaries {
+        for c in s.language.iter().flat_map(|l| &l.contexts) {
+            let gate = s.gates.iter().find(|g| g.child == c.child).map_or_else(
+                || c.skipped.as_ref().map_or("—".to_string(), |r| format!("not made: {r}")),
+                |g| {
+                    format!(
+                        "{:.0}% of {} games, {}",
+                        100.0 * g.score,
+                        g.games,
+                        if g.promoted() { "promoted" } else { "rejected" }
+                    )
+                },
+            );
+            let diff = format!(
+                "<details><summary>{}</summary><pre>{}</pre></details>",
+                escape(&c.diff.summary()),
+                escape(&c.diff.to_string())
+            );
+            rows.push(vec![
+                Cell::Number(s.generation.to_string()),
+                Cell::Text(c.child.clone()),
+                Cell::Text(c.parent.clone()),
+                Cell::Text(c.operator.as_str().to_string()),
+                Cell::Html(diff),
+                Cell::Text(gate),
+            ]);
+        }
+    }
+    if rows.is_empty() {
+        return None;
+    }
+    let mut html = table("contexts", &["gen", "child", "parent", "operator", "context change", "gate"], &rows);
+    if let Some(pool) = summaries.iter().rev().find_map(|s| s.language.as_ref().and_then(|l| l.pool.as_ref())) {
+        let rows: Vec<Vec<Cell>> = pool
+            .pool
+            .iter()
+            .map(|r| {
+                vec![
+                    Cell::Text(r.instruction.clone()),
+                    Cell::Number(r.children.to_string()),
+                    Cell::Number(format!("{:.2}", r.mean())),
+                ]
+            })
+            .collect();
+        html.push_str("<p class=\"muted\">Mutation instructions: the children each made and their mean gate score (one even gate as prior).</p>");
+        html.push_str(&table("pool", &["instruction", "children", "mean gate"], &rows));
+    }
+    Some(html)
 }
 
 /// Per generation: the data, what the filters removed, the gates, training and flags; then where

@@ -273,7 +273,7 @@ pub fn write_sft_from(
             if !filter.apply(&turn.trace.completion, &mut report) {
                 continue;
             }
-            let mut messages = first_prompt(&turn.trace.messages).to_vec();
+            let mut messages = first_prompt(m, turn).to_vec();
             messages.push(assistant(&turn.trace.completion));
             write_line(out, &json!({ "messages": messages, "meta": m.source(turn) }), &mut report)?;
         }
@@ -281,12 +281,14 @@ pub fn write_sft_from(
     Ok(report)
 }
 
-/// The prompt of a decision as first asked: an answer accepted after retries carries the rejected
-/// answers and the engine's replies in its messages, and every assistant message of an SFT line is
-/// a target, so they are left out.
-pub(crate) fn first_prompt(messages: &[ChatMessage]) -> &[ChatMessage] {
-    let end = messages.iter().position(|m| m.role == "assistant").unwrap_or(messages.len());
-    &messages[..end]
+/// The prompt of `turn`'s decision as first asked: an answer accepted after retries carries the
+/// rejected answers and the engine's replies in its messages, and every assistant message of an
+/// SFT line is a target, so they are left out. The decision's first answer (the first turn of the
+/// same seat and ply) was given to exactly that prompt; assistant messages before it are the
+/// agent's few-shot examples and stay.
+pub(crate) fn first_prompt<'a>(m: &'a ExportedMatch, turn: &'a TextTurn) -> &'a [ChatMessage] {
+    let first = m.turns.iter().find(|t| t.seat == turn.seat && t.ply == turn.ply).unwrap_or(turn);
+    &first.trace.messages
 }
 
 /// Rewrites the answer of every accepted turn at a move (not a free-text turn) as the move's
@@ -793,6 +795,36 @@ mod tests {
             ]),
             "the rejected answer is no target"
         );
+    }
+
+    #[test]
+    fn a_few_shot_prompt_is_exported_whole_and_its_retries_are_not() {
+        let few_shot = [("system", "Play."), ("user", "Earlier board"), ("assistant", "a1"), ("user", "Your move?")];
+        let retried = [few_shot.as_slice(), &[("assistant", "Basketball."), ("user", "Rejected. Your move?")]].concat();
+        let m = debate(
+            0,
+            [1.0, -1.0, 1.0],
+            vec![
+                turn(0, 0, &few_shot, "b2"),
+                rejected_turn(1, 1, &few_shot, "Basketball."),
+                turn(1, 1, &retried, "c3"),
+            ],
+        );
+        let (lines, _) = run(Format::Sft, &[m], &TextFilter::default());
+        assert_eq!(lines.len(), 1, "the winner's turn only");
+        let messages = lines[0]["messages"].as_array().cloned().unwrap_or_default();
+        assert_eq!(messages.len(), 5, "{messages:?}");
+        assert_eq!(messages[2], json!({"role": "assistant", "content": "a1"}), "the example stays");
+        assert_eq!(messages[4], json!({"role": "assistant", "content": "b2"}));
+        let m = debate(
+            0,
+            [-1.0, 1.0, 1.0],
+            vec![rejected_turn(1, 1, &few_shot, "Basketball."), turn(1, 1, &retried, "c3")],
+        );
+        let (lines, _) = run(Format::Sft, &[m], &TextFilter::default());
+        let messages = lines[0]["messages"].as_array().cloned().unwrap_or_default();
+        assert_eq!(messages.len(), 5, "the retry is left out, the example kept: {messages:?}");
+        assert_eq!(messages[4], json!({"role": "assistant", "content": "c3"}));
     }
 
     #[test]
