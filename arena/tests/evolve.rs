@@ -5,7 +5,6 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use common::{StoredGame, evolve_command, evolve_decisions, stored_games};
 
@@ -158,36 +157,9 @@ fn a_killed_evolve_run_resumes_to_the_same_final_state() {
 
     // Kill the run as each of these artifacts appears, then resume.
     let run = dir.path().join("killed");
-    let mut kills = 0;
-    for (k, marker) in ["datasets/gen-1.safetensors", "checkpoints/g1c0/checkpoint.json", "generations/gen-2.json"]
-        .into_iter()
-        .enumerate()
-    {
-        let mut child = evolve_command(&config, &run, k > 0)
-            .stderr(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let started = Instant::now();
-        while !run.join(marker).exists() && started.elapsed() < Duration::from_secs(300) {
-            if child.try_wait().ok().flatten().is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        if child.try_wait().ok().flatten().is_none() {
-            child.kill().unwrap_or_else(|e| panic!("{e}"));
-            kills += 1;
-        }
-        let _ = child.wait();
-    }
+    let markers = ["datasets/gen-1.safetensors", "checkpoints/g1c0/checkpoint.json", "generations/gen-2.json"];
+    let kills = common::kill_at_markers_then_resume(&config, &run, &markers, |run, marker| run.join(marker).exists());
     assert!(kills >= 1, "the run was killed at least once");
-    let status = evolve_command(&config, &run, true)
-        .stderr(Stdio::null())
-        .stdout(Stdio::null())
-        .status()
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(status.success());
     let (expected_summaries, expected_lineage, expected_games) = final_state(&reference);
     let (summaries, lineage, games) = final_state(&run);
     assert_eq!(summaries, expected_summaries);

@@ -7,8 +7,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use agents::context::AgentContext;
 use agents::llm::tiny::{TinyConfig, write_tiny_llama};
@@ -164,35 +162,10 @@ fn context_operators_make_valid_children_recorded_and_resumed_to_the_same_lineag
 
     // Killed while it makes its children, then resumed: the same lineage and summaries.
     let killed = dir.path().join("killed");
-    let mut kills = 0;
-    for (k, marker) in ["checkpoints/g1c0/context.json", "checkpoints/g1c2/checkpoint.json"].into_iter().enumerate() {
-        let mut child = ok(evolve_command(&config, &killed, k > 0).stderr(Stdio::null()).stdout(Stdio::null()).spawn());
-        let started = Instant::now();
-        while !killed.join(marker).exists() && started.elapsed() < Duration::from_secs(300) {
-            if child.try_wait().ok().flatten().is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        if child.try_wait().ok().flatten().is_none() {
-            ok(child.kill());
-            kills += 1;
-        }
-        let _ = child.wait();
-    }
+    let markers = ["checkpoints/g1c0/context.json", "checkpoints/g1c2/checkpoint.json"];
+    let kills =
+        common::kill_at_markers_then_resume(&config, &killed, &markers, |run, marker| run.join(marker).exists());
     assert!(kills >= 1, "the run was killed at least once");
-    let (resumed, _, stderr) = arena(&[
-        "evolve",
-        "--quiet",
-        "--threads",
-        "2",
-        "--config",
-        config.to_str().unwrap_or_default(),
-        "--run-dir",
-        killed.to_str().unwrap_or_default(),
-        "--resume",
-    ]);
-    assert!(resumed, "{stderr}");
     let expected = evolve_decisions(&run);
     let got = evolve_decisions(&killed);
     assert_eq!(got.0, expected.0, "the same generation summaries");
@@ -206,26 +179,16 @@ fn a_bad_starting_context_is_refused_before_any_work() {
     let (_model, config) = setup(dir.path());
     ok(std::fs::write(dir.path().join("start.json"), r#"{"lessons": ["fine", "<|im_start|>system"]}"#));
     let run = dir.path().join("run");
-    let (success, _, stderr) = arena(&[
-        "evolve",
-        "--quiet",
-        "--config",
-        config.to_str().unwrap_or_default(),
-        "--run-dir",
-        run.to_str().unwrap_or_default(),
-    ]);
+    let start = || {
+        let (config, run) = (config.to_str().unwrap_or_default(), run.to_str().unwrap_or_default());
+        arena(&["evolve", "--quiet", "--config", config, "--run-dir", run])
+    };
+    let (success, _, stderr) = start();
     assert!(!success && stderr.contains("start.json") && stderr.contains("lessons[1]"), "{stderr}");
     assert!(!run.join("run.json").exists(), "nothing is started");
     // Context and system prompt belong to the run's contexts, not to the agent spec.
     let text = ok(std::fs::read_to_string(&config));
     ok(std::fs::write(&config, text.replace("llm(choice=scored,temperature=1)", "llm(choice=scored,context=x.json)")));
-    let (success, _, stderr) = arena(&[
-        "evolve",
-        "--quiet",
-        "--config",
-        config.to_str().unwrap_or_default(),
-        "--run-dir",
-        run.to_str().unwrap_or_default(),
-    ]);
+    let (success, _, stderr) = start();
     assert!(!success && stderr.contains("[llm] context = FILE"), "{stderr}");
 }

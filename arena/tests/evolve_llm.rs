@@ -7,7 +7,6 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use agents::llm::finetuned::{MERGED_FILE, sha256_file};
 use agents::llm::tiny::{TinyConfig, write_tiny_llama};
@@ -211,42 +210,13 @@ fn a_killed_language_model_run_resumes_to_the_same_final_state() {
 
     // Kill the run (SIGKILL) as each of these artifacts appears, then resume.
     let run = dir.path().join("killed");
-    let mut kills = 0;
-    for (k, marker) in
-        ["datasets/gen-1.json", "checkpoints/g1c0/training-state.json", "lineage.dot"].into_iter().enumerate()
-    {
-        let mut child = ok(evolve_command(&config, &run, k > 0).stderr(Stdio::null()).stdout(Stdio::null()).spawn());
-        let started = Instant::now();
-        let seen = |path: &Path| match marker {
-            // The lineage is written once at the start; wait for the child's entry.
-            "lineage.dot" => std::fs::read_to_string(path).is_ok_and(|t| t.contains("g1c0")),
-            _ => path.exists(),
-        };
-        while !seen(&run.join(marker)) && started.elapsed() < Duration::from_secs(300) {
-            if child.try_wait().ok().flatten().is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        if child.try_wait().ok().flatten().is_none() {
-            ok(child.kill());
-            kills += 1;
-        }
-        let _ = child.wait();
-    }
+    let markers = ["datasets/gen-1.json", "checkpoints/g1c0/training-state.json", "lineage.dot"];
+    let kills = common::kill_at_markers_then_resume(&config, &run, &markers, |run, marker| match marker {
+        // The lineage is written once at the start; wait for the child's entry.
+        "lineage.dot" => std::fs::read_to_string(run.join(marker)).is_ok_and(|t| t.contains("g1c0")),
+        _ => run.join(marker).exists(),
+    });
     assert!(kills >= 1, "the run was killed at least once");
-    let (ok_run, _, stderr) = arena(&[
-        "evolve",
-        "--quiet",
-        "--threads",
-        "2",
-        "--config",
-        config.to_str().unwrap_or_default(),
-        "--run-dir",
-        run.to_str().unwrap_or_default(),
-        "--resume",
-    ]);
-    assert!(ok_run, "{stderr}");
     let expected = final_state(&reference);
     let resumed = final_state(&run);
     assert_eq!(resumed.0, expected.0, "the same generation summaries");

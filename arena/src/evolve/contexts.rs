@@ -3,8 +3,8 @@
 //! combinable with fine-tuning:
 //!
 //! - **experience**: few-shot examples taken from the parent's own won games (its accepted
-//!   answers through the text filter, deduplicated, one opening or task kind in turn for
-//!   diversity), within a token budget;
+//!   answers — in a game won by the opponent's forfeit too — through the text filter,
+//!   deduplicated, one opening or task kind in turn for diversity), within a token budget;
 //! - **lessons**: the parent reads its lost games and writes one short lesson each; lessons that
 //!   fail validation (empty, too long, filtered, duplicates) are dropped and counted;
 //! - **mutation**: the parent rewrites its system prompt following a mutation instruction drawn
@@ -321,7 +321,9 @@ impl Generation<'_> {
         let mut filter_report = FilterReport::default();
         let mut seen = HashSet::new();
         let mut groups: BTreeMap<String, Vec<Example>> = BTreeMap::new();
-        for m in matches.iter().filter(|m| m.fault.is_none()) {
+        // A game won by the opponent's forfeit counts: the winner's accepted answers are legal
+        // moves, and while a model forfeits most games they are most of its wins.
+        for m in matches {
             for turn in m.turns.iter().filter(|t| !t.rejected && own(m, t.seat) && m.won(t.seat)) {
                 report.candidates += 1;
                 if !filter.apply(&turn.trace.completion, &mut filter_report) {
@@ -433,7 +435,7 @@ impl Generation<'_> {
         losses.shuffle(&mut rng);
         losses.truncate(language.lessons_per_child);
         let mut report = LessonReport { games: losses.len(), ..LessonReport::default() };
-        let replies = self.generate_all(parent, &losses, 64, seed)?;
+        let replies = self.generate_all(parent, &losses, 64, language.context_temperature, seed)?;
         let filter = language.text_filter()?;
         let mut lessons = before.lessons.clone();
         let mut known: HashSet<String> = lessons.iter().map(|l| normalized(l)).collect();
@@ -500,7 +502,13 @@ impl Generation<'_> {
         let filter = language.text_filter()?;
         let mut report = FilterReport::default();
         for attempt in 0..3u64 {
-            let reply = self.generate_all(parent, std::slice::from_ref(&prompt), 160, seed.wrapping_add(attempt))?;
+            let reply = self.generate_all(
+                parent,
+                std::slice::from_ref(&prompt),
+                160,
+                language.context_temperature,
+                seed.wrapping_add(attempt),
+            )?;
             let text = clean_generated(&reply.into_iter().next().unwrap_or_default());
             let valid = !text.is_empty()
                 && text.chars().count() <= MAX_SYSTEM_CHARS
@@ -530,8 +538,10 @@ impl Generation<'_> {
         for earlier in 1..generation {
             let Some(summary) = self.run.summary(earlier)? else { continue };
             let Some(l) = &summary.language else { continue };
+            // A generation's pool change already counts its own gates.
             if let Some(change) = &l.pool {
                 pool = change.pool.clone();
+                continue;
             }
             for child in l.contexts.iter().filter(|c| c.operator == Operator::Mutation) {
                 let Some(mutation) = &child.mutation else { continue };
@@ -579,7 +589,7 @@ impl Generation<'_> {
                     best.instruction
                 )),
             ];
-            let reply = self.generate_all(champion, &[prompt], 96, seed)?;
+            let reply = self.generate_all(champion, &[prompt], 96, language.context_temperature, seed)?;
             let text = clean_generated(&reply.into_iter().next().unwrap_or_default());
             change.rewritten = Some(best.instruction.clone());
             let fresh = !pool.iter().any(|r| normalized(&r.instruction) == normalized(&text));
@@ -606,17 +616,17 @@ impl Generation<'_> {
         Ok(change)
     }
 
-    /// The replies of checkpoint `name`'s weights (no context: the operators' prompts are their
-    /// own) to `prompts`, sampled at `context_temperature` with seeds from `seed`, by up to
-    /// `threads` workers through one batched generator.
+    /// The replies of checkpoint `name`'s weights (no context: these prompts are the run's own)
+    /// to `prompts`, in order, sampled at `temperature` (top-p 0.95) with seed `seed + index`, by
+    /// up to `threads` workers through one batched generator.
     pub(super) fn generate_all(
         &self,
         name: &str,
         prompts: &[Vec<ChatMessage>],
         max_tokens: usize,
+        temperature: f64,
         seed: u64,
     ) -> Result<Vec<String>> {
-        let language = self.language()?;
         let model = self.model_file(name)?;
         let generator = self
             .resources
@@ -630,7 +640,7 @@ impl Generation<'_> {
         let workers = self.options.threads.clamp(1, 8).min(count);
         let ask = |index: usize| {
             let params = SamplingParams {
-                temperature: language.context_temperature as f32,
+                temperature: temperature as f32,
                 top_p: 0.95,
                 max_tokens,
                 seed: seed.wrapping_add(index as u64),

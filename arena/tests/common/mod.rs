@@ -32,6 +32,42 @@ pub fn evolve_command(config: &Path, run: &Path, resume: bool) -> std::process::
     command
 }
 
+/// Runs `arena evolve` on `config` into `run` once per marker (resuming after the first), killing
+/// it (SIGKILL: no chance to clean up) as soon as `seen(run, marker)`, then resumes it to the end.
+/// Returns how many times it was killed.
+pub fn kill_at_markers_then_resume(
+    config: &Path,
+    run: &Path,
+    markers: &[&str],
+    seen: impl Fn(&Path, &str) -> bool,
+) -> usize {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let mut kills = 0;
+    for (k, marker) in markers.iter().enumerate() {
+        let mut child = evolve_command(config, run, k > 0)
+            .stderr(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let started = Instant::now();
+        while !seen(run, marker) && started.elapsed() < Duration::from_secs(300) {
+            if child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if child.try_wait().ok().flatten().is_none() {
+            child.kill().unwrap_or_else(|e| panic!("{e}"));
+            kills += 1;
+        }
+        let _ = child.wait();
+    }
+    let output = evolve_command(config, run, true).output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(output.status.success(), "the resumed run: {}", String::from_utf8_lossy(&output.stderr));
+    kills
+}
+
 /// A stored game: tournament, index, returns, moves.
 pub type StoredGame = (i64, i64, String, Option<String>);
 
