@@ -188,6 +188,7 @@ fn generation(
         kind_weights: None,
         proposals: None,
         proposed_scores: Vec::new(),
+        tournaments: Vec::new(),
     };
     GenerationSummary {
         generation: number,
@@ -204,7 +205,11 @@ fn generation(
         gates: Vec::new(),
         population: Vec::new(),
         seconds: Vec::new(),
-        language: Some(LanguageGeneration { data: Some(data), training: Vec::new(), held_out: Some(held_out) }),
+        language: Some(LanguageGeneration {
+            data: Some(data),
+            held_out: Some(held_out),
+            ..LanguageGeneration::default()
+        }),
         suite: None,
         flags: Vec::new(),
         pfsp: Vec::new(),

@@ -680,7 +680,7 @@ fn opening_key(m: &ExportedMatch) -> String {
 /// and the replacement character of bytes that were not UTF-8.
 fn clean_generated(text: &str) -> String {
     text.chars()
-        .filter(|&c| !(c.is_control() && !matches!(c, '\n' | '\t')) && c != '\u{FFFD}')
+        .filter(|&c| (matches!(c, '\n' | '\t') || !c.is_control()) && c != '\u{FFFD}')
         .collect::<String>()
         .trim()
         .to_string()

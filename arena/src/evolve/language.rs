@@ -302,7 +302,7 @@ impl LanguageConfig {
 
     /// The operator of a parent's child number `k`: the configured ones in turn.
     pub fn operator(&self, k: usize) -> Operator {
-        self.operators[k as usize % self.operators.len().max(1)]
+        self.operators[k % self.operators.len().max(1)]
     }
 
     fn forfeit_wins(&self) -> Forfeits {
