@@ -21,9 +21,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::chat::ChatMessage;
+use crate::checkpoint::sha256_hex;
 
 /// The value of [`AgentContext::format`].
 pub const CONTEXT_FORMAT: &str = "arena-context-1";
@@ -153,7 +153,7 @@ impl AgentContext {
 
     /// The SHA-256 of the context's JSON form (equal contexts hash equal however they were written).
     pub fn sha256(&self) -> String {
-        hex(&Sha256::digest(self.to_json().as_bytes()))
+        sha256_hex(self.to_json().as_bytes())
     }
 
     /// Whether it changes nothing in a prompt.
@@ -248,12 +248,8 @@ fn check_text(field: &str, text: &str) -> Result<(), String> {
 pub fn agent_hash(weights: &str, context: Option<&str>) -> String {
     match context {
         None => weights.to_string(),
-        Some(context) => hex(&Sha256::digest(format!("weights {weights}\ncontext {context}\n").as_bytes())),
+        Some(context) => sha256_hex(format!("weights {weights}\ncontext {context}\n").as_bytes()),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// What a child's context changed from its parent's.

@@ -220,7 +220,7 @@ impl AgentFactory {
             return Ok(entry.generator.clone());
         }
         let model = self.llm_model(path)?;
-        let generator = Generator::start(model, GeneratorConfig { max_batch: batch })?;
+        let generator = Generator::start(model, GeneratorConfig::batch(batch))?;
         // Generators of an older version of the file go (their agents keep them while they live).
         generators.retain(|e| e.key.path != key.path || e.key == key);
         generators.push(GeneratorEntry { key, batch, generator: generator.clone() });

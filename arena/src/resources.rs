@@ -8,9 +8,9 @@ use std::sync::Mutex;
 use std::time::SystemTime;
 
 use agents::llm::finetuned::{FinetuneRecord, is_finetuned_dir, sha256_file};
+use agents::checkpoint::sha256_hex;
 use agents::{Agent, AgentConfig, AgentFactory};
 use games::{Game, GameRef, Player, Registry};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Context, Error, Result};
 use crate::store::ContentKind;
@@ -71,7 +71,7 @@ impl Resources {
                     (Some(merged), _) => self.file_hash(&path.join(&merged.path)),
                     (None, Some(adapter)) => {
                         let pair = format!("adapter {}\nbase {}\n", adapter.sha256, record.base.sha256);
-                        Ok(hex(&Sha256::digest(pair.as_bytes())))
+                        Ok(sha256_hex(pair.as_bytes()))
                     }
                     // Context-only: the weights are its base's (its context is a file of its own).
                     (None, None) => self.file_hash(&record.base.path),
@@ -116,9 +116,4 @@ impl Resources {
             _ => None,
         })
     }
-}
-
-/// Bytes as lowercase hex.
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1,5 +1,6 @@
 //! Benchmarks of the language-model forward pass: a decode step for 1 and 8 sequences (after 64
-//! positions), a 512-token prompt, and scoring the legal moves of a connect-four and a
+//! positions), a 512-token prompt (read whole, and with all but its last 64 tokens copied from a
+//! cached prefix), and scoring the legal moves of a connect-four and a
 //! tic-tac-toe position (the prompt once, then each move's own tokens), on the tiny fixture
 //! always and on SmolLM2 (Q4_1 as shipped, and the Q8_0 conversion) when the files are in
 //! ~/.cache/arena/models. Thread count: CANDLE_NUM_THREADS.
@@ -98,6 +99,21 @@ fn forward(c: &mut Criterion) {
             b.iter(|| {
                 cache.clear();
                 model.forward(&mut [SeqStep { cache: &mut cache, tokens: &prompt }]).unwrap_or_else(|e| panic!("{e}"))
+            })
+        });
+        // The same prompt when all but its last 64 tokens are shared with an earlier one: a copy of
+        // the prefix cache's keys and values, then the rest (what the batching generator does).
+        let cached = prompt_tokens - CONTEXT_TOKENS;
+        let mut prefix = model.new_cache();
+        model
+            .forward(&mut [SeqStep { cache: &mut prefix, tokens: &prompt[..cached] }])
+            .unwrap_or_else(|e| panic!("{e}"));
+        group.bench_function(BenchmarkId::new("prompt_after_cached_prefix", prompt_tokens), |b| {
+            b.iter(|| {
+                let mut cache = prefix.copy_prefix(cached, CONTEXT_TOKENS);
+                model
+                    .forward(&mut [SeqStep { cache: &mut cache, tokens: &prompt[cached..] }])
+                    .unwrap_or_else(|e| panic!("{e}"))
             })
         });
         for (game, messages, replies) in move_choices() {

@@ -335,5 +335,5 @@ pub fn sha256_file(path: &Path) -> Result<(String, u64), LlmError> {
         hasher.update(&buffer[..n]);
         bytes += n as u64;
     }
-    Ok((hasher.finalize().iter().map(|b| format!("{b:02x}")).collect(), bytes))
+    Ok((crate::checkpoint::hex(&hasher.finalize()), bytes))
 }

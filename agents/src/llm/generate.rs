@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::LlmError;
 use super::model::{KvCache, LlmModel, SeqStep};
+use super::prefix::Reused;
 use super::sampling::{Sampler, SamplingParams};
 use crate::chat::{ChatMessage, TextTrace};
 
@@ -31,6 +32,9 @@ pub struct Completion {
     pub logprobs: Vec<f32>,
     /// Tokens in the prompt.
     pub prompt_tokens: usize,
+    /// Of those, the ones whose keys and values came from the prefix cache instead of being fed.
+    #[serde(default)]
+    pub cached_prompt_tokens: usize,
     pub finish: FinishReason,
 }
 
@@ -69,7 +73,11 @@ impl Timing {
 pub(crate) struct Sequence {
     cache: KvCache,
     sampler: Sampler,
-    /// Tokens for the next forward step: the prompt, then each sampled token.
+    prompt: Vec<u32>,
+    /// Prompt tokens whose keys and values came from the prefix cache.
+    reused: usize,
+    /// Tokens for the next forward step: the prompt (after what was reused), then each sampled
+    /// token.
     pending: Vec<u32>,
     tokens: Vec<u32>,
     logprobs: Vec<f32>,
@@ -82,11 +90,14 @@ pub(crate) struct Sequence {
 }
 
 impl Sequence {
+    /// Starts an answer to `prompt`, from the cached keys and values of its first tokens if
+    /// `reused` (they are what feeding those tokens would make).
     pub fn new(
         model: &LlmModel,
         prompt: Vec<u32>,
         params: &SamplingParams,
         submitted: Instant,
+        reused: Option<Reused>,
     ) -> Result<Self, LlmError> {
         params.validate()?;
         let context = model.config().context;
@@ -96,13 +107,25 @@ impl Sequence {
         if prompt.len() > context {
             return Err(LlmError::PromptTooLong { prompt: prompt.len(), context });
         }
-        let mut cache = model.new_cache();
-        cache.reserve((prompt.len() + params.max_tokens).min(context));
+        let room = (prompt.len() + params.max_tokens).min(context);
+        let (cache, reused) = match reused {
+            Some(Reused { len, mut cache }) if len < prompt.len() && cache.len() == len => {
+                cache.reserve(room - len);
+                (cache, len)
+            }
+            _ => {
+                let mut cache = model.new_cache();
+                cache.reserve(room);
+                (cache, 0)
+            }
+        };
         Ok(Sequence {
             cache,
             sampler: Sampler::new(params),
             prompt_tokens: prompt.len(),
-            pending: prompt,
+            pending: prompt[reused..].to_vec(),
+            prompt,
+            reused,
             tokens: Vec::new(),
             logprobs: Vec::new(),
             max_tokens: params.max_tokens,
@@ -115,7 +138,13 @@ impl Sequence {
 
     /// Whether the next step feeds the prompt.
     pub fn is_prefill(&self) -> bool {
-        self.cache.is_empty()
+        self.cache.len() == self.reused
+    }
+
+    /// The prompt's tokens, how many of them came from the prefix cache, and (once the prompt
+    /// has run, before the first sampled token is fed) the cache that holds exactly them.
+    pub fn prompt_kv(&self) -> (&[u32], usize, &KvCache) {
+        (&self.prompt, self.reused, &self.cache)
     }
 
     /// Tokens the next step feeds.
@@ -157,6 +186,7 @@ impl Sequence {
             tokens: self.tokens,
             logprobs: self.logprobs,
             prompt_tokens: self.prompt_tokens,
+            cached_prompt_tokens: self.reused,
             finish: self.finish.unwrap_or(FinishReason::Length),
         }
     }
@@ -169,6 +199,7 @@ pub(crate) struct RawCompletion {
     pub tokens: Vec<u32>,
     pub logprobs: Vec<f32>,
     pub prompt_tokens: usize,
+    pub cached_prompt_tokens: usize,
     pub finish: FinishReason,
 }
 
@@ -184,6 +215,7 @@ impl RawCompletion {
             tokens: self.tokens,
             logprobs: self.logprobs,
             prompt_tokens: self.prompt_tokens,
+            cached_prompt_tokens: self.cached_prompt_tokens,
             finish: self.finish,
         })
     }
@@ -198,7 +230,7 @@ impl LlmModel {
 
     /// Continues the token sequence `prompt` in the calling thread.
     pub fn generate_tokens(&self, prompt: Vec<u32>, params: &SamplingParams) -> Result<Completion, LlmError> {
-        let mut sequence = Sequence::new(self, prompt, params, Instant::now())?;
+        let mut sequence = Sequence::new(self, prompt, params, Instant::now(), None)?;
         loop {
             let logits = self.forward(&mut [sequence.step()])?;
             if sequence.accept(self, &logits)? {

@@ -17,6 +17,7 @@ mod generate;
 mod gguf;
 mod model;
 mod pool;
+mod prefix;
 mod q8;
 mod sampling;
 mod score;

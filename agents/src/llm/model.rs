@@ -282,6 +282,28 @@ impl KvCache {
         }
     }
 
+    /// A new cache holding a copy of this one's first `len` positions (at most all of them), with
+    /// room for `room` positions more.
+    pub fn copy_prefix(&self, len: usize, room: usize) -> KvCache {
+        let len = len.min(self.len);
+        let copy = |parts: &[Vec<f32>]| -> Vec<Vec<f32>> {
+            parts
+                .iter()
+                .map(|part| {
+                    let mut kept = Vec::with_capacity((len + room) * self.kv_dim);
+                    kept.extend_from_slice(&part[..len * self.kv_dim]);
+                    kept
+                })
+                .collect()
+        };
+        KvCache { len, kv_dim: self.kv_dim, keys: copy(&self.keys), values: copy(&self.values) }
+    }
+
+    /// Bytes the positions held take.
+    pub fn bytes(&self) -> usize {
+        self.len * self.kv_dim * 2 * self.keys.len() * std::mem::size_of::<f32>()
+    }
+
     /// Makes room for `positions` more positions without reallocating.
     pub fn reserve(&mut self, positions: usize) {
         for (keys, values) in self.keys.iter_mut().zip(&mut self.values) {

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::LlmError;
 use super::model::{KvCache, LlmModel, Step};
+use super::prefix::Reused;
 use super::sampling::Normalizer;
 use crate::chat::ChatMessage;
 
@@ -39,8 +40,10 @@ pub struct ContinuationScore {
 pub(crate) struct Scoring {
     prompt: Vec<u32>,
     prompt_cache: KvCache,
-    /// Prompt tokens fed so far.
+    /// Prompt tokens fed so far (or taken from the prefix cache).
     fed: usize,
+    /// Prompt tokens taken from the prefix cache.
+    reused: usize,
     /// With the prompt's own log-probabilities asked for: those of its tokens after the first,
     /// so far. The prompt then runs in steps of at most [`ROWS_PER_STEP`] tokens, every row kept.
     prompt_logprobs: Option<Vec<f32>>,
@@ -84,6 +87,7 @@ impl Scoring {
             prompt,
             prompt_cache,
             fed: 0,
+            reused: 0,
             prompt_logprobs: None,
             continuations,
             chunk: Vec::new(),
@@ -97,6 +101,23 @@ impl Scoring {
     pub fn with_prompt_logprobs(mut self) -> Self {
         self.prompt_logprobs = Some(Vec::with_capacity(self.prompt.len()));
         self
+    }
+
+    /// Starts from the cached keys and values of the prompt's first tokens (not with
+    /// [`Scoring::with_prompt_logprobs`], whose prompt rows must all run).
+    pub fn starting_from(mut self, reused: Reused) -> Self {
+        if self.prompt_logprobs.is_none() && self.fed == 0 && reused.len < self.prompt.len() {
+            self.fed = reused.len;
+            self.reused = reused.len;
+            self.prompt_cache = reused.cache;
+        }
+        self
+    }
+
+    /// The prompt's tokens, how many of them came from the prefix cache, and (once it has run)
+    /// their keys and values.
+    pub fn prompt_kv(&self) -> (&[u32], usize, &KvCache) {
+        (&self.prompt, self.reused, &self.prompt_cache)
     }
 
     /// Whether the next step runs (part of) the prompt.

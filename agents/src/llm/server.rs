@@ -10,6 +10,9 @@
 //! A sequence's tokens do not depend on what it was batched with (see [`LlmModel::forward`]), so
 //! a seeded answer is the same alone or in a crowd, and so are a reply's scores.
 //!
+//! A newcomer starts from the longest cached prefix of its prompt (see `prefix.rs`): the prompts
+//! of one agent share their system prompt and examples, which then run once.
+//!
 //! A request may carry a deadline ([`Generator::generate_until`]): its caller stops waiting at the
 //! deadline, and the server drops the sequence before its next step (or refuses it on admission),
 //! so an answer nobody waits for costs at most one more step. The thread ends, and is joined,
@@ -25,7 +28,8 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
 use super::LlmError;
 use super::generate::{Completion, RawCompletion, Sequence, Timing};
-use super::model::{LlmModel, Step};
+use super::model::{KvCache, LlmModel, Step};
+use super::prefix::PrefixCache;
 use super::sampling::SamplingParams;
 use super::score::{ContinuationScore, Scoring};
 use crate::chat::ChatMessage;
@@ -35,11 +39,24 @@ use crate::chat::ChatMessage;
 pub struct GeneratorConfig {
     /// The most sequences in one forward step; later requests wait for a place.
     pub max_batch: usize,
+    /// Bytes of keys and values kept for prompt prefixes that later prompts may share (0: none,
+    /// every prompt runs whole).
+    pub prefix_cache_bytes: usize,
+}
+
+impl GeneratorConfig {
+    /// The prefix cache's default size: room for a few dozen prompts of a small model.
+    pub const DEFAULT_PREFIX_CACHE_BYTES: usize = 256 << 20;
+
+    /// Batches of at most `max_batch`, with the default prefix cache.
+    pub fn batch(max_batch: usize) -> Self {
+        GeneratorConfig { max_batch, prefix_cache_bytes: Self::DEFAULT_PREFIX_CACHE_BYTES }
+    }
 }
 
 impl Default for GeneratorConfig {
     fn default() -> Self {
-        GeneratorConfig { max_batch: 8 }
+        GeneratorConfig::batch(8)
     }
 }
 
@@ -52,6 +69,9 @@ pub struct GeneratorStats {
     pub sequences: u64,
     /// Prompt tokens processed.
     pub prompt_tokens: u64,
+    /// Prompt tokens whose keys and values came from the prefix cache (not counted in
+    /// `prompt_tokens`).
+    pub cached_prompt_tokens: u64,
     /// Tokens generated.
     pub generated_tokens: u64,
     /// Tokens of scored continuations fed (the prompts of scoring requests count as prompt tokens).
@@ -63,6 +83,7 @@ struct Counters {
     steps: AtomicU64,
     sequences: AtomicU64,
     prompt_tokens: AtomicU64,
+    cached_prompt_tokens: AtomicU64,
     generated_tokens: AtomicU64,
     scored_tokens: AtomicU64,
     /// Set when the server thread ends, however it ends.
@@ -156,11 +177,12 @@ impl Generator {
         let thread = {
             let (model, counters) = (model.clone(), counters.clone());
             let max_batch = config.max_batch.max(1);
+            let prefixes = PrefixCache::new(config.prefix_cache_bytes);
             std::thread::Builder::new()
                 .name("llm-generator".to_string())
                 .spawn(move || {
                     let _end_flag = EndFlag(&counters);
-                    serve(&model, max_batch, &incoming, &counters)
+                    serve(&model, max_batch, prefixes, &incoming, &counters)
                 })
                 .map_err(|e| LlmError::Thread(e.to_string()))?
         };
@@ -313,6 +335,7 @@ impl Generator {
             steps: c.steps.load(Ordering::Relaxed),
             sequences: c.sequences.load(Ordering::Relaxed),
             prompt_tokens: c.prompt_tokens.load(Ordering::Relaxed),
+            cached_prompt_tokens: c.cached_prompt_tokens.load(Ordering::Relaxed),
             generated_tokens: c.generated_tokens.load(Ordering::Relaxed),
             scored_tokens: c.scored_tokens.load(Ordering::Relaxed),
         }
@@ -339,22 +362,34 @@ enum Work {
 }
 
 impl Work {
-    /// Starts the work of `request`, or answers it with the error that prevents it.
-    fn start(model: &LlmModel, request: Request, submitted: Instant) -> Option<Work> {
+    /// Starts the work of `request` (from the longest prefix of its prompt in `prefixes`), or
+    /// answers it with the error that prevents it.
+    fn start(model: &LlmModel, request: Request, submitted: Instant, prefixes: &mut PrefixCache) -> Option<Work> {
         match request {
-            Request::Generate { prompt, params, reply } => match Sequence::new(model, prompt, &params, submitted) {
-                Ok(sequence) => Some(Work::Generate { sequence, reply }),
-                Err(error) => {
-                    let _ = reply.send(Err(error));
-                    None
+            Request::Generate { prompt, params, reply } => {
+                let room = (prompt.len() + params.max_tokens).min(model.config().context);
+                let reused = prefixes.reuse(&prompt, room);
+                match Sequence::new(model, prompt, &params, submitted, reused) {
+                    Ok(sequence) => Some(Work::Generate { sequence, reply }),
+                    Err(error) => {
+                        let _ = reply.send(Err(error));
+                        None
+                    }
                 }
-            },
+            }
             Request::Score { prompt, continuations, prompt_logprobs, reply } => {
+                let reused = if prompt_logprobs { None } else { prefixes.reuse(&prompt, prompt.len()) };
                 match Scoring::new(model, prompt, continuations) {
                     Ok(scoring) if prompt_logprobs => {
                         Some(Work::Score { scoring: scoring.with_prompt_logprobs(), reply })
                     }
-                    Ok(scoring) => Some(Work::Score { scoring, reply }),
+                    Ok(scoring) => Some(Work::Score {
+                        scoring: match reused {
+                            Some(reused) => scoring.starting_from(reused),
+                            None => scoring,
+                        },
+                        reply,
+                    }),
                     Err(error) => {
                         let _ = reply.send(Err(error));
                         None
@@ -373,6 +408,23 @@ impl Work {
             Work::Score { reply, .. } => {
                 let _ = reply.send(Err(error));
             }
+        }
+    }
+
+    /// Whether the next step feeds (part of) the prompt.
+    fn is_prefill(&self) -> bool {
+        match self {
+            Work::Generate { sequence, .. } => sequence.is_prefill(),
+            Work::Score { scoring, .. } => scoring.is_prefill(),
+        }
+    }
+
+    /// The prompt, how many of its tokens came from the prefix cache, and the keys and values
+    /// that hold exactly it once it has run.
+    fn prompt_kv(&self) -> (&[u32], usize, &KvCache) {
+        match self {
+            Work::Generate { sequence, .. } => sequence.prompt_kv(),
+            Work::Score { scoring, .. } => scoring.prompt_kv(),
         }
     }
 
@@ -429,9 +481,9 @@ fn passed(deadline: Option<Instant>) -> bool {
 /// The server thread's loop: admit waiting requests up to `max_batch`, drop the work whose
 /// deadline has passed, run a step, hand out the finished answers; sleep on the channel when
 /// idle; end when every handle is gone.
-fn serve(model: &LlmModel, max_batch: usize, incoming: &Receiver<Job>, counters: &Counters) {
+fn serve(model: &LlmModel, max_batch: usize, mut prefixes: PrefixCache, incoming: &Receiver<Job>, counters: &Counters) {
     let mut active: Vec<Active> = Vec::with_capacity(max_batch);
-    let admit = |job: Job, active: &mut Vec<Active>| {
+    let admit = |job: Job, active: &mut Vec<Active>, prefixes: &mut PrefixCache| {
         if passed(job.deadline) {
             match job.request {
                 Request::Generate { reply, .. } => {
@@ -443,20 +495,21 @@ fn serve(model: &LlmModel, max_batch: usize, incoming: &Receiver<Job>, counters:
             }
             return;
         }
-        if let Some(work) = Work::start(model, job.request, job.submitted) {
+        if let Some(work) = Work::start(model, job.request, job.submitted, prefixes) {
+            counters.cached_prompt_tokens.fetch_add(work.prompt_kv().1 as u64, Ordering::Relaxed);
             active.push(Active { work, deadline: job.deadline });
         }
     };
     loop {
         if active.is_empty() {
             match incoming.recv() {
-                Ok(job) => admit(job, &mut active),
+                Ok(job) => admit(job, &mut active, &mut prefixes),
                 Err(_) => return,
             }
         }
         while active.len() < max_batch {
             match incoming.try_recv() {
-                Ok(job) => admit(job, &mut active),
+                Ok(job) => admit(job, &mut active, &mut prefixes),
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
@@ -486,6 +539,7 @@ fn serve(model: &LlmModel, max_batch: usize, incoming: &Receiver<Job>, counters:
             }
         }
         let rows: Vec<usize> = active.iter().map(|a| a.work.output_rows()).collect();
+        let prefill: Vec<bool> = active.iter().map(|a| a.work.is_prefill()).collect();
         // A panic in a forward pass becomes an error for this step's answers, not a dead thread.
         let result = catch_unwind(AssertUnwindSafe(|| {
             let mut steps: Vec<Step<'_>> = active.iter_mut().flat_map(|a| a.work.steps()).collect();
@@ -510,7 +564,11 @@ fn serve(model: &LlmModel, max_batch: usize, incoming: &Receiver<Job>, counters:
         let vocab = model.config().vocab_size;
         let mut kept = Vec::with_capacity(active.len());
         let mut offset = 0;
-        for (a, rows) in active.drain(..).zip(rows) {
+        for ((a, rows), prefill) in active.drain(..).zip(rows).zip(prefill) {
+            if prefill && !a.work.is_prefill() {
+                let (prompt, reused, kv) = a.work.prompt_kv();
+                prefixes.offer(prompt, reused, kv);
+            }
             let part = logits.get(offset * vocab..(offset + rows) * vocab).unwrap_or(&[]);
             offset += rows;
             if let Some(work) = a.work.accept(model, part) {

@@ -250,7 +250,7 @@ fn generator_batches_without_changing_answers() {
     let params = |seed| SamplingParams { temperature: 1.0, top_p: 0.9, max_tokens: 40, seed };
     let target = chat("the cat is in the hall");
     let expected = ok(model.generate(&target, &params(42)));
-    let generator = ok(Generator::start(model.clone(), GeneratorConfig { max_batch: 8 }));
+    let generator = ok(Generator::start(model.clone(), GeneratorConfig::batch(8)));
     assert_eq!(ok(generator.generate(&target, &params(42))), expected);
     let prompts: Vec<Vec<ChatMessage>> =
         (0..7).map(|i| chat(&"word ".repeat(1 + 5 * i))).chain(std::iter::once(target.clone())).collect();
@@ -267,7 +267,8 @@ fn generator_batches_without_changing_answers() {
                 .collect();
             handles.into_iter().map(|h| ok(h.join().unwrap_or_else(|_| panic!("a client panicked")))).collect()
         });
-        assert_eq!(answers[7], expected);
+        // Only how much of the prompt came from the prefix cache may differ.
+        assert_eq!(Completion { cached_prompt_tokens: 0, ..answers[7].clone() }, expected);
     }
     let stats = generator.stats();
     println!("generator stats: {stats:?}");
@@ -526,7 +527,7 @@ fn scores_alone_equal_scores_batched_with_other_work() {
     // starts a step before A, and its continuations take two steps, so A's prompt and A's
     // continuations each share a step with C's continuations and B.
     let params = SamplingParams { temperature: 1.0, top_p: 1.0, max_tokens: 100, seed: 4 };
-    let mut b = ok(Sequence::new(&model, prompt_b, &params, std::time::Instant::now()));
+    let mut b = ok(Sequence::new(&model, prompt_b, &params, std::time::Instant::now(), None));
     let mut c = Some(ok(Scoring::new(&model, prompt_c, conts_c)));
     let mut a: Option<Scoring> = None;
     let mut a_scores = None;
@@ -546,7 +547,7 @@ fn scores_alone_equal_scores_batched_with_other_work() {
         };
         assert_eq!(logits.len(), (1 + rows_c + rows_a) * vocab);
         if ok(b.accept(&model, &logits[..vocab])) {
-            b = ok(Sequence::new(&model, prompt_a.clone(), &params, std::time::Instant::now()));
+            b = ok(Sequence::new(&model, prompt_a.clone(), &params, std::time::Instant::now(), None));
         }
         if let Some(scoring) = c.as_mut()
             && ok(scoring.accept(&model, &logits[vocab..(1 + rows_c) * vocab]))
@@ -564,7 +565,7 @@ fn scores_alone_equal_scores_batched_with_other_work() {
     assert_eq!(a_scores, Some(expected.clone()));
 
     // Through the generator, among concurrent answers and other scorings.
-    let generator = ok(Generator::start(model.clone(), GeneratorConfig { max_batch: 8 }));
+    let generator = ok(Generator::start(model.clone(), GeneratorConfig::batch(8)));
     assert_eq!(ok(generator.score_tokens_until(prompt_a.clone(), conts_a.clone(), None)), expected);
     for round in 0..3u64 {
         let answers =
@@ -664,7 +665,7 @@ fn prompt_logprobs_in_chunked_steps_equal_plain_forward_passes() {
     let prompt: Vec<u32> = (0..600).map(|_| rng.random_range(3..270)).collect();
     assert!(prompt.len() > 2 * super::score::ROWS_PER_STEP);
     let tails = continuations(5, 2);
-    let generator = ok(Generator::start(model.clone(), GeneratorConfig { max_batch: 4 }));
+    let generator = ok(Generator::start(model.clone(), GeneratorConfig::batch(4)));
     let (own, scores) = ok(generator.score_tokens_with_prompt_until(prompt.clone(), tails.clone(), None));
     assert_eq!(own, plain_scores(&model, &prompt[..1], &prompt[1..]));
     assert_eq!(scores, ok(model.score_tokens(prompt.clone(), tails)));
@@ -693,4 +694,124 @@ fn smollm2_as_shipped_suggests_converting_it() {
     let model = ok(LlmModel::load(&path));
     let note = model.conversion_note().unwrap_or_default();
     assert!(note.contains("Q4_1") && note.contains("arena convert-model --to q8_0"), "{note:?}");
+}
+
+/// A chat whose long system prompt (the shared prefix of an agent's prompts) comes before `text`.
+fn chat_with_long_system(text: &str) -> Vec<ChatMessage> {
+    let system = "You play a board game. Answer with one legal move. ".repeat(2);
+    vec![ChatMessage::system(system), ChatMessage::user(text)]
+}
+
+#[test]
+fn prefix_cache_reuses_shared_prompts_without_changing_answers() {
+    let (_dir, model) = tiny_default();
+    let params = |seed| SamplingParams { temperature: 1.0, top_p: 0.9, max_tokens: 12, seed };
+    let chats: Vec<Vec<ChatMessage>> =
+        ["the cat", "the hall is long", "x o x", "a"].iter().map(|t| chat_with_long_system(t)).collect();
+    let expected: Vec<Completion> = chats.iter().map(|c| ok(model.generate(c, &params(3)))).collect();
+    let shared = {
+        let t = model.tokenizer();
+        let first = ok(t.chat_prompt(&chats[0]));
+        let common = |c: &Vec<ChatMessage>| first.iter().zip(&ok(t.chat_prompt(c))).take_while(|(x, y)| x == y).count();
+        chats[1..].iter().map(common).min().unwrap_or(0)
+    };
+    assert!(shared >= super::prefix::MIN_SHARED, "the fixture's prompts share only {shared} tokens");
+
+    let generator = ok(Generator::start(model.clone(), GeneratorConfig::batch(4)));
+    for (chat, expected) in chats.iter().zip(&expected) {
+        let answer = ok(generator.generate(chat, &params(3)));
+        assert_eq!(answer.tokens, expected.tokens);
+        assert_eq!(answer.logprobs, expected.logprobs);
+    }
+    let stats = generator.stats();
+    assert!(
+        stats.cached_prompt_tokens >= 3 * shared as u64,
+        "the three later prompts reuse at least the {shared} tokens all share: {stats:?}"
+    );
+    let total: u64 = expected.iter().map(|c| c.prompt_tokens as u64).sum();
+    assert_eq!(stats.prompt_tokens + stats.cached_prompt_tokens, total, "every prompt token is fed or reused once");
+
+    // A retry continues the whole earlier conversation: all of its first prompt is reused.
+    let mut retry = chats[0].clone();
+    retry.push(ChatMessage::assistant(expected[0].text.clone()));
+    retry.push(ChatMessage::user("That move is illegal. Try again."));
+    let answer = ok(generator.generate(&retry, &params(5)));
+    let plain_retry = ok(model.generate(&retry, &params(5)));
+    assert_eq!((&answer.tokens, &answer.logprobs), (&plain_retry.tokens, &plain_retry.logprobs));
+    assert!(answer.cached_prompt_tokens >= expected[0].prompt_tokens, "{answer:?}");
+
+    // Scoring reuses the prefix too, with the scores of a plain pass; concurrent answers agree.
+    let prompt = ok(model.tokenizer().chat_prompt(&chat_with_long_system("score these")));
+    let conts = continuations(12, 4);
+    let before = generator.stats().cached_prompt_tokens;
+    assert_eq!(ok(generator.score_tokens_until(prompt.clone(), conts.clone(), None)), ok(model.score_tokens(prompt, conts)));
+    assert!(generator.stats().cached_prompt_tokens >= before + shared as u64);
+    let answers: Vec<Completion> = std::thread::scope(|scope| {
+        let handles: Vec<_> = chats
+            .iter()
+            .map(|chat| {
+                let generator = generator.clone();
+                scope.spawn(move || generator.generate(chat, &params(3)))
+            })
+            .collect();
+        handles.into_iter().map(|h| ok(h.join().unwrap_or_else(|_| panic!("a client panicked")))).collect()
+    });
+    for (answer, expected) in answers.iter().zip(&expected) {
+        assert_eq!(answer.tokens, expected.tokens);
+    }
+
+    // Without a cache nothing is reused.
+    let plain = ok(Generator::start(model.clone(), GeneratorConfig { max_batch: 4, prefix_cache_bytes: 0 }));
+    for chat in &chats {
+        assert_eq!(ok(plain.generate(chat, &params(3))).cached_prompt_tokens, 0);
+    }
+    assert_eq!(plain.stats().cached_prompt_tokens, 0);
+}
+
+#[test]
+fn prefix_cache_keeps_within_its_budget_and_leaves_the_last_token_to_feed() {
+    use super::prefix::PrefixCache;
+    let (_dir, model) = tiny_default();
+    let prompt: Vec<u32> = (0..80).map(|i| (i * 7 % 200) as u32 + 1).collect();
+    let filled = |len: usize| {
+        let mut cache = model.new_cache();
+        let tokens = &prompt[..len];
+        ok(model.forward(&mut [SeqStep { cache: &mut cache, tokens }]));
+        cache
+    };
+    let kv = filled(prompt.len());
+    let one = kv.bytes();
+
+    let mut cache = PrefixCache::new(one * 2);
+    assert!(cache.reuse(&prompt, 10).is_none(), "an empty cache has nothing");
+    cache.offer(&prompt, 0, &kv);
+    assert_eq!(cache.len(), 1);
+    let same = cache.reuse(&prompt, 10).unwrap_or_else(|| panic!("the same prompt is cached"));
+    assert_eq!(same.len, prompt.len() - 1, "the last token is left to feed");
+    assert_eq!(same.cache.bytes(), filled(prompt.len() - 1).bytes());
+
+    // A prompt that shares 50 tokens finds them and keeps them as an entry of their own.
+    let mut other = prompt[..50].to_vec();
+    other.extend([3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    let shared = cache.reuse(&other, 10).unwrap_or_else(|| panic!("50 tokens are shared"));
+    assert_eq!(shared.len, 50);
+    assert_eq!(cache.len(), 2);
+    // Fewer than MIN_SHARED tokens in common are not reused.
+    let short: Vec<u32> = prompt[..20].iter().copied().chain([9; 40]).collect();
+    assert!(cache.reuse(&short, 10).is_none());
+
+    // Past the budget the least recently used entry goes; one over the budget is not kept.
+    let mut third = prompt[..40].to_vec();
+    third.extend(std::iter::repeat_n(5, 40));
+    let mut third_kv = model.new_cache();
+    ok(model.forward(&mut [SeqStep { cache: &mut third_kv, tokens: &third }]));
+    cache.offer(&third, 0, &third_kv);
+    assert!(cache.len() <= 2, "the budget holds two prompts' worth");
+    let mut tight = PrefixCache::new(one / 2);
+    tight.offer(&prompt, 0, &kv);
+    assert_eq!(tight.len(), 0);
+    // A prompt that adds too little to what it reused is not kept.
+    let mut cache = PrefixCache::new(one * 4);
+    cache.offer(&prompt, prompt.len() - 5, &kv);
+    assert_eq!(cache.len(), 0);
 }

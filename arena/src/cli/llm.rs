@@ -40,6 +40,10 @@ pub struct GenerateArgs {
     /// Answer this many copies of the prompt concurrently, batched in one generator.
     #[arg(long, default_value_t = 1)]
     pub batch: usize,
+    /// MiB of prompt prefixes the generator keeps for later prompts to share. Off by default, so
+    /// that the streams' prompt rate is that of reading the prompt, not of copying it.
+    #[arg(long, default_value_t = 0)]
+    pub prefix_cache_mb: usize,
     /// Compute threads (candle's pool, set before it starts). Default: the environment's
     /// CANDLE_NUM_THREADS, else the cores.
     #[arg(long, value_parser = super::at_least_one::<usize>)]
@@ -163,7 +167,7 @@ pub fn generate(args: &GenerateArgs, out: &mut dyn Write) -> Result<()> {
     if let Some(note) = model.conversion_note() {
         eprintln!("note: {note}");
     }
-    let generator = Generator::start(model.clone(), GeneratorConfig { max_batch: args.batch })?;
+    let generator = Generator::start(model.clone(), GeneratorConfig { max_batch: args.batch, prefix_cache_bytes: args.prefix_cache_mb << 20 })?;
     let params = |i: usize| SamplingParams {
         temperature: args.temperature,
         top_p: args.top_p,
@@ -223,6 +227,7 @@ pub fn generate(args: &GenerateArgs, out: &mut dyn Write) -> Result<()> {
             "total": {
                 "streams": args.batch,
                 "prompt_tokens": prompt_total,
+                "cached_prompt_tokens": stats.cached_prompt_tokens,
                 "generated_tokens": generated_total,
                 "seconds": wall.as_secs_f64(),
                 "prompt_tokens_per_s": rate(prompt_total, prompt_wall),

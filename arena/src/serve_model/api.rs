@@ -254,7 +254,7 @@ impl Api {
             "model": self.name,
             "system_fingerprint": Value::Null,
             "choices": [choice],
-            "usage": usage(completion.prompt_tokens, completion.tokens.len()),
+            "usage": usage(completion.prompt_tokens, completion.cached_prompt_tokens, completion.tokens.len()),
         })))
     }
 
@@ -291,7 +291,7 @@ impl Api {
             true => self.echoed_logprobs(prompts.iter().map(|(_, tokens)| tokens.as_slice()).collect())?,
             false => Vec::new(),
         };
-        let (mut choices, mut prompt_tokens, mut completion_tokens) = (Vec::new(), 0, 0);
+        let (mut choices, mut prompt_tokens, mut cached_tokens, mut completion_tokens) = (Vec::new(), 0, 0, 0);
         for (index, (text, tokens)) in prompts.into_iter().enumerate() {
             prompt_tokens += tokens.len();
             let completion = match max_tokens {
@@ -305,6 +305,7 @@ impl Api {
             let mut generated = completion.as_ref().map_or_else(String::new, |c| c.text.clone());
             let stopped = cut_at_stop(&mut generated, &stops);
             completion_tokens += completion.as_ref().map_or(0, |c| c.tokens.len());
+            cached_tokens += completion.as_ref().map_or(0, |c| c.cached_prompt_tokens);
             let mut choice = json!({
                 "index": index,
                 "text": if echo { format!("{text}{generated}") } else { generated },
@@ -344,7 +345,7 @@ impl Api {
             "created": now(),
             "model": self.name,
             "choices": choices,
-            "usage": usage(prompt_tokens, completion_tokens),
+            "usage": usage(prompt_tokens, cached_tokens, completion_tokens),
         })))
     }
 
@@ -420,8 +421,14 @@ impl Api {
     }
 }
 
-fn usage(prompt: usize, completion: usize) -> Value {
-    json!({ "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion })
+/// Token counts as OpenAI reports them: `cached` prompt tokens were read from the prefix cache.
+fn usage(prompt: usize, cached: usize, completion: usize) -> Value {
+    json!({
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": { "cached_tokens": cached },
+    })
 }
 
 /// The chat of a request: roles `system`, `user`, `assistant` (or `developer`, read as system);

@@ -112,7 +112,7 @@ impl ModelServer {
         } else {
             LlmModel::load(&config.model)?
         };
-        let generator = Generator::start(model, GeneratorConfig { max_batch: config.batch })?;
+        let generator = Generator::start(model, GeneratorConfig::batch(config.batch))?;
         let name = config.name.clone().unwrap_or_else(|| default_name(&config.model));
         let (server, address) = crate::serve_model::bind(&config.host, config.port)?;
         let server = Arc::new(server);
