@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-use agents::llm::finetuned::{FinetuneRecord, is_finetuned_dir, sha256_file};
 use agents::checkpoint::sha256_hex;
+use agents::llm::finetuned::{FinetuneRecord, is_finetuned_dir, sha256_file};
 use agents::{Agent, AgentConfig, AgentFactory};
 use games::{Game, GameRef, Player, Registry};
 

@@ -744,7 +744,10 @@ fn prefix_cache_reuses_shared_prompts_without_changing_answers() {
     let prompt = ok(model.tokenizer().chat_prompt(&chat_with_long_system("score these")));
     let conts = continuations(12, 4);
     let before = generator.stats().cached_prompt_tokens;
-    assert_eq!(ok(generator.score_tokens_until(prompt.clone(), conts.clone(), None)), ok(model.score_tokens(prompt, conts)));
+    assert_eq!(
+        ok(generator.score_tokens_until(prompt.clone(), conts.clone(), None)),
+        ok(model.score_tokens(prompt, conts))
+    );
     assert!(generator.stats().cached_prompt_tokens >= before + shared as u64);
     let answers: Vec<Completion> = std::thread::scope(|scope| {
         let handles: Vec<_> = chats

@@ -167,7 +167,10 @@ pub fn generate(args: &GenerateArgs, out: &mut dyn Write) -> Result<()> {
     if let Some(note) = model.conversion_note() {
         eprintln!("note: {note}");
     }
-    let generator = Generator::start(model.clone(), GeneratorConfig { max_batch: args.batch, prefix_cache_bytes: args.prefix_cache_mb << 20 })?;
+    let generator = Generator::start(
+        model.clone(),
+        GeneratorConfig { max_batch: args.batch, prefix_cache_bytes: args.prefix_cache_mb.saturating_mul(1 << 20) },
+    )?;
     let params = |i: usize| SamplingParams {
         temperature: args.temperature,
         top_p: args.top_p,
