@@ -4,28 +4,33 @@
 //! It computes exactly what candle's AVX2 `vec_dot_q8_0_q8_0` computes, value for value (the
 //! activation row quantized to Q8_0 the way candle's `BlockQ8_0::from_float` does it, then per
 //! block `fma(d_w * d_x, float(sum of i8 products), acc)` into eight lanes, summed the same way),
-//! but without candle's per-block out-of-line f16 conversions and spilled accumulator, and with
-//! four weight rows per pass over the activation row. Each output still comes from one weight
-//! row and one activation row alone, in a fixed order, so a row's results do not depend on how
-//! many rows are in the product.
+//! but without candle's per-block out-of-line f16 conversions and spilled accumulator. Weight rows
+//! are stored in groups of four, block by block, so one pass reads a group as a single stream and
+//! serves one or two activation rows from each load. Each output still comes from one weight row
+//! and one activation row alone, in a fixed order, so a row's results do not depend on how many
+//! rows are in the product or which of them it is paired with.
 
 #![allow(unsafe_code)]
 
 const BLOCK: usize = 32;
 /// Bytes of one GGUF Q8_0 block: an f16 scale and 32 signed bytes.
 const BLOCK_BYTES: usize = 2 + BLOCK;
+/// Weight rows stored together, block by block (see [`Q8Matrix`]).
+const GROUP: usize = 4;
 /// Activation rows processed against one group of weight rows before moving to the next group,
 /// so the group stays in L1 while the rows stream past it.
 const ROW_TILE: usize = 16;
 
-/// A Q8_0 weight matrix `[n, k]` with its scales already widened to f32 (exactly).
+/// A Q8_0 weight matrix `[n, k]` with its scales already widened to f32 (exactly), its rows in
+/// groups of four: for each group, block by block, the four rows' 32 bytes one after another (and
+/// their four scales likewise). The last group is padded with zero rows, whose outputs are dropped.
 #[derive(Debug)]
 pub(super) struct Q8Matrix {
     n: usize,
     k: usize,
-    /// `[n, k]` quantized weights.
+    /// `[groups, k / 32, 4, 32]` quantized weights.
     qs: Vec<i8>,
-    /// `[n, k / 32]` block scales.
+    /// `[groups, k / 32, 4]` block scales.
     scales: Vec<f32>,
 }
 
@@ -50,25 +55,37 @@ impl Q8Matrix {
         if !available() || k == 0 || !k.is_multiple_of(BLOCK) || data.len() != n * (k / BLOCK) * BLOCK_BYTES {
             return None;
         }
-        let mut qs = Vec::with_capacity(n * k);
-        let mut scales = Vec::with_capacity(n * k / BLOCK);
-        for block in data.chunks_exact(BLOCK_BYTES) {
-            scales.push(f16_bits_to_f32(u16::from_le_bytes([block[0], block[1]])));
-            qs.extend(block[2..].iter().map(|&b| b as i8));
+        let blocks = k / BLOCK;
+        let padded = n.div_ceil(GROUP) * GROUP;
+        let mut qs = vec![0i8; padded * k];
+        let mut scales = vec![0f32; padded * blocks];
+        for (row, bytes) in data.chunks_exact(blocks * BLOCK_BYTES).enumerate() {
+            for (b, block) in bytes.chunks_exact(BLOCK_BYTES).enumerate() {
+                let at = Self::block_index(blocks, row, b);
+                scales[at] = f16_bits_to_f32(u16::from_le_bytes([block[0], block[1]]));
+                for (q, &byte) in qs[at * BLOCK..(at + 1) * BLOCK].iter_mut().zip(&block[2..]) {
+                    *q = byte as i8;
+                }
+            }
         }
         Some(Q8Matrix { n, k, qs, scales })
+    }
+
+    /// Where block `b` of weight row `row` sits, counted in blocks (its scale's index).
+    fn block_index(blocks: usize, row: usize, b: usize) -> usize {
+        ((row / GROUP) * blocks + b) * GROUP + row % GROUP
     }
 
     /// Rows `ids` of the matrix, dequantized (`[ids.len(), k]`): a block's values times its
     /// scale, as candle dequantizes Q8_0, so a tied embedding looked up here equals the file's.
     pub(super) fn rows(&self, ids: &[u32]) -> Vec<f32> {
-        let (k, blocks) = (self.k, self.k / BLOCK);
-        let mut out = Vec::with_capacity(ids.len() * k);
+        let blocks = self.k / BLOCK;
+        let mut out = Vec::with_capacity(ids.len() * self.k);
         for &id in ids {
-            let id = id as usize;
-            let (qs, scales) = (&self.qs[id * k..(id + 1) * k], &self.scales[id * blocks..(id + 1) * blocks]);
-            for (block, &d) in qs.chunks_exact(BLOCK).zip(scales) {
-                out.extend(block.iter().map(|&q| q as f32 * d));
+            for b in 0..blocks {
+                let at = Self::block_index(blocks, id as usize, b);
+                let d = self.scales[at];
+                out.extend(self.qs[at * BLOCK..(at + 1) * BLOCK].iter().map(|&q| q as f32 * d));
             }
         }
         out
@@ -83,7 +100,7 @@ impl Q8Matrix {
         let mut x_scales = vec![0f32; rows * blocks];
         quantize_rows(input, &mut x_qs, &mut x_scales);
         let mut out = vec![0f32; rows * n];
-        let groups = n.div_ceil(4);
+        let groups = n.div_ceil(GROUP);
         let tiles = rows.div_ceil(ROW_TILE);
         let out_ptr = SendPtr(out.as_mut_ptr());
         let (x_qs, x_scales) = (&x_qs[..], &x_scales[..]);
@@ -91,62 +108,81 @@ impl Q8Matrix {
             let out_ptr = &out_ptr;
             for item in items {
                 let (tile, group) = (item / groups, item % groups);
-                let col = group * 4;
-                let width = (n - col).min(4);
-                for row in tile * ROW_TILE..rows.min((tile + 1) * ROW_TILE) {
-                    let xq = &x_qs[row * k..(row + 1) * k];
-                    let xd = &x_scales[row * blocks..(row + 1) * blocks];
-                    let mut result = [0f32; 4];
-                    if width == 4 {
-                        result = self.dot4(col, xq, xd);
+                let col = group * GROUP;
+                let width = (n - col).min(GROUP);
+                let wq = &self.qs[group * blocks * GROUP * BLOCK..(group + 1) * blocks * GROUP * BLOCK];
+                let wd = &self.scales[group * blocks * GROUP..(group + 1) * blocks * GROUP];
+                let x_row = |row: usize| (&x_qs[row * k..(row + 1) * k], &x_scales[row * blocks..(row + 1) * blocks]);
+                let tile_rows = tile * ROW_TILE..rows.min((tile + 1) * ROW_TILE);
+                // Rows in pairs, each weight block read once for both; a lone last row alone.
+                let mut row = tile_rows.start;
+                while row < tile_rows.end {
+                    let paired = if row + 1 < tile_rows.end { 2 } else { 1 };
+                    // Prefetching the next group pays only on the first pass over this one;
+                    // later passes find it in L1.
+                    let prefetch = row == tile_rows.start && group + 1 < groups;
+                    let results = if paired == 2 {
+                        dot4x2(blocks, wq, wd, [x_row(row), x_row(row + 1)], prefetch)
                     } else {
-                        for (c, r) in result.iter_mut().enumerate().take(width) {
-                            *r = self.dot1(col + c, xq, xd);
+                        let (xq, xd) = x_row(row);
+                        [dot4(blocks, wq, wd, xq, xd, prefetch), [0f32; GROUP]]
+                    };
+                    for (r, result) in results.iter().enumerate().take(paired) {
+                        // SAFETY: `row + r < rows` and `col + width <= n`, so these elements are
+                        // inside `out` (`rows * n`), and each (row, column) belongs to exactly one
+                        // work item, so no two threads write the same element; `out` outlives the
+                        // pool call.
+                        unsafe {
+                            let dst = out_ptr.0.add((row + r) * n + col);
+                            for (c, &value) in result.iter().enumerate().take(width) {
+                                *dst.add(c) = value;
+                            }
                         }
                     }
-                    // SAFETY: `row < rows` and `col + width <= n`, so these elements are inside
-                    // `out` (`rows * n`), and each (row, column) belongs to exactly one work item,
-                    // so no two threads write the same element; `out` outlives the pool call.
-                    unsafe {
-                        let dst = out_ptr.0.add(row * n + col);
-                        for (c, &r) in result.iter().enumerate().take(width) {
-                            *dst.add(c) = r;
-                        }
-                    }
+                    row += paired;
                 }
             }
         });
         out
     }
+}
 
-    fn dot4(&self, col: usize, xq: &[i8], xd: &[f32]) -> [f32; 4] {
-        let (k, blocks) = (self.k, self.k / BLOCK);
-        let wq = &self.qs[col * k..(col + 4) * k];
-        let wd = &self.scales[col * blocks..(col + 4) * blocks];
-        assert!(xq.len() == k && xd.len() == blocks);
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a Q8Matrix exists only where `available()` found AVX2, FMA and F16C, and the
-        // slices have the lengths the kernel reads (checked above).
-        unsafe {
-            x86::dot4(blocks, wq, wd, xq, xd)
+/// A group's four weight rows (`wq`, `wd` as laid out in [`Q8Matrix`]) against one quantized
+/// activation row.
+fn dot4(blocks: usize, wq: &[i8], wd: &[f32], xq: &[i8], xd: &[f32], prefetch: bool) -> [f32; GROUP] {
+    assert!(wq.len() == blocks * GROUP * BLOCK && wd.len() == blocks * GROUP);
+    assert!(xq.len() == blocks * BLOCK && xd.len() == blocks);
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a Q8Matrix exists only where `available()` found AVX2, FMA and F16C, and the slices
+    // have the lengths the kernel reads (checked above); the prefetched addresses are only hints.
+    unsafe {
+        if prefetch {
+            x86::dot4::<true>(blocks, wq.as_ptr(), wd.as_ptr(), xq.as_ptr(), xd.as_ptr())
+        } else {
+            x86::dot4::<false>(blocks, wq.as_ptr(), wd.as_ptr(), xq.as_ptr(), xd.as_ptr())
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        unreachable!("Q8Matrix is only built on x86-64")
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    unreachable!("Q8Matrix is only built on x86-64")
+}
 
-    fn dot1(&self, col: usize, xq: &[i8], xd: &[f32]) -> f32 {
-        let (k, blocks) = (self.k, self.k / BLOCK);
-        let wq = &self.qs[col * k..(col + 1) * k];
-        let wd = &self.scales[col * blocks..(col + 1) * blocks];
-        assert!(xq.len() == k && xd.len() == blocks);
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as in `dot4`.
-        unsafe {
-            x86::dot1(blocks, wq, wd, xq, xd)
+/// [`dot4`] for two activation rows: `[row][column]`.
+fn dot4x2(blocks: usize, wq: &[i8], wd: &[f32], x: [(&[i8], &[f32]); 2], prefetch: bool) -> [[f32; GROUP]; 2] {
+    assert!(wq.len() == blocks * GROUP * BLOCK && wd.len() == blocks * GROUP);
+    assert!(x.iter().all(|(xq, xd)| xq.len() == blocks * BLOCK && xd.len() == blocks));
+    let [(x0, d0), (x1, d1)] = x;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: as in `dot4`.
+    unsafe {
+        let rows = [(x0.as_ptr(), d0.as_ptr()), (x1.as_ptr(), d1.as_ptr())];
+        if prefetch {
+            x86::dot4x2::<true>(blocks, wq.as_ptr(), wd.as_ptr(), rows)
+        } else {
+            x86::dot4x2::<false>(blocks, wq.as_ptr(), wd.as_ptr(), rows)
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        unreachable!("Q8Matrix is only built on x86-64")
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    unreachable!("Q8Matrix is only built on x86-64")
 }
 
 struct SendPtr(*mut f32);
@@ -195,7 +231,10 @@ fn f32_to_f16_bits(value: f32) -> u16 {
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::BLOCK;
+    use super::{BLOCK, GROUP};
+
+    /// Bytes of one block of a group: four rows' 32 bytes.
+    const GROUP_BLOCK: usize = GROUP * BLOCK;
 
     #[target_feature(enable = "f16c")]
     pub(super) fn f16_to_f32(bits: u16) -> f32 {
@@ -218,75 +257,103 @@ mod x86 {
         _mm_cvtss_f32(res)
     }
 
-    /// Float sums of pairs of i8 products, as candle's `mul_sum_i8_pairs_float`.
+    /// candle's `mul_sum_i8_pairs_float(w, y)` given `magnitude == sign(w, w)`: float sums of
+    /// pairs of i8 products.
     #[target_feature(enable = "avx2,fma")]
-    fn products(x: __m256i, y: __m256i) -> __m256 {
-        let ax = _mm256_sign_epi8(x, x);
-        let sy = _mm256_sign_epi8(y, x);
-        let dot = _mm256_maddubs_epi16(ax, sy);
+    fn products(magnitude: __m256i, w: __m256i, y: __m256i) -> __m256 {
+        let dot = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(y, w));
         _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_set1_epi16(1), dot))
     }
 
-    /// Dot products of four consecutive weight rows (`wq`: `[4, blocks * 32]`, `wd`: `[4,
-    /// blocks]`) with one quantized activation row.
+    /// Hints that the next group's block `b` will be read soon: one pass over a group is short
+    /// (`k` bytes a row), too short for the hardware prefetcher to catch up on its own.
+    #[target_feature(enable = "avx2,fma")]
+    fn prefetch_next_group(wq: *const i8, blocks: usize, b: usize) {
+        let next = wq.wrapping_add((blocks + b) * GROUP_BLOCK);
+        _mm_prefetch::<_MM_HINT_T0>(next);
+        _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(64));
+    }
+
+    /// Dot products of a group's four weight rows with one quantized activation row.
     ///
     /// # Safety
-    /// The CPU must have AVX2 and FMA; `wq.len() == 4 * blocks * 32`, `wd.len() == 4 * blocks`,
-    /// `xq.len() == blocks * 32`, `xd.len() == blocks`.
+    /// The CPU must have AVX2 and FMA; `wq` must point at `blocks * 128` bytes (a group, laid
+    /// out as in `Q8Matrix`), `wd` at `blocks * 4` scales, `xq` at `blocks * 32` bytes and `xd`
+    /// at `blocks` scales.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn dot4(blocks: usize, wq: &[i8], wd: &[f32], xq: &[i8], xd: &[f32]) -> [f32; 4] {
-        let k = blocks * BLOCK;
-        debug_assert!(wq.len() == 4 * k && wd.len() == 4 * blocks && xq.len() == k && xd.len() == blocks);
-        let (w0, w1, w2, w3) = (wq.as_ptr(), wq[k..].as_ptr(), wq[2 * k..].as_ptr(), wq[3 * k..].as_ptr());
-        let (d0, d1, d2, d3) = (&wd[..blocks], &wd[blocks..2 * blocks], &wd[2 * blocks..3 * blocks], &wd[3 * blocks..]);
-        let mut acc = [_mm256_setzero_ps(); 4];
+    pub(super) unsafe fn dot4<const PREFETCH: bool>(
+        blocks: usize,
+        wq: *const i8,
+        wd: *const f32,
+        xq: *const i8,
+        xd: *const f32,
+    ) -> [f32; GROUP] {
+        let mut acc = [_mm256_setzero_ps(); GROUP];
         for b in 0..blocks {
-            let offset = b * BLOCK;
-            // SAFETY: `offset + 32 <= k` and each row pointer has `k` bytes behind it.
-            let (y, x0, x1, x2, x3) = unsafe {
-                (
-                    _mm256_loadu_si256(xq.as_ptr().add(offset) as *const __m256i),
-                    _mm256_loadu_si256(w0.add(offset) as *const __m256i),
-                    _mm256_loadu_si256(w1.add(offset) as *const __m256i),
-                    _mm256_loadu_si256(w2.add(offset) as *const __m256i),
-                    _mm256_loadu_si256(w3.add(offset) as *const __m256i),
-                )
-            };
-            // The next four rows' block, for when this group is done: a single stream costs the
-            // hardware prefetcher a while to pick up, and rows are short (k bytes).
-            for row in 4..8 {
-                _mm_prefetch::<_MM_HINT_T0>(w0.wrapping_add(row * k + offset));
+            // SAFETY: block `b < blocks` of the group and of the row are inside what the caller
+            // vouched for.
+            unsafe {
+                let w = wq.add(b * GROUP_BLOCK);
+                let y = _mm256_loadu_si256(xq.add(b * BLOCK) as *const __m256i);
+                let yd = *xd.add(b);
+                if PREFETCH {
+                    prefetch_next_group(wq, blocks, b);
+                }
+                for (j, acc) in acc.iter_mut().enumerate() {
+                    let wj = _mm256_loadu_si256(w.add(j * BLOCK) as *const __m256i);
+                    let scale = _mm256_set1_ps(*wd.add(b * GROUP + j) * yd);
+                    *acc = _mm256_fmadd_ps(scale, products(_mm256_sign_epi8(wj, wj), wj, y), *acc);
+                }
             }
-            let yd = xd[b];
-            acc[0] = _mm256_fmadd_ps(_mm256_set1_ps(d0[b] * yd), products(x0, y), acc[0]);
-            acc[1] = _mm256_fmadd_ps(_mm256_set1_ps(d1[b] * yd), products(x1, y), acc[1]);
-            acc[2] = _mm256_fmadd_ps(_mm256_set1_ps(d2[b] * yd), products(x2, y), acc[2]);
-            acc[3] = _mm256_fmadd_ps(_mm256_set1_ps(d3[b] * yd), products(x3, y), acc[3]);
         }
         [hsum(acc[0]), hsum(acc[1]), hsum(acc[2]), hsum(acc[3])]
     }
 
-    /// One weight row's dot product with one quantized activation row.
+    /// [`dot4`] for two activation rows at once: each weight block is loaded, and its magnitude
+    /// taken, once for both, and the eight scales of a block are formed in two vector products.
+    /// Every (weight row, activation row) pair accumulates exactly as in [`dot4`], so the results
+    /// are the same bits.
     ///
     /// # Safety
-    /// As [`dot4`], with one weight row.
+    /// As [`dot4`], for each of the two activation rows.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn dot1(blocks: usize, wq: &[i8], wd: &[f32], xq: &[i8], xd: &[f32]) -> f32 {
-        let k = blocks * BLOCK;
-        debug_assert!(wq.len() == k && wd.len() == blocks && xq.len() == k && xd.len() == blocks);
-        let mut acc = _mm256_setzero_ps();
+    pub(super) unsafe fn dot4x2<const PREFETCH: bool>(
+        blocks: usize,
+        wq: *const i8,
+        wd: *const f32,
+        x: [(*const i8, *const f32); 2],
+    ) -> [[f32; GROUP]; 2] {
+        let [(x0, xd0), (x1, xd1)] = x;
+        let mut acc0 = [_mm256_setzero_ps(); GROUP];
+        let mut acc1 = [_mm256_setzero_ps(); GROUP];
+        let mut scales = [0f32; 2 * GROUP];
         for b in 0..blocks {
-            let offset = b * BLOCK;
-            // SAFETY: `offset + 32 <= k` for both rows.
-            let (y, x) = unsafe {
-                (
-                    _mm256_loadu_si256(xq.as_ptr().add(offset) as *const __m256i),
-                    _mm256_loadu_si256(wq.as_ptr().add(offset) as *const __m256i),
-                )
-            };
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(wd[b] * xd[b]), products(x, y), acc);
+            // SAFETY: block `b < blocks` of the group and of both rows are inside what the caller
+            // vouched for; `scales` holds eight floats.
+            unsafe {
+                let w = wq.add(b * GROUP_BLOCK);
+                if PREFETCH {
+                    prefetch_next_group(wq, blocks, b);
+                }
+                let dw = _mm_loadu_ps(wd.add(b * GROUP));
+                _mm_storeu_ps(scales.as_mut_ptr(), _mm_mul_ps(dw, _mm_set1_ps(*xd0.add(b))));
+                _mm_storeu_ps(scales.as_mut_ptr().add(GROUP), _mm_mul_ps(dw, _mm_set1_ps(*xd1.add(b))));
+                let y0 = _mm256_loadu_si256(x0.add(b * BLOCK) as *const __m256i);
+                let y1 = _mm256_loadu_si256(x1.add(b * BLOCK) as *const __m256i);
+                for j in 0..GROUP {
+                    let wj = _mm256_loadu_si256(w.add(j * BLOCK) as *const __m256i);
+                    let magnitude = _mm256_sign_epi8(wj, wj);
+                    let s0 = _mm256_broadcast_ss(&*scales.as_ptr().add(j));
+                    acc0[j] = _mm256_fmadd_ps(s0, products(magnitude, wj, y0), acc0[j]);
+                    let s1 = _mm256_broadcast_ss(&*scales.as_ptr().add(GROUP + j));
+                    acc1[j] = _mm256_fmadd_ps(s1, products(magnitude, wj, y1), acc1[j]);
+                }
+            }
         }
-        hsum(acc)
+        [
+            [hsum(acc0[0]), hsum(acc0[1]), hsum(acc0[2]), hsum(acc0[3])],
+            [hsum(acc1[0]), hsum(acc1[1]), hsum(acc1[2]), hsum(acc1[3])],
+        ]
     }
 }
 
