@@ -191,8 +191,23 @@ unsafe impl Sync for SendPtr {}
 unsafe impl Send for SendPtr {}
 
 /// Quantizes each 32-value block as candle's `BlockQ8_0::from_float`: `d = amax / 127` rounded
-/// to f16, values `round(x / d)` (with the unrounded `d`).
+/// to f16, values `round(x / d)` (with the unrounded `d`), in AVX2 (a Q8Matrix exists only where
+/// the CPU has it), with the same results as [`quantize_rows_portably`].
 fn quantize_rows(input: &[f32], qs: &mut [i8], scales: &mut [f32]) {
+    assert!(input.len() == qs.len() && input.len() == scales.len() * BLOCK, "quantize_rows: mismatched buffers");
+    #[cfg(target_arch = "x86_64")]
+    for ((x, q), d_out) in input.chunks_exact(BLOCK).zip(qs.chunks_exact_mut(BLOCK)).zip(scales.iter_mut()) {
+        // SAFETY: only reached from a Q8Matrix, which exists only where AVX2 and F16C were
+        // detected; the chunks hold one block each.
+        unsafe { *d_out = x86::quantize_block(x, q) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    quantize_rows_portably(input, qs, scales);
+}
+
+/// [`quantize_rows`] in plain Rust, as candle writes it.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+fn quantize_rows_portably(input: &[f32], qs: &mut [i8], scales: &mut [f32]) {
     for ((x, q), d_out) in input.chunks_exact(BLOCK).zip(qs.chunks_exact_mut(BLOCK)).zip(scales.iter_mut()) {
         let mut amax = 0f32;
         for &v in x {
@@ -245,6 +260,45 @@ mod x86 {
     #[target_feature(enable = "f16c")]
     pub(super) fn f32_to_f16(value: f32) -> u16 {
         _mm_extract_epi16::<0>(_mm_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(_mm_set_ss(value))) as u16
+    }
+
+    /// One block of [`super::quantize_rows_portably`]: its f16-rounded scale, the 32 values into
+    /// `q`. `f32::round` rounds halves away from zero: truncate, then step away from zero where
+    /// the dropped fraction (exact, `x - trunc(x)`) is at least a half.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and F16C; `x` and `q` hold 32 values.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) unsafe fn quantize_block(x: &[f32], q: &mut [i8]) -> f32 {
+        debug_assert!(x.len() == BLOCK && q.len() == BLOCK);
+        // SAFETY: `x` holds four vectors of eight.
+        let v = unsafe { [0, 8, 16, 24].map(|at| _mm256_loadu_ps(x.as_ptr().add(at))) };
+        let magnitude = _mm256_set1_ps(f32::from_bits(0x7fff_ffff));
+        let mut amax = _mm256_setzero_ps();
+        for v in v {
+            amax = _mm256_max_ps(amax, _mm256_and_ps(v, magnitude));
+        }
+        let amax = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+        let amax = _mm_max_ps(amax, _mm_movehl_ps(amax, amax));
+        let amax = _mm_cvtss_f32(_mm_max_ss(amax, _mm_movehdup_ps(amax)));
+        let d = amax / ((1 << 7) - 1) as f32;
+        let id = _mm256_set1_ps(if d != 0f32 { 1. / d } else { 0. });
+        let (half, one, sign) = (_mm256_set1_ps(0.5), _mm256_set1_ps(1.0), _mm256_set1_ps(-0.0));
+        let rounded = v.map(|v| {
+            let scaled = _mm256_mul_ps(v, id);
+            let truncated = _mm256_round_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(scaled);
+            let fraction = _mm256_and_ps(_mm256_sub_ps(scaled, truncated), magnitude);
+            let away = _mm256_or_ps(_mm256_and_ps(scaled, sign), one);
+            let step = _mm256_and_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(fraction, half), away);
+            _mm256_cvtps_epi32(_mm256_add_ps(truncated, step))
+        });
+        // i32 -> i16 -> i8 packs interleave 128-bit lanes; the permutation puts them back in order.
+        let words = [_mm256_packs_epi32(rounded[0], rounded[1]), _mm256_packs_epi32(rounded[2], rounded[3])];
+        let bytes = _mm256_packs_epi16(words[0], words[1]);
+        let ordered = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        // SAFETY: `q` holds 32 bytes.
+        unsafe { _mm256_storeu_si256(q.as_mut_ptr() as *mut __m256i, ordered) };
+        f16_to_f32(f32_to_f16(d))
     }
 
     /// candle's `hsum_float_8`.
@@ -364,6 +418,32 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     use super::*;
+
+    /// The vector quantizer against the plain one, on random blocks and on blocks built to hit
+    /// exact halves (both signs), zeros and an all-zero block.
+    #[test]
+    fn vector_quantization_equals_candles_rounding() {
+        if !available() {
+            eprintln!("skipped: this CPU lacks AVX2/FMA/F16C, so the kernel is not used");
+            return;
+        }
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(5);
+        let mut input: Vec<f32> = (0..64 * BLOCK).map(|_| rng.random_range(-3.0f32..3.0)).collect();
+        // amax 127 makes the scale 1, so these values are exact halves after scaling.
+        for (i, v) in input[..BLOCK].iter_mut().enumerate() {
+            *v = if i == 0 { 127.0 } else { (i as f32 - 16.0) + 0.5 };
+        }
+        input[BLOCK..2 * BLOCK].fill(0.0);
+        let blocks = input.len() / BLOCK;
+        let (mut ours, mut plain) =
+            ((vec![0i8; input.len()], vec![0f32; blocks]), (vec![0i8; input.len()], vec![0f32; blocks]));
+        quantize_rows(&input, &mut ours.0, &mut ours.1);
+        quantize_rows_portably(&input, &mut plain.0, &mut plain.1);
+        assert_eq!(ours.0, plain.0);
+        assert!(ours.1.iter().zip(&plain.1).all(|(a, b)| a.to_bits() == b.to_bits()));
+        assert_eq!(&ours.0[1..4], &[-15, -14, -13], "halves round away from zero");
+        assert_eq!(&ours.0[17..20], &[2, 3, 4], "halves round away from zero");
+    }
 
     /// Our kernel against candle's quantized matmul on the same Q8_0 weights: bit-identical, for
     /// single rows and batches, and for widths that leave 1–3 columns after the groups of four.
