@@ -655,10 +655,10 @@ fn add_assign(x: &mut [f32], y: &[f32]) {
 
 /// `silu(gate) * up` from rows of `[gate (ffn), up (ffn)]`.
 fn swiglu(gate_up: &[f32], ffn: usize) -> Vec<f32> {
-    let mut out = Vec::with_capacity(gate_up.len() / 2);
-    for row in gate_up.chunks_exact(2 * ffn) {
+    let mut out = vec![0.0; gate_up.len() / 2];
+    for (row, out) in gate_up.chunks_exact(2 * ffn).zip(out.chunks_exact_mut(ffn)) {
         let (gate, up) = row.split_at(ffn);
-        out.extend(gate.iter().zip(up).map(|(g, u)| g / (1.0 + (-g).exp()) * u));
+        super::simd::silu_mul(gate, up, out);
     }
     out
 }
