@@ -1,6 +1,7 @@
 """Language-model speed side by side: `arena generate` against llama.cpp on the same GGUF file.
 
-Reads the same ChatML prompt and generates the same number of tokens greedily, with the same
+Reads the same ChatML prompt and generates the same number of tokens greedily (neither stops at an
+end-of-turn token: `arena generate --ignore-eos`), with the same
 thread count, in llama.cpp (PyPI's llama-cpp-python, installed into VENV when missing) and in
 `arena generate`, alternating the two for ROUNDS rounds so that machine noise hits both alike.
 Prints prompt-reading and generation tokens/s for each and their ratios (arena / llama.cpp).
@@ -109,7 +110,7 @@ def llama_cpp_streams(python, model, user, tokens, threads, streams):
 
 def arena_streams(arena, model, user, tokens, threads, streams):
     command = [arena, "generate", "--model", model, "--prompt", user, "--max-tokens", str(tokens),
-               "--temperature", "0", "--threads", str(threads), "--batch", str(streams), "--json"]
+               "--temperature", "0", "--threads", str(threads), "--batch", str(streams), "--ignore-eos", "--json"]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"{' '.join(command)} failed:\n{done.stderr}")
@@ -129,7 +130,7 @@ def llama_cpp_run(python, model, user, tokens, threads):
 
 def arena_run(arena, model, user, tokens, threads):
     command = [arena, "generate", "--model", model, "--prompt", user, "--max-tokens", str(tokens),
-               "--temperature", "0", "--threads", str(threads), "--json"]
+               "--temperature", "0", "--threads", str(threads), "--ignore-eos", "--json"]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"{' '.join(command)} failed:\n{done.stderr}")

@@ -336,6 +336,7 @@ impl Agent for LlmAgent {
                 InputKind::Discrete => self.config.move_tokens,
             },
             seed,
+            ignore_stop: false,
         };
         let completion = self
             .generator

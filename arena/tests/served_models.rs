@@ -74,7 +74,7 @@ fn serve_model_answers_as_the_model_does_in_process() {
             &json!({ "model": "tiny", "messages": messages, "max_tokens": 12, "temperature": temperature, "top_p": 1,
                      "seed": seed, "logprobs": true }),
         );
-        let params = SamplingParams { temperature, top_p: 1.0, max_tokens: 12, seed };
+        let params = SamplingParams { temperature, top_p: 1.0, max_tokens: 12, seed, ignore_stop: false };
         let expected = ok(model.generate(&messages, &params));
         assert_eq!(reply["choices"][0]["message"]["content"], expected.text.as_str());
         assert_eq!(reply["usage"]["prompt_tokens"], expected.prompt_tokens);

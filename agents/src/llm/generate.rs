@@ -83,6 +83,7 @@ pub(crate) struct Sequence {
     logprobs: Vec<f32>,
     prompt_tokens: usize,
     max_tokens: usize,
+    ignore_stop: bool,
     finish: Option<FinishReason>,
     submitted: Instant,
     admitted: Instant,
@@ -129,6 +130,7 @@ impl Sequence {
             tokens: Vec::new(),
             logprobs: Vec::new(),
             max_tokens: params.max_tokens,
+            ignore_stop: params.ignore_stop,
             finish: None,
             submitted,
             admitted: Instant::now(),
@@ -165,7 +167,7 @@ impl Sequence {
         self.first_token.get_or_insert_with(Instant::now);
         self.pending.clear();
         self.pending.push(token);
-        if model.tokenizer().stop_tokens().contains(&token) {
+        if !self.ignore_stop && model.tokenizer().stop_tokens().contains(&token) {
             self.finish = Some(FinishReason::Stop);
         } else if self.tokens.len() >= self.max_tokens || self.cache.len() >= model.config().context {
             self.finish = Some(FinishReason::Length);

@@ -19,18 +19,22 @@ pub struct SamplingParams {
     pub max_tokens: usize,
     /// Seeds this answer's random choices.
     pub seed: u64,
+    /// Generate `max_tokens` whatever is sampled, stop tokens included (for measuring speed on a
+    /// fixed amount of work, as llama.cpp's `--ignore-eos`).
+    #[serde(default)]
+    pub ignore_stop: bool,
 }
 
 impl Default for SamplingParams {
     fn default() -> Self {
-        SamplingParams { temperature: 0.7, top_p: 0.95, max_tokens: 256, seed: 0 }
+        SamplingParams { temperature: 0.7, top_p: 0.95, max_tokens: 256, seed: 0, ignore_stop: false }
     }
 }
 
 impl SamplingParams {
     /// Greedy decoding of at most `max_tokens` tokens.
     pub fn greedy(max_tokens: usize) -> Self {
-        SamplingParams { temperature: 0.0, top_p: 1.0, max_tokens, seed: 0 }
+        SamplingParams { temperature: 0.0, top_p: 1.0, max_tokens, seed: 0, ignore_stop: false }
     }
 
     pub fn validate(&self) -> Result<(), LlmError> {
@@ -67,7 +71,7 @@ impl Normalizer {
         if !max.is_finite() || logits.iter().any(|v| v.is_nan()) {
             return Err(LlmError::Compute("the logits are not finite".to_string()));
         }
-        let log_sum = logits.iter().map(|&v| ((v - max) as f64).exp()).sum::<f64>().ln() as f32;
+        let log_sum = super::simd::sum_exp_below(logits, max).ln() as f32;
         Ok(Normalizer { argmax, max, log_sum })
     }
 

@@ -84,6 +84,17 @@ pub(super) fn silu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) {
     }
 }
 
+/// `Σ exp(v - max)` over `values` (each at most `max`), the exponentials eight at a time in AVX2
+/// where available and summed in f64.
+pub(super) fn sum_exp_below(values: &[f32], max: f32) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if avx2_fma() {
+        // SAFETY: the CPU has AVX2 and FMA (checked above).
+        return unsafe { x86::sum_exp_below(values, max) };
+    }
+    values.iter().map(|&v| f64::from(v - max).exp()).sum()
+}
+
 fn portable_attend(
     q: &[f32],
     segments: &[Segment<'_>],
@@ -239,6 +250,33 @@ mod x86 {
         _mm_cvtss_f32(horizontal_sums([sums; 4]))
     }
 
+    /// [`super::sum_exp_below`]: [`exp`] eight at a time, each widened to f64 and added into
+    /// eight running sums, which are added in a fixed order at the end. A short last chunk is
+    /// padded with `-inf`, whose exponential is 0.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn sum_exp_below(values: &[f32], max: f32) -> f64 {
+        let max = _mm256_set1_ps(max);
+        let (mut low, mut high) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+        for chunk in values.chunks(8) {
+            let mut lanes = [f32::NEG_INFINITY; 8];
+            lanes[..chunk.len()].copy_from_slice(chunk);
+            // SAFETY: `lanes` holds eight values; the CPU has AVX2 and FMA.
+            let e = unsafe { exp(_mm256_sub_ps(_mm256_loadu_ps(lanes.as_ptr()), max)) };
+            low = _mm256_add_pd(low, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+            high = _mm256_add_pd(high, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+        }
+        let mut sums = [0f64; 8];
+        // SAFETY: `sums` holds eight values.
+        unsafe {
+            _mm256_storeu_pd(sums.as_mut_ptr(), low);
+            _mm256_storeu_pd(sums.as_mut_ptr().add(4), high);
+        }
+        sums.iter().sum()
+    }
+
     /// `silu(gate) * up`, eight values at a time: `gate / (1 + exp(-gate)) * up`.
     ///
     /// # Safety
@@ -392,5 +430,16 @@ mod tests {
             worst = worst.max((f64::from(lanes[0]) - want).abs() / ulp);
         }
         assert!(worst < 4.0, "worst error {worst} ulp");
+    }
+
+    #[test]
+    fn the_sum_of_exponentials_matches_plain_arithmetic() {
+        for len in [1usize, 7, 8, 9, 1000, 49_153] {
+            let values: Vec<f32> = (0..len).map(|i| ((i * 7919 % 1000) as f32 * 0.03 - 25.0).min(4.0)).collect();
+            let max = values.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+            let want: f64 = values.iter().map(|&v| f64::from(v - max).exp()).sum();
+            let got = super::sum_exp_below(&values, max);
+            assert!((got - want).abs() <= 1e-6 * want, "{len} values: {got} vs {want}");
+        }
     }
 }

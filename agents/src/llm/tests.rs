@@ -162,7 +162,7 @@ fn forward_matches_candle_transformers_reference() {
 #[test]
 fn seeded_sampling_is_reproducible_and_seeds_differ() {
     let (_dir, model) = tiny_default();
-    let params = |seed| SamplingParams { temperature: 1.0, top_p: 1.0, max_tokens: 24, seed };
+    let params = |seed| SamplingParams { temperature: 1.0, top_p: 1.0, max_tokens: 24, seed, ignore_stop: false };
     let a = ok(model.generate(&chat("hi"), &params(3)));
     let b = ok(model.generate(&chat("hi"), &params(3)));
     assert_eq!(a, b);
@@ -187,7 +187,7 @@ fn greedy_takes_the_argmax_and_tiny_top_p_is_greedy() {
 
     let long = ok(model.generate_tokens(prompt.clone(), &SamplingParams::greedy(20)));
     for seed in 0..3 {
-        let params = SamplingParams { temperature: 1.0, top_p: 1e-6, max_tokens: 20, seed };
+        let params = SamplingParams { temperature: 1.0, top_p: 1e-6, max_tokens: 20, seed, ignore_stop: false };
         let nucleus = ok(model.generate_tokens(prompt.clone(), &params));
         assert_eq!(nucleus.tokens, long.tokens);
         assert_eq!(nucleus.logprobs, long.logprobs);
@@ -247,7 +247,7 @@ fn forward_is_batch_invariant_for(model: &LlmModel) {
 #[test]
 fn generator_batches_without_changing_answers() {
     let (_dir, model) = tiny_default();
-    let params = |seed| SamplingParams { temperature: 1.0, top_p: 0.9, max_tokens: 40, seed };
+    let params = |seed| SamplingParams { temperature: 1.0, top_p: 0.9, max_tokens: 40, seed, ignore_stop: false };
     let target = chat("the cat is in the hall");
     let expected = ok(model.generate(&target, &params(42)));
     let generator = ok(Generator::start(model.clone(), GeneratorConfig::batch(8)));
@@ -281,7 +281,7 @@ fn stop_tokens_end_answers_and_max_tokens_limits_them() {
     let stops = model.tokenizer().stop_tokens().to_vec();
     let mut stopped = 0;
     for seed in 0..40 {
-        let params = SamplingParams { temperature: 1.5, top_p: 1.0, max_tokens: 60, seed };
+        let params = SamplingParams { temperature: 1.5, top_p: 1.0, max_tokens: 60, seed, ignore_stop: false };
         let answer = ok(model.generate(&chat("hi"), &params));
         assert!(answer.tokens.len() <= 60);
         match answer.finish {
@@ -301,6 +301,28 @@ fn stop_tokens_end_answers_and_max_tokens_limits_them() {
     assert!(stopped > 0, "no answer stopped by itself");
     let short = ok(model.generate(&chat("hi"), &SamplingParams { max_tokens: 3, ..SamplingParams::default() }));
     assert!(short.tokens.len() <= 3);
+}
+
+/// With `ignore_stop` an answer runs to `max_tokens` through the stop tokens it samples, and its
+/// tokens up to the first stop are those of the answer that stopped there.
+#[test]
+fn ignoring_stop_tokens_generates_max_tokens() {
+    let (_dir, model) = tiny_default();
+    let stops = model.tokenizer().stop_tokens().to_vec();
+    let mut ran_past_a_stop = 0;
+    for seed in 0..40 {
+        let params = SamplingParams { temperature: 1.5, top_p: 1.0, max_tokens: 60, seed, ignore_stop: false };
+        let stopped = ok(model.generate(&chat("hi"), &params));
+        let through = ok(model.generate(&chat("hi"), &SamplingParams { ignore_stop: true, ..params }));
+        assert_eq!(through.tokens.len(), 60);
+        assert_eq!(through.finish, FinishReason::Length);
+        assert_eq!(&through.tokens[..stopped.tokens.len()], &stopped.tokens[..]);
+        if stopped.finish == FinishReason::Stop {
+            ran_past_a_stop += 1;
+            assert!(stops.contains(&through.tokens[stopped.tokens.len() - 1]));
+        }
+    }
+    assert!(ran_past_a_stop > 0, "no seed sampled a stop token");
 }
 
 #[test]
@@ -431,7 +453,7 @@ fn smollm2_answers_deterministically() {
     println!("SmolLM2 greedy: {:?} ({:?})", greedy.text, greedy.finish);
     assert!(!greedy.text.trim().is_empty());
     assert!(greedy.text.contains("Paris"), "{:?}", greedy.text);
-    let params = SamplingParams { temperature: 0.8, top_p: 0.95, max_tokens: 8, seed: 17 };
+    let params = SamplingParams { temperature: 0.8, top_p: 0.95, max_tokens: 8, seed: 17, ignore_stop: false };
     let generator = ok(Generator::start(model, GeneratorConfig::default()));
     let (a, b) = std::thread::scope(|scope| {
         let one = scope.spawn(|| generator.generate(&messages, &params));
@@ -455,9 +477,9 @@ fn plain_scores(model: &LlmModel, prompt: &[u32], continuation: &[u32]) -> Vec<f
     let mut logits = ok(model.forward(&mut [SeqStep { cache: &mut cache, tokens: prompt }]));
     let mut logprobs = Vec::new();
     for (i, &token) in continuation.iter().enumerate() {
-        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let log_sum = logits.iter().map(|&v| ((v - max) as f64).exp()).sum::<f64>().ln() as f32;
-        logprobs.push(logits[token as usize] - max - log_sum);
+        // The logits are what must match; they become log-probabilities one way everywhere.
+        let normalizer = ok(super::sampling::Normalizer::of(&logits));
+        logprobs.push(normalizer.logprob(&logits, token as usize));
         if i + 1 < continuation.len() {
             logits = ok(model.forward(&mut [SeqStep { cache: &mut cache, tokens: &[token] }]));
         }
@@ -494,7 +516,7 @@ fn scoring_a_generated_answer_gives_its_generated_logprobs() {
     let (_dir, model) = tiny_default();
     let messages = chat("the cat is in the hall");
     for seed in 0..3 {
-        let params = SamplingParams { temperature: 1.0, top_p: 0.9, max_tokens: 12, seed };
+        let params = SamplingParams { temperature: 1.0, top_p: 0.9, max_tokens: 12, seed, ignore_stop: false };
         let answer = ok(model.generate(&messages, &params));
         let prompt = ok(model.tokenizer().chat_prompt(&messages));
         let scores = ok(model.score_tokens(prompt, vec![answer.tokens.clone()]));
@@ -526,7 +548,7 @@ fn scores_alone_equal_scores_batched_with_other_work() {
     // In one forward pass at a time, in company: generation B decodes throughout; scoring C
     // starts a step before A, and its continuations take two steps, so A's prompt and A's
     // continuations each share a step with C's continuations and B.
-    let params = SamplingParams { temperature: 1.0, top_p: 1.0, max_tokens: 100, seed: 4 };
+    let params = SamplingParams { temperature: 1.0, top_p: 1.0, max_tokens: 100, seed: 4, ignore_stop: false };
     let mut b = ok(Sequence::new(&model, prompt_b, &params, std::time::Instant::now(), None));
     let mut c = Some(ok(Scoring::new(&model, prompt_c, conts_c)));
     let mut a: Option<Scoring> = None;
@@ -573,7 +595,13 @@ fn scores_alone_equal_scores_batched_with_other_work() {
                 let mut others = Vec::new();
                 for i in 0..4u64 {
                     let generator = generator.clone();
-                    let params = SamplingParams { temperature: 1.0, top_p: 1.0, max_tokens: 30, seed: i + round };
+                    let params = SamplingParams {
+                        temperature: 1.0,
+                        top_p: 1.0,
+                        max_tokens: 30,
+                        seed: i + round,
+                        ignore_stop: false,
+                    };
                     others.push(scope.spawn(move || {
                         generator.generate(&chat(&"word ".repeat(1 + i as usize)), &params).map(|_| ())
                     }));
@@ -705,7 +733,7 @@ fn chat_with_long_system(text: &str) -> Vec<ChatMessage> {
 #[test]
 fn prefix_cache_reuses_shared_prompts_without_changing_answers() {
     let (_dir, model) = tiny_default();
-    let params = |seed| SamplingParams { temperature: 1.0, top_p: 0.9, max_tokens: 12, seed };
+    let params = |seed| SamplingParams { temperature: 1.0, top_p: 0.9, max_tokens: 12, seed, ignore_stop: false };
     let chats: Vec<Vec<ChatMessage>> =
         ["the cat", "the hall is long", "x o x", "a"].iter().map(|t| chat_with_long_system(t)).collect();
     let expected: Vec<Completion> = chats.iter().map(|c| ok(model.generate(c, &params(3)))).collect();

@@ -28,6 +28,10 @@ pub struct GenerateArgs {
     /// The most tokens to generate per answer.
     #[arg(long, default_value_t = 128)]
     pub max_tokens: usize,
+    /// Generate all `--max-tokens` even past a stop token, so that every answer does the same
+    /// work (for measuring speed, as llama.cpp's `--ignore-eos`).
+    #[arg(long)]
+    pub ignore_eos: bool,
     /// Sampling temperature; 0 is greedy.
     #[arg(long, default_value_t = 0.7)]
     pub temperature: f32,
@@ -176,6 +180,7 @@ pub fn generate(args: &GenerateArgs, out: &mut dyn Write) -> Result<()> {
         top_p: args.top_p,
         max_tokens: args.max_tokens,
         seed: args.seed.wrapping_add(i as u64),
+        ignore_stop: args.ignore_eos,
     };
     for i in 0..args.batch {
         params(i).validate()?;

@@ -644,6 +644,7 @@ impl Generation<'_> {
                 top_p: 0.95,
                 max_tokens,
                 seed: seed.wrapping_add(index as u64),
+                ignore_stop: false,
             };
             generator
                 .generate_until(&prompts[index], &params, None)

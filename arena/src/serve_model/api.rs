@@ -200,6 +200,7 @@ impl Api {
             top_p: fields.number("top_p", 1.0, f64::MIN_POSITIVE, 1.0)? as f32,
             max_tokens,
             seed,
+            ignore_stop: false,
         })
     }
 
