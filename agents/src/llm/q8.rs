@@ -1,5 +1,5 @@
-//! A Q8_0 matrix product for x86-64 with AVX2, FMA and F16C, used instead of candle's when the
-//! CPU has them.
+//! A Q8_0 matrix product for x86-64 with AVX2, FMA and F16C (and AVX-512 VNNI where present),
+//! used instead of candle's when the CPU has them.
 //!
 //! It computes exactly what candle's AVX2 `vec_dot_q8_0_q8_0` computes, value for value (the
 //! activation row quantized to Q8_0 the way candle's `BlockQ8_0::from_float` does it, then per
@@ -9,6 +9,11 @@
 //! serves one or two activation rows from each load. Each output still comes from one weight row
 //! and one activation row alone, in a fixed order, so a row's results do not depend on how many
 //! rows are in the product or which of them it is paired with.
+//!
+//! Where the CPU has AVX-512 (F, BW) and VNNI, the same sums come from a kernel that holds two
+//! weight rows' blocks in one 512-bit register and forms the products in one `vpdpbusd` where AVX2
+//! needs two multiplies. Integer block sums are exact and the eight partial sums per block are the
+//! same lanes, so both kernels give the same bits (tested): answers do not depend on the CPU.
 
 #![allow(unsafe_code)]
 
@@ -32,6 +37,28 @@ pub(super) struct Q8Matrix {
     qs: Vec<i8>,
     /// `[groups, k / 32, 4]` block scales.
     scales: Vec<f32>,
+    kernel: Kernel,
+}
+
+/// Which instructions compute the block products (same results on each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kernel {
+    Avx2,
+    Avx512Vnni,
+}
+
+impl Kernel {
+    /// The fastest this CPU runs.
+    fn detect() -> Kernel {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vnni")
+        {
+            return Kernel::Avx512Vnni;
+        }
+        Kernel::Avx2
+    }
 }
 
 /// Whether this CPU can run [`Q8Matrix`] products.
@@ -68,7 +95,7 @@ impl Q8Matrix {
                 }
             }
         }
-        Some(Q8Matrix { n, k, qs, scales })
+        Some(Q8Matrix { n, k, qs, scales, kernel: Kernel::detect() })
     }
 
     /// Where block `b` of weight row `row` sits, counted in blocks (its scale's index).
@@ -112,6 +139,7 @@ impl Q8Matrix {
                 let width = (n - col).min(GROUP);
                 let wq = &self.qs[group * blocks * GROUP * BLOCK..(group + 1) * blocks * GROUP * BLOCK];
                 let wd = &self.scales[group * blocks * GROUP..(group + 1) * blocks * GROUP];
+                let kernel = self.kernel;
                 let x_row = |row: usize| (&x_qs[row * k..(row + 1) * k], &x_scales[row * blocks..(row + 1) * blocks]);
                 let tile_rows = tile * ROW_TILE..rows.min((tile + 1) * ROW_TILE);
                 // Rows in pairs, each weight block read once for both; a lone last row alone.
@@ -122,10 +150,10 @@ impl Q8Matrix {
                     // later passes find it in L1.
                     let prefetch = row == tile_rows.start && group + 1 < groups;
                     let results = if paired == 2 {
-                        dot4x2(blocks, wq, wd, [x_row(row), x_row(row + 1)], prefetch)
+                        dot4x2(kernel, blocks, wq, wd, [x_row(row), x_row(row + 1)], prefetch)
                     } else {
                         let (xq, xd) = x_row(row);
-                        [dot4(blocks, wq, wd, xq, xd, prefetch), [0f32; GROUP]]
+                        [dot4(kernel, blocks, wq, wd, xq, xd, prefetch), [0f32; GROUP]]
                     };
                     for (r, result) in results.iter().enumerate().take(paired) {
                         // SAFETY: `row + r < rows` and `col + width <= n`, so these elements are
@@ -149,17 +177,20 @@ impl Q8Matrix {
 
 /// A group's four weight rows (`wq`, `wd` as laid out in [`Q8Matrix`]) against one quantized
 /// activation row.
-fn dot4(blocks: usize, wq: &[i8], wd: &[f32], xq: &[i8], xd: &[f32], prefetch: bool) -> [f32; GROUP] {
+fn dot4(kernel: Kernel, blocks: usize, wq: &[i8], wd: &[f32], xq: &[i8], xd: &[f32], prefetch: bool) -> [f32; GROUP] {
     assert!(wq.len() == blocks * GROUP * BLOCK && wd.len() == blocks * GROUP);
     assert!(xq.len() == blocks * BLOCK && xd.len() == blocks);
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: a Q8Matrix exists only where `available()` found AVX2, FMA and F16C, and the slices
-    // have the lengths the kernel reads (checked above); the prefetched addresses are only hints.
+    // SAFETY: a Q8Matrix exists only where `available()` found AVX2, FMA and F16C, and holds
+    // `Kernel::Avx512Vnni` only where `Kernel::detect` found AVX-512 F, BW and VNNI; the slices
+    // have the lengths the kernels read (checked above); the prefetched addresses are only hints.
     unsafe {
-        if prefetch {
-            x86::dot4::<true>(blocks, wq.as_ptr(), wd.as_ptr(), xq.as_ptr(), xd.as_ptr())
-        } else {
-            x86::dot4::<false>(blocks, wq.as_ptr(), wd.as_ptr(), xq.as_ptr(), xd.as_ptr())
+        let (wq, wd, xq, xd) = (wq.as_ptr(), wd.as_ptr(), xq.as_ptr(), xd.as_ptr());
+        match (kernel, prefetch) {
+            (Kernel::Avx2, true) => x86::dot4::<true>(blocks, wq, wd, xq, xd),
+            (Kernel::Avx2, false) => x86::dot4::<false>(blocks, wq, wd, xq, xd),
+            (Kernel::Avx512Vnni, true) => x86::wide::dot4::<true>(blocks, wq, wd, xq, xd),
+            (Kernel::Avx512Vnni, false) => x86::wide::dot4::<false>(blocks, wq, wd, xq, xd),
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -167,18 +198,27 @@ fn dot4(blocks: usize, wq: &[i8], wd: &[f32], xq: &[i8], xd: &[f32], prefetch: b
 }
 
 /// [`dot4`] for two activation rows: `[row][column]`.
-fn dot4x2(blocks: usize, wq: &[i8], wd: &[f32], x: [(&[i8], &[f32]); 2], prefetch: bool) -> [[f32; GROUP]; 2] {
+fn dot4x2(
+    kernel: Kernel,
+    blocks: usize,
+    wq: &[i8],
+    wd: &[f32],
+    x: [(&[i8], &[f32]); 2],
+    prefetch: bool,
+) -> [[f32; GROUP]; 2] {
     assert!(wq.len() == blocks * GROUP * BLOCK && wd.len() == blocks * GROUP);
     assert!(x.iter().all(|(xq, xd)| xq.len() == blocks * BLOCK && xd.len() == blocks));
     let [(x0, d0), (x1, d1)] = x;
     #[cfg(target_arch = "x86_64")]
     // SAFETY: as in `dot4`.
     unsafe {
+        let (wq, wd) = (wq.as_ptr(), wd.as_ptr());
         let rows = [(x0.as_ptr(), d0.as_ptr()), (x1.as_ptr(), d1.as_ptr())];
-        if prefetch {
-            x86::dot4x2::<true>(blocks, wq.as_ptr(), wd.as_ptr(), rows)
-        } else {
-            x86::dot4x2::<false>(blocks, wq.as_ptr(), wd.as_ptr(), rows)
+        match (kernel, prefetch) {
+            (Kernel::Avx2, true) => x86::dot4x2::<true>(blocks, wq, wd, rows),
+            (Kernel::Avx2, false) => x86::dot4x2::<false>(blocks, wq, wd, rows),
+            (Kernel::Avx512Vnni, true) => x86::wide::dot4x2::<true>(blocks, wq, wd, rows),
+            (Kernel::Avx512Vnni, false) => x86::wide::dot4x2::<false>(blocks, wq, wd, rows),
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -409,6 +449,138 @@ mod x86 {
             [hsum(acc1[0]), hsum(acc1[1]), hsum(acc1[2]), hsum(acc1[3])],
         ]
     }
+
+    /// The kernels with AVX-512 and VNNI: a group's block is two 512-bit registers, rows 0–1 and
+    /// 2–3, against the activation block repeated in both halves. Each half's eight lanes hold
+    /// exactly the AVX2 kernel's eight partial sums and accumulators, so every output is the same.
+    pub(in super::super) mod wide {
+        use std::arch::x86_64::*;
+
+        use super::super::{BLOCK, GROUP};
+        use super::{hsum, prefetch_next_group, GROUP_BLOCK};
+
+        /// Sums of four i8 products per 32-bit lane as floats: `|w|` (unsigned) times `y` with
+        /// `w`'s sign, as AVX2's `maddubs` + `madd` give them (no partial sum can saturate, as
+        /// `|w|, |y| <= 128`), in one `vpdpbusd`. Where `w` is zero, `|w|` makes the product zero,
+        /// as `sign` does.
+        #[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma")]
+        fn products(magnitude: __m512i, negative: __mmask64, y: __m512i) -> __m512 {
+            let zero = _mm512_setzero_si512();
+            let signed = _mm512_mask_sub_epi8(y, negative, zero, y);
+            _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, magnitude, signed))
+        }
+
+        /// A block's weight scales times the activation's, each over its row's eight lanes:
+        /// rows 0–1, then rows 2–3.
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        fn block_scales(dw: __m128, yd: f32) -> [__m512; 2] {
+            let products = _mm512_castps128_ps512(_mm_mul_ps(dw, _mm_set1_ps(yd)));
+            let rows01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+            let rows23 = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+            [_mm512_permutexvar_ps(rows01, products), _mm512_permutexvar_ps(rows23, products)]
+        }
+
+        /// Each half's horizontal sum, as the AVX2 kernel sums its accumulator.
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        fn half_sums(acc: __m512) -> [f32; 2] {
+            let high = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(acc)));
+            [hsum(_mm512_castps512_ps256(acc)), hsum(high)]
+        }
+
+        /// The two halves of a group's block `b`: `(|w|, w < 0)` for rows 0–1 and rows 2–3.
+        ///
+        /// # Safety
+        /// `w` points at a group's block (128 bytes).
+        #[target_feature(enable = "avx512f,avx512bw,avx2,fma")]
+        unsafe fn weight_halves(w: *const i8) -> [(__m512i, __mmask64); 2] {
+            [0, 2 * BLOCK].map(|at| {
+                // SAFETY: `at + 64 <= 128` bytes of the block the caller vouched for.
+                let half = unsafe { _mm512_loadu_si512(w.add(at) as *const __m512i) };
+                (_mm512_abs_epi8(half), _mm512_movepi8_mask(half))
+            })
+        }
+
+        /// The activation block `b` of a row, in both halves of a register.
+        ///
+        /// # Safety
+        /// `x` points at a row's `blocks * 32` bytes, `b < blocks`.
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        unsafe fn activation(x: *const i8, b: usize) -> __m512i {
+            // SAFETY: as the caller vouched.
+            _mm512_broadcast_i64x4(unsafe { _mm256_loadu_si256(x.add(b * BLOCK) as *const __m256i) })
+        }
+
+        /// [`super::dot4`] with AVX-512 and VNNI.
+        ///
+        /// # Safety
+        /// As [`super::dot4`], and the CPU must have AVX-512 F, BW and VNNI.
+        #[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma")]
+        pub(in super::super::super) unsafe fn dot4<const PREFETCH: bool>(
+            blocks: usize,
+            wq: *const i8,
+            wd: *const f32,
+            xq: *const i8,
+            xd: *const f32,
+        ) -> [f32; GROUP] {
+            let mut acc = [_mm512_setzero_ps(); 2];
+            for b in 0..blocks {
+                // SAFETY: block `b < blocks` of the group and of the row are inside what the
+                // caller vouched for.
+                unsafe {
+                    if PREFETCH {
+                        prefetch_next_group(wq, blocks, b);
+                    }
+                    let y = activation(xq, b);
+                    let scales = block_scales(_mm_loadu_ps(wd.add(b * GROUP)), *xd.add(b));
+                    let halves = weight_halves(wq.add(b * GROUP_BLOCK));
+                    for h in 0..2 {
+                        let (magnitude, negative) = halves[h];
+                        acc[h] = _mm512_fmadd_ps(scales[h], products(magnitude, negative, y), acc[h]);
+                    }
+                }
+            }
+            let ([w0, w1], [w2, w3]) = (half_sums(acc[0]), half_sums(acc[1]));
+            [w0, w1, w2, w3]
+        }
+
+        /// [`super::dot4x2`] with AVX-512 and VNNI: each weight half's magnitude and signs are
+        /// taken once for both activation rows.
+        ///
+        /// # Safety
+        /// As [`super::dot4x2`], and the CPU must have AVX-512 F, BW and VNNI.
+        #[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma")]
+        pub(in super::super::super) unsafe fn dot4x2<const PREFETCH: bool>(
+            blocks: usize,
+            wq: *const i8,
+            wd: *const f32,
+            x: [(*const i8, *const f32); 2],
+        ) -> [[f32; GROUP]; 2] {
+            let mut acc = [[_mm512_setzero_ps(); 2]; 2];
+            for b in 0..blocks {
+                // SAFETY: block `b < blocks` of the group and of both rows are inside what the
+                // caller vouched for.
+                unsafe {
+                    if PREFETCH {
+                        prefetch_next_group(wq, blocks, b);
+                    }
+                    let dw = _mm_loadu_ps(wd.add(b * GROUP));
+                    let halves = weight_halves(wq.add(b * GROUP_BLOCK));
+                    for (r, &(xq, xd)) in x.iter().enumerate() {
+                        let y = activation(xq, b);
+                        let scales = block_scales(dw, *xd.add(b));
+                        for h in 0..2 {
+                            let (magnitude, negative) = halves[h];
+                            acc[r][h] = _mm512_fmadd_ps(scales[h], products(magnitude, negative, y), acc[r][h]);
+                        }
+                    }
+                }
+            }
+            acc.map(|[low, high]| {
+                let ([w0, w1], [w2, w3]) = (half_sums(low), half_sums(high));
+                [w0, w1, w2, w3]
+            })
+        }
+    }
 }
 
 #[cfg(test)]
@@ -443,6 +615,41 @@ mod tests {
         assert!(ours.1.iter().zip(&plain.1).all(|(a, b)| a.to_bits() == b.to_bits()));
         assert_eq!(&ours.0[1..4], &[-15, -14, -13], "halves round away from zero");
         assert_eq!(&ours.0[17..20], &[2, 3, 4], "halves round away from zero");
+    }
+
+    /// The AVX-512 VNNI kernel against the AVX2 one on the same matrices: the same bits, one row
+    /// or many (pairs and a lone last row), with weights at the extremes (-128, -127, 0, 127),
+    /// and widths that leave 1–3 columns after the groups of four.
+    #[test]
+    fn both_kernels_give_the_same_bits() {
+        if !available() || Kernel::detect() != Kernel::Avx512Vnni {
+            eprintln!("skipped: this CPU lacks AVX-512 VNNI, so only the AVX2 kernel runs");
+            return;
+        }
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(11);
+        for (rows, k, n) in [(1, 32, 4), (1, 96, 7), (2, 64, 9), (5, 128, 13), (17, 64, 6), (33, 256, 22)] {
+            let blocks = k / BLOCK;
+            let mut bytes = Vec::with_capacity(n * blocks * BLOCK_BYTES);
+            for _ in 0..n * blocks {
+                let scale = f32_to_f16_bits(rng.random_range(0.001f32..0.05));
+                bytes.extend_from_slice(&scale.to_le_bytes());
+                for i in 0..BLOCK {
+                    let q: i8 = match rng.random_range(0..8) {
+                        0 => [-128, -127, 0, 127][i % 4],
+                        _ => rng.random(),
+                    };
+                    bytes.push(q as u8);
+                }
+            }
+            let mut matrix = Q8Matrix::from_gguf_bytes(&bytes, n, k).unwrap_or_else(|| panic!("no Q8 matrix for {n}x{k}"));
+            let input: Vec<f32> = (0..rows * k).map(|_| rng.random_range(-4.0f32..4.0)).collect();
+            let wide = matrix.forward(&input, rows);
+            matrix.kernel = Kernel::Avx2;
+            let narrow = matrix.forward(&input, rows);
+            for (i, (a, b)) in wide.iter().zip(&narrow).enumerate() {
+                assert_eq!(a.to_bits(), b.to_bits(), "rows {rows} k {k} n {n}: element {i}: {a} vs {b}");
+            }
+        }
     }
 
     /// Our kernel against candle's quantized matmul on the same Q8_0 weights: bit-identical, for
