@@ -591,6 +591,13 @@ mod tests {
 
     use super::*;
 
+    fn assert_same_bits(got: &[f32], expected: &[f32], what: &str) {
+        assert_eq!(got.len(), expected.len(), "{what}: lengths");
+        for (i, (a, b)) in got.iter().zip(expected).enumerate() {
+            assert_eq!(a.to_bits(), b.to_bits(), "{what}: element {i}: {a} vs {b}");
+        }
+    }
+
     /// The vector quantizer against the plain one, on random blocks and on blocks built to hit
     /// exact halves (both signs), zeros and an all-zero block.
     #[test]
@@ -646,9 +653,7 @@ mod tests {
             let wide = matrix.forward(&input, rows);
             matrix.kernel = Kernel::Avx2;
             let narrow = matrix.forward(&input, rows);
-            for (i, (a, b)) in wide.iter().zip(&narrow).enumerate() {
-                assert_eq!(a.to_bits(), b.to_bits(), "rows {rows} k {k} n {n}: element {i}: {a} vs {b}");
-            }
+            assert_same_bits(&wide, &narrow, &format!("rows {rows} k {k} n {n}"));
         }
     }
 
@@ -687,11 +692,7 @@ mod tests {
                     (&looked_up[i * k..(i + 1) * k], &dequantized[id as usize * k..(id as usize + 1) * k]);
                 assert!(ours.iter().zip(theirs).all(|(a, b)| a.to_bits() == b.to_bits()), "row {id} of {n}x{k}");
             }
-            let got = ours.forward(&input, rows);
-            assert_eq!(got.len(), expected.len());
-            for (i, (a, b)) in got.iter().zip(&expected).enumerate() {
-                assert_eq!(a.to_bits(), b.to_bits(), "rows {rows} k {k} n {n}: element {i}: {a} vs {b}");
-            }
+            assert_same_bits(&ours.forward(&input, rows), &expected, &format!("rows {rows} k {k} n {n}"));
         }
     }
 }
