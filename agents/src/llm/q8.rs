@@ -457,7 +457,7 @@ mod x86 {
         use std::arch::x86_64::*;
 
         use super::super::{BLOCK, GROUP};
-        use super::{hsum, prefetch_next_group, GROUP_BLOCK};
+        use super::{GROUP_BLOCK, hsum, prefetch_next_group};
 
         /// Sums of four i8 products per 32-bit lane as floats: `|w|` (unsigned) times `y` with
         /// `w`'s sign, as AVX2's `maddubs` + `madd` give them (no partial sum can saturate, as
@@ -648,7 +648,8 @@ mod tests {
                     bytes.push(q as u8);
                 }
             }
-            let mut matrix = Q8Matrix::from_gguf_bytes(&bytes, n, k).unwrap_or_else(|| panic!("no Q8 matrix for {n}x{k}"));
+            let mut matrix =
+                Q8Matrix::from_gguf_bytes(&bytes, n, k).unwrap_or_else(|| panic!("no Q8 matrix for {n}x{k}"));
             let input: Vec<f32> = (0..rows * k).map(|_| rng.random_range(-4.0f32..4.0)).collect();
             let wide = matrix.forward(&input, rows);
             matrix.kernel = Kernel::Avx2;
