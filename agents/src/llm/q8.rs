@@ -591,6 +591,14 @@ mod tests {
 
     use super::*;
 
+    /// Whether this CPU runs the kernel; says the test is skipped where it does not.
+    fn kernel_runs_here() -> bool {
+        if !available() {
+            eprintln!("skipped: this CPU lacks AVX2/FMA/F16C, so the kernel is not used");
+        }
+        available()
+    }
+
     fn assert_same_bits(got: &[f32], expected: &[f32], what: &str) {
         assert_eq!(got.len(), expected.len(), "{what}: lengths");
         for (i, (a, b)) in got.iter().zip(expected).enumerate() {
@@ -602,8 +610,7 @@ mod tests {
     /// exact halves (both signs), zeros and an all-zero block.
     #[test]
     fn vector_quantization_equals_candles_rounding() {
-        if !available() {
-            eprintln!("skipped: this CPU lacks AVX2/FMA/F16C, so the kernel is not used");
+        if !kernel_runs_here() {
             return;
         }
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(5);
@@ -629,7 +636,7 @@ mod tests {
     /// and widths that leave 1–3 columns after the groups of four.
     #[test]
     fn both_kernels_give_the_same_bits() {
-        if !available() || Kernel::detect() != Kernel::Avx512Vnni {
+        if !kernel_runs_here() || Kernel::detect() != Kernel::Avx512Vnni {
             eprintln!("skipped: this CPU lacks AVX-512 VNNI, so only the AVX2 kernel runs");
             return;
         }
@@ -662,8 +669,7 @@ mod tests {
     /// single rows and batches, and for widths that leave 1–3 columns after the groups of four.
     #[test]
     fn the_kernel_equals_candles_q8_0_matmul_bit_for_bit() {
-        if !available() {
-            eprintln!("skipped: this CPU lacks AVX2/FMA/F16C, so the kernel is not used");
+        if !kernel_runs_here() {
             return;
         }
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(3);
